@@ -1,0 +1,62 @@
+/* Decoders turn compressed packets into frames, with FFmpeg's send/receive contract:
+ * pan_decoder_send_packet may return PAN_EAGAIN when output must be drained first (never
+ * both calls EAGAIN); sending NULL starts draining; receive returns PAN_EAGAIN when it needs
+ * input and PAN_EOF once drained.
+ *
+ * Two implementations behind one interface: "cpu" (libavcodec, frames in host memory from a
+ * pan_frame_pool) and "nvdec" (nvcuvid loaded at run time, frames are mapped NVDEC surfaces in
+ * device memory, unmapped when the frame's last reference drops). */
+#ifndef PANOPTES_DECODER_H
+#define PANOPTES_DECODER_H
+
+#include "panoptes/frame.h"
+#include "panoptes/source.h"
+#include "panoptes/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pan_decoder_kind {
+    PAN_DECODER_CPU = 0,
+    PAN_DECODER_NVDEC,
+} pan_decoder_kind;
+
+typedef struct pan_decoder pan_decoder;
+
+typedef struct pan_decoder_params {
+    pan_decoder_kind kind;
+    int camera;
+    const char *uri;          /* for messages */
+    const void *codecpar;     /* const AVCodecParameters * from pan_source_codecpar */
+    int time_base_num, time_base_den;
+    int max_frames;           /* frames that may be held downstream at once (pool size); 0 = 8 */
+    int device;               /* CUDA device ordinal (nvdec) */
+    void *cuda_stream;        /* cudaStream_t for this camera's work (nvdec); NULL = default */
+    int threads;              /* libavcodec threads (cpu); 0 = 1 */
+} pan_decoder_params;
+
+/* Counters of one decoder's life (reported in the run summary). */
+typedef struct pan_decoder_stats {
+    int64_t packets;
+    int64_t frames;
+    int64_t errors;         /* packets or pictures the decoder reported as damaged */
+    int64_t skipped;        /* packets dropped while waiting for a keyframe after damage */
+} pan_decoder_stats;
+
+pan_status pan_decoder_create(pan_decoder **dec, const pan_decoder_params *params);
+void pan_decoder_destroy(pan_decoder **dec);
+/* pkt == NULL: end of input, start draining. */
+pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt);
+/* On PAN_OK *frame holds one reference owned by the caller. */
+pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame);
+void pan_decoder_get_stats(const pan_decoder *dec, pan_decoder_stats *stats);
+const char *pan_decoder_kind_name(pan_decoder_kind kind);
+
+/* 1 when NVDEC can be used on this machine (driver, libnvcuvid and a CUDA device found). */
+int pan_decoder_nvdec_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

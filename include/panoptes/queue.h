@@ -1,0 +1,30 @@
+/* Bounded, blocking multi-producer multi-consumer queue of pointers.
+ * A full queue blocks the producer (back-pressure) instead of growing. Closing wakes everyone:
+ * push then fails with PAN_CLOSED, pop drains what is left and then returns PAN_EOF. */
+#ifndef PANOPTES_QUEUE_H
+#define PANOPTES_QUEUE_H
+
+#include "panoptes/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pan_queue pan_queue;
+
+pan_status pan_queue_create(pan_queue **q, int capacity);
+/* Destroys the queue; items still inside are passed to drop (if not NULL). */
+void pan_queue_destroy(pan_queue **q, void (*drop)(void *item));
+
+/* timeout_ms < 0 waits forever, 0 does not wait. PAN_TIMEOUT when it expired, PAN_CLOSED when closed. */
+pan_status pan_queue_push(pan_queue *q, void *item, int timeout_ms);
+/* PAN_TIMEOUT when it expired, PAN_EOF when closed and empty. */
+pan_status pan_queue_pop(pan_queue *q, void **item, int timeout_ms);
+void pan_queue_close(pan_queue *q);
+int pan_queue_size(pan_queue *q);
+int pan_queue_capacity(const pan_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
