@@ -1,0 +1,327 @@
+/* Engine intermediate representation: a graph of typed tensors and ops (internal to src/nn).
+ *
+ * Conventions
+ *  - Logical layout of 4-D activations is NCHW; conv weights are OIHW ([out, in/group, kh, kw]).
+ *    Importers of NHWC formats (TF.js) wrap ops in Transposes; the passes remove the pairs.
+ *    Backends may store tensors in another physical layout (cuda: NHWC) but the IR shapes stay
+ *    logical.
+ *  - Op semantics follow ONNX (opset 13+) unless stated: numpy broadcasting for binary ops,
+ *    negative axes counted from the end, Reshape 0 = copy the input dim (unless allowzero), -1 =
+ *    inferred. Parameter arrays that ONNX 13 passes as inputs (Reshape shape, Slice
+ *    starts/ends/axes/steps, Pad pads, Split sizes, Squeeze/Unsqueeze axes, Resize scales/sizes,
+ *    Expand shape, ConstantOfShape shape) are INPUTS here too; importers turn attribute forms of
+ *    older opsets into constant inputs. They must be constant once shapes are inferred for a
+ *    concrete batch (shape subgraphs such as Shape -> Gather -> Concat are folded then).
+ *    Exceptions (attributes, because backends fuse them): Clip min/max (attrs.unary.alpha/beta),
+ *    Transpose perm, Concat/Softmax/Gather/Flatten axis.
+ *  - Shapes: the imported graph holds dims[0] == PAN_DIM_BATCH on batched graph inputs and
+ *    whatever the model declares elsewhere (PAN_DIM_UNKNOWN when it does not). pan__graph_infer_shapes(g, b)
+ *    makes every shape concrete for batch b, folding constant subgraphs on the way; a graph is
+ *    then "planned" for that batch (memory plan, backend compile). One imported graph, many
+ *    planned clones (pan__graph_clone shares constant data with the original).
+ *  - Constants live in tensor->data (host, dense, row-major, dtype as tagged). Integer shape
+ *    parameters may be I32 or I64; importers prefer I64.
+ *  - Optional inputs that are absent are -1 in node->inputs.
+ *
+ * Errors: every builder returns a pan_status (negative) and logs, naming g->source, the node and
+ * the tensor. Nothing aborts on bad input.
+ *
+ * CHANGE LOG (keep additive): v1 2026-11-27 first version. */
+#ifndef PANOPTES_NN_IR_H
+#define PANOPTES_NN_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "panoptes/engine.h"
+#include "panoptes/status.h"
+
+#define PAN_MAX_DIMS PAN_ENGINE_MAX_DIMS
+#define PAN_DIM_BATCH (-1)   /* symbolic batch, only dims[0] of batched tensors */
+#define PAN_DIM_UNKNOWN (-2) /* not known before shape inference */
+/* Sanity limits against hostile files: any dim and any tensor beyond these is PAN_MODEL. */
+#define PAN_MAX_DIM_VALUE (INT64_C(1) << 31)
+#define PAN_MAX_TENSOR_ELEMS (INT64_C(1) << 32)
+
+/* Ops. Append only; the names table in ir.c follows this order. Inputs are listed as
+ * (slot: meaning); "?" marks optional. */
+typedef enum pan_op {
+    PAN_OP_IDENTITY = 0,    /* (0: x) */
+    /* conv: (0: x NCHW, 1: w OIHW, 2?: bias [O], 3?: residual, same shape as y).
+     * y = act(conv(x) + bias) + residual    when attrs.conv.residual_after_act
+     * y = act(conv(x) + bias + residual)    otherwise */
+    PAN_OP_CONV,
+    PAN_OP_BATCHNORM,       /* (0: x NC..., 1: scale, 2: bias, 3: mean, 4: var) inference form */
+    /* unary elementwise, parameters in attrs.unary */
+    PAN_OP_RELU,
+    PAN_OP_LEAKY_RELU,      /* alpha */
+    PAN_OP_SIGMOID,
+    PAN_OP_TANH,
+    PAN_OP_HARD_SIGMOID,    /* max(0, min(1, alpha*x + beta)); ONNX default alpha 0.2, beta 0.5 */
+    PAN_OP_HARD_SWISH,      /* x * max(0, min(1, x/6 + 0.5)) */
+    PAN_OP_SILU,            /* x * sigmoid(x); made by fusion from Mul(x, Sigmoid(x)) */
+    PAN_OP_CLIP,            /* min(max(x, alpha), beta); +-INFINITY when absent */
+    PAN_OP_EXP,
+    PAN_OP_LOG,
+    PAN_OP_SQRT,
+    PAN_OP_NEG,
+    PAN_OP_ABS,
+    PAN_OP_CAST,            /* attrs.cast.to */
+    /* binary elementwise with numpy broadcasting: (0: a, 1: b) */
+    PAN_OP_ADD,
+    PAN_OP_SUB,
+    PAN_OP_MUL,
+    PAN_OP_DIV,             /* integer division truncates toward zero (C), as ONNX */
+    PAN_OP_POW,
+    PAN_OP_MAX,
+    PAN_OP_MIN,
+    /* data movement */
+    PAN_OP_CONCAT,          /* (0..n-1) along attrs.axis.axis */
+    PAN_OP_SPLIT,           /* (0: x, 1?: sizes I64) along attrs.axis.axis into n_outputs parts
+                             * (equal parts, the last smaller, when sizes is absent) */
+    PAN_OP_SLICE,           /* (0: x, 1: starts, 2: ends, 3?: axes, 4?: steps) */
+    PAN_OP_RESHAPE,         /* (0: x, 1: shape I64) attrs.reshape */
+    PAN_OP_TRANSPOSE,       /* attrs.transpose.perm (n_perm 0 = reverse the dims) */
+    PAN_OP_FLATTEN,         /* attrs.axis.axis: [prod(d<axis), prod(d>=axis)] */
+    PAN_OP_SQUEEZE,         /* (0: x, 1?: axes); all size-1 dims when absent */
+    PAN_OP_UNSQUEEZE,       /* (0: x, 1: axes) */
+    PAN_OP_EXPAND,          /* (0: x, 1: shape) numpy broadcast to shape */
+    PAN_OP_PAD,             /* (0: x, 1: pads I64 [2*rank] = begins then ends, 2?: value scalar) attrs.pad.mode */
+    PAN_OP_GATHER,          /* (0: data, 1: indices I32/I64) attrs.axis.axis */
+    PAN_OP_SHAPE,           /* (0: x) -> I64 [rank] (attrs.shape start/end, end 0 = rank) */
+    PAN_OP_CONSTANT_OF_SHAPE, /* (0: shape I64) attrs.fill */
+    PAN_OP_SPARSE_TO_DENSE, /* TF: (0: indices [n] or [n,r], 1: output_shape, 2: values (scalar or [n]), 3: default) */
+    /* pooling, NCHW */
+    PAN_OP_MAXPOOL,         /* attrs.pool; padding counts as -inf */
+    PAN_OP_AVGPOOL,         /* attrs.pool */
+    PAN_OP_GLOBAL_AVGPOOL,
+    PAN_OP_GLOBAL_MAXPOOL,
+    PAN_OP_RESIZE,          /* (0: x NCHW, 1?: roi (ignored), 2?: scales F32 [4], 3?: sizes I64 [4] or [2]=H,W) attrs.resize */
+    PAN_OP_SOFTMAX,         /* attrs.axis.axis (opset 13: along one axis) */
+    PAN_OP_GEMM,            /* (0: A, 1: B, 2?: C) attrs.gemm: alpha*A'B' + beta*C, 2-D */
+    PAN_OP_MATMUL,          /* numpy matmul, batched, broadcast leading dims */
+    PAN_OP_REDUCE_MEAN,     /* (0: x, 1?: axes) attrs.reduce */
+    PAN_OP_COUNT
+} pan_op;
+
+const char *pan__op_name(pan_op op);
+
+/* Activation fused into a conv (or the op of a unary node). */
+typedef enum pan_act {
+    PAN_ACT_NONE = 0,
+    PAN_ACT_RELU,
+    PAN_ACT_LEAKY_RELU,   /* alpha */
+    PAN_ACT_SIGMOID,
+    PAN_ACT_HARD_SIGMOID, /* alpha, beta */
+    PAN_ACT_HARD_SWISH,
+    PAN_ACT_SILU,
+    PAN_ACT_CLIP,         /* alpha = min, beta = max */
+    PAN_ACT_TANH,
+} pan_act;
+
+typedef enum pan_auto_pad {
+    PAN_AUTO_PAD_NOTSET = 0, /* explicit pads */
+    PAN_AUTO_PAD_VALID,
+    PAN_AUTO_PAD_SAME_UPPER, /* extra padding at the end (TF "SAME") */
+    PAN_AUTO_PAD_SAME_LOWER,
+} pan_auto_pad;
+
+typedef enum pan_pad_mode { PAN_PAD_CONSTANT = 0, PAN_PAD_REFLECT, PAN_PAD_EDGE } pan_pad_mode;
+
+typedef enum pan_resize_mode { PAN_RESIZE_NEAREST = 0, PAN_RESIZE_LINEAR, PAN_RESIZE_CUBIC } pan_resize_mode;
+/* How output pixel x maps to input coordinate u (ONNX coordinate_transformation_mode):
+ * HALF_PIXEL u = (x+0.5)/s-0.5 (TF half_pixel_centers); ASYMMETRIC u = x/s (TF default);
+ * ALIGN_CORNERS u = x*(in-1)/(out-1); PYTORCH_HALF_PIXEL as HALF_PIXEL but 0 when out == 1;
+ * TF_HALF_PIXEL_FOR_NN u = (x+0.5)/s (TF nearest with half_pixel_centers). */
+typedef enum pan_resize_coord {
+    PAN_RESIZE_HALF_PIXEL = 0,
+    PAN_RESIZE_ASYMMETRIC,
+    PAN_RESIZE_ALIGN_CORNERS,
+    PAN_RESIZE_PYTORCH_HALF_PIXEL,
+    PAN_RESIZE_TF_HALF_PIXEL_FOR_NN,
+} pan_resize_coord;
+typedef enum pan_resize_nearest {
+    PAN_NEAREST_ROUND_PREFER_FLOOR = 0, /* ONNX default */
+    PAN_NEAREST_ROUND_PREFER_CEIL,
+    PAN_NEAREST_FLOOR,
+    PAN_NEAREST_CEIL,
+} pan_resize_nearest;
+
+typedef struct pan_conv_attrs {
+    int64_t strides[2];   /* H, W; 0 = 1 */
+    int64_t dilations[2]; /* H, W; 0 = 1 */
+    int64_t pads[4];      /* top, left, bottom, right (ONNX order: begins then ends) */
+    int64_t group;        /* 0 = 1; group == C_in == C_out is depthwise */
+    pan_auto_pad auto_pad; /* resolved into pads by shape inference */
+    pan_act act;          /* fused activation (PAN_ACT_NONE when none) */
+    float act_alpha, act_beta;
+    int residual_after_act; /* see PAN_OP_CONV */
+} pan_conv_attrs;
+
+typedef struct pan_pool_attrs {
+    int64_t kernel[2], strides[2], dilations[2]; /* H, W; 0 = 1 for strides/dilations */
+    int64_t pads[4];                             /* top, left, bottom, right */
+    pan_auto_pad auto_pad;
+    int ceil_mode;
+    int count_include_pad; /* AVGPOOL: divide by the full kernel area */
+} pan_pool_attrs;
+
+typedef struct pan_unary_attrs { float alpha, beta; } pan_unary_attrs;
+typedef struct pan_cast_attrs { pan_dtype to; } pan_cast_attrs;
+typedef struct pan_axis_attrs { int64_t axis; } pan_axis_attrs;
+typedef struct pan_batchnorm_attrs { float epsilon; } pan_batchnorm_attrs;
+typedef struct pan_reshape_attrs {
+    int allowzero;
+    /* TF.js graphs converted with batch 1 carry shapes like [1, 80, -1]. When set and the input
+     * is batched, a leading 1 in the target shape means "the batch" (so batch > 1 works). */
+    int batch_leading;
+} pan_reshape_attrs;
+typedef struct pan_transpose_attrs { int n_perm; int64_t perm[PAN_MAX_DIMS]; } pan_transpose_attrs;
+typedef struct pan_pad_attrs { pan_pad_mode mode; } pan_pad_attrs;
+typedef struct pan_shape_attrs { int64_t start, end; } pan_shape_attrs;
+typedef struct pan_fill_attrs { pan_dtype dtype; double value; } pan_fill_attrs;
+typedef struct pan_resize_attrs {
+    pan_resize_mode mode;
+    pan_resize_coord coord;
+    pan_resize_nearest nearest;
+    float cubic_coeff_a; /* ONNX default -0.75 */
+    int exclude_outside;
+} pan_resize_attrs;
+typedef struct pan_gemm_attrs { float alpha, beta; int trans_a, trans_b; } pan_gemm_attrs;
+typedef struct pan_reduce_attrs { int keepdims; int noop_with_empty_axes; } pan_reduce_attrs;
+
+typedef union pan_attrs {
+    pan_conv_attrs conv;
+    pan_pool_attrs pool;
+    pan_unary_attrs unary;
+    pan_cast_attrs cast;
+    pan_axis_attrs axis;
+    pan_batchnorm_attrs bn;
+    pan_reshape_attrs reshape;
+    pan_transpose_attrs transpose;
+    pan_pad_attrs pad;
+    pan_shape_attrs shape;
+    pan_fill_attrs fill;
+    pan_resize_attrs resize;
+    pan_gemm_attrs gemm;
+    pan_reduce_attrs reduce;
+} pan_attrs;
+
+enum {
+    PAN_TENSOR_CONST = 1 << 0,  /* data holds the value */
+    PAN_TENSOR_INPUT = 1 << 1,  /* graph input, fed by the caller */
+    PAN_TENSOR_OUTPUT = 1 << 2, /* graph output */
+    PAN_TENSOR_BATCHED = 1 << 3, /* dims[0] is the batch (set on inputs, propagated by inference) */
+};
+
+typedef struct pan_tensor {
+    char *name;
+    pan_dtype dtype;
+    int rank;
+    int64_t dims[PAN_MAX_DIMS];
+    int flags;
+    void *data;    /* constants: dense host data, numel * dtype size bytes */
+    int owns_data; /* 0 when shared with the graph this one was cloned from */
+    int producer;  /* node index, -1 for constants and inputs */
+    /* memory plan (pan__graph_plan_memory): byte offset in the activation arena, -1 = none */
+    int64_t offset;
+    int64_t nbytes;
+} pan_tensor;
+
+typedef struct pan_node {
+    pan_op op;
+    char *name;
+    int n_inputs, n_outputs;
+    int *inputs;  /* tensor indices, -1 = absent optional input */
+    int *outputs;
+    pan_attrs attrs;
+    int dead;     /* removed by a pass; skipped everywhere, dropped by pan__graph_compact */
+} pan_node;
+
+typedef struct pan_graph {
+    char *source; /* model file, for messages */
+    pan_tensor *tensors;
+    int n_tensors, cap_tensors;
+    pan_node *nodes; /* topological order after pan__graph_sort */
+    int n_nodes, cap_nodes;
+    int *inputs, n_inputs;
+    int *outputs, n_outputs;
+    int batch; /* concrete batch after pan__graph_infer_shapes, 0 before */
+} pan_graph;
+
+/* ---- building (importers) ------------------------------------------------------------ */
+pan_status pan__graph_create(pan_graph **g, const char *source);
+void pan__graph_destroy(pan_graph **g);
+/* Clone for planning: constant data is shared (owns_data 0), everything else copied. */
+pan_status pan__graph_clone(const pan_graph *g, pan_graph **out);
+
+/* Each returns the new tensor index (>= 0) or a negative pan_status. dims may be NULL for rank 0.
+ * Names must be unique (the importer's names; pan__graph_unique_name makes fresh ones). */
+int pan__graph_add_tensor(pan_graph *g, const char *name, pan_dtype dtype, int rank, const int64_t *dims);
+/* Graph input; dims[0] may be PAN_DIM_BATCH (marks it batched). */
+int pan__graph_add_input(pan_graph *g, const char *name, pan_dtype dtype, int rank, const int64_t *dims);
+/* Constant: copies numel*size bytes from data (data NULL: zero-filled). */
+int pan__graph_add_const(pan_graph *g, const char *name, pan_dtype dtype, int rank, const int64_t *dims,
+                         const void *data);
+/* Constant that takes ownership of malloc'ed data (freed with the graph, also on failure). */
+int pan__graph_add_const_owned(pan_graph *g, const char *name, pan_dtype dtype, int rank, const int64_t *dims,
+                               void *data);
+/* Convenience: 1-D I64 constant. */
+int pan__graph_add_const_i64(pan_graph *g, const char *name, int n, const int64_t *values);
+pan_status pan__graph_mark_output(pan_graph *g, int tensor);
+/* Adds a node; inputs may hold -1 for absent optional inputs; attrs may be NULL (zeroed).
+ * Outputs must be tensors without a producer. Returns the node index or a negative status. */
+int pan__graph_add_node(pan_graph *g, pan_op op, const char *name, int n_inputs, const int *inputs,
+                        int n_outputs, const int *outputs, const pan_attrs *attrs);
+int pan__graph_find_tensor(const pan_graph *g, const char *name);
+/* "<base>_<counter>" not used by any tensor yet; returns a static-free malloc'ed string. */
+char *pan__graph_unique_name(const pan_graph *g, const char *base);
+
+/* ---- checking and inference ----------------------------------------------------------- */
+/* Topologically sorts the nodes; PAN_MODEL on cycles, dangling or doubly produced tensors,
+ * unset outputs. Also drops dead nodes and unreferenced tensors are kept (indices stable). */
+pan_status pan__graph_sort(pan_graph *g);
+/* Makes all shapes concrete for `batch` and folds constant subgraphs (nodes whose inputs are all
+ * constant become constants, evaluated with the cpu kernels). PAN_SHAPE / PAN_MODEL /
+ * PAN_UNSUPPORTED with a message naming the node, op and tensors. */
+pan_status pan__graph_infer_shapes(pan_graph *g, int batch);
+
+/* ---- helpers ------------------------------------------------------------------------- */
+int64_t pan__tensor_numel(const pan_tensor *t); /* -1 when a dim is not concrete */
+/* "[1,3,416,416]" into buf (for messages). */
+const char *pan__dims_str(int rank, const int64_t *dims, char *buf, size_t size);
+/* Reads element i of an integer or float constant as int64 / double. */
+int64_t pan__tensor_get_i64(const pan_tensor *t, int64_t i);
+double pan__tensor_get_f64(const pan_tensor *t, int64_t i);
+/* Number of live consumers of tensor t (graph outputs count as one). */
+int pan__graph_consumers(const pan_graph *g, int t);
+/* Removes dead nodes and renumbers nothing else. */
+void pan__graph_compact(pan_graph *g);
+
+/* ---- passes (passes.c) ------------------------------------------------------------------ */
+/* On a graph inferred for a batch. Each keeps the graph's outputs bit-for-bit meaning-equal. */
+pan_status pan__pass_remove_identity(pan_graph *g);
+pan_status pan__pass_transposes(pan_graph *g);   /* sink transposes through elementwise ops, cancel pairs */
+pan_status pan__pass_fold_pad(pan_graph *g);     /* constant Pad into conv/maxpool pads */
+pan_status pan__pass_fold_batchnorm(pan_graph *g);
+pan_status pan__pass_fuse_conv(pan_graph *g);    /* conv + bias add + activation + residual add */
+pan_status pan__passes_run_all(pan_graph *g);
+
+/* ---- memory plan (memplan.c) ------------------------------------------------------------- */
+/* Assigns tensor->offset/nbytes for every non-constant tensor, reusing memory after a tensor's
+ * last use; Reshape/Flatten/Squeeze/Unsqueeze/Identity outputs alias their input. float_bytes:
+ * bytes per floating element on the backend (4 cpu FP32, 2 cuda FP16); integers keep their size.
+ * align: byte alignment of every offset (>= 64 recommended). */
+pan_status pan__graph_plan_memory(pan_graph *g, size_t float_bytes, size_t align, size_t *arena_bytes);
+
+/* ---- importers --------------------------------------------------------------------------- */
+/* Each builds a graph with symbolic batch. On failure *g is NULL and the error was logged. */
+pan_status pan__tfjs_import(const char *model_json_path, pan_graph **g);
+/* Same from memory (fuzzing, tests): model.json text and one concatenated weights buffer. */
+pan_status pan__tfjs_import_memory(const char *json, size_t json_len, const void *weights, size_t weights_len,
+                                   const char *source, pan_graph **g);
+/* ONNX importer (src/nn/onnx*.c, another engineer). Declared weak in engine.c so the engine links
+ * before it exists; PAN_UNSUPPORTED then. */
+pan_status pan__onnx_import(const char *path, pan_graph **g);
+
+#endif

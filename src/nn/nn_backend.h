@@ -1,0 +1,41 @@
+/* Engine backends (internal): a struct of function pointers plus a context, ggml-backend style.
+ *
+ * The engine (engine.c) owns the imported graph. For each batch size it clones the graph,
+ * infers shapes for that batch, runs the passes, plans activation memory with the backend's
+ * float size, then asks the backend to compile the planned graph into an executable plan
+ * ("exec"). Running an exec allocates nothing: the backend allocated its arena (and any
+ * workspace, e.g. im2col or cuDNN) in compile.
+ *
+ * cpu (cpu_backend.c): host FP32, logical layouts, OpenBLAS sgemm where linked.
+ * cuda (later, cuda_backend*.c/.cu): device FP16 with FP32 accumulation, NHWC, CUDA graphs. */
+#ifndef PANOPTES_NN_BACKEND_H
+#define PANOPTES_NN_BACKEND_H
+
+#include "nn/ir.h"
+#include "panoptes/engine.h"
+
+typedef struct pan_nn_backend pan_nn_backend;
+
+struct pan_nn_backend {
+    const char *name;        /* "cpu", "cuda" */
+    void *ctx;               /* backend private */
+    size_t float_bytes;      /* storage size of floating activations: 4 (cpu), 2 (cuda) */
+    pan_memory native_memory;
+    pan_dtype native_dtype;
+    pan_layout native_layout;
+
+    /* g: inferred for one batch, passes run, memory planned (tensor offsets). The graph stays
+     * alive and unchanged while the exec exists. */
+    pan_status (*compile)(pan_nn_backend *b, const pan_graph *g, void **exec);
+    /* inputs/outputs in the order of g->inputs / g->outputs. */
+    pan_status (*run)(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
+                      const pan_engine_tensor *outputs, void *stream);
+    void (*exec_free)(pan_nn_backend *b, void *exec);
+    void (*destroy)(pan_nn_backend *b); /* frees b itself */
+};
+
+pan_status pan__cpu_backend_create(pan_nn_backend **b, int threads);
+/* cuda backend (another engineer); declared weak in engine.c. */
+pan_status pan__cuda_backend_create(pan_nn_backend **b, int device);
+
+#endif
