@@ -1,0 +1,359 @@
+/* Pipeline wiring: camera threads, the batcher, and the stages after it.
+ *
+ *   camera thread i:  source ──packets──> decoder ──frames──┐
+ *                                                          ├─> frame queue (bounded) ──> batcher (this thread):
+ *   camera thread j:  source ──packets──> decoder ──frames──┘     detect(batch) → per-frame track → identities → sinks
+ *
+ * Frames of one camera reach the batcher in decode order (one producer per camera, one consumer),
+ * so per-camera state (trackers) needs no locking. A camera that fails logs why, records it in
+ * the summary and stops; the others go on. */
+#include "panoptes/pipeline.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "panoptes/frame.h"
+#include "panoptes/log.h"
+#include "panoptes/queue.h"
+#include "panoptes/sink.h"
+#include "panoptes/source.h"
+#include "pipeline_stages.h"
+
+static volatile sig_atomic_t interrupt_requested;
+
+void pan_pipeline_interrupt(void) { interrupt_requested = 1; }
+
+void pan_pipeline_params_default(pan_pipeline_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->backend = PAN_BACKEND_AUTO;
+    p->detect = 1;
+    p->track = 1;
+    p->score_threshold = 0.35f;
+    p->batch = 0;
+    p->batch_timeout_ms = 5;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+typedef struct camera {
+    struct run *run;
+    int index;
+    const char *uri;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock; /* guards src against the interrupter */
+    pan_source *src;
+    pan_camera_summary *sum;
+} camera;
+
+typedef struct run {
+    const pan_pipeline_params *p;
+    pan_backend backend;
+    pan_queue *frames;
+    camera *cams;
+    atomic_int live;
+    pan_stages stages;
+} run;
+
+static int stop_requested(void) { return interrupt_requested != 0; }
+
+/* Pushes a frame, waking up now and then to notice an interrupt. */
+static pan_status push_frame(run *r, pan_frame *f)
+{
+    for (;;) {
+        pan_status st = pan_queue_push(r->frames, f, 200);
+        if (st != PAN_TIMEOUT) return st;
+        if (stop_requested()) return PAN_INTERRUPTED;
+    }
+}
+
+static pan_status drain_decoder(run *r, camera *c, pan_decoder *dec, int64_t *emitted)
+{
+    for (;;) {
+        pan_frame *f = NULL;
+        pan_status st = pan_decoder_receive_frame(dec, &f);
+        if (st == PAN_EAGAIN || st == PAN_EOF) return st;
+        if (st) return st;
+        if (r->p->max_frames > 0 && *emitted >= r->p->max_frames) {
+            pan_frame_unref(&f);
+            continue;
+        }
+        st = push_frame(r, f);
+        if (st) {
+            pan_frame_unref(&f);
+            return st;
+        }
+        (*emitted)++;
+    }
+}
+
+static pan_decoder_kind pick_decoder(run *r) { return r->backend == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU; }
+
+static void *camera_main(void *arg)
+{
+    camera *c = arg;
+    run *r = c->run;
+    const pan_pipeline_params *p = r->p;
+    pan_source *src = NULL;
+    pan_decoder *dec = NULL;
+    pan_status st;
+    int64_t emitted = 0;
+    pan_source_params sp = {.uri = c->uri, .camera = c->index, .loop = p->loop, .timeout_ms = p->timeout_ms};
+
+    st = pan_source_create(&src, &sp);
+    if (st) goto done;
+    pthread_mutex_lock(&c->lock);
+    c->src = src;
+    pthread_mutex_unlock(&c->lock);
+    if (stop_requested()) pan_source_interrupt(src);
+
+    const pan_source_info *info = pan_source_get_info(src);
+    pan_decoder_params dp = {
+        .kind = pick_decoder(r),
+        .camera = c->index,
+        .uri = c->uri,
+        .codecpar = pan_source_codecpar(src),
+        .max_frames = pan_queue_capacity(r->frames) + 4,
+        .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
+    };
+    pan_source_time_base(src, &dp.time_base_num, &dp.time_base_den);
+    st = pan_stages_camera_decoder_params(&r->stages, c->index, &dp);
+    if (st) goto done;
+    st = pan_decoder_create(&dec, &dp);
+    if (st && dp.kind == PAN_DECODER_NVDEC && p->fallback_cpu) {
+        pan_log_warn("pipeline", c->index, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
+                     c->uri);
+        dp.kind = PAN_DECODER_CPU;
+        st = pan_decoder_create(&dec, &dp);
+    }
+    if (st) goto done;
+    c->sum->decoder = dp.kind;
+    pan_log_info("pipeline", c->index, "%s: %s %dx%d %.2f fps, %s, decoder %s", c->uri, info->codec, info->width,
+                 info->height, info->fps, info->color_desc, pan_decoder_kind_name(dp.kind));
+
+    for (;;) {
+        pan_packet pkt;
+        if (stop_requested()) {
+            st = PAN_INTERRUPTED;
+            break;
+        }
+        if (p->max_frames > 0 && emitted >= p->max_frames) {
+            st = PAN_EOF;
+            break;
+        }
+        st = pan_source_read(src, &pkt);
+        if (st == PAN_EOF) break;
+        if (st) break; /* logged by the source */
+        for (;;) {
+            pan_status s2 = pan_decoder_send_packet(dec, &pkt);
+            if (s2 == PAN_EAGAIN) {
+                s2 = drain_decoder(r, c, dec, &emitted);
+                if (s2 != PAN_EAGAIN && s2 != PAN_EOF) {
+                    st = s2;
+                    goto stop;
+                }
+                continue;
+            }
+            if (s2) {
+                st = s2;
+                goto stop;
+            }
+            break;
+        }
+        st = drain_decoder(r, c, dec, &emitted);
+        if (st != PAN_EAGAIN && st != PAN_EOF) goto stop;
+        st = PAN_OK;
+    }
+    if (st == PAN_EOF || st == PAN_OK) {
+        /* end of input: drain what the decoder still holds */
+        pan_status s2 = pan_decoder_send_packet(dec, NULL);
+        if (!s2) s2 = drain_decoder(r, c, dec, &emitted);
+        st = (s2 == PAN_EOF || s2 == PAN_EAGAIN) ? PAN_OK : s2;
+    }
+stop:
+    if (st == PAN_EOF) st = PAN_OK;
+    if (st == PAN_CLOSED || st == PAN_INTERRUPTED) st = stop_requested() ? PAN_OK : st;
+    pan_decoder_get_stats(dec, &c->sum->decode);
+done:
+    c->sum->status = st;
+    if (st)
+        pan_log_error("pipeline", c->index, "%s: camera stopped: %s (other cameras continue)", c->uri,
+                      pan_status_str(st));
+    pan_decoder_destroy(&dec);
+    pthread_mutex_lock(&c->lock);
+    c->src = NULL;
+    pthread_mutex_unlock(&c->lock);
+    pan_source_destroy(&src);
+    if (atomic_fetch_sub(&r->live, 1) == 1) pan_queue_close(r->frames);
+    return NULL;
+}
+
+static void interrupt_sources(run *r)
+{
+    for (int i = 0; i < r->p->n_cameras; i++) {
+        camera *c = &r->cams[i];
+        pthread_mutex_lock(&c->lock);
+        if (c->src) pan_source_interrupt(c->src);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+static void drop_frame(void *item)
+{
+    pan_frame *f = item;
+    pan_frame_unref(&f);
+}
+
+static void print_progress(run *r, double t0, int final)
+{
+    int64_t total = 0;
+    for (int i = 0; i < r->p->n_cameras; i++) total += r->cams[i].sum->frames;
+    double dt = now_s() - t0;
+    fprintf(stderr, "\r%lld frames, %d camera(s), %.1f frames/s   %s", (long long)total, r->p->n_cameras,
+            dt > 0 ? (double)total / dt : 0.0, final ? "\n" : "");
+}
+
+pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
+{
+    run r;
+    pan_status st;
+    int batch_max;
+    pan_frame **batch = NULL;
+    memset(sum, 0, sizeof *sum);
+    memset(&r, 0, sizeof r);
+    if (!p || p->n_cameras <= 0 || p->n_cameras > PAN_MAX_CAMERAS || !p->cameras) return PAN_INVAL;
+    pan_log_init();
+    interrupt_requested = 0;
+    r.p = p;
+    st = pan_stages_resolve_backend(p->backend, &r.backend);
+    if (st) return st;
+    sum->backend = r.backend;
+    sum->n_cameras = p->n_cameras;
+    sum->cameras = calloc((size_t)p->n_cameras, sizeof *sum->cameras);
+    r.cams = calloc((size_t)p->n_cameras, sizeof *r.cams);
+    if (!sum->cameras || !r.cams) {
+        st = PAN_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < p->n_cameras; i++) pthread_mutex_init(&r.cams[i].lock, NULL);
+    st = pan_stages_create(&r.stages, p, r.backend);
+    if (st) goto out;
+    batch_max = r.stages.batch;
+    batch = calloc((size_t)batch_max, sizeof *batch);
+    st = batch ? pan_queue_create(&r.frames, batch_max * 2 > 8 ? batch_max * 2 : 8) : PAN_NOMEM;
+    if (st) goto out;
+
+    double t0 = now_s(), c0 = cpu_s(), last_progress = t0;
+    atomic_init(&r.live, p->n_cameras);
+    for (int i = 0; i < p->n_cameras; i++) {
+        camera *c = &r.cams[i];
+        c->run = &r;
+        c->index = i;
+        c->uri = p->cameras[i];
+        c->sum = &sum->cameras[i];
+        c->sum->uri = p->cameras[i];
+    }
+    for (int i = 0; i < p->n_cameras; i++) {
+        camera *c = &r.cams[i];
+        if (pthread_create(&c->thread, NULL, camera_main, c) == 0) {
+            c->started = 1;
+        } else {
+            c->sum->status = PAN_NOMEM;
+            pan_log_error("pipeline", i, "%s: cannot start the camera thread", c->uri);
+            if (atomic_fetch_sub(&r.live, 1) == 1) pan_queue_close(r.frames);
+        }
+    }
+
+    /* The batcher: the first frame waits (waking up to notice interrupts), the rest of the batch
+     * waits at most batch_timeout_ms, so a slow camera never holds the others back. */
+    int interrupted_seen = 0;
+    pan_status run_st = PAN_OK;
+    for (;;) {
+        int n = 0;
+        void *item;
+        pan_status q = pan_queue_pop(r.frames, &item, 100);
+        if (stop_requested() && !interrupted_seen) {
+            interrupted_seen = 1;
+            interrupt_sources(&r);
+        }
+        if (q == PAN_TIMEOUT) continue;
+        if (q == PAN_EOF) break;
+        batch[n++] = item;
+        double deadline = now_s() + (p->batch_timeout_ms > 0 ? p->batch_timeout_ms : 5) * 1e-3;
+        while (n < batch_max) {
+            int wait_ms = (int)((deadline - now_s()) * 1000);
+            if (wait_ms < 0) wait_ms = 0;
+            if (pan_queue_pop(r.frames, &item, wait_ms) != PAN_OK) break;
+            batch[n++] = item;
+        }
+        pan_status bs = pan_stages_process_batch(&r.stages, batch, n, sum);
+        for (int i = 0; i < n; i++) {
+            r.cams[batch[i]->camera].sum->frames++;
+            pan_frame_unref(&batch[i]);
+        }
+        if (bs) {
+            /* a stage failing (a sink's disk full, the GPU out of memory) ends the run cleanly */
+            pan_log_error("pipeline", -1, "stopping: %s", pan_status_str(bs));
+            run_st = bs;
+            pan_pipeline_interrupt();
+        }
+        if (p->progress && now_s() - last_progress > 0.5) {
+            print_progress(&r, t0, 0);
+            last_progress = now_s();
+        }
+    }
+    for (int i = 0; i < p->n_cameras; i++)
+        if (r.cams[i].started) pthread_join(r.cams[i].thread, NULL);
+    if (p->progress) print_progress(&r, t0, 1);
+
+    sum->wall_s = now_s() - t0;
+    double cpu = cpu_s() - c0;
+    for (int i = 0; i < p->n_cameras; i++) {
+        sum->frames += sum->cameras[i].frames;
+        if (sum->cameras[i].status) sum->failed_cameras++;
+    }
+    sum->fps = sum->wall_s > 0 ? (double)sum->frames / sum->wall_s : 0;
+    sum->cpu_ms_per_frame = sum->frames ? cpu * 1000.0 / (double)sum->frames : 0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    sum->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    sum->interrupted = interrupted_seen;
+    st = run_st;
+out:
+    if (r.frames) pan_queue_destroy(&r.frames, drop_frame);
+    pan_stages_destroy(&r.stages, sum);
+    if (r.cams)
+        for (int i = 0; i < p->n_cameras; i++) pthread_mutex_destroy(&r.cams[i].lock);
+    free(r.cams);
+    free(batch);
+    return st;
+}
+
+void pan_run_summary_free(pan_run_summary *sum)
+{
+    if (!sum) return;
+    free(sum->cameras);
+    sum->cameras = NULL;
+}

@@ -1,0 +1,275 @@
+/* panoptes run: the main job. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "panoptes/detection.h"
+#include "panoptes/log.h"
+#include "panoptes/pipeline.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: panoptes run [options]\n"
+          "\n"
+          "Decodes camera streams, detects objects, tracks them, and writes one JSON object per frame per\n"
+          "camera. With no --camera, runs the bundled sample (data/vtest.mp4, made by scripts/setup.sh).\n"
+          "\n"
+          "  --camera URI        a file (MP4, MKV, AVI, TS), an Annex-B .h264/.h265, rtsp:// or http:// URL;\n"
+          "                      repeat for more cameras (camera N = the N-th --camera, from 0)\n"
+          "  --backend B         auto (default: cuda when an NVIDIA GPU with NVDEC is usable), cpu, cuda\n"
+          "  --out FILE          JSON Lines results ('-' = stdout)\n"
+          "  --mot DIR           MOTChallenge track files, DIR/camN.txt\n"
+          "  --annotate FILE     video of camera 0 with boxes and ids (copies frames to the host)\n"
+          "  --max-frames N      stop each camera after N frames\n"
+          "  --loop              restart file sources at their end\n"
+          "  --model FILE        detector: TF.js model.json or YOLOv8/11 .onnx (default models/nanodet.json)\n"
+          "  --classes LIST      keep only these classes, e.g. person,car (COCO names or ids)\n"
+          "  --score X           minimum detection score (default 0.35)\n"
+          "  --no-detect         decode only (no detection or tracking)\n"
+          "  --no-track          detect without tracking\n"
+          "  --batch N           frames per detector batch (default: 1 on cpu, 32 on cuda)\n"
+          "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
+          "  --threads N         libavcodec threads per camera (cpu decoder)\n"
+          "  --timeout MS        network timeout per blocking step (default 5000)\n"
+          "  --summary-json FILE write the end-of-run summary as JSON\n"
+          "  --quiet             no summary on stderr\n"
+          "\n"
+          "Exit status: 0 all cameras ran to the end, 1 some camera failed, 2 bad usage, 3 the run failed.\n",
+          f);
+}
+
+static int file_exists(const char *p) { return access(p, R_OK) == 0; }
+
+/* Finds a file shipped with Panoptes (data/, models/): $PANOPTES_HOME, the working directory,
+ * then the folder above the executable's (build/panoptes → ./). */
+static const char *find_asset(const char *rel, char *buf, size_t n)
+{
+    const char *home = getenv("PANOPTES_HOME");
+    if (home) {
+        snprintf(buf, n, "%s/%s", home, rel);
+        if (file_exists(buf)) return buf;
+    }
+    if (file_exists(rel)) return rel;
+    char exe[PATH_MAX - 64];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = 0;
+        for (int up = 0; up < 3; up++) {
+            char *slash = strrchr(exe, '/');
+            if (!slash) break;
+            *slash = 0;
+            snprintf(buf, n, "%s/%s", exe, rel);
+            if (file_exists(buf)) return buf;
+        }
+    }
+    return NULL;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    pan_pipeline_interrupt();
+    /* a second signal ends the process the ordinary way */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+static int parse_classes(const char *s, int *out, int max)
+{
+    int n = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        int id = *end == 0 ? (int)v : pan_coco_class(tok);
+        if (id < 0 || id >= PAN_COCO_CLASSES) {
+            fprintf(stderr, "panoptes run: unknown class '%s' (use COCO names such as person, car, or ids 0..79)\n", tok);
+            return -1;
+        }
+        if (n < max) out[n++] = id;
+    }
+    return n;
+}
+
+static void write_summary(FILE *f, const pan_run_summary *s, int json)
+{
+    if (json) {
+        fprintf(f, "{\"backend\":\"%s\",\"cameras\":[", pan_backend_name(s->backend));
+        for (int i = 0; i < s->n_cameras; i++) {
+            const pan_camera_summary *c = &s->cameras[i];
+            fprintf(f, "%s{\"camera\":%d,\"frames\":%lld,\"detections\":%lld,\"decoder\":\"%s\",\"decode_errors\":%lld,"
+                       "\"status\":\"%s\"}",
+                    i ? "," : "", i, (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
+                    (long long)c->decode.errors, c->status ? pan_status_name(c->status) : "ok");
+        }
+        fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
+                   "\"pixel_bytes_copied\":%lld,\"failed_cameras\":%d,\"interrupted\":%s}\n",
+                (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
+                (long long)s->pixel_bytes_copied, s->failed_cameras, s->interrupted ? "true" : "false");
+        return;
+    }
+    fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
+    for (int i = 0; i < s->n_cameras; i++) {
+        const pan_camera_summary *c = &s->cameras[i];
+        fprintf(f, "  camera %d  %-40s %8lld frames  %8lld detections  decoder %-5s  %s", i, c->uri,
+                (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
+                c->status ? pan_status_str(c->status) : "ok");
+        if (c->decode.errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode.errors);
+        fputc('\n', f);
+    }
+    fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
+            (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
+            s->interrupted ? " (interrupted)" : "");
+    if (s->backend == PAN_BACKEND_CUDA)
+        fprintf(f, "  pixel bytes copied host<->device: %lld\n", (long long)s->pixel_bytes_copied);
+}
+
+int pan_cli_run(int argc, char **argv)
+{
+    static const char *cams[PAN_MAX_CAMERAS];
+    static int classes[PAN_COCO_CLASSES];
+    char sample[PATH_MAX], model[PATH_MAX];
+    const char *summary_json = NULL;
+    int quiet = 0, n_cams = 0;
+    pan_pipeline_params p;
+    pan_pipeline_params_default(&p);
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define NEED_ARG()                                                                   \
+    do {                                                                             \
+        if (i + 1 >= argc) {                                                         \
+            fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", a);      \
+            return 2;                                                                \
+        }                                                                            \
+    } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--camera")) {
+            NEED_ARG();
+            if (n_cams >= PAN_MAX_CAMERAS) {
+                fprintf(stderr, "panoptes run: at most %d cameras\n", PAN_MAX_CAMERAS);
+                return 2;
+            }
+            cams[n_cams++] = argv[++i];
+        } else if (!strcmp(a, "--backend")) {
+            NEED_ARG();
+            int b = pan_backend_parse(argv[++i]);
+            if (b < 0) {
+                fprintf(stderr, "panoptes run: --backend must be auto, cpu or cuda, not '%s'\n", argv[i]);
+                return 2;
+            }
+            p.backend = (pan_backend)b;
+        } else if (!strcmp(a, "--out")) {
+            NEED_ARG();
+            p.out_path = argv[++i];
+        } else if (!strcmp(a, "--mot")) {
+            NEED_ARG();
+            p.mot_dir = argv[++i];
+        } else if (!strcmp(a, "--annotate")) {
+            NEED_ARG();
+            p.annotate_path = argv[++i];
+        } else if (!strcmp(a, "--max-frames")) {
+            NEED_ARG();
+            p.max_frames = strtoll(argv[++i], NULL, 10);
+            if (p.max_frames < 0) p.max_frames = 0;
+        } else if (!strcmp(a, "--loop")) {
+            p.loop = 1;
+        } else if (!strcmp(a, "--model")) {
+            NEED_ARG();
+            p.model_path = argv[++i];
+        } else if (!strcmp(a, "--classes")) {
+            NEED_ARG();
+            int n = parse_classes(argv[++i], classes, PAN_COCO_CLASSES);
+            if (n < 0) return 2;
+            p.classes = classes;
+            p.n_classes = n;
+        } else if (!strcmp(a, "--score")) {
+            NEED_ARG();
+            p.score_threshold = strtof(argv[++i], NULL);
+        } else if (!strcmp(a, "--no-detect")) {
+            p.detect = 0;
+            p.track = 0;
+        } else if (!strcmp(a, "--no-track")) {
+            p.track = 0;
+        } else if (!strcmp(a, "--batch")) {
+            NEED_ARG();
+            p.batch = atoi(argv[++i]);
+        } else if (!strcmp(a, "--fallback")) {
+            NEED_ARG();
+            if (strcmp(argv[++i], "cpu")) {
+                fprintf(stderr, "panoptes run: --fallback takes 'cpu'\n");
+                return 2;
+            }
+            p.fallback_cpu = 1;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_ARG();
+            p.decoder_threads = atoi(argv[++i]);
+        } else if (!strcmp(a, "--timeout")) {
+            NEED_ARG();
+            p.timeout_ms = atoi(argv[++i]);
+        } else if (!strcmp(a, "--summary-json")) {
+            NEED_ARG();
+            summary_json = argv[++i];
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else {
+            fprintf(stderr, "panoptes run: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+#undef NEED_ARG
+    }
+    if (n_cams == 0) {
+        const char *s = find_asset("data/vtest.mp4", sample, sizeof sample);
+        if (!s) {
+            fputs("panoptes run: no --camera given and the bundled sample data/vtest.mp4 is missing;\n"
+                  "run scripts/setup.sh first, or pass --camera URI\n",
+                  stderr);
+            return 2;
+        }
+        cams[n_cams++] = s;
+    }
+    if (!p.model_path && p.detect) p.model_path = find_asset("models/nanodet.json", model, sizeof model);
+    if (!p.model_path && p.detect) {
+        fputs("panoptes run: the default detector models/nanodet.json is missing; run scripts/setup.sh, pass\n"
+              "--model FILE, or --no-detect to decode only\n",
+              stderr);
+        return 2;
+    }
+    p.cameras = cams;
+    p.n_cameras = n_cams;
+    p.progress = isatty(STDERR_FILENO) && !quiet;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pan_run_summary sum;
+    pan_status st = pan_pipeline_run(&p, &sum);
+    if (!sum.cameras) {
+        fprintf(stderr, "panoptes run: %s\n", pan_status_str(st));
+        return 3;
+    }
+    if (!quiet) write_summary(stderr, &sum, 0);
+    if (summary_json) {
+        FILE *f = fopen(summary_json, "w");
+        if (f) {
+            write_summary(f, &sum, 1);
+            fclose(f);
+        } else {
+            fprintf(stderr, "panoptes run: cannot write %s\n", summary_json);
+        }
+    }
+    int rc = st ? 3 : sum.failed_cameras ? 1 : 0;
+    pan_run_summary_free(&sum);
+    return rc;
+}
