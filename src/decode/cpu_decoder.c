@@ -13,6 +13,7 @@
 #endif
 
 #include "decode/decoder_impl.h"
+#include "io/av_log.h"
 #include "panoptes/log.h"
 
 typedef struct wrap_slot {
@@ -73,6 +74,7 @@ static pan_status cpu_create(pan_decoder *dec, const pan_decoder_params *p)
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
     cpu_dec *c;
     int err;
+    pan__av_log_install();
     if (!codec) {
         pan_log_error("decode", p->camera, "%s: no decoder for codec %s in this FFmpeg build", p->uri ? p->uri : "?",
                       avcodec_get_name(par->codec_id));

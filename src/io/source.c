@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/av_log.h"
 #include "panoptes/log.h"
 
 struct pan_source {
@@ -87,6 +88,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     int cam = params ? params->camera : -1;
 
     *out = NULL;
+    pan__av_log_install();
     if (!params || !params->uri || !*params->uri) {
         pan_log_error("source", cam, "no camera URI given");
         return PAN_INVAL;
