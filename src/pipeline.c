@@ -25,7 +25,7 @@
 #include "panoptes/queue.h"
 #include "panoptes/sink.h"
 #include "panoptes/source.h"
-#include "pipeline_stages.h"
+#include "pipeline_internal.h"
 
 static volatile sig_atomic_t interrupt_requested;
 
@@ -57,168 +57,7 @@ static double cpu_s(void)
            ru.ru_stime.tv_usec * 1e-6;
 }
 
-typedef struct camera {
-    struct run *run;
-    int index;
-    const char *uri;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t lock; /* guards src against the interrupter */
-    pan_source *src;
-    pan_camera_summary *sum;
-} camera;
-
-typedef struct run {
-    const pan_pipeline_params *p;
-    pan_backend backend;
-    pan_queue *frames;
-    camera *cams;
-    atomic_int live;
-    pan_stages stages;
-} run;
-
-static int stop_requested(void) { return interrupt_requested != 0; }
-
-/* Pushes a frame, waking up now and then to notice an interrupt. */
-static pan_status push_frame(run *r, pan_frame *f)
-{
-    for (;;) {
-        pan_status st = pan_queue_push(r->frames, f, 200);
-        if (st != PAN_TIMEOUT) return st;
-        if (stop_requested()) return PAN_INTERRUPTED;
-    }
-}
-
-static pan_status drain_decoder(run *r, camera *c, pan_decoder *dec, int64_t *emitted)
-{
-    for (;;) {
-        pan_frame *f = NULL;
-        pan_status st = pan_decoder_receive_frame(dec, &f);
-        if (st == PAN_EAGAIN || st == PAN_EOF) return st;
-        if (st) return st;
-        if (r->p->max_frames > 0 && *emitted >= r->p->max_frames) {
-            pan_frame_unref(&f);
-            continue;
-        }
-        st = push_frame(r, f);
-        if (st) {
-            pan_frame_unref(&f);
-            return st;
-        }
-        (*emitted)++;
-    }
-}
-
-static pan_decoder_kind pick_decoder(run *r) { return r->backend == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU; }
-
-static void *camera_main(void *arg)
-{
-    camera *c = arg;
-    run *r = c->run;
-    const pan_pipeline_params *p = r->p;
-    pan_source *src = NULL;
-    pan_decoder *dec = NULL;
-    pan_status st;
-    int64_t emitted = 0;
-    pan_source_params sp = {.uri = c->uri, .camera = c->index, .loop = p->loop, .timeout_ms = p->timeout_ms};
-
-    st = pan_source_create(&src, &sp);
-    if (st) goto done;
-    pthread_mutex_lock(&c->lock);
-    c->src = src;
-    pthread_mutex_unlock(&c->lock);
-    if (stop_requested()) pan_source_interrupt(src);
-
-    const pan_source_info *info = pan_source_get_info(src);
-    pan_decoder_params dp = {
-        .kind = pick_decoder(r),
-        .camera = c->index,
-        .uri = c->uri,
-        .codecpar = pan_source_codecpar(src),
-        .max_frames = pan_queue_capacity(r->frames) + 4,
-        .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
-    };
-    pan_source_time_base(src, &dp.time_base_num, &dp.time_base_den);
-    st = pan_stages_camera_decoder_params(&r->stages, c->index, &dp);
-    if (st) goto done;
-    st = pan_decoder_create(&dec, &dp);
-    if (st && dp.kind == PAN_DECODER_NVDEC && p->fallback_cpu) {
-        pan_log_warn("pipeline", c->index, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
-                     c->uri);
-        dp.kind = PAN_DECODER_CPU;
-        st = pan_decoder_create(&dec, &dp);
-    }
-    if (st) goto done;
-    c->sum->decoder = dp.kind;
-    pan_log_info("pipeline", c->index, "%s: %s %dx%d %.2f fps, %s, decoder %s", c->uri, info->codec, info->width,
-                 info->height, info->fps, info->color_desc, pan_decoder_kind_name(dp.kind));
-
-    for (;;) {
-        pan_packet pkt;
-        if (stop_requested()) {
-            st = PAN_INTERRUPTED;
-            break;
-        }
-        if (p->max_frames > 0 && emitted >= p->max_frames) {
-            st = PAN_EOF;
-            break;
-        }
-        st = pan_source_read(src, &pkt);
-        if (st == PAN_EOF) break;
-        if (st) break; /* logged by the source */
-        for (;;) {
-            pan_status s2 = pan_decoder_send_packet(dec, &pkt);
-            if (s2 == PAN_EAGAIN) {
-                s2 = drain_decoder(r, c, dec, &emitted);
-                if (s2 != PAN_EAGAIN && s2 != PAN_EOF) {
-                    st = s2;
-                    goto stop;
-                }
-                continue;
-            }
-            if (s2) {
-                st = s2;
-                goto stop;
-            }
-            break;
-        }
-        st = drain_decoder(r, c, dec, &emitted);
-        if (st != PAN_EAGAIN && st != PAN_EOF) goto stop;
-        st = PAN_OK;
-    }
-    if (st == PAN_EOF || st == PAN_OK) {
-        /* end of input: drain what the decoder still holds */
-        pan_status s2 = pan_decoder_send_packet(dec, NULL);
-        if (!s2) s2 = drain_decoder(r, c, dec, &emitted);
-        st = (s2 == PAN_EOF || s2 == PAN_EAGAIN) ? PAN_OK : s2;
-    }
-stop:
-    if (st == PAN_EOF) st = PAN_OK;
-    if (st == PAN_CLOSED || st == PAN_INTERRUPTED) st = stop_requested() ? PAN_OK : st;
-    pan_decoder_get_stats(dec, &c->sum->decode);
-done:
-    c->sum->status = st;
-    if (st)
-        pan_log_error("pipeline", c->index, "%s: camera stopped: %s (other cameras continue)", c->uri,
-                      pan_status_str(st));
-    pan_decoder_destroy(&dec);
-    pthread_mutex_lock(&c->lock);
-    c->src = NULL;
-    pthread_mutex_unlock(&c->lock);
-    pan_source_destroy(&src);
-    if (atomic_fetch_sub(&r->live, 1) == 1) pan_queue_close(r->frames);
-    return NULL;
-}
-
-static void interrupt_sources(run *r)
-{
-    for (int i = 0; i < r->p->n_cameras; i++) {
-        camera *c = &r->cams[i];
-        pthread_mutex_lock(&c->lock);
-        if (c->src) pan_source_interrupt(c->src);
-        pthread_mutex_unlock(&c->lock);
-    }
-}
+int pan__pipeline_stop_requested(void) { return interrupt_requested != 0; }
 
 static void drop_frame(void *item)
 {
@@ -277,7 +116,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     }
     for (int i = 0; i < p->n_cameras; i++) {
         camera *c = &r.cams[i];
-        if (pthread_create(&c->thread, NULL, camera_main, c) == 0) {
+        if (pthread_create(&c->thread, NULL, pan__camera_main, c) == 0) {
             c->started = 1;
         } else {
             c->sum->status = PAN_NOMEM;
@@ -294,9 +133,9 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
         int n = 0;
         void *item;
         pan_status q = pan_queue_pop(r.frames, &item, 100);
-        if (stop_requested() && !interrupted_seen) {
+        if (pan__pipeline_stop_requested() && !interrupted_seen) {
             interrupted_seen = 1;
-            interrupt_sources(&r);
+            pan__camera_interrupt_all(&r);
         }
         if (q == PAN_TIMEOUT) continue;
         if (q == PAN_EOF) break;
