@@ -1,0 +1,188 @@
+/* cpu pooling and resize, NCHW FP32. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cpu_ops.h"
+
+typedef struct pool_job {
+    const pan_pool_attrs *a;
+    const float *x;
+    float *y;
+    int64_t H, W, OH, OW;
+    int is_max;
+} pool_job;
+
+/* planes [p0, p1) = (batch, channel) pairs */
+static void pool_planes(void *arg, int64_t p0, int64_t p1)
+{
+    const pool_job *j = arg;
+    const pan_pool_attrs *a = j->a;
+    int64_t kh = a->kernel[0], kw = a->kernel[1];
+    int64_t sh = a->strides[0] > 0 ? a->strides[0] : 1, sw = a->strides[1] > 0 ? a->strides[1] : 1;
+    int64_t dh = a->dilations[0] > 0 ? a->dilations[0] : 1, dw = a->dilations[1] > 0 ? a->dilations[1] : 1;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * j->H * j->W;
+        float *y = j->y + p * j->OH * j->OW;
+        for (int64_t oy = 0; oy < j->OH; oy++)
+            for (int64_t ox = 0; ox < j->OW; ox++) {
+                float m = -INFINITY, s = 0;
+                int64_t cnt = 0, area = 0;
+                for (int64_t ky = 0; ky < kh; ky++) {
+                    int64_t iy = oy * sh - a->pads[0] + ky * dh;
+                    for (int64_t kx = 0; kx < kw; kx++) {
+                        int64_t ix = ox * sw - a->pads[1] + kx * dw;
+                        /* count_include_pad counts the window inside the padded input only */
+                        if (iy < j->H + a->pads[2] && ix < j->W + a->pads[3]) area++;
+                        if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) continue;
+                        float v = x[iy * j->W + ix];
+                        m = v > m ? v : m;
+                        s += v;
+                        cnt++;
+                    }
+                }
+                y[oy * j->OW + ox] = j->is_max ? m : s / (float)((a->count_include_pad ? area : cnt) ? (a->count_include_pad ? area : cnt) : 1);
+            }
+    }
+}
+
+pan_status pan__cpu_pool2d(const pan_cpu_call *c)
+{
+    const pan_tensor *x = &c->g->tensors[c->n->inputs[0]], *y = &c->g->tensors[c->n->outputs[0]];
+    if (x->dtype != PAN_DTYPE_F32) return PAN_UNSUPPORTED;
+    pool_job j = {&c->n->attrs.pool, c->in[0], c->out[0], x->dims[2], x->dims[3], y->dims[2], y->dims[3],
+                  c->n->op == PAN_OP_MAXPOOL};
+    pan__cpu_parallel_for(c->pool, x->dims[0] * x->dims[1], pool_planes, &j);
+    return PAN_OK;
+}
+
+pan_status pan__cpu_global_pool(const pan_cpu_call *c)
+{
+    const pan_tensor *x = &c->g->tensors[c->n->inputs[0]];
+    if (x->dtype != PAN_DTYPE_F32) return PAN_UNSUPPORTED;
+    int64_t planes = x->dims[0] * x->dims[1], hw = x->dims[2] * x->dims[3];
+    const float *in = c->in[0];
+    float *out = c->out[0];
+    for (int64_t p = 0; p < planes; p++) {
+        const float *q = in + p * hw;
+        if (c->n->op == PAN_OP_GLOBAL_MAXPOOL) {
+            float m = -INFINITY;
+            for (int64_t i = 0; i < hw; i++) m = q[i] > m ? q[i] : m;
+            out[p] = m;
+        } else {
+            double s = 0;
+            for (int64_t i = 0; i < hw; i++) s += q[i];
+            out[p] = hw ? (float)(s / (double)hw) : 0.0f;
+        }
+    }
+    return PAN_OK;
+}
+
+/* Input coordinate of output index x along one axis (see pan_resize_coord in ir.h).
+ * scale = out/in (ONNX convention). */
+static double source_coord(pan_resize_coord mode, int64_t x, double scale, int64_t in, int64_t out)
+{
+    switch (mode) {
+    case PAN_RESIZE_HALF_PIXEL: return ((double)x + 0.5) / scale - 0.5;
+    case PAN_RESIZE_PYTORCH_HALF_PIXEL: return out > 1 ? ((double)x + 0.5) / scale - 0.5 : 0.0;
+    case PAN_RESIZE_ASYMMETRIC: return (double)x / scale;
+    case PAN_RESIZE_ALIGN_CORNERS: return out > 1 ? (double)x * (double)(in - 1) / (double)(out - 1) : 0.0;
+    case PAN_RESIZE_TF_HALF_PIXEL_FOR_NN: return ((double)x + 0.5) / scale;
+    }
+    return 0;
+}
+
+static int64_t nearest_index(pan_resize_nearest m, double u, int64_t in)
+{
+    double r;
+    switch (m) {
+    case PAN_NEAREST_ROUND_PREFER_FLOOR: r = (u == floor(u) + 0.5) ? floor(u) : round(u); break;
+    case PAN_NEAREST_ROUND_PREFER_CEIL: r = (u == floor(u) + 0.5) ? ceil(u) : round(u); break;
+    case PAN_NEAREST_FLOOR: r = floor(u); break;
+    default: r = ceil(u); break;
+    }
+    int64_t i = (int64_t)r;
+    return i < 0 ? 0 : i >= in ? in - 1 : i;
+}
+
+typedef struct resize_job {
+    const float *x;
+    float *y;
+    int64_t H, W, OH, OW;
+    const int64_t *iy0, *iy1, *ix0, *ix1; /* per output row/col: source indices */
+    const float *fy, *fx;                 /* weights of index 1 (linear) */
+    int linear;
+} resize_job;
+
+static void resize_planes(void *arg, int64_t p0, int64_t p1)
+{
+    const resize_job *j = arg;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * j->H * j->W;
+        float *y = j->y + p * j->OH * j->OW;
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            const float *r0 = x + j->iy0[oy] * j->W, *r1 = x + j->iy1[oy] * j->W;
+            float wy = j->fy[oy];
+            float *yr = y + oy * j->OW;
+            if (!j->linear) {
+                for (int64_t ox = 0; ox < j->OW; ox++) yr[ox] = r0[j->ix0[ox]];
+                continue;
+            }
+            for (int64_t ox = 0; ox < j->OW; ox++) {
+                float wx = j->fx[ox];
+                float a = r0[j->ix0[ox]] + (r0[j->ix1[ox]] - r0[j->ix0[ox]]) * wx;
+                float b = r1[j->ix0[ox]] + (r1[j->ix1[ox]] - r1[j->ix0[ox]]) * wx;
+                yr[ox] = a + (b - a) * wy;
+            }
+        }
+    }
+}
+
+static void axis_table(const pan_resize_attrs *a, int64_t in, int64_t out, double scale, int64_t *i0, int64_t *i1,
+                       float *f)
+{
+    for (int64_t o = 0; o < out; o++) {
+        double u = source_coord(a->coord, o, scale, in, out);
+        if (a->mode == PAN_RESIZE_NEAREST) {
+            i0[o] = i1[o] = nearest_index(a->nearest, u, in);
+            f[o] = 0;
+            continue;
+        }
+        /* linear: clamp to the edge pixels (TF and ONNX Runtime both do) */
+        if (u < 0) u = 0;
+        if (u > (double)(in - 1)) u = (double)(in - 1);
+        int64_t lo = (int64_t)floor(u);
+        i0[o] = lo;
+        i1[o] = lo + 1 < in ? lo + 1 : in - 1;
+        f[o] = (float)(u - (double)lo);
+    }
+}
+
+pan_status pan__cpu_resize(const pan_cpu_call *c)
+{
+    const pan_node *n = c->n;
+    const pan_tensor *x = &c->g->tensors[n->inputs[0]], *y = &c->g->tensors[n->outputs[0]];
+    const pan_resize_attrs *a = &n->attrs.resize;
+    if (x->dtype != PAN_DTYPE_F32 || a->mode == PAN_RESIZE_CUBIC) return PAN_UNSUPPORTED;
+    int64_t H = x->dims[2], W = x->dims[3], OH = y->dims[2], OW = y->dims[3];
+    double sy = (double)OH / (double)H, sx = (double)OW / (double)W;
+    if (!(n->n_inputs > 3 && n->inputs[3] >= 0) && n->n_inputs > 2 && n->inputs[2] >= 0 && c->in[2]) {
+        const pan_tensor *s = &c->g->tensors[n->inputs[2]];
+        int64_t k = pan__tensor_numel(s);
+        sy = pan__tensor_get_f64(s, k - 2);
+        sx = pan__tensor_get_f64(s, k - 1);
+    }
+    /* index/weight tables: 3 words per output row and column; on the stack when small */
+    int64_t tab = 3 * (OH + OW);
+    int64_t stack_buf[3 * 1024];
+    int64_t *buf = tab <= 3 * 1024 ? stack_buf : malloc(sizeof(int64_t) * (size_t)tab);
+    if (!buf) return PAN_NOMEM;
+    int64_t *iy0 = buf, *iy1 = iy0 + OH, *ix0 = iy1 + OH, *ix1 = ix0 + OW;
+    float *fy = (float *)(ix1 + OW), *fx = fy + OH;
+    axis_table(a, H, OH, sy, iy0, iy1, fy);
+    axis_table(a, W, OW, sx, ix0, ix1, fx);
+    resize_job j = {c->in[0], c->out[0], H, W, OH, OW, iy0, iy1, ix0, ix1, fy, fx, a->mode == PAN_RESIZE_LINEAR};
+    pan__cpu_parallel_for(c->pool, x->dims[0] * x->dims[1], resize_planes, &j);
+    if (buf != stack_buf) free(buf);
+    return PAN_OK;
+}
