@@ -1,0 +1,56 @@
+/* ONNX importer internals (src/nn/onnx.c: file, tensors, graph; src/nn/onnx_ops.c: operators).
+ *
+ * The model is parsed with protobuf-c from C generated at build time from Debian's onnx.proto.
+ * Every value is checked before use: a hostile file yields a pan_status and one error line
+ * naming the file, the node (name and op_type) and the tensor; it never crashes. */
+#ifndef PANOPTES_NN_ONNX_IMPL_H
+#define PANOPTES_NN_ONNX_IMPL_H
+
+#include "nn/ir.h"
+#include "onnx/onnx.pb-c.h"
+
+/* Name -> tensor index (open addressing; the IR's own lookup is linear). */
+typedef struct pan__onnx_names {
+    char **keys;
+    int *vals;
+    size_t cap, count;
+} pan__onnx_names;
+
+typedef struct pan__onnx_ctx {
+    pan_graph *g;
+    const char *source;
+    int64_t opset;                /* default-domain opset of the model */
+    pan__onnx_names names;
+    const Onnx__NodeProto *node;  /* node being converted (for messages) */
+    char node_label[160];         /* "'name' (OpType)" */
+} pan__onnx_ctx;
+
+/* Logs "<file>: node 'n' (Op): <message>" (or "<file>: <message>" outside a node), returns st. */
+pan_status pan__onnx_fail(pan__onnx_ctx *c, pan_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+int pan__onnx_lookup(const pan__onnx_ctx *c, const char *name);
+pan_status pan__onnx_bind(pan__onnx_ctx *c, const char *name, int tensor);
+
+/* Converts one TensorProto into a constant of the graph named `name`. */
+int pan__onnx_add_initializer(pan__onnx_ctx *c, const Onnx__TensorProto *t, const char *name);
+
+/* Attributes of the current node. */
+const Onnx__AttributeProto *pan__onnx_attr(const Onnx__NodeProto *n, const char *name);
+int64_t pan__onnx_attr_i(const Onnx__NodeProto *n, const char *name, int64_t def);
+float pan__onnx_attr_f(const Onnx__NodeProto *n, const char *name, float def);
+/* String attribute into buf ("" default); returns buf. */
+const char *pan__onnx_attr_s(const Onnx__NodeProto *n, const char *name, const char *def, char *buf, size_t size);
+/* INTS attribute: count (-1 when absent) and values. */
+int pan__onnx_attr_ints(const Onnx__NodeProto *n, const char *name, const int64_t **v);
+
+/* Converts the current node (c->node) into IR nodes. */
+pan_status pan__onnx_convert_node(pan__onnx_ctx *c);
+
+/* ONNX element type -> IR dtype (FLOAT16/BFLOAT16 become F32: computed in FP32). -1 if unsupported. */
+int pan__onnx_dtype(int32_t onnx_type);
+
+#endif
