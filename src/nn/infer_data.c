@@ -173,9 +173,16 @@ static pan_status infer_split(pan_graph *g, pan_node *n)
             return PAN_SHAPE;
         }
     }
-    int64_t part = (x->dims[ax] + n->n_outputs - 1) / n->n_outputs;
+    int64_t part = (x->dims[ax] + n->n_outputs - 1) / n->n_outputs, rest = x->dims[ax];
+    int minus_one = -1; /* TF SplitV: one size may be -1, "whatever is left" */
+    for (int i = 0; s && i < n->n_outputs; i++) {
+        int64_t v = pan__tensor_get_i64(s, i);
+        if (v == -1 && minus_one < 0) minus_one = i;
+        else rest -= v;
+    }
     for (int i = 0; i < n->n_outputs; i++) {
-        int64_t sz = s ? pan__tensor_get_i64(s, i) : (x->dims[ax] - sum < part ? x->dims[ax] - sum : part);
+        int64_t sz = s ? (i == minus_one ? rest : pan__tensor_get_i64(s, i))
+                       : (x->dims[ax] - sum < part ? x->dims[ax] - sum : part);
         if (sz < 0) {
             pan__infer_error(g, n, "split size %lld is negative", (long long)sz);
             return PAN_SHAPE;

@@ -1,0 +1,194 @@
+/* The cpu engine backend: host FP32, tensors in their logical layout, one arena per plan.
+ *
+ * compile() resolves every node's input/output pointers once (constants point at the graph's
+ * data, activations into the arena at their planned offsets) and allocates the arena and the
+ * largest per-node scratch (im2col). run() copies the inputs in, runs the nodes in order and
+ * copies the outputs out; nothing is allocated while running.
+ *
+ * Threads: a small fork-join pool splits conv columns, pooling planes and large elementwise
+ * ops. OpenBLAS is told to use one thread, because each of our threads calls sgemm on its own
+ * block of columns (two thread pools fighting over two cores is slower than either). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/cpu_ops.h"
+#include "nn/nn_backend.h"
+#include "panoptes/log.h"
+
+#ifdef PANOPTES_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+typedef struct cpu_ctx {
+    pan_cpu_pool *pool;
+} cpu_ctx;
+
+typedef struct cpu_step {
+    const pan_node *n;
+    const void **in;
+    void **out;
+} cpu_step;
+
+typedef struct cpu_exec {
+    const pan_graph *g;
+    char *arena;
+    void *scratch;
+    cpu_step *steps;
+    int n_steps;
+    const void **ptrs; /* storage behind steps[].in / .out */
+} cpu_exec;
+
+static void *tensor_ptr(const pan_graph *g, char *arena, int t)
+{
+    if (t < 0) return NULL;
+    const pan_tensor *T = &g->tensors[t];
+    if (T->flags & PAN_TENSOR_CONST) return T->data;
+    return T->offset >= 0 ? arena + T->offset : NULL;
+}
+
+static void cpu_exec_free(pan_nn_backend *b, void *p)
+{
+    cpu_exec *e = p;
+    if (!e) return;
+    free(e->arena);
+    free(e->scratch);
+    free(e->steps);
+    free(e->ptrs);
+    free(e);
+}
+
+static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
+{
+    size_t arena_bytes = 0, scratch = 0, n_ptrs = 0;
+    int64_t top = 0;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const pan_tensor *T = &g->tensors[i];
+        if (T->offset >= 0 && T->offset + T->nbytes > top) top = T->offset + T->nbytes;
+    }
+    arena_bytes = (size_t)top;
+    cpu_exec *e = calloc(1, sizeof *e);
+    if (!e) return PAN_NOMEM;
+    e->g = g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        size_t s = pan__cpu_op_scratch_bytes(g, &g->nodes[i]);
+        if (s > scratch) scratch = s;
+        n_ptrs += (size_t)(g->nodes[i].n_inputs + g->nodes[i].n_outputs);
+    }
+    e->arena = aligned_alloc(64, (arena_bytes + 64) & ~(size_t)63);
+    e->scratch = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+    e->steps = calloc((size_t)g->n_nodes + 1, sizeof *e->steps);
+    e->ptrs = calloc(n_ptrs + 1, sizeof *e->ptrs);
+    if (!e->arena || (scratch && !e->scratch) || !e->steps || !e->ptrs) {
+        pan_log_error("nn", -1, "%s: cpu backend: cannot allocate %zu bytes of activations", g->source, arena_bytes);
+        cpu_exec_free(b, e);
+        return PAN_NOMEM;
+    }
+    /* zeroed once so that unused outputs and padding hold no garbage from the heap */
+    memset(e->arena, 0, arena_bytes);
+    const void **p = e->ptrs;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const pan_node *n = &g->nodes[i];
+        cpu_step *s = &e->steps[e->n_steps++];
+        s->n = n;
+        s->in = p;
+        for (int k = 0; k < n->n_inputs; k++) *p++ = tensor_ptr(g, e->arena, n->inputs[k]);
+        s->out = (void **)p;
+        for (int k = 0; k < n->n_outputs; k++) {
+            void *q = tensor_ptr(g, e->arena, n->outputs[k]);
+            if (!q) {
+                pan_log_error("nn", -1, "%s: node '%s': output '%s' has no memory (plan missing)", g->source, n->name,
+                              g->tensors[n->outputs[k]].name);
+                cpu_exec_free(b, e);
+                return PAN_STATE;
+            }
+            *p++ = q;
+        }
+    }
+    *out = e;
+    return PAN_OK;
+}
+
+static pan_status check_host_f32(const pan_graph *g, const pan_tensor *T, const pan_engine_tensor *d, const char *what)
+{
+    if (d->memory != PAN_MEMORY_HOST) {
+        pan_log_error("nn", -1, "%s: %s '%s': the cpu backend needs host memory", g->source, what, T->name);
+        return PAN_RESIDENCY;
+    }
+    if (d->dtype != T->dtype || (T->rank == 4 && d->layout != PAN_LAYOUT_NCHW) || !d->data) {
+        pan_log_error("nn", -1, "%s: %s '%s': the cpu backend takes %s in the model's layout (NCHW)", g->source, what,
+                      T->name, pan_dtype_name(T->dtype));
+        return PAN_UNSUPPORTED;
+    }
+    return PAN_OK;
+}
+
+static pan_status cpu_run(pan_nn_backend *b, void *p, const pan_engine_tensor *inputs,
+                          const pan_engine_tensor *outputs, void *stream)
+{
+    cpu_ctx *ctx = b->ctx;
+    cpu_exec *e = p;
+    const pan_graph *g = e->g;
+    pan_status st;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const pan_tensor *T = &g->tensors[g->inputs[i]];
+        if ((st = check_host_f32(g, T, &inputs[i], "input"))) return st;
+        memcpy(e->arena + T->offset, inputs[i].data, (size_t)T->nbytes);
+    }
+    for (int i = 0; i < e->n_steps; i++) {
+        const cpu_step *s = &e->steps[i];
+        pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool, .scratch = e->scratch};
+        if ((st = pan__cpu_op_run(&c))) return st;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const pan_tensor *T = &g->tensors[g->outputs[i]];
+        if ((st = check_host_f32(g, T, &outputs[i], "output"))) return st;
+        size_t bytes = (size_t)pan__tensor_numel(T) * pan_dtype_size(T->dtype);
+        memcpy(outputs[i].data, tensor_ptr(g, e->arena, g->outputs[i]), bytes);
+    }
+    return PAN_OK;
+}
+
+static void cpu_destroy(pan_nn_backend *b)
+{
+    if (!b) return;
+    cpu_ctx *ctx = b->ctx;
+    if (ctx) pan__cpu_pool_destroy(&ctx->pool);
+    free(ctx);
+    free(b);
+}
+
+pan_status pan__cpu_backend_create(pan_nn_backend **out, int threads)
+{
+    pan_nn_backend *b = calloc(1, sizeof *b);
+    cpu_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!b || !ctx) {
+        free(b);
+        free(ctx);
+        return PAN_NOMEM;
+    }
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 8 ? 8 : n < 1 ? 1 : (int)n;
+    }
+#ifdef PANOPTES_HAVE_CBLAS
+    openblas_set_num_threads(1);
+#endif
+    b->name = "cpu";
+    b->ctx = ctx;
+    b->float_bytes = 4;
+    b->native_memory = PAN_MEMORY_HOST;
+    b->native_dtype = PAN_DTYPE_F32;
+    b->native_layout = PAN_LAYOUT_NCHW;
+    b->compile = cpu_compile;
+    b->run = cpu_run;
+    b->exec_free = cpu_exec_free;
+    b->destroy = cpu_destroy;
+    pan_status st = pan__cpu_pool_create(&ctx->pool, threads);
+    if (st) {
+        cpu_destroy(b);
+        return st;
+    }
+    *out = b;
+    return PAN_OK;
+}
