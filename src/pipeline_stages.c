@@ -4,10 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "panoptes/annotate.h"
+#include "panoptes/detector.h"
 #include "panoptes/log.h"
+#include "panoptes/track.h"
+
+#define MAX_REPORTS 1024 /* tracks reported per frame */
 
 struct pan_stages_impl {
-    int unused;
+    pan_detector *detector;
+    pan_detection_list *lists; /* one per batch slot, reused */
+    pan_tracker **trackers;  /* one per camera, made on the camera's first frame */
+    pan_identity *identity;  /* shared by all cameras; called from the batcher thread only */
+    pan_track_report reports[MAX_REPORTS];
+    const float *embeddings[MAX_REPORTS];
+    pan_annotate *annotate;  /* camera 0's annotated video, made on its first frame */
+    int annotate_failed;
 };
 
 pan_status pan_stages_resolve_backend(pan_backend requested, pan_backend *chosen)
@@ -48,13 +62,96 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         st = pan_jsonl_sink_create(&s->jsonl, p->out_path);
         if (st) return st;
     }
+    if (p->detect) {
+        pan_detector_params dp = {
+            .model_path = p->model_path,
+            .backend = backend,
+            .max_batch = s->batch,
+            .score_threshold = p->score_threshold,
+            .classes = p->classes,
+            .n_classes = p->n_classes,
+        };
+        st = pan_detector_create(&s->impl->detector, &dp);
+        if (st) return st;
+        s->impl->lists = calloc((size_t)s->batch, sizeof *s->impl->lists);
+        if (!s->impl->lists) return PAN_NOMEM;
+    }
+    if (p->track && p->detect) {
+        s->impl->trackers = calloc((size_t)p->n_cameras, sizeof *s->impl->trackers);
+        if (!s->impl->trackers) return PAN_NOMEM;
+        pan_identity_params ip = pan_identity_params_default();
+        st = pan_identity_create(&s->impl->identity, &ip);
+        if (st) return st;
+    }
     return PAN_OK;
 }
 
 pan_status pan_stages_camera_decoder_params(pan_stages *s, int camera, pan_decoder_params *dp) { return PAN_OK; }
 
+/* Per-camera tracking, then global identities; fills r->tracks. */
+static pan_status track_frame(pan_stages *s, const pan_frame *f, pan_frame_result *r)
+{
+    struct pan_stages_impl *im = s->impl;
+    pan_tracker **t = &im->trackers[f->camera];
+    pan_status st;
+    int n = 0, dim = 0;
+    if (!*t) {
+        pan_tracker_params tp = pan_tracker_params_default();
+        tp.camera = f->camera;
+        st = pan_tracker_create(t, &tp);
+        if (st) return st;
+    }
+    st = pan_tracker_update(*t, r->detections, r->n_detections, im->reports, MAX_REPORTS, &n);
+    if (st == PAN_LIMIT)
+        pan_log_warn("track", f->camera, "frame %lld: more than %d tracks; the rest are not reported",
+                     (long long)f->index, MAX_REPORTS);
+    else if (st)
+        return st;
+    for (int i = 0; i < n; i++) {
+        int d = 0;
+        im->embeddings[i] = pan_tracker_embedding(*t, im->reports[i].id, &d);
+        if (im->embeddings[i]) dim = d;
+    }
+    double t_s = isfinite(f->pts) ? f->pts : (double)f->index / 30.0;
+    st = pan_identity_assign(im->identity, f->camera, t_s, im->reports, n, im->embeddings, dim);
+    if (st) return st;
+    r->tracks = im->reports;
+    r->n_tracks = n;
+    return PAN_OK;
+}
+
+/* The annotated video is a convenience: if it cannot be written, say so once and go on. */
+static void annotate_frame(pan_stages *s, const pan_frame *f, const pan_frame_result *r)
+{
+    struct pan_stages_impl *im = s->impl;
+    if (im->annotate_failed) return;
+    if (f->memory != PAN_MEMORY_HOST) {
+        pan_log_warn("annotate", 0, "--annotate needs host frames; not available with the %s backend yet",
+                     pan_backend_name(s->backend));
+        im->annotate_failed = 1;
+        return;
+    }
+    if (!im->annotate && pan_annotate_create(&im->annotate, s->p->annotate_path, f->width, f->height, 25.0)) {
+        im->annotate_failed = 1;
+        return;
+    }
+    if (pan_annotate_write(im->annotate, f, r)) {
+        pan_log_warn("annotate", 0, "%s: stopped writing the annotated video", s->p->annotate_path);
+        pan_annotate_destroy(&im->annotate);
+        im->annotate_failed = 1;
+    }
+}
+
 pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pan_run_summary *sum)
 {
+    struct pan_stages_impl *im = s->impl;
+    if (im->detector) {
+        pan_status st = pan_detector_detect(im->detector, frames, n, im->lists);
+        if (st) {
+            pan_log_error("detect", -1, "detection failed on a batch of %d frames: %s", n, pan_status_str(st));
+            return st;
+        }
+    }
     for (int i = 0; i < n; i++) {
         const pan_frame *f = frames[i];
         pan_frame_result r = {
@@ -64,11 +161,21 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             .width = f->width,
             .height = f->height,
         };
+        if (im->detector) {
+            r.detections = im->lists[i].items;
+            r.n_detections = im->lists[i].count;
+            sum->cameras[f->camera].detections += r.n_detections;
+        }
         pan_log_debug("pipeline", f->camera, "frame %lld pts %.3f", (long long)f->index, f->pts);
+        if (s->impl->trackers) {
+            pan_status st = track_frame(s, f, &r);
+            if (st) return st;
+        }
         if (s->jsonl) {
             pan_status st = pan_jsonl_sink_write(s->jsonl, &r);
             if (st) return st;
         }
+        if (s->p->annotate_path && f->camera == 0) annotate_frame(s, f, &r);
     }
     return PAN_OK;
 }
@@ -76,6 +183,17 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
 void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
 {
     pan_jsonl_sink_destroy(&s->jsonl);
+    if (s->impl && s->impl->trackers)
+        for (int i = 0; i < s->p->n_cameras; i++) pan_tracker_destroy(&s->impl->trackers[i]);
+    if (s->impl) {
+        pan_annotate_destroy(&s->impl->annotate);
+        if (s->impl->lists)
+            for (int i = 0; i < s->batch; i++) pan_detection_list_free(&s->impl->lists[i]);
+        free(s->impl->lists);
+        pan_detector_destroy(&s->impl->detector);
+        free(s->impl->trackers);
+        pan_identity_destroy(&s->impl->identity);
+    }
     free(s->impl);
     s->impl = NULL;
 }

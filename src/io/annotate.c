@@ -1,0 +1,234 @@
+/* Annotated-video sink (include/panoptes/annotate.h). Draws straight into a YUV420P copy of the
+ * frame: box edges in the track's colour (chroma + luma), labels as white 5x7 glyphs on a dark
+ * strip, so no RGB round trip is needed. */
+#include "panoptes/annotate.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/av_log.h"
+#include "io/font5x7.h"
+#include "panoptes/log.h"
+
+struct pan_annotate {
+    char *path;
+    AVFormatContext *fmt;
+    AVCodecContext *enc;
+    AVStream *st;
+    AVFrame *pic;
+    AVPacket *pkt;
+    int64_t next_pts;
+    int header_written;
+};
+
+/* Colours (Y, Cb, Cr) cycled by track id; classes without a track use the first. */
+static const uint8_t palette[8][3] = {
+    {81, 90, 240}, {145, 54, 34}, {41, 240, 110}, {210, 16, 146},
+    {170, 166, 16}, {107, 202, 222}, {82, 90, 240}, {235, 128, 128},
+};
+
+static void put_y(AVFrame *p, int x, int y, uint8_t v)
+{
+    if (x >= 0 && y >= 0 && x < p->width && y < p->height) p->data[0][(size_t)y * p->linesize[0] + x] = v;
+}
+
+static void put_c(AVFrame *p, int x, int y, uint8_t cb, uint8_t cr)
+{
+    int cx = x / 2, cy = y / 2;
+    if (x < 0 || y < 0 || x >= p->width || y >= p->height) return;
+    p->data[1][(size_t)cy * p->linesize[1] + cx] = cb;
+    p->data[2][(size_t)cy * p->linesize[2] + cx] = cr;
+}
+
+static void draw_box(AVFrame *p, const float box[4], const uint8_t c[3], int thick)
+{
+    int x1 = (int)floorf(box[0]), y1 = (int)floorf(box[1]), x2 = (int)ceilf(box[2]) - 1, y2 = (int)ceilf(box[3]) - 1;
+    for (int t = 0; t < thick; t++) {
+        for (int x = x1; x <= x2; x++) {
+            put_y(p, x, y1 + t, c[0]), put_c(p, x, y1 + t, c[1], c[2]);
+            put_y(p, x, y2 - t, c[0]), put_c(p, x, y2 - t, c[1], c[2]);
+        }
+        for (int y = y1; y <= y2; y++) {
+            put_y(p, x1 + t, y, c[0]), put_c(p, x1 + t, y, c[1], c[2]);
+            put_y(p, x2 - t, y, c[0]), put_c(p, x2 - t, y, c[1], c[2]);
+        }
+    }
+}
+
+static void draw_text(AVFrame *p, int x0, int y0, const char *s)
+{
+    int w = (int)strlen(s) * 6 + 2;
+    for (int y = y0; y < y0 + 9; y++)
+        for (int x = x0; x < x0 + w; x++) put_y(p, x, y, 16);
+    for (int i = 0; s[i]; i++) {
+        const uint8_t *g = pan__font5x7(s[i]);
+        for (int r = 0; r < 7; r++)
+            for (int col = 0; col < 5; col++)
+                if (g[r] & (16 >> col)) put_y(p, x0 + 1 + i * 6 + col, y0 + 1 + r, 235);
+    }
+}
+
+static pan_status fail_av(pan_annotate *a, const char *what, int err)
+{
+    pan_log_error("annotate", -1, "%s: %s: %s", a->path, what, av_err2str(err));
+    return PAN_IO;
+}
+
+pan_status pan_annotate_create(pan_annotate **out, const char *path, int width, int height, double fps)
+{
+    pan_annotate *a;
+    int err;
+    pan_status st = PAN_NOMEM;
+    *out = NULL;
+    pan__av_log_install();
+    if (!path || width <= 0 || height <= 0) return PAN_INVAL;
+    a = calloc(1, sizeof *a);
+    if (!a || !(a->path = strdup(path))) {
+        free(a);
+        return PAN_NOMEM;
+    }
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    if (!codec) codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
+    if (!codec) {
+        pan_log_error("annotate", -1, "%s: this FFmpeg build has no H.264 or MPEG-4 encoder", path);
+        st = PAN_UNSUPPORTED;
+        goto fail;
+    }
+    if ((err = avformat_alloc_output_context2(&a->fmt, NULL, NULL, path)) < 0) {
+        st = fail_av(a, "cannot choose a container from the file name (use .mp4)", err);
+        goto fail;
+    }
+    a->enc = avcodec_alloc_context3(codec);
+    a->st = avformat_new_stream(a->fmt, NULL);
+    a->pic = av_frame_alloc();
+    a->pkt = av_packet_alloc();
+    if (!a->enc || !a->st || !a->pic || !a->pkt) goto fail;
+    AVRational rate = av_d2q(fps > 0 ? fps : 25.0, 1000);
+    a->enc->width = width & ~1;
+    a->enc->height = height & ~1;
+    a->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    /* Timestamps come from the frames' own pts (90 kHz), so dropped or variable-rate frames keep
+     * their timing; rate only guides the encoder's rate control. */
+    a->enc->time_base = (AVRational){1, 90000};
+    a->enc->framerate = rate;
+    a->enc->gop_size = 50;
+    if (a->fmt->oformat->flags & AVFMT_GLOBALHEADER) a->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (codec->id == AV_CODEC_ID_H264) {
+        av_opt_set(a->enc->priv_data, "preset", "veryfast", 0);
+        av_opt_set(a->enc->priv_data, "crf", "23", 0);
+    } else {
+        a->enc->bit_rate = (int64_t)width * height * 4;
+    }
+    if ((err = avcodec_open2(a->enc, codec, NULL)) < 0) {
+        st = fail_av(a, "cannot open the encoder", err);
+        goto fail;
+    }
+    avcodec_parameters_from_context(a->st->codecpar, a->enc);
+    a->st->time_base = a->enc->time_base;
+    if (!(a->fmt->oformat->flags & AVFMT_NOFILE) && (err = avio_open(&a->fmt->pb, path, AVIO_FLAG_WRITE)) < 0) {
+        st = fail_av(a, "cannot open for writing", err);
+        goto fail;
+    }
+    if ((err = avformat_write_header(a->fmt, NULL)) < 0) {
+        st = fail_av(a, "cannot write the header", err);
+        goto fail;
+    }
+    a->header_written = 1;
+    a->pic->format = AV_PIX_FMT_YUV420P;
+    a->pic->width = a->enc->width;
+    a->pic->height = a->enc->height;
+    if (av_frame_get_buffer(a->pic, 0) < 0) goto fail;
+    *out = a;
+    return PAN_OK;
+fail:
+    pan_annotate_destroy(&a);
+    return st;
+}
+
+static pan_status drain(pan_annotate *a)
+{
+    for (;;) {
+        int err = avcodec_receive_packet(a->enc, a->pkt);
+        if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return PAN_OK;
+        if (err < 0) return fail_av(a, "encoding failed", err);
+        av_packet_rescale_ts(a->pkt, a->enc->time_base, a->st->time_base);
+        a->pkt->stream_index = a->st->index;
+        err = av_interleaved_write_frame(a->fmt, a->pkt);
+        if (err < 0) return fail_av(a, "write failed", err);
+    }
+}
+
+pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_frame_result *r)
+{
+    if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
+    if (f->width < a->pic->width || f->height < a->pic->height) return PAN_SHAPE;
+    if (av_frame_make_writable(a->pic) < 0) return PAN_NOMEM;
+    AVFrame *p = a->pic;
+    int cw = p->width / 2, ch = p->height / 2;
+    for (int y = 0; y < p->height; y++) memcpy(p->data[0] + (size_t)y * p->linesize[0], f->data[0] + (size_t)y * f->pitch[0], (size_t)p->width);
+    for (int y = 0; y < ch; y++) {
+        if (f->format == PAN_PIXFMT_YUV420P) {
+            memcpy(p->data[1] + (size_t)y * p->linesize[1], f->data[1] + (size_t)y * f->pitch[1], (size_t)cw);
+            memcpy(p->data[2] + (size_t)y * p->linesize[2], f->data[2] + (size_t)y * f->pitch[2], (size_t)cw);
+        } else {
+            const uint8_t *src = f->data[1] + (size_t)y * f->pitch[1];
+            for (int x = 0; x < cw; x++) {
+                p->data[1][(size_t)y * p->linesize[1] + x] = src[2 * x];
+                p->data[2][(size_t)y * p->linesize[2] + x] = src[2 * x + 1];
+            }
+        }
+    }
+    char label[64];
+    if (r->n_tracks > 0) {
+        for (int i = 0; i < r->n_tracks; i++) {
+            const pan_track_report *t = &r->tracks[i];
+            if (t->state == PAN_TRACK_REMOVED) continue;
+            const uint8_t *c = palette[(t->global_id ? t->global_id : t->id) & 7];
+            draw_box(p, t->box, c, t->state == PAN_TRACK_LOST ? 1 : 2);
+            if (t->global_id) snprintf(label, sizeof label, "#%lld %s g%lld", (long long)t->id, pan_coco_label(t->class_id), (long long)t->global_id);
+            else snprintf(label, sizeof label, "#%lld %s", (long long)t->id, pan_coco_label(t->class_id));
+            draw_text(p, (int)t->box[0], (int)t->box[1] - 10 < 0 ? (int)t->box[1] + 2 : (int)t->box[1] - 10, label);
+        }
+    } else {
+        for (int i = 0; i < r->n_detections; i++) {
+            const pan_detection *d = &r->detections[i];
+            draw_box(p, d->box, palette[d->class_id & 7], 1);
+            snprintf(label, sizeof label, "%s %.2f", pan_coco_label(d->class_id), d->score);
+            draw_text(p, (int)d->box[0], (int)d->box[1] - 10 < 0 ? (int)d->box[1] + 2 : (int)d->box[1] - 10, label);
+        }
+    }
+    snprintf(label, sizeof label, "cam %d frame %lld", r->camera, (long long)r->frame);
+    draw_text(p, 4, 4, label);
+    int64_t pts = isfinite(f->pts) ? llrint(f->pts * 90000.0) : a->next_pts;
+    if (pts < a->next_pts) pts = a->next_pts; /* strictly increasing for the muxer */
+    p->pts = pts;
+    a->next_pts = pts + 1;
+    int err = avcodec_send_frame(a->enc, p);
+    if (err < 0) return fail_av(a, "encoding failed", err);
+    return drain(a);
+}
+
+void pan_annotate_destroy(pan_annotate **pa)
+{
+    pan_annotate *a;
+    if (!pa || !*pa) return;
+    a = *pa;
+    *pa = NULL;
+    if (a->header_written) {
+        avcodec_send_frame(a->enc, NULL);
+        drain(a);
+        av_write_trailer(a->fmt);
+    }
+    if (a->fmt && !(a->fmt->oformat->flags & AVFMT_NOFILE)) avio_closep(&a->fmt->pb);
+    avformat_free_context(a->fmt);
+    avcodec_free_context(&a->enc);
+    av_frame_free(&a->pic);
+    av_packet_free(&a->pkt);
+    free(a->path);
+    free(a);
+}
