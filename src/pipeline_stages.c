@@ -4,11 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 
 #include "panoptes/annotate.h"
 #include "panoptes/detector.h"
 #include "panoptes/log.h"
+#include "panoptes/mot.h"
 #include "panoptes/track.h"
 
 #define MAX_REPORTS 1024 /* tracks reported per frame */
@@ -20,6 +23,7 @@ struct pan_stages_impl {
     pan_identity *identity;  /* shared by all cameras; called from the batcher thread only */
     pan_track_report reports[MAX_REPORTS];
     const float *embeddings[MAX_REPORTS];
+    pan_mot_sink **mot;      /* one per camera (--mot DIR), made on the camera's first frame */
     pan_annotate *annotate;  /* camera 0's annotated video, made on its first frame */
     int annotate_failed;
 };
@@ -75,6 +79,14 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         if (st) return st;
         s->impl->lists = calloc((size_t)s->batch, sizeof *s->impl->lists);
         if (!s->impl->lists) return PAN_NOMEM;
+    }
+    if (p->mot_dir) {
+        if (mkdir(p->mot_dir, 0777) && errno != EEXIST) {
+            pan_log_error("sink", -1, "%s: cannot create the MOT folder: %s", p->mot_dir, strerror(errno));
+            return PAN_IO;
+        }
+        s->impl->mot = calloc((size_t)p->n_cameras, sizeof *s->impl->mot);
+        if (!s->impl->mot) return PAN_NOMEM;
     }
     if (p->track && p->detect) {
         s->impl->trackers = calloc((size_t)p->n_cameras, sizeof *s->impl->trackers);
@@ -175,6 +187,17 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             pan_status st = pan_jsonl_sink_write(s->jsonl, &r);
             if (st) return st;
         }
+        if (im->mot && im->trackers) {
+            pan_mot_sink **ms = &im->mot[f->camera];
+            if (!*ms) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/cam%d.txt", s->p->mot_dir, f->camera);
+                pan_status st = pan_mot_sink_create(ms, path);
+                if (st) return st;
+            }
+            pan_status st = pan_mot_sink_write(*ms, f->index, r.tracks, r.n_tracks);
+            if (st) return st;
+        }
         if (s->p->annotate_path && f->camera == 0) annotate_frame(s, f, &r);
     }
     return PAN_OK;
@@ -187,6 +210,9 @@ void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
         for (int i = 0; i < s->p->n_cameras; i++) pan_tracker_destroy(&s->impl->trackers[i]);
     if (s->impl) {
         pan_annotate_destroy(&s->impl->annotate);
+        if (s->impl->mot)
+            for (int i = 0; i < s->p->n_cameras; i++) pan_mot_sink_destroy(&s->impl->mot[i]);
+        free(s->impl->mot);
         if (s->impl->lists)
             for (int i = 0; i < s->batch; i++) pan_detection_list_free(&s->impl->lists[i]);
         free(s->impl->lists);
