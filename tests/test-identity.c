@@ -1,0 +1,166 @@
+/* Global identities across cameras: same appearance -> same global id; one identity per track
+ * and per camera at a time; time gating; release on REMOVED; overlap link via a crop mapping,
+ * without embeddings; concurrent use from two camera threads. */
+#include <pthread.h>
+
+#include "panoptes/track.h"
+#include "test.h"
+
+enum { D = 16 };
+
+static void unit(float *v, int k, float mix, int k2)
+{
+    memset(v, 0, D * sizeof *v);
+    v[k] = 1.f;
+    v[k2] += mix;
+    float n = sqrtf(1.f + mix * mix);
+    v[k] /= n;
+    v[k2] /= n;
+}
+
+static pan_track_report rep(int64_t id, float x, float y)
+{
+    pan_track_report r = {id, 0, 0, 0.9f, {x, y, x + 40, y + 100}, PAN_TRACK_CONFIRMED};
+    return r;
+}
+
+PAN_TEST(identity_same_embedding_same_global_id)
+{
+    pan_identity *im = NULL;
+    float e1[D], e1b[D], e2[D];
+    unit(e1, 0, 0, 1);
+    unit(e1b, 0, 0.3f, 1); /* the same person seen by another camera: cos = 0.96 */
+    unit(e2, 5, 0, 1);
+    ASSERT_OK(pan_identity_create(&im, NULL));
+    pan_track_report a = rep(1, 100, 100);
+    const float *ea[1] = {e1};
+    ASSERT_OK(pan_identity_assign(im, 0, 0.0, &a, 1, ea, D));
+    ASSERT_EQ(a.global_id, 1);
+    pan_track_report b[2] = {rep(1, 300, 50), rep(2, 600, 50)};
+    const float *eb[2] = {e1b, e2};
+    ASSERT_OK(pan_identity_assign(im, 1, 0.04, b, 2, eb, D));
+    ASSERT_EQ(b[0].global_id, 1);
+    ASSERT_EQ(b[1].global_id, 2);
+    /* Camera 0 keeps its track's id frame after frame. */
+    a.box[0] += 3;
+    ASSERT_OK(pan_identity_assign(im, 0, 0.08, &a, 1, ea, D));
+    ASSERT_EQ(a.global_id, 1);
+    /* A second, simultaneous track in camera 0 that looks like person 1 cannot be person 1. */
+    pan_track_report two[2] = {a, rep(7, 500, 500)};
+    const float *e11[2] = {e1, e1};
+    ASSERT_OK(pan_identity_assign(im, 0, 0.12, two, 2, e11, D));
+    ASSERT_EQ(two[0].global_id, 1);
+    ASSERT_EQ(two[1].global_id, 3);
+    /* Person 2 walks into camera 0 later: same global id. */
+    pan_track_report c = rep(9, 10, 10);
+    const float *ec[1] = {e2};
+    ASSERT_OK(pan_identity_assign(im, 0, 5.0, &c, 1, ec, D));
+    ASSERT_EQ(c.global_id, 2);
+    ASSERT_EQ(pan_identity_count(im), 3);
+    pan_identity_destroy(&im);
+    ASSERT_TRUE(im == NULL);
+}
+
+PAN_TEST(identity_time_gating_and_release)
+{
+    pan_identity *im = NULL;
+    pan_identity_params p = pan_identity_params_default();
+    float e1[D];
+    unit(e1, 3, 0, 1);
+    p.max_gap_s = 10.0;
+    ASSERT_OK(pan_identity_create(&im, &p));
+    pan_track_report a = rep(1, 100, 100);
+    const float *ea[1] = {e1};
+    ASSERT_OK(pan_identity_assign(im, 0, 0.0, &a, 1, ea, D));
+    ASSERT_EQ(a.global_id, 1);
+    /* The track ends (REMOVED): its identity is free for a re-entry in the same camera. */
+    a.state = PAN_TRACK_REMOVED;
+    ASSERT_OK(pan_identity_assign(im, 0, 1.0, &a, 1, ea, D));
+    ASSERT_EQ(a.global_id, 1); /* the removal report still carries it */
+    pan_track_report b = rep(2, 120, 100);
+    ASSERT_OK(pan_identity_assign(im, 0, 2.0, &b, 1, ea, D));
+    ASSERT_EQ(b.global_id, 1);
+    /* After more than max_gap_s unseen, the identity is forgotten: a new one. */
+    pan_track_report c = rep(3, 120, 100);
+    ASSERT_OK(pan_identity_assign(im, 0, 20.0, &c, 1, ea, D));
+    ASSERT_EQ(c.global_id, 2);
+    /* Without embeddings and without overlap: always a new identity. */
+    pan_track_report d = rep(4, 300, 100);
+    ASSERT_OK(pan_identity_assign(im, 1, 20.0, &d, 1, NULL, 0));
+    ASSERT_EQ(d.global_id, 3);
+    pan_identity_destroy(&im);
+}
+
+/* Camera 1 is a crop of camera 0 starting at (400, 200): a point (x, y) of camera 0 is at
+ * (x - 400, y - 200) in camera 1. */
+PAN_TEST(identity_overlap_link)
+{
+    pan_identity *im = NULL;
+    const double h[9] = {1, 0, -400, 0, 1, -200, 0, 0, 1};
+    ASSERT_OK(pan_identity_create(&im, NULL));
+    ASSERT_OK(pan_identity_set_overlap(im, 0, 1, h));
+    const double sing[9] = {1, 0, 0, 2, 0, 0, 0, 0, 1};
+    ASSERT_EQ(pan_identity_set_overlap(im, 0, 2, sing), PAN_INVAL);
+    pan_track_report a[2] = {rep(1, 500, 300), rep(2, 50, 50)};
+    ASSERT_OK(pan_identity_assign(im, 0, 0.0, a, 2, NULL, 0));
+    ASSERT_EQ(a[0].global_id, 1);
+    ASSERT_EQ(a[1].global_id, 2);
+    /* Camera 1 sees person 1 (slightly different box) and someone outside camera 0's view. */
+    pan_track_report b[2] = {rep(5, 103, 98), rep(6, 700, 10)};
+    ASSERT_OK(pan_identity_assign(im, 1, 0.04, b, 2, NULL, 0));
+    ASSERT_EQ(b[0].global_id, 1);
+    ASSERT_EQ(b[1].global_id, 3);
+    /* The other direction (camera 1 first, inverse mapping): person 3 enters camera 0's crop area. */
+    pan_track_report c = rep(3, 1100, 210);
+    ASSERT_OK(pan_identity_assign(im, 0, 0.08, &c, 1, NULL, 0));
+    ASSERT_EQ(c.global_id, 3);
+    /* Too late (beyond overlap_dt_s = 0.5 s after camera 1 last saw it): no overlap link. */
+    pan_track_report d = rep(4, 100, 100);
+    pan_track_report e = rep(8, 500, 300);
+    ASSERT_OK(pan_identity_assign(im, 1, 5.0, &d, 1, NULL, 0));
+    ASSERT_OK(pan_identity_assign(im, 0, 6.0, &e, 1, NULL, 0));
+    ASSERT_NE(e.global_id, d.global_id);
+    pan_identity_destroy(&im);
+}
+
+typedef struct thr_arg {
+    pan_identity *im;
+    int camera;
+    int fails;
+} thr_arg;
+
+static void *camera_thread(void *p)
+{
+    thr_arg *a = p;
+    float e[4][D];
+    const float *ep[4];
+    for (int k = 0; k < 4; k++) unit(e[k], k, 0, 8), ep[k] = e[k];
+    for (int f = 0; f < 2000; f++) {
+        pan_track_report r[4];
+        for (int k = 0; k < 4; k++) r[k] = rep(1 + k + 4 * (f / 100), 100.f * k, 10);
+        if (pan_identity_assign(a->im, a->camera, f / 25.0, r, 4, ep, D)) a->fails++;
+        for (int k = 0; k < 4; k++)
+            if (r[k].global_id < 1 || r[k].global_id > 4) a->fails++; /* 4 people, seen by both */
+    }
+    return NULL;
+}
+
+PAN_TEST(identity_two_threads)
+{
+    pan_identity *im = NULL;
+    pthread_t th[2];
+    thr_arg args[2];
+    ASSERT_OK(pan_identity_create(&im, NULL));
+    for (int i = 0; i < 2; i++) {
+        args[i] = (thr_arg){im, i, 0};
+        ASSERT_EQ(pthread_create(&th[i], NULL, camera_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    ASSERT_EQ(args[0].fails, 0);
+    ASSERT_EQ(args[1].fails, 0);
+    ASSERT_EQ(pan_identity_count(im), 4);
+    pan_identity_destroy(&im);
+}
+
+PAN_TEST_MAIN(identity_same_embedding_same_global_id, identity_time_gating_and_release, identity_overlap_link,
+              identity_two_threads)
