@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End to end through the CLI: the JSON Lines schema, exit statuses, a bad camera among good ones,
+# MOT files, and an interrupted run that keeps every finished frame.
+set -u
+CLI="${PANOPTES_CLI:?set by ctest}"
+SAMPLE=data/vtest.mp4
+[ -f "$SAMPLE" ] && [ -f models/nanodet.json ] || { echo "skipped: run scripts/setup.sh (sample or model missing)"; exit 77; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0; passed=0
+check() { if eval "$2"; then passed=$((passed+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
+
+# 1. sample run, two cameras, one of them missing: exit 1, the good camera complete
+"$CLI" run --camera "$SAMPLE" --camera "$TMP/missing.mp4" --max-frames 6 --out "$TMP/a.jsonl" --mot "$TMP/mot" \
+    --summary-json "$TMP/sum.json" --quiet 2>"$TMP/err.txt"
+rc=$?
+check "exit status 1 when a camera fails" '[ $rc -eq 1 ]'
+check "the failing camera is named" 'grep -q "camera 1: .*missing.mp4" "$TMP/err.txt"'
+check "6 frames of camera 0 written" '[ "$(grep -c "\"camera\":0," "$TMP/a.jsonl")" -eq 6 ]'
+python3 - "$TMP/a.jsonl" <<'PY' && ok=1 || ok=0
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+keys = ["camera", "frame", "pts", "width", "height", "detections", "tracks"]
+assert all(list(r.keys()) == keys for r in rows), "schema keys"
+assert [r["frame"] for r in rows] == list(range(6)), "frame indices"
+assert all(r["width"] == 768 and r["height"] == 576 for r in rows)
+people = [d for r in rows for d in r["detections"] if d["label"] == "person"]
+assert len(people) >= 12, "people detected"
+for d in people:
+    x1, y1, x2, y2 = d["box"]
+    assert 0 <= x1 < x2 <= 768 and 0 <= y1 < y2 <= 576 and 0.35 <= d["score"] <= 1
+tracks = [t for r in rows for t in r["tracks"]]
+assert tracks and all(set(t) == {"id", "global_id", "class", "label", "score", "box", "state"} for t in tracks)
+assert all(t["global_id"] > 0 for t in tracks if t["state"] == "confirmed")
+PY
+check "JSON Lines schema, boxes in the frame, people and tracks" '[ $ok -eq 1 ]'
+check "MOT file for camera 0" '[ -s "$TMP/mot/cam0.txt" ]'
+check "summary JSON" 'python3 -c "import json,sys; s=json.load(open(sys.argv[1])); assert s[\"failed_cameras\"]==1 and s[\"cameras\"][0][\"frames\"]==6" "$TMP/sum.json"'
+
+# 2. usage errors: exit 2
+"$CLI" run --backend quantum >/dev/null 2>&1; rc=$?
+check "bad --backend is a usage error" '[ $rc -eq 2 ]'
+"$CLI" frobnicate >/dev/null 2>&1; rc=$?
+check "unknown command is a usage error" '[ $rc -eq 2 ]'
+"$CLI" run --help | grep -q -- "--camera URI"; rc=$?
+check "run --help" '[ $rc -eq 0 ]'
+"$CLI" info --json "$SAMPLE" > "$TMP/info.json"
+check "info --json" 'python3 -c "import json,sys; i=json.load(open(sys.argv[1])); assert i[\"codec\"]==\"h264\" and i[\"width\"]==768" "$TMP/info.json"'
+
+# 3. --backend cuda without a GPU: a clear error, exit 3
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+    "$CLI" run --backend cuda --max-frames 1 --quiet 2>"$TMP/cuda.txt"; rc=$?
+    check "cuda without GPU: exit 3 and a message" '[ $rc -eq 3 ] && grep -q "no usable NVIDIA GPU" "$TMP/cuda.txt"'
+fi
+
+# 4. SIGINT mid-run: finished frames kept, every line complete JSON, clean exit
+"$CLI" run --camera "$SAMPLE" --loop --no-detect --out "$TMP/int.jsonl" --quiet 2>/dev/null &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid; rc=$?
+check "interrupted run exits 0" '[ $rc -eq 0 ]'
+check "interrupted run kept complete lines" 'python3 -c "import json,sys; n=sum(1 for l in open(sys.argv[1]) if json.loads(l)); assert n>10, n" "$TMP/int.jsonl"'
+
+echo "$passed passed, $fail failed"
+[ $fail -eq 0 ]
