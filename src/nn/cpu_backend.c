@@ -8,8 +8,10 @@
  * Threads: a small fork-join pool splits conv columns, pooling planes and large elementwise
  * ops. OpenBLAS is told to use one thread, because each of our threads calls sgemm on its own
  * block of columns (two thread pools fighting over two cores is slower than either). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nn/cpu_ops.h"
@@ -32,6 +34,9 @@ typedef struct cpu_step {
 
 typedef struct cpu_exec {
     const pan_graph *g;
+    int profile;    /* PANOPTES_PROFILE=1: per-node times, logged at INFO when the plan is freed */
+    double *node_ms;
+    int64_t runs;
     char *arena;
     void *scratch;
     cpu_step *steps;
@@ -47,10 +52,47 @@ static void *tensor_ptr(const pan_graph *g, char *arena, int t)
     return T->offset >= 0 ? arena + T->offset : NULL;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Per-op totals, mean per run, with conv GFLOP/s (2 flops per multiply-add). */
+static void log_profile(const cpu_exec *e)
+{
+    const pan_graph *g = e->g;
+    double op_ms[PAN_OP_COUNT] = {0}, op_flop[PAN_OP_COUNT] = {0}, total = 0;
+    int op_n[PAN_OP_COUNT] = {0};
+    for (int i = 0; i < e->n_steps; i++) {
+        const pan_node *n = e->steps[i].n;
+        op_ms[n->op] += e->node_ms[i] / (double)e->runs;
+        op_n[n->op]++;
+        total += e->node_ms[i] / (double)e->runs;
+        if (n->op == PAN_OP_CONV) {
+            const pan_tensor *w = &g->tensors[n->inputs[1]], *y = &g->tensors[n->outputs[0]];
+            op_flop[n->op] += 2.0 * (double)pan__tensor_numel(y) * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
+        }
+    }
+    pan_log_info("nn", -1, "%s: cpu profile, batch %d, %lld runs: %.2f ms per run", g->source, g->batch,
+                 (long long)e->runs, total);
+    for (int op = 0; op < PAN_OP_COUNT; op++)
+        if (op_n[op])
+        {
+            char rate[48] = "";
+            if (op_flop[op] > 0 && op_ms[op] > 0) snprintf(rate, sizeof rate, "  %.1f GFLOP/s", op_flop[op] / (op_ms[op] * 1e6));
+            pan_log_info("nn", -1, "  %-18s x%-4d %8.2f ms %5.1f%%%s", pan__op_name((pan_op)op), op_n[op], op_ms[op],
+                         total > 0 ? 100 * op_ms[op] / total : 0, rate);
+        }
+}
+
 static void cpu_exec_free(pan_nn_backend *b, void *p)
 {
     cpu_exec *e = p;
     if (!e) return;
+    if (e->profile && e->runs) log_profile(e);
+    free(e->node_ms);
     free(e->arena);
     free(e->scratch);
     free(e->steps);
@@ -70,6 +112,12 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
     cpu_exec *e = calloc(1, sizeof *e);
     if (!e) return PAN_NOMEM;
     e->g = g;
+    const char *prof = getenv("PANOPTES_PROFILE");
+    e->profile = prof && *prof && strcmp(prof, "0");
+    if (e->profile && !(e->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double)))) {
+        free(e);
+        return PAN_NOMEM;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         size_t s = pan__cpu_op_scratch_bytes(g, &g->nodes[i]);
         if (s > scratch) scratch = s;
@@ -138,8 +186,11 @@ static pan_status cpu_run(pan_nn_backend *b, void *p, const pan_engine_tensor *i
     for (int i = 0; i < e->n_steps; i++) {
         const cpu_step *s = &e->steps[i];
         pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool, .scratch = e->scratch};
+        double t0 = e->profile ? now_ms() : 0;
         if ((st = pan__cpu_op_run(&c))) return st;
+        if (e->profile) e->node_ms[i] += now_ms() - t0;
     }
+    e->runs++;
     for (int i = 0; i < g->n_outputs; i++) {
         const pan_tensor *T = &g->tensors[g->outputs[i]];
         if ((st = check_host_f32(g, T, &outputs[i], "output"))) return st;

@@ -64,6 +64,38 @@ static void epilogue(const conv_job *j, int64_t o, float *y, const float *res, i
         for (int64_t i = 0; i < n; i++) y[i] += res[i];
 }
 
+/* Row k = (c, ky, kx) of the im2col matrix for output pixels [c0, c1): col[p] = x[c, iy, ix] with
+ * iy = oy*sh - pt + ky*dh, ix = ox*sw - pl + kx*dw, 0 outside the image. Walks output rows so the
+ * inner loop is a contiguous copy (stride 1) or a strided gather, with the borders zeroed. */
+static void im2col_row(const conv_job *j, const float *xg, int64_t k, int64_t c0, int64_t c1, float *col)
+{
+    int64_t c = k / (j->kh * j->kw), r = k % (j->kh * j->kw), ky = r / j->kw, kx = r % j->kw;
+    const float *xc = xg + c * j->H * j->W;
+    for (int64_t oy = c0 / j->OW; oy * j->OW < c1; oy++) {
+        int64_t xa = oy * j->OW < c0 ? c0 - oy * j->OW : 0;
+        int64_t xb = (oy + 1) * j->OW > c1 ? c1 - oy * j->OW : j->OW;
+        float *dst = col + oy * j->OW;
+        int64_t iy = oy * j->sh - j->pt + ky * j->dh;
+        if (iy < 0 || iy >= j->H) {
+            memset(dst + xa, 0, sizeof(float) * (size_t)(xb - xa));
+            continue;
+        }
+        const float *src = xc + iy * j->W;
+        int64_t base = kx * j->dw - j->pl;
+        /* valid ox: 0 <= ox*sw + base < W */
+        int64_t lo = base >= 0 ? 0 : (-base + j->sw - 1) / j->sw;
+        int64_t hi = j->W - base <= 0 ? 0 : (j->W - base + j->sw - 1) / j->sw; /* exclusive */
+        if (lo < xa) lo = xa;
+        if (hi > xb) hi = xb;
+        if (hi < lo) hi = lo;
+        for (int64_t ox = xa; ox < lo; ox++) dst[ox] = 0;
+        if (j->sw == 1) memcpy(dst + lo, src + lo + base, sizeof(float) * (size_t)(hi - lo));
+        else
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * j->sw + base];
+        for (int64_t ox = hi; ox < xb; ox++) dst[ox] = 0;
+    }
+}
+
 /* Columns [c0, c1) of output pixels of one image, all groups. */
 static void conv_cols(void *arg, int64_t c0, int64_t c1)
 {
@@ -78,16 +110,7 @@ static void conv_cols(void *arg, int64_t c0, int64_t c1)
         if (pointwise) {
             B = xg + c0;
         } else {
-            for (int64_t k = 0; k < K; k++) {
-                int64_t c = k / (j->kh * j->kw), r = k % (j->kh * j->kw), ky = r / j->kw, kx = r % j->kw;
-                const float *xc = xg + c * j->H * j->W;
-                float *col = j->col + k * N;
-                for (int64_t p = c0; p < c1; p++) {
-                    int64_t oy = p / j->OW, ox = p % j->OW;
-                    int64_t iy = oy * j->sh - j->pt + ky * j->dh, ix = ox * j->sw - j->pl + kx * j->dw;
-                    col[p] = (iy >= 0 && iy < j->H && ix >= 0 && ix < j->W) ? xc[iy * j->W + ix] : 0.0f;
-                }
-            }
+            for (int64_t k = 0; k < K; k++) im2col_row(j, xg, k, c0, c1, j->col + k * N);
             B = j->col + c0;
         }
         float *yg = j->y + gi * og * N + c0;
