@@ -16,10 +16,13 @@ typedef struct pan_cpu_pool pan_cpu_pool;
 pan_status pan__cpu_pool_create(pan_cpu_pool **pool, int threads);
 void pan__cpu_pool_destroy(pan_cpu_pool **pool);
 int pan__cpu_pool_threads(const pan_cpu_pool *pool); /* 1 for NULL */
-/* Calls fn(arg, begin, end) over disjoint chunks covering [0, n); returns when all are done.
+/* Calls fn(arg, begin, end) over disjoint chunks covering [0, n) (a few per thread, taken by
+ * whichever thread is free); returns when all are done.
  * pool NULL runs fn(arg, 0, n) on the caller. Not reentrant (no nested parallel_for). */
 typedef void (*pan_cpu_range_fn)(void *arg, int64_t begin, int64_t end);
 void pan__cpu_parallel_for(pan_cpu_pool *pool, int64_t n, pan_cpu_range_fn fn, void *arg);
+/* Same with chunks of at least `grain` items (a conv's sgemm wants a few hundred columns). */
+void pan__cpu_parallel_for_grain(pan_cpu_pool *pool, int64_t n, int64_t grain, pan_cpu_range_fn fn, void *arg);
 
 typedef struct pan_cpu_call {
     const pan_graph *g;

@@ -24,25 +24,39 @@ static void pool_planes(void *arg, int64_t p0, int64_t p1)
     for (int64_t p = p0; p < p1; p++) {
         const float *x = j->x + p * j->H * j->W;
         float *y = j->y + p * j->OH * j->OW;
-        for (int64_t oy = 0; oy < j->OH; oy++)
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            /* window taps ky in [ky0, ky1) fall inside the image; the same for kx below */
+            int64_t y0 = oy * sh - a->pads[0];
+            int64_t ky0 = y0 >= 0 ? 0 : (-y0 + dh - 1) / dh, ky1 = j->H - y0 <= 0 ? 0 : (j->H - y0 + dh - 1) / dh;
+            if (ky1 > kh) ky1 = kh;
+            int64_t ya = 0; /* taps inside the padded input (count_include_pad) */
+            for (int64_t ky = 0; ky < kh; ky++) ya += y0 + ky * dh < j->H + a->pads[2];
             for (int64_t ox = 0; ox < j->OW; ox++) {
+                int64_t x0 = ox * sw - a->pads[1];
+                int64_t kx0 = x0 >= 0 ? 0 : (-x0 + dw - 1) / dw, kx1 = j->W - x0 <= 0 ? 0 : (j->W - x0 + dw - 1) / dw;
+                if (kx1 > kw) kx1 = kw;
                 float m = -INFINITY, s = 0;
-                int64_t cnt = 0, area = 0;
-                for (int64_t ky = 0; ky < kh; ky++) {
-                    int64_t iy = oy * sh - a->pads[0] + ky * dh;
-                    for (int64_t kx = 0; kx < kw; kx++) {
-                        int64_t ix = ox * sw - a->pads[1] + kx * dw;
-                        /* count_include_pad counts the window inside the padded input only */
-                        if (iy < j->H + a->pads[2] && ix < j->W + a->pads[3]) area++;
-                        if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) continue;
-                        float v = x[iy * j->W + ix];
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const float *row = x + (y0 + ky * dh) * j->W + x0;
+                    for (int64_t kx = kx0; kx < kx1; kx++) {
+                        float v = row[kx * dw];
                         m = v > m ? v : m;
                         s += v;
-                        cnt++;
                     }
                 }
-                y[oy * j->OW + ox] = j->is_max ? m : s / (float)((a->count_include_pad ? area : cnt) ? (a->count_include_pad ? area : cnt) : 1);
+                if (j->is_max) {
+                    y[oy * j->OW + ox] = m;
+                    continue;
+                }
+                int64_t cnt = (ky1 > ky0 ? ky1 - ky0 : 0) * (kx1 > kx0 ? kx1 - kx0 : 0);
+                if (a->count_include_pad) {
+                    int64_t xa = 0;
+                    for (int64_t kx = 0; kx < kw; kx++) xa += x0 + kx * dw < j->W + a->pads[3];
+                    cnt = ya * xa;
+                }
+                y[oy * j->OW + ox] = s / (float)(cnt ? cnt : 1);
             }
+        }
     }
 }
 

@@ -1,5 +1,9 @@
 /* A tiny fork-join pool for the cpu backend: persistent workers, one job at a time.
- * The calling thread runs chunk 0 itself, so threads = 2 means one extra worker. */
+ *
+ * A job is cut into a few chunks per thread (never smaller than its grain); the caller and the
+ * workers take chunks one by one under the mutex, and the caller returns as soon as every chunk
+ * is done. So on a busy machine a worker that is not scheduled in time costs nothing: the caller
+ * (or another worker) takes its chunks. */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -14,15 +18,10 @@ struct pan_cpu_pool {
     pan_cpu_range_fn fn;
     void *arg;
     int64_t n;
+    int chunks, next, finished;
     unsigned generation; /* bumped per job; workers wait for a change */
-    int pending;         /* workers still running the current job */
     int quit;
 };
-
-typedef struct worker_arg {
-    pan_cpu_pool *pool;
-    int index; /* 1..threads-1 */
-} worker_arg;
 
 static void chunk(int64_t n, int parts, int i, int64_t *b, int64_t *e)
 {
@@ -30,26 +29,32 @@ static void chunk(int64_t n, int parts, int i, int64_t *b, int64_t *e)
     *e = n * (i + 1) / parts;
 }
 
+/* Runs chunks of the current job until none is left. Called with mu held; returns with it held. */
+static void take_chunks(pan_cpu_pool *pool)
+{
+    while (pool->next < pool->chunks) {
+        int i = pool->next++;
+        pan_cpu_range_fn fn = pool->fn;
+        void *arg = pool->arg;
+        int64_t b, e;
+        chunk(pool->n, pool->chunks, i, &b, &e);
+        pthread_mutex_unlock(&pool->mu);
+        if (e > b) fn(arg, b, e);
+        pthread_mutex_lock(&pool->mu);
+        if (++pool->finished == pool->chunks) pthread_cond_signal(&pool->done);
+    }
+}
+
 static void *worker_main(void *p)
 {
-    worker_arg *wa = p;
-    pan_cpu_pool *pool = wa->pool;
-    int index = wa->index;
-    free(wa);
+    pan_cpu_pool *pool = p;
     unsigned seen = 0;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         while (!pool->quit && pool->generation == seen) pthread_cond_wait(&pool->start, &pool->mu);
         if (pool->quit) break;
         seen = pool->generation;
-        pan_cpu_range_fn fn = pool->fn;
-        void *arg = pool->arg;
-        int64_t n = pool->n, b, e;
-        pthread_mutex_unlock(&pool->mu);
-        chunk(n, pool->threads, index, &b, &e);
-        if (e > b) fn(arg, b, e);
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        take_chunks(pool);
     }
     pthread_mutex_unlock(&pool->mu);
     return NULL;
@@ -61,7 +66,6 @@ pan_status pan__cpu_pool_create(pan_cpu_pool **out, int threads)
     if (threads <= 1) return PAN_OK; /* serial: a NULL pool */
     pan_cpu_pool *p = calloc(1, sizeof *p);
     if (!p) return PAN_NOMEM;
-    p->threads = threads;
     p->workers = calloc((size_t)threads, sizeof(pthread_t));
     if (!p->workers) {
         free(p);
@@ -70,14 +74,13 @@ pan_status pan__cpu_pool_create(pan_cpu_pool **out, int threads)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
+    p->threads = 1;
     for (int i = 1; i < threads; i++) {
-        worker_arg *wa = malloc(sizeof *wa);
-        if (!wa || pthread_create(&p->workers[i], NULL, worker_main, wa ? (wa->pool = p, wa->index = i, wa) : NULL)) {
-            free(wa);
-            p->threads = i; /* workers started so far get joined */
-            pan__cpu_pool_destroy(&p);
+        if (pthread_create(&p->workers[i], NULL, worker_main, p)) {
+            pan__cpu_pool_destroy(&p); /* joins the workers started so far */
             return PAN_NOMEM;
         }
+        p->threads = i + 1;
     }
     *out = p;
     return PAN_OK;
@@ -102,10 +105,13 @@ void pan__cpu_pool_destroy(pan_cpu_pool **pp)
 
 int pan__cpu_pool_threads(const pan_cpu_pool *pool) { return pool ? pool->threads : 1; }
 
-void pan__cpu_parallel_for(pan_cpu_pool *pool, int64_t n, pan_cpu_range_fn fn, void *arg)
+void pan__cpu_parallel_for_grain(pan_cpu_pool *pool, int64_t n, int64_t grain, pan_cpu_range_fn fn, void *arg)
 {
     if (n <= 0) return;
-    if (!pool || n == 1) {
+    if (grain < 1) grain = 1;
+    int64_t chunks = pool ? (n + grain - 1) / grain : 1;
+    if (pool && chunks > 4 * pool->threads) chunks = 4 * pool->threads;
+    if (chunks <= 1) {
         fn(arg, 0, n);
         return;
     }
@@ -113,14 +119,16 @@ void pan__cpu_parallel_for(pan_cpu_pool *pool, int64_t n, pan_cpu_range_fn fn, v
     pool->fn = fn;
     pool->arg = arg;
     pool->n = n;
-    pool->pending = pool->threads - 1;
+    pool->chunks = (int)chunks;
+    pool->next = pool->finished = 0;
     pool->generation++;
     pthread_cond_broadcast(&pool->start);
+    take_chunks(pool);
+    while (pool->finished < pool->chunks) pthread_cond_wait(&pool->done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
-    int64_t b, e;
-    chunk(n, pool->threads, 0, &b, &e);
-    if (e > b) fn(arg, b, e);
-    pthread_mutex_lock(&pool->mu);
-    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
-    pthread_mutex_unlock(&pool->mu);
+}
+
+void pan__cpu_parallel_for(pan_cpu_pool *pool, int64_t n, pan_cpu_range_fn fn, void *arg)
+{
+    pan__cpu_parallel_for_grain(pool, n, 1, fn, arg);
 }
