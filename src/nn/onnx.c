@@ -197,8 +197,8 @@ int pan__onnx_add_initializer(pan__onnx_ctx *c, const Onnx__TensorProto *t, cons
     int64_t dims[PAN_MAX_DIMS];
     int rank = (int)t->n_dims;
     uint64_t numel = 1;
+    for (int i = 0; i < rank; i++) dims[i] = t->dims[i];
     for (int i = 0; i < rank; i++) {
-        dims[i] = t->dims[i];
         if (dims[i] < 0 || dims[i] > PAN_MAX_DIM_VALUE)
             return pan__onnx_fail(c, PAN_MODEL, "tensor '%s' has invalid dims %s", name,
                                   pan__dims_str(rank, dims, buf, sizeof buf));
@@ -215,14 +215,27 @@ int pan__onnx_add_initializer(pan__onnx_ctx *c, const Onnx__TensorProto *t, cons
     /* element size as stored in the file */
     size_t fsz = ot == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 || ot == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16 ? 2 : esz;
     size_t n = (size_t)numel;
+    /* The data must be exactly what the dims promise; checked before allocating, so a small
+     * hostile file cannot make us allocate gigabytes. */
+    size_t have;
+    if (t->has_raw_data) {
+        if (t->raw_data.len != n * fsz)
+            return pan__onnx_fail(c, PAN_MODEL, "tensor '%s' %s holds %zu bytes of data, %zu expected", name,
+                                  pan__dims_str(rank, dims, buf, sizeof buf), t->raw_data.len, n * fsz);
+    } else {
+        switch (ot) {
+        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: have = t->n_float_data; break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: have = t->n_double_data; break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: have = t->n_int64_data; break;
+        default: have = t->n_int32_data; break; /* int32, int8, uint8, bool, float16, bfloat16 */
+        }
+        if (have != n)
+            return pan__onnx_fail(c, PAN_MODEL, "tensor '%s' %s holds %zu values, %zu expected", name,
+                                  pan__dims_str(rank, dims, buf, sizeof buf), have, n);
+    }
     void *data = malloc(n * esz + 1);
     if (!data) return pan__onnx_fail(c, PAN_NOMEM, "tensor '%s': out of memory (%zu bytes)", name, n * esz);
     if (t->has_raw_data) {
-        if (t->raw_data.len != n * fsz) {
-            free(data);
-            return pan__onnx_fail(c, PAN_MODEL, "tensor '%s' %s holds %zu bytes of data, %zu expected", name,
-                                  pan__dims_str(rank, dims, buf, sizeof buf), t->raw_data.len, n * fsz);
-        }
         if (fsz == esz) {
             if (n) memcpy(data, t->raw_data.data, n * esz);
         } else {
@@ -233,18 +246,6 @@ int pan__onnx_add_initializer(pan__onnx_ctx *c, const Onnx__TensorProto *t, cons
             }
         }
     } else {
-        size_t have;
-        switch (ot) {
-        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: have = t->n_float_data; break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: have = t->n_double_data; break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: have = t->n_int64_data; break;
-        default: have = t->n_int32_data; break; /* int32, int8, uint8, bool, float16, bfloat16 */
-        }
-        if (have != n) {
-            free(data);
-            return pan__onnx_fail(c, PAN_MODEL, "tensor '%s' %s holds %zu values, %zu expected", name,
-                                  pan__dims_str(rank, dims, buf, sizeof buf), have, n);
-        }
         for (size_t i = 0; i < n; i++) {
             switch (ot) {
             case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: ((float *)data)[i] = t->float_data[i]; break;

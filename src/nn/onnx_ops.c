@@ -3,7 +3,8 @@
  * ReduceMean axes, Upsample scales) become constant inputs, as the IR takes them (ir.h).
  * Semantics that changed between opsets and how they are mapped:
  *  - Softmax before opset 13 works on the input flattened to 2-D at `axis` (default 1); it is
- *    imported as Flatten(axis) -> Softmax(1) -> Reshape(Shape(x)); from 13 on, one axis (default -1).
+ *    imported as Reshape([0,..,0,-1]) -> Softmax(-1) -> Reshape(Shape(x)); from 13 on, one axis
+ *    (default -1).
  *  - Resize 10 and Upsample: asymmetric coordinates, nearest = floor; Resize 11+: the attributes.
  *  - Split 18 num_outputs: equal parts, the last smaller (the IR's default when sizes are absent).
  *  - Clip 11+: min/max inputs must be constants (they become the fused activation's bounds).
@@ -247,19 +248,25 @@ static int softmax(pan__onnx_ctx *c, io *x)
     if (c->opset >= 13) return axis_op(c, x, PAN_OP_SOFTMAX, -1, 1);
     int64_t axis = pan__onnx_attr_i(c->node, "axis", 1);
     if (axis == -1) return axis_op(c, x, PAN_OP_SOFTMAX, -1, 1);
-    if (axis < -PAN_MAX_DIMS || axis >= PAN_MAX_DIMS) return pan__onnx_fail(c, PAN_MODEL, "axis %lld", (long long)axis);
-    /* coerced to 2-D at axis: Flatten(axis) -> Softmax(1) -> Reshape(Shape(x)) */
+    if (axis < 0 || axis >= PAN_MAX_DIMS)
+        return pan__onnx_fail(c, PAN_UNSUPPORTED, "opset-%lld Softmax axis %lld", (long long)c->opset, (long long)axis);
+    /* Coerced to 2-D at axis: Reshape(x, [0 × axis, -1]) -> Softmax(-1) -> Reshape(Shape(x)).
+     * (A Reshape with 0s rather than Flatten keeps dim 0 in place, so the batch stays visible.) */
+    int64_t tgt[PAN_MAX_DIMS + 1] = {0};
+    tgt[axis] = -1;
+    int shape2 = const_i64(c, (int)axis + 1, tgt);
     int flat = temp(c, PAN_DTYPE_F32), sm = temp(c, PAN_DTYPE_F32), shp = temp(c, PAN_DTYPE_I64);
-    if (flat < 0 || sm < 0 || shp < 0) return PAN_NOMEM;
+    if (shape2 < 0 || flat < 0 || sm < 0 || shp < 0) return PAN_NOMEM;
     pan_attrs a;
     memset(&a, 0, sizeof a);
-    a.axis.axis = axis;
-    if ((st = add(c, PAN_OP_FLATTEN, 1, x->in, 1, &flat, &a))) return st;
-    a.axis.axis = 1;
+    int in[2] = {x->in[0], shape2};
+    if ((st = add(c, PAN_OP_RESHAPE, 2, in, 1, &flat, &a))) return st;
+    a.axis.axis = -1;
     if ((st = add(c, PAN_OP_SOFTMAX, 1, &flat, 1, &sm, &a))) return st;
     memset(&a, 0, sizeof a);
     if ((st = add(c, PAN_OP_SHAPE, 1, x->in, 1, &shp, &a))) return st;
-    int in[2] = {sm, shp};
+    in[0] = sm;
+    in[1] = shp;
     return add(c, PAN_OP_RESHAPE, 2, in, 1, x->out, &a);
 }
 
@@ -462,24 +469,24 @@ static int const_of_shape(pan__onnx_ctx *c, io *x)
         a.fill.dtype = (pan_dtype)dt;
         const uint8_t *r = t->has_raw_data ? t->raw_data.data : NULL;
         size_t rl = t->has_raw_data ? t->raw_data.len : 0;
-        if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && (t->n_float_data || rl >= 4)) {
-            float f;
-            if (r) memcpy(&f, r, 4);
-            else f = t->float_data[0];
+        int ty = t->data_type, ok = 0;
+        if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+            float f = 0;
+            if (r && rl >= 4) memcpy(&f, r, 4), ok = 1;
+            else if (!r && t->n_float_data) f = t->float_data[0], ok = 1;
             a.fill.value = f;
-        } else if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 && (t->n_int64_data || rl >= 8)) {
-            int64_t i;
-            if (r) memcpy(&i, r, 8);
-            else i = t->int64_data[0];
+        } else if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
+            int64_t i = 0;
+            if (r && rl >= 8) memcpy(&i, r, 8), ok = 1;
+            else if (!r && t->n_int64_data) i = t->int64_data[0], ok = 1;
             a.fill.value = (double)i;
-        } else if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 && (t->n_int32_data || rl >= 4)) {
-            int32_t i;
-            if (r) memcpy(&i, r, 4);
-            else i = t->int32_data[0];
+        } else if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__INT32) {
+            int32_t i = 0;
+            if (r && rl >= 4) memcpy(&i, r, 4), ok = 1;
+            else if (!r && t->n_int32_data) i = t->int32_data[0], ok = 1;
             a.fill.value = i;
-        } else {
-            return pan__onnx_fail(c, PAN_UNSUPPORTED, "ConstantOfShape value must be one float, int32 or int64");
         }
+        if (!ok) return pan__onnx_fail(c, PAN_UNSUPPORTED, "ConstantOfShape value must be one float, int32 or int64");
     }
     return add(c, PAN_OP_CONSTANT_OF_SHAPE, 1, x->in, 1, x->out, &a);
 }

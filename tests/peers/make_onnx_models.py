@@ -167,7 +167,7 @@ def op_models():
         s = g.op('Slice', [x, st, en, ax, sp])
         r = g.op('Reshape', [x, g.const(np.array([0, 8, -1], np.int64))])
         t = g.op('Transpose', [r], perm=[0, 2, 1])
-        f = g.op('Flatten', [x], axis=2)
+        f = g.op('Flatten', [x], axis=1)
         u = g.op('Unsqueeze', [x, g.const(np.array([2], np.int64))])
         q = g.op('Squeeze', [u, g.const(np.array([2], np.int64))])
         return [s, t, f, g.op('Add', [q, x])]

@@ -1,0 +1,263 @@
+/* Detector: engine + model input convention + postprocess (see include/panoptes/detector.h). */
+#include "panoptes/detector.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "panoptes/engine.h"
+#include "panoptes/log.h"
+#include "vision/detector_impl.h"
+
+#define TAG "detector"
+#define DEFAULT_MODEL "models/nanodet.json"
+
+struct pan_detector {
+    pan_detector_kind kind;
+    char *model_path;
+    pan_engine_t *engine;
+    pan__detector_backend *backend;
+    int max_batch;
+    pan_preprocess_params pp;
+    pan_letterbox *lb; /* max_batch */
+    uint8_t class_mask[32];
+    int use_mask;
+    /* NanoDet */
+    pan_nanodet_params nd;
+    int nd_cls[PAN_NANODET_MAX_LEVELS], nd_reg[PAN_NANODET_MAX_LEVELS]; /* engine output index per level */
+    size_t nd_cls_numel[PAN_NANODET_MAX_LEVELS], nd_reg_numel[PAN_NANODET_MAX_LEVELS];
+    pan_post_scratch scratch;
+    /* YOLO */
+    pan_yolo_params yolo;
+    int num_classes;
+};
+
+const char *pan_detector_kind_name(pan_detector_kind k)
+{
+    switch (k) {
+    case PAN_DETECTOR_AUTO: return "auto";
+    case PAN_DETECTOR_NANODET: return "nanodet";
+    case PAN_DETECTOR_YOLO: return "yolo";
+    }
+    return "unknown";
+}
+
+/* NanoDet outputs: pairs [B, N_l, C] (scores) and [B, N_l, 4·(reg_max+1)] (distributions), matched
+ * to levels by N_l = ceil(W/s)·ceil(H/s) for s in 8, 16, 32, 64, 128 (names differ between
+ * conversions; shapes do not). The class count is the last dim shared by all score outputs. */
+static pan_status setup_nanodet(pan_detector *d, const pan_detector_params *p)
+{
+    pan_nanodet_params *nd = &d->nd;
+    pan_nanodet_params_default(nd);
+    nd->input_w = d->pp.width;
+    nd->input_h = d->pp.height;
+    int n_out = pan_engine_num_outputs(d->engine);
+    int64_t ns[16], last[16];
+    if (n_out < 2 || n_out > 16 || n_out % 2) goto bad;
+    for (int j = 0; j < n_out; j++) {
+        pan_engine_tensor_info info;
+        if (pan_engine_output_info(d->engine, j, &info) || info.rank != 3) goto bad;
+        ns[j] = info.dims[1];
+        last[j] = info.dims[2];
+    }
+    static const int strides[] = {8, 16, 32, 64, 128};
+    int levels = 0, reg_bins = -1, classes = -1;
+    for (int s = 0; s < 5 && levels < PAN_NANODET_MAX_LEVELS; s++) {
+        nd->strides[levels] = strides[s];
+        int64_t n = pan_nanodet_level_size(nd, levels);
+        int a = -1, b = -1;
+        for (int j = 0; j < n_out; j++) {
+            if (ns[j] != n) continue;
+            if (a < 0) a = j;
+            else b = j;
+        }
+        if (a < 0 || b < 0) continue;
+        /* The distribution output's last dim is divisible by 4. When both are (80 classes vs 44
+         * = 4·11 bins), the larger is the class scores. */
+        int cls = last[a] > last[b] ? a : b;
+        if (last[a] % 4 == 0 && last[b] % 4) cls = b;
+        else if (last[b] % 4 == 0 && last[a] % 4) cls = a;
+        int reg = cls == a ? b : a;
+        if (last[reg] % 4 || last[reg] == last[cls]) goto bad;
+        if (reg_bins >= 0 && reg_bins != last[reg]) goto bad;
+        if (classes >= 0 && classes != last[cls]) goto bad;
+        reg_bins = (int)last[reg];
+        classes = (int)last[cls];
+        d->nd_cls[levels] = cls;
+        d->nd_reg[levels] = reg;
+        d->nd_cls_numel[levels] = (size_t)n * (size_t)classes;
+        d->nd_reg_numel[levels] = (size_t)n * (size_t)reg_bins;
+        levels++;
+    }
+    if (levels * 2 != n_out) goto bad;
+    nd->num_levels = levels;
+    nd->num_classes = classes;
+    nd->reg_max = reg_bins / 4 - 1;
+    if (p->score_threshold > 0) nd->score_threshold = p->score_threshold;
+    if (p->iou_threshold > 0) nd->nms.iou_threshold = p->iou_threshold;
+    if (p->top_k > 0) nd->nms.top_k = p->top_k;
+    if (d->use_mask) {
+        nd->classes.mask = d->class_mask;
+        nd->classes.mask_bytes = (int)sizeof d->class_mask;
+    }
+    d->num_classes = classes;
+    /* NanoDet input convention (nanodet-g config: normalize [[103.53,116.28,123.675],[57.375,57.12,58.395]], BGR) */
+    d->pp.channels = PAN_CHANNELS_BGR;
+    const float mean[3] = {103.53f, 116.28f, 123.675f}, std[3] = {57.375f, 57.12f, 58.395f};
+    memcpy(d->pp.mean, mean, sizeof mean);
+    memcpy(d->pp.std, std, sizeof std);
+    d->pp.keep_ratio = 1;
+    d->pp.pad_value = 0.f;
+    return PAN_OK;
+bad:
+    pan_log_error(TAG, -1, "%s: the outputs do not look like a NanoDet (GFL) head: expected pairs [B,N,C] and "
+                  "[B,N,4*(reg_max+1)] per stride 8/16/32 for a %dx%d input",
+                  d->model_path, d->pp.width, d->pp.height);
+    return PAN_MODEL;
+}
+
+static pan_status setup_yolo(pan_detector *d, const pan_detector_params *p)
+{
+    pan_engine_tensor_info info;
+    if (pan_engine_num_outputs(d->engine) < 1 || pan_engine_output_info(d->engine, 0, &info) || info.rank != 3 ||
+        info.dims[1] <= 4 || info.dims[2] <= 4) {
+        pan_log_error(TAG, -1, "%s: output 0 is not a YOLOv8/11 detection output [B, 4+C, N]", d->model_path);
+        return PAN_MODEL;
+    }
+    /* [B, 4+C, N] with N (anchors) > 4+C for any real input size; [B, N, 4+C] otherwise */
+    int transposed = info.dims[1] > info.dims[2];
+    int64_t rows = transposed ? info.dims[2] : info.dims[1], anchors = transposed ? info.dims[1] : info.dims[2];
+    pan_yolo_params_default(&d->yolo, (int)(rows - 4), (int)anchors);
+    d->yolo.transposed = transposed;
+    if (p->score_threshold > 0) d->yolo.score_threshold = p->score_threshold;
+    if (p->iou_threshold > 0) d->yolo.nms.iou_threshold = p->iou_threshold;
+    if (p->top_k > 0) d->yolo.nms.top_k = p->top_k;
+    if (d->use_mask) {
+        d->yolo.classes.mask = d->class_mask;
+        d->yolo.classes.mask_bytes = (int)sizeof d->class_mask;
+    }
+    d->num_classes = (int)(rows - 4);
+    /* Ultralytics LetterBox: RGB, /255, centred, padded with 114 */
+    d->pp.channels = PAN_CHANNELS_RGB;
+    for (int c = 0; c < 3; c++) {
+        d->pp.mean[c] = 0.f;
+        d->pp.std[c] = 255.f;
+    }
+    d->pp.keep_ratio = 1;
+    d->pp.pad_value = 114.f;
+    return PAN_OK;
+}
+
+pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
+{
+    pan_detector_params defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (!out) return PAN_INVAL;
+    *out = NULL;
+    if (!p) p = &defaults;
+    pan_status st = PAN_NOMEM;
+    pan_detector *d = calloc(1, sizeof *d);
+    if (!d) return PAN_NOMEM;
+    d->model_path = strdup(p->model_path ? p->model_path : DEFAULT_MODEL);
+    d->max_batch = p->max_batch > 0 ? p->max_batch : 1;
+    d->lb = calloc((size_t)d->max_batch, sizeof *d->lb);
+    if (!d->model_path || !d->lb) goto fail;
+    if (p->classes && p->n_classes > 0) {
+        d->use_mask = 1;
+        for (int i = 0; i < p->n_classes; i++) {
+            int c = p->classes[i];
+            if (c < 0 || c >= 8 * (int)sizeof d->class_mask) {
+                pan_log_error(TAG, -1, "class filter: class id %d is outside 0..%d", c, 8 * (int)sizeof d->class_mask - 1);
+                st = PAN_RANGE;
+                goto fail;
+            }
+            d->class_mask[c >> 3] |= (uint8_t)(1u << (c & 7));
+        }
+    }
+    if (p->backend == PAN_BACKEND_CUDA) {
+        pan_log_error(TAG, -1, "%s: the cuda detector path is not built yet; use --backend cpu", d->model_path);
+        st = PAN_UNSUPPORTED;
+        goto fail;
+    }
+    pan_engine_params ep;
+    memset(&ep, 0, sizeof ep);
+    ep.model_path = d->model_path;
+    ep.backend = PAN_BACKEND_CPU;
+    ep.max_batch = d->max_batch;
+    ep.threads = p->threads;
+    ep.device = p->device;
+    if ((st = pan_engine_create(&d->engine, &ep))) goto fail;
+    pan_engine_tensor_info in;
+    if ((st = pan_engine_input_info(d->engine, 0, &in))) goto fail;
+    if (in.rank != 4 || (in.dims[1] != 3 && in.dims[3] != 3)) {
+        pan_log_error(TAG, -1, "%s: input '%s' is not an image batch [B,3,H,W] or [B,H,W,3]", d->model_path, in.name);
+        st = PAN_MODEL;
+        goto fail;
+    }
+    d->pp.layout = in.dims[1] == 3 ? PAN_LAYOUT_NCHW : PAN_LAYOUT_NHWC;
+    d->pp.height = (int)(d->pp.layout == PAN_LAYOUT_NCHW ? in.dims[2] : in.dims[1]);
+    d->pp.width = (int)(d->pp.layout == PAN_LAYOUT_NCHW ? in.dims[3] : in.dims[2]);
+    d->kind = p->kind;
+    if (d->kind == PAN_DETECTOR_AUTO) d->kind = pan_engine_num_outputs(d->engine) == 1 ? PAN_DETECTOR_YOLO : PAN_DETECTOR_NANODET;
+    st = d->kind == PAN_DETECTOR_YOLO ? setup_yolo(d, p) : setup_nanodet(d, p);
+    if (st) goto fail;
+    if ((st = pan__detector_cpu_create(&d->backend, d->engine, d->max_batch))) goto fail;
+    pan_log_info(TAG, -1, "%s: %s detector, input %dx%d, %d classes, batch <= %d, backend %s", d->model_path,
+                 pan_detector_kind_name(d->kind), d->pp.width, d->pp.height, d->num_classes, d->max_batch,
+                 d->backend->name);
+    *out = d;
+    return PAN_OK;
+fail:
+    pan_detector_destroy(&d);
+    return st;
+}
+
+void pan_detector_destroy(pan_detector **pd)
+{
+    if (!pd || !*pd) return;
+    pan_detector *d = *pd;
+    if (d->backend) d->backend->destroy(d->backend);
+    pan_engine_destroy(&d->engine);
+    pan_post_scratch_free(&d->scratch);
+    free(d->lb);
+    free(d->model_path);
+    free(d);
+    *pd = NULL;
+}
+
+pan_status pan_detector_detect(pan_detector *d, pan_frame *const *frames, int n, pan_detection_list *out)
+{
+    if (!d || !frames || !out || n < 1) return PAN_INVAL;
+    if (n > d->max_batch) {
+        pan_log_error(TAG, -1, "%s: batch of %d frames exceeds max_batch %d", d->model_path, n, d->max_batch);
+        return PAN_LIMIT;
+    }
+    float *const *raw;
+    pan_status st = d->backend->run(d->backend, frames, n, &d->pp, d->lb, &raw);
+    if (st) return st;
+    for (int i = 0; i < n; i++) {
+        if (d->kind == PAN_DETECTOR_YOLO) {
+            size_t per = (size_t)(4 + d->yolo.num_classes) * (size_t)d->yolo.num_anchors;
+            st = pan_yolo_decode(&d->yolo, raw[0] + (size_t)i * per, &d->lb[i], &out[i]);
+        } else {
+            const float *cls[PAN_NANODET_MAX_LEVELS], *reg[PAN_NANODET_MAX_LEVELS];
+            for (int l = 0; l < d->nd.num_levels; l++) {
+                cls[l] = raw[d->nd_cls[l]] + (size_t)i * d->nd_cls_numel[l];
+                reg[l] = raw[d->nd_reg[l]] + (size_t)i * d->nd_reg_numel[l];
+            }
+            st = pan_nanodet_decode(&d->nd, cls, reg, &d->lb[i], &out[i], &d->scratch);
+        }
+        if (st) return st;
+        pan_log_debug(TAG, frames[i]->camera, "frame %lld: %d detections", (long long)frames[i]->index, out[i].count);
+    }
+    return PAN_OK;
+}
+
+pan_detector_kind pan_detector_get_kind(const pan_detector *d) { return d->kind; }
+
+void pan_detector_input_size(const pan_detector *d, int *w, int *h)
+{
+    if (w) *w = d->pp.width;
+    if (h) *h = d->pp.height;
+}
+
+int pan_detector_num_classes(const pan_detector *d) { return d->num_classes; }
