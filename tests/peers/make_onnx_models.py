@@ -69,7 +69,7 @@ class G:
     def model(self, opset):
         g = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid('', opset)], producer_name='panoptes-tests')
-        m.ir_version = 7 if opset <= 15 else 8
+        m.ir_version = 7 if opset <= 15 else 8 if opset <= 18 else 10
         # graph outputs get the types and shapes ONNX's own shape inference finds
         inferred = onnx.shape_inference.infer_shapes(m)
         known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
@@ -246,6 +246,20 @@ def op_models():
         y = g.op('Softmax', [x], axis=1)
         a, b = g.op('Split', [y, g.const(np.array([1, 5], np.int64))], n_out=2, axis=3)
         return [a, b, g.op('Cast', [g.op('Shape', [x], start=1)], to=F)]
+
+    @reg('op_opset18', 18, [1, 6, 4, 5])
+    def _(g, x):
+        a, b = g.op('Split', [x], n_out=2, axis=1, num_outputs=2)          # 18: num_outputs
+        m = g.op('ReduceMean', [x, g.const(np.array([2, 3], np.int64))])  # 18: axes as input
+        p = g.op('Pad', [a, g.const(np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64))], mode='edge')
+        return [b, m, p]
+
+    @reg('op_opset21', 21, [1, 4, 6, 6])
+    def _(g, x):
+        y = g.conv(x, 4, 4, k=3, act='relu')
+        r = g.op('Resize', [y, '', g.const(np.array([1, 1, 2, 2], np.float32))], mode='nearest',
+                 coordinate_transformation_mode='asymmetric', nearest_mode='floor')
+        return [g.op('Flatten', [g.op('GlobalAveragePool', [r])], axis=1), g.op('Cast', [g.op('Shape', [r])], to=F)]
 
     return M
 
