@@ -171,6 +171,8 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     double cpu = cpu_s() - c0;
     for (int i = 0; i < p->n_cameras; i++) {
         sum->frames += sum->cameras[i].frames;
+        sum->dropped += sum->cameras[i].dropped;
+        sum->reconnects += sum->cameras[i].reconnects;
         if (sum->cameras[i].status) sum->failed_cameras++;
     }
     sum->fps = sum->wall_s > 0 ? (double)sum->frames / sum->wall_s : 0;

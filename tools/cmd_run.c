@@ -35,6 +35,12 @@ static void usage(FILE *f)
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --threads N         libavcodec threads per camera (cpu decoder)\n"
           "  --timeout MS        network timeout per blocking step (default 5000)\n"
+          "  --reconnect N       a network camera that cannot connect or is lost is tried N more times in a\n"
+          "                      row, waiting 0.5 s, 1 s, 2 s... (up to --max-backoff); -1 = forever (default 0)\n"
+          "  --max-backoff S     longest wait between reconnect attempts, seconds (default 30)\n"
+          "  --rtsp-transport T  tcp (default) or udp\n"
+          "  --realtime          read files at their native frame rate (live cameras always are); like live\n"
+          "                      cameras they then drop frames (counted) when processing falls behind\n"
           "  --summary-json FILE write the end-of-run summary as JSON\n"
           "  --quiet             no summary on stderr\n"
           "\n"
@@ -103,14 +109,20 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
         for (int i = 0; i < s->n_cameras; i++) {
             const pan_camera_summary *c = &s->cameras[i];
             fprintf(f, "%s{\"camera\":%d,\"frames\":%lld,\"detections\":%lld,\"decoder\":\"%s\",\"decode_errors\":%lld,"
-                       "\"status\":\"%s\"}",
+                       "\"status\":\"%s\"",
                     i ? "," : "", i, (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
                     (long long)c->decode.errors, c->status ? pan_status_name(c->status) : "ok");
+            fprintf(f, ",\"state\":\"%s\",\"live\":%s,\"dropped\":%lld,\"reconnects\":%lld,\"failed_attempts\":%lld,"
+                       "\"outage_s\":%.3f}",
+                    pan_camera_state_name(c->state), c->live ? "true" : "false", (long long)c->dropped,
+                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s);
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
-                   "\"pixel_bytes_copied\":%lld,\"failed_cameras\":%d,\"interrupted\":%s}\n",
+                   "\"pixel_bytes_copied\":%lld,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
+                   "\"reconnects\":%lld}\n",
                 (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
-                (long long)s->pixel_bytes_copied, s->failed_cameras, s->interrupted ? "true" : "false");
+                (long long)s->pixel_bytes_copied, s->failed_cameras, s->interrupted ? "true" : "false",
+                (long long)s->dropped, (long long)s->reconnects);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
@@ -120,6 +132,10 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
                 (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
                 c->status ? pan_status_str(c->status) : "ok");
         if (c->decode.errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode.errors);
+        if (c->live || c->reconnects || c->failed_attempts)
+            fprintf(f, "  [%s: %lld dropped, %lld reconnects, %lld failed attempts, %.1f s outage]",
+                    pan_camera_state_name(c->state), (long long)c->dropped, (long long)c->reconnects,
+                    (long long)c->failed_attempts, c->outage_s);
         fputc('\n', f);
     }
     fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
@@ -214,6 +230,28 @@ int pan_cli_run(int argc, char **argv)
         } else if (!strcmp(a, "--timeout")) {
             NEED_ARG();
             p.timeout_ms = atoi(argv[++i]);
+        } else if (!strcmp(a, "--reconnect")) {
+            NEED_ARG();
+            p.reconnect = atoi(argv[++i]);
+            if (p.reconnect < -1) p.reconnect = -1;
+        } else if (!strcmp(a, "--max-backoff")) {
+            NEED_ARG();
+            p.backoff_max_ms = (int)(strtod(argv[++i], NULL) * 1000);
+            if (p.backoff_max_ms <= 0) {
+                fprintf(stderr, "panoptes run: --max-backoff takes seconds > 0, e.g. 0.5 or 30\n");
+                return 2;
+            }
+            if (p.backoff_max_ms < 500) p.backoff_min_ms = p.backoff_max_ms;
+        } else if (!strcmp(a, "--rtsp-transport")) {
+            NEED_ARG();
+            const char *t = argv[++i];
+            if (strcmp(t, "tcp") && strcmp(t, "udp")) {
+                fprintf(stderr, "panoptes run: --rtsp-transport takes tcp or udp, not '%s'\n", t);
+                return 2;
+            }
+            p.rtsp_udp = !strcmp(t, "udp");
+        } else if (!strcmp(a, "--realtime")) {
+            p.realtime = 1;
         } else if (!strcmp(a, "--summary-json")) {
             NEED_ARG();
             summary_json = argv[++i];

@@ -37,7 +37,35 @@ typedef struct pan_pipeline_params {
     int fallback_cpu;          /* a camera NVDEC cannot take uses the cpu decoder */
     int progress;              /* print progress on stderr (the CLI sets it on a terminal) */
     int timeout_ms;            /* network timeout per blocking step; 0 = 5000 */
+    /* Live cameras (see pan_camera_state). A network camera that cannot connect, or loses its
+     * stream (error, end, or no data for timeout_ms), is reopened after a delay that starts at
+     * backoff_min_ms and doubles up to backoff_max_ms (each delay varies by up to ±20% so that
+     * cameras on one server do not retry in step). `reconnect` failed attempts in a row (after
+     * the first) make the camera `failed`; a frame decoded after a reconnect resets the count. */
+    int reconnect;             /* attempts after a failure; 0 = none (fail at once), -1 = forever */
+    int backoff_min_ms;        /* first retry delay; 0 = 500 */
+    int backoff_max_ms;        /* largest retry delay; 0 = 30000 */
+    int rtsp_udp;              /* RTSP over UDP (default TCP) */
+    /* Pace file sources at their native frame rate (by timestamps) instead of as fast as
+     * possible; they then drop frames like live cameras when the pipeline falls behind. */
+    int realtime;
 } pan_pipeline_params;
+
+/* Where a camera is in its life. Every change is logged (INFO, WARN for retrying, ERROR for failed).
+ *   connecting: opening the source for the first time
+ *   live:       decoding (a file is `live` while it is being read)
+ *   retrying:   lost or not reachable, waiting for the next attempt
+ *   failed:     gave up (or a permanent error: missing file, unsupported codec)
+ *   ended:      reached its end (files), --max-frames, or the run was stopped */
+typedef enum pan_camera_state {
+    PAN_CAMERA_CONNECTING = 0,
+    PAN_CAMERA_LIVE,
+    PAN_CAMERA_RETRYING,
+    PAN_CAMERA_FAILED,
+    PAN_CAMERA_ENDED,
+} pan_camera_state;
+
+const char *pan_camera_state_name(pan_camera_state state);
 
 typedef struct pan_camera_summary {
     const char *uri;
@@ -45,7 +73,15 @@ typedef struct pan_camera_summary {
     int64_t detections;
     pan_status status;        /* PAN_OK, or why the camera stopped */
     pan_decoder_kind decoder;
-    pan_decoder_stats decode;
+    pan_decoder_stats decode;    /* summed over the camera's decoders (one per connection) */
+    /* live cameras: written by the camera's thread, complete once pan_pipeline_run returns */
+    pan_camera_state state;      /* the final state: ended or failed */
+    int live;                    /* the source was a live stream (or --realtime paced a file) */
+    int64_t dropped;             /* decoded frames dropped because the pipeline was behind (see
+                                    pan_pipeline_run: they leave gaps in the frame indices) */
+    int64_t reconnects;          /* connections re-established after a loss */
+    int64_t failed_attempts;     /* connection attempts that failed */
+    double outage_s;             /* time spent connecting again after losing the stream */
 } pan_camera_summary;
 
 typedef struct pan_run_summary {
@@ -60,11 +96,21 @@ typedef struct pan_run_summary {
     pan_backend backend;         /* the backend that ran */
     int failed_cameras;
     int interrupted;
+    int64_t dropped;             /* all cameras */
+    int64_t reconnects;          /* all cameras */
 } pan_run_summary;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);
 /* Runs to the end of all sources (or max_frames, or pan_pipeline_interrupt). Returns PAN_OK
- * when the run itself worked, even if some cameras failed (see summary->failed_cameras). */
+ * when the run itself worked, even if some cameras failed (see summary->failed_cameras).
+ *
+ * Pacing: a file camera waits for room in the shared frame queue (back-pressure: every frame
+ * is processed). A live camera, or a file with `realtime`, never waits: a decoded frame that finds
+ * the queue full is dropped (after decoding, so the decoder's reference chain stays whole;
+ * compressed packets are never dropped) and counted in `dropped`. Frames already queued are kept.
+ * A frame's index is its position in the camera's decoded stream, so drops leave gaps in the
+ * indices of the output; after a reconnect the index goes on from where it was (the frames the
+ * camera sent during the outage were never received and have no index). */
 pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *summary);
 void pan_run_summary_free(pan_run_summary *summary);
 /* Async-signal-safe: asks a running pipeline to stop after the frames in flight. */

@@ -20,6 +20,10 @@ typedef struct pan_source_params {
     int loop;            /* restart a file at its end (timestamps keep increasing) */
     int timeout_ms;      /* network open/read timeout; 0 = default (5000) */
     int rtsp_udp;        /* RTSP over UDP instead of TCP */
+    /* Polled (with the deadline) by every blocking step, the connect included: nonzero aborts the
+     * step with PAN_INTERRUPTED. Lets a pipeline stop a camera that is still connecting. NULL = none. */
+    int (*stop)(void *opaque);
+    void *stop_opaque;
 } pan_source_params;
 
 /* What the source holds (`panoptes info`). */
@@ -35,7 +39,8 @@ typedef struct pan_source_info {
     pan_color_matrix matrix;
     pan_color_range range;
     char color_desc[64];  /* e.g. "bt709/tv", "unspecified/tv" */
-    int is_live;          /* network stream */
+    int is_live;          /* a live network stream (RTSP, RTMP, UDP, HTTP without a known duration):
+                             its end or an error means the connection was lost, it never loops */
 } pan_source_info;
 
 /* One compressed packet of the video stream. Valid until the next pan_source_read. */
@@ -56,11 +61,15 @@ const pan_source_info *pan_source_get_info(const pan_source *src);
 const void *pan_source_codecpar(const pan_source *src);
 /* Stream time base as num/den. */
 void pan_source_time_base(const pan_source *src, int *num, int *den);
-/* PAN_OK with a packet, PAN_EOF at the end (never with loop), or an error (PAN_IO, PAN_CORRUPT...).
- * Each error is also logged once, naming the camera and the URI. */
+/* PAN_OK with a packet, PAN_EOF at the end (never with loop, except for a live stream whose server
+ * ended it), or an error (PAN_IO, PAN_NET, PAN_TIMEOUT when a network stream sent nothing within
+ * timeout_ms, PAN_CORRUPT...). Each error is also logged once, naming the camera and the URI. */
 pan_status pan_source_read(pan_source *src, pan_packet *pkt);
 /* Asks a blocking read to return early (thread-safe; used on SIGINT). */
 void pan_source_interrupt(pan_source *src);
+/* 1 when the URI names a network protocol (rtsp://, http://, udp://...), not a local file. Network
+ * cameras can be reconnected; a local file that fails to open stays failed. */
+int pan_source_uri_is_network(const char *uri);
 
 #ifdef __cplusplus
 }

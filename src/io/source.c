@@ -22,6 +22,7 @@ struct pan_source {
     int stream;
     pan_source_info info;
     atomic_int interrupted;
+    int network;         /* rtsp://, http://...: every blocking step has a deadline */
     int64_t deadline_us; /* absolute time (av_gettime_relative) a blocking step must end by */
     /* looping: timestamps of later passes are shifted by the duration of the earlier ones */
     int64_t serial;
@@ -29,10 +30,15 @@ struct pan_source {
     int64_t pass_end;      /* largest pts+duration seen in this pass */
 };
 
+static int stop_asked(pan_source *s)
+{
+    return atomic_load(&s->interrupted) || (s->params.stop && s->params.stop(s->params.stop_opaque));
+}
+
 static int interrupt_cb(void *opaque)
 {
     pan_source *s = opaque;
-    if (atomic_load(&s->interrupted)) return 1;
+    if (stop_asked(s)) return 1;
     return s->deadline_us && av_gettime_relative() > s->deadline_us;
 }
 
@@ -40,6 +46,8 @@ static int is_network(const char *uri)
 {
     return strstr(uri, "://") && strncmp(uri, "file:", 5) != 0;
 }
+
+int pan_source_uri_is_network(const char *uri) { return uri && is_network(uri); }
 
 static pan_status status_from_av(int err)
 {
@@ -109,16 +117,13 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     s->fmt->interrupt_callback.callback = interrupt_cb;
     s->fmt->interrupt_callback.opaque = s;
 
+    /* Network timeouts are ours alone (the interrupt callback's deadline on every blocking step),
+     * not FFmpeg's socket options: the RTSP demuxer reports its own socket timeout, and even an
+     * interrupt, as "invalid data", so only a deadline we set tells a timeout apart. */
     if (is_network(s->uri)) {
-        char us[32];
-        snprintf(us, sizeof us, "%lld", (long long)timeout_ms * 1000);
-        av_dict_set(&opts, "rw_timeout", us, 0);
-        av_dict_set(&opts, "timeout", us, 0);
-        if (!strncmp(s->uri, "rtsp://", 7)) {
+        if (!strncmp(s->uri, "rtsp://", 7))
             av_dict_set(&opts, "rtsp_transport", params->rtsp_udp ? "udp" : "tcp", 0);
-            av_dict_set(&opts, "stimeout", NULL, 0);
-        }
-        s->info.is_live = strncmp(s->uri, "http", 4) != 0; /* HTTP files behave like files */
+        s->network = 1;
     }
     s->deadline_us = av_gettime_relative() + (int64_t)timeout_ms * 1000 * (is_network(s->uri) ? 1 : 6);
     err = avformat_open_input(&s->fmt, s->uri, NULL, &opts);
@@ -127,17 +132,29 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);
         st = status_from_av(err);
+        if (stop_asked(s)) st = PAN_INTERRUPTED;
+        else if (st == PAN_INTERRUPTED || (s->network && av_gettime_relative() > s->deadline_us))
+            st = PAN_TIMEOUT; /* our deadline fired */
+        if (st == PAN_TIMEOUT) snprintf(msg, sizeof msg, "no answer within %d ms", timeout_ms);
         pan_log_error("source", cam, "%s: cannot open: %s%s", s->uri, msg,
                       st == PAN_NOTFOUND ? " (check the path)" :
                       st == PAN_TIMEOUT ? " (camera did not answer in time; check the address and network)" :
                       st == PAN_CORRUPT ? " (not a video file Panoptes can read, or damaged)" : "");
         goto fail_nofmt;
     }
+    /* A live stream is probed for up to FFmpeg's analyzeduration (5 s) of real time, so the deadline
+     * is reset for this step. The deadline must not cut a read short unnoticed: an interrupted
+     * read can leave RTSP-over-TCP mid-packet, and the connection is then unusable. */
+    if (s->network) s->deadline_us = av_gettime_relative() + ((int64_t)timeout_ms + 5000) * 1000;
     err = avformat_find_stream_info(s->fmt, NULL);
+    if (err >= 0 && s->deadline_us && av_gettime_relative() > s->deadline_us) err = AVERROR_EXIT;
     if (err < 0) {
         st = status_from_av(err);
-        pan_log_error("source", cam, "%s: cannot read stream information (%s); the file may be truncated or damaged",
-                      s->uri, av_err2str(err));
+        if (stop_asked(s)) st = PAN_INTERRUPTED;
+        else if (st == PAN_INTERRUPTED || (s->network && av_gettime_relative() > s->deadline_us)) st = PAN_TIMEOUT;
+        pan_log_error("source", cam, "%s: cannot read stream information (%s); %s", s->uri,
+                      st == PAN_TIMEOUT ? "no data within the timeout" : av_err2str(err),
+                      s->network ? "the camera sent no usable video" : "the file may be truncated or damaged");
         goto fail;
     }
     s->deadline_us = 0;
@@ -168,6 +185,11 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     s->info.frames = vs->nb_frames;
     s->info.bit_rate = par->bit_rate ? par->bit_rate : s->fmt->bit_rate;
     fill_colour(&s->info, par);
+    /* Live: a stream that is not a file. HTTP serves both: a known duration on a seekable
+     * connection is a file (it can loop); anything else is a live feed. */
+    if (s->network)
+        s->info.is_live = strncmp(s->uri, "http", 4) != 0 || s->info.duration <= 0 || !s->fmt->pb ||
+                          !(s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL);
     s->pass_end = AV_NOPTS_VALUE;
     *out = s;
     return PAN_OK;
@@ -232,9 +254,16 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
     memset(p, 0, sizeof *p);
     for (;;) {
         av_packet_unref(s->pkt);
-        s->deadline_us = s->info.is_live ? av_gettime_relative() + (int64_t)timeout_ms * 1000 : 0;
+        s->deadline_us = s->network ? av_gettime_relative() + (int64_t)timeout_ms * 1000 : 0;
         err = av_read_frame(s->fmt, s->pkt);
+        int timed_out = err < 0 && s->deadline_us && av_gettime_relative() > s->deadline_us;
         s->deadline_us = 0;
+        if (timed_out && !stop_asked(s)) err = AVERROR_EXIT; /* whatever the demuxer made of it */
+        if (s->info.is_live && err == AVERROR_EOF) {
+            if (stop_asked(s)) return PAN_INTERRUPTED;
+            pan_log_warn("source", s->params.camera, "%s: the camera ended the stream", s->uri);
+            return PAN_EOF;
+        }
         if (err == AVERROR_EOF || (err < 0 && !s->info.is_live && avio_feof(s->fmt->pb))) {
             if (!s->params.loop || rewinds++ > 0) return PAN_EOF; /* an empty pass: stop */
             pan_status st = rewind_for_loop(s);
@@ -243,7 +272,7 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
         }
         if (err < 0) {
             pan_status st = status_from_av(err);
-            if (atomic_load(&s->interrupted)) return PAN_INTERRUPTED;
+            if (stop_asked(s)) return PAN_INTERRUPTED;
             if (err == AVERROR_EXIT) st = PAN_TIMEOUT; /* our deadline fired */
             pan_log_error("source", s->params.camera, "%s: read failed: %s", s->uri,
                           st == PAN_TIMEOUT ? "no data within the timeout" : av_err2str(err));

@@ -1,0 +1,423 @@
+/* Live cameras on loopback: a real RTSP server (tests/peers/rtsp_server.py, GStreamer's
+ * gst-rtsp-server) is started, killed, stalled and restarted by the test while the pipeline runs.
+ * Checks: reconnection keeps the camera's id and frame numbering and costs only that camera's
+ * frames; a camera that never answers fails after the configured attempts; a stalled server is
+ * detected by the timeout, at connect and mid-stream; a stop request ends a connect in progress;
+ * a live camera that outruns the pipeline drops frames (counted) instead of queueing them.
+ * Skips (77) when Debian's python3-gi / gir1.2-gst-rtsp-server-1.0 / GStreamer plugins are missing.
+ * Everything listens on 127.0.0.1 only. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "media.h"
+#include "panoptes/pipeline.h"
+#include "test.h"
+
+#define PYTHON "/usr/bin/python3"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    int out; /* read end of its stdout, kept open while it runs (it must never write to a closed pipe) */
+} server;
+
+/* Starts rtsp_server.py on `port` (mode NULL: H.264 test pattern; "--stall": accepts, never answers)
+ * and waits for its "ready" line. 0 = running, 77 = GStreamer's RTSP server is missing, -1 = failed. */
+static int server_start(server *s, int port, const char *mode)
+{
+    int fds[2];
+    char portstr[16];
+    s->pid = -1;
+    s->port = port;
+    s->out = -1;
+    if (access(PYTHON, X_OK) != 0) return 77;
+    if (pipe(fds) != 0) return -1;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        const char *script = pan_test_path("tests/peers/rtsp_server.py");
+        if (mode) execl(PYTHON, PYTHON, script, portstr, mode, (char *)NULL);
+        else execl(PYTHON, PYTHON, script, portstr, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->pid = pid;
+    char buf[64] = {0};
+    size_t got = 0;
+    double end = now_s() + 20;
+    while (got < sizeof buf - 1 && !strstr(buf, "ready") && now_s() < end) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pfd, 1, 200) <= 0) continue;
+        ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    if (strstr(buf, "ready")) {
+        s->out = fds[0];
+        return 0;
+    }
+    close(fds[0]);
+    int status = 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    s->pid = -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 77 ? 77 : -1;
+}
+
+static void server_stop(server *s, int sig)
+{
+    if (s->pid <= 0) return;
+    kill(s->pid, sig);
+    if (sig == SIGSTOP || sig == SIGCONT) return;
+    waitpid(s->pid, NULL, 0);
+    s->pid = -1;
+    if (s->out >= 0) close(s->out);
+    s->out = -1;
+}
+
+/* The pipeline on a thread, so that the test can act on the server meanwhile. */
+typedef struct bg_run {
+    pan_pipeline_params p;
+    pan_run_summary sum;
+    pan_status st;
+    pthread_t thread;
+    double t0, wall;
+} bg_run;
+
+static void *bg_main(void *arg)
+{
+    bg_run *b = arg;
+    b->st = pan_pipeline_run(&b->p, &b->sum);
+    b->wall = now_s() - b->t0;
+    return NULL;
+}
+
+static void bg_params(bg_run *b, const char **cams, int n)
+{
+    memset(b, 0, sizeof *b);
+    pan_pipeline_params_default(&b->p);
+    b->p.cameras = cams;
+    b->p.n_cameras = n;
+    b->p.backend = PAN_BACKEND_CPU;
+    b->p.detect = 0;
+    b->p.track = 0;
+    b->p.timeout_ms = 1000;
+    b->p.backoff_min_ms = 100;
+    b->p.backoff_max_ms = 300;
+}
+
+static void bg_start(bg_run *b)
+{
+    b->t0 = now_s();
+    pthread_create(&b->thread, NULL, bg_main, b);
+}
+
+/* Joins the run; a run still going after `limit` seconds is stopped (and the caller fails it). */
+static int bg_join(bg_run *b, double limit)
+{
+    int late = 0;
+    while (pthread_tryjoin_np(b->thread, NULL) == EBUSY) {
+        if (now_s() - b->t0 > limit && !late) {
+            late = 1;
+            pan_pipeline_interrupt();
+        }
+        sleep_s(0.05);
+    }
+    return late ? -1 : 0;
+}
+
+/* Frame indices of `camera` in a JSONL file must rise strictly; returns how many lines it has
+ * (-1 when they do not rise) and the last index. */
+static int jsonl_check(const char *path, int camera, long long *last)
+{
+    FILE *f = fopen(path, "r");
+    char line[65536];
+    int n = 0;
+    *last = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        int cam;
+        long long idx;
+        if (sscanf(line, "{\"camera\":%d,\"frame\":%lld", &cam, &idx) != 2 || cam != camera) continue;
+        if (idx <= *last) {
+            fclose(f);
+            return -1;
+        }
+        *last = idx;
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* (1) The server dies mid-stream and comes back: the camera reconnects with the same id, its
+ * frame numbering goes on, and the other camera (a file read at its native rate) goes on unhurt. */
+static void kill_and_restart(pan_test_ctx *pan__t, int udp)
+{
+    if (!pan_test_have_ffmpeg()) PAN_SKIP("ffmpeg not installed");
+    const char *clip = pan_test_make_clip("file-cam.mp4", "testsrc2=size=320x240:rate=25:duration=10",
+                                          "-c:v libx264 -g 25 -pix_fmt yuv420p");
+    ASSERT_TRUE(clip);
+    server srv;
+    int port = free_port();
+    int rc = server_start(&srv, port, NULL);
+    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    ASSERT_EQ(rc, 0);
+    char uri[128], out[512];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    snprintf(out, sizeof out, "%s/restart-%s.jsonl", pan_test_tmpdir(), udp ? "udp" : "tcp");
+    const char *cams[] = {clip, uri};
+    const int n = 125; /* 5 s of each camera at 25 frames/s */
+    bg_run b;
+    bg_params(&b, cams, 2);
+    b.p.max_frames = n;
+    b.p.realtime = 1;
+    b.p.reconnect = 20;
+    b.p.rtsp_udp = udp;
+    b.p.out_path = out;
+    bg_start(&b);
+    sleep_s(2.5);
+    server_stop(&srv, SIGKILL); /* a crash: no TEARDOWN, the socket just closes (TCP) or goes quiet (UDP) */
+    sleep_s(1.5);
+    rc = server_start(&srv, port, NULL);
+    int late = bg_join(&b, 40);
+    server_stop(&srv, SIGTERM);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(late, 0);
+    ASSERT_OK(b.st);
+    const pan_camera_summary *file = &b.sum.cameras[0], *live = &b.sum.cameras[1];
+    fprintf(stderr, "  %s: live camera %lld frames, %lld dropped, %lld reconnects, %lld failed attempts, %.2f s outage;"
+                    " file camera %lld frames, %lld dropped; %.1f s\n",
+            udp ? "udp" : "tcp", (long long)live->frames, (long long)live->dropped, (long long)live->reconnects,
+            (long long)live->failed_attempts, live->outage_s, (long long)file->frames, (long long)file->dropped, b.wall);
+    /* the live camera: back, same id, every index accounted for (processed or dropped) */
+    ASSERT_EQ(live->status, PAN_OK);
+    ASSERT_EQ(live->state, PAN_CAMERA_ENDED);
+    ASSERT_TRUE(live->live);
+    ASSERT_GE(live->reconnects, 1);
+    ASSERT_EQ(live->frames + live->dropped, n);
+    ASSERT_GE(live->outage_s, 1.0);
+    ASSERT_LE(live->outage_s, 8.0);
+    /* the file camera: untouched by the other camera's outage */
+    ASSERT_EQ(file->status, PAN_OK);
+    ASSERT_EQ(file->state, PAN_CAMERA_ENDED);
+    ASSERT_EQ(file->reconnects, 0);
+    ASSERT_EQ(file->failed_attempts, 0);
+    ASSERT_EQ(file->frames + file->dropped, n);
+    ASSERT_LE(file->dropped, n / 10);
+    ASSERT_EQ(b.sum.failed_cameras, 0);
+    ASSERT_GE(b.sum.reconnects, 1);
+    /* output: both cameras' indices rise; the last is the n-th frame of each stream */
+    long long last;
+    ASSERT_EQ(jsonl_check(out, 1, &last), live->frames);
+    ASSERT_LE(last, n - 1); /* the camera stops at index n-1 (which may have been dropped) */
+    ASSERT_EQ(jsonl_check(out, 0, &last), file->frames);
+    pan_run_summary_free(&b.sum);
+}
+
+PAN_TEST(server_killed_and_restarted_tcp) { kill_and_restart(pan__t, 0); }
+PAN_TEST(server_killed_and_restarted_udp) { kill_and_restart(pan__t, 1); }
+
+/* (2) Nothing listens on the port: connection refused, 1 + reconnect attempts, then `failed`. */
+PAN_TEST(server_never_answers)
+{
+    if (!pan_test_have_ffmpeg()) PAN_SKIP("ffmpeg not installed");
+    const char *clip = pan_test_make_clip("short.mp4", "testsrc2=size=320x240:rate=25:duration=1",
+                                          "-c:v libx264 -pix_fmt yuv420p");
+    ASSERT_TRUE(clip);
+    char uri[128];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", free_port());
+    const char *cams[] = {uri, clip};
+    bg_run b;
+    bg_params(&b, cams, 2);
+    b.p.reconnect = 2;
+    bg_start(&b);
+    ASSERT_EQ(bg_join(&b, 20), 0);
+    ASSERT_OK(b.st);
+    const pan_camera_summary *c = &b.sum.cameras[0];
+    ASSERT_EQ(c->status, PAN_NET);
+    ASSERT_EQ(c->state, PAN_CAMERA_FAILED);
+    ASSERT_EQ(c->failed_attempts, 3);
+    ASSERT_EQ(c->frames, 0);
+    ASSERT_EQ(c->reconnects, 0);
+    ASSERT_EQ(b.sum.cameras[1].status, PAN_OK);
+    ASSERT_EQ(b.sum.cameras[1].frames, 25);
+    ASSERT_EQ(b.sum.failed_cameras, 1);
+    ASSERT_LE(b.wall, 5.0); /* refused at once; two waits of at most 0.3 s */
+    pan_run_summary_free(&b.sum);
+}
+
+/* (3) A server that accepts and never says a word: each attempt ends at the timeout. */
+PAN_TEST(stalled_server_times_out)
+{
+    server srv;
+    int port = free_port();
+    int rc = server_start(&srv, port, "--stall");
+    if (rc == 77) PAN_SKIP(PYTHON " not found");
+    ASSERT_EQ(rc, 0);
+    char uri[128];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    const char *cams[] = {uri};
+    bg_run b;
+    bg_params(&b, cams, 1);
+    b.p.timeout_ms = 700;
+    b.p.reconnect = 1;
+    bg_start(&b);
+    int late = bg_join(&b, 20);
+    server_stop(&srv, SIGTERM);
+    ASSERT_EQ(late, 0);
+    ASSERT_OK(b.st);
+    const pan_camera_summary *c = &b.sum.cameras[0];
+    ASSERT_EQ(c->status, PAN_TIMEOUT);
+    ASSERT_EQ(c->state, PAN_CAMERA_FAILED);
+    ASSERT_EQ(c->failed_attempts, 2);
+    ASSERT_GE(b.wall, 1.4); /* two attempts of 0.7 s */
+    ASSERT_LE(b.wall, 6.0);
+    pan_run_summary_free(&b.sum);
+}
+
+/* A server that freezes mid-stream (SIGSTOP: the connection stays open, nothing comes) is
+ * detected by the read timeout, and the camera comes back once it thaws. */
+PAN_TEST(stall_mid_stream_recovers)
+{
+    server srv;
+    int port = free_port();
+    int rc = server_start(&srv, port, NULL);
+    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    ASSERT_EQ(rc, 0);
+    char uri[128];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    const char *cams[] = {uri};
+    bg_run b;
+    bg_params(&b, cams, 1);
+    b.p.max_frames = 100;
+    b.p.reconnect = -1;
+    bg_start(&b);
+    sleep_s(2.0);
+    server_stop(&srv, SIGSTOP);
+    sleep_s(2.5);
+    server_stop(&srv, SIGCONT);
+    int late = bg_join(&b, 40);
+    server_stop(&srv, SIGTERM);
+    ASSERT_EQ(late, 0);
+    ASSERT_OK(b.st);
+    const pan_camera_summary *c = &b.sum.cameras[0];
+    fprintf(stderr, "  %lld frames, %lld dropped, %lld reconnects, %lld failed attempts, %.2f s outage\n",
+            (long long)c->frames, (long long)c->dropped, (long long)c->reconnects, (long long)c->failed_attempts,
+            c->outage_s);
+    ASSERT_EQ(c->status, PAN_OK);
+    ASSERT_GE(c->reconnects, 1);
+    ASSERT_EQ(c->frames + c->dropped, 100);
+    pan_run_summary_free(&b.sum);
+}
+
+/* A stop request ends a camera that is still connecting (to a silent server, with a long timeout). */
+PAN_TEST(stop_while_connecting)
+{
+    server srv;
+    int port = free_port();
+    int rc = server_start(&srv, port, "--stall");
+    if (rc == 77) PAN_SKIP(PYTHON " not found");
+    ASSERT_EQ(rc, 0);
+    char uri[128];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    const char *cams[] = {uri};
+    bg_run b;
+    bg_params(&b, cams, 1);
+    b.p.timeout_ms = 30000;
+    b.p.reconnect = -1;
+    bg_start(&b);
+    sleep_s(0.7);
+    pan_pipeline_interrupt();
+    int late = bg_join(&b, 10);
+    server_stop(&srv, SIGTERM);
+    ASSERT_EQ(late, 0);
+    ASSERT_LE(b.wall, 2.5);
+    ASSERT_TRUE(b.sum.interrupted);
+    ASSERT_EQ(b.sum.cameras[0].frames, 0);
+    pan_run_summary_free(&b.sum);
+}
+
+/* A live camera faster than the pipeline (the cpu detector takes ~0.1 s a frame; the camera sends
+ * 25 a second) drops decoded frames, counts them, and leaves gaps in the indices. */
+PAN_TEST(live_camera_drops_when_behind)
+{
+    const char *model = pan_test_path("models/nanodet.json");
+    if (access(model, R_OK) != 0) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh)");
+    server srv;
+    int port = free_port();
+    int rc = server_start(&srv, port, NULL);
+    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    ASSERT_EQ(rc, 0);
+    char uri[128], out[512];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    snprintf(out, sizeof out, "%s/drops.jsonl", pan_test_tmpdir());
+    const char *cams[] = {uri};
+    const int n = 75;
+    bg_run b;
+    bg_params(&b, cams, 1);
+    b.p.detect = 1;
+    b.p.track = 1;
+    b.p.model_path = model;
+    b.p.max_frames = n;
+    b.p.out_path = out;
+    bg_start(&b);
+    int late = bg_join(&b, 60);
+    server_stop(&srv, SIGTERM);
+    ASSERT_EQ(late, 0);
+    ASSERT_OK(b.st);
+    const pan_camera_summary *c = &b.sum.cameras[0];
+    fprintf(stderr, "  %lld frames processed, %lld dropped, peak RSS %.1f MiB\n", (long long)c->frames,
+            (long long)c->dropped, b.sum.peak_rss_mib);
+    ASSERT_EQ(c->status, PAN_OK);
+    ASSERT_GE(c->dropped, 1);
+    ASSERT_EQ(c->frames + c->dropped, n);
+    ASSERT_EQ(b.sum.dropped, c->dropped);
+    long long last;
+    ASSERT_EQ(jsonl_check(out, 0, &last), c->frames);
+    ASSERT_LE(last, n - 1);
+    pan_run_summary_free(&b.sum);
+}
+
+PAN_TEST_MAIN(server_killed_and_restarted_tcp, server_killed_and_restarted_udp, server_never_answers,
+              stalled_server_times_out, stall_mid_stream_recovers, stop_while_connecting,
+              live_camera_drops_when_behind)
