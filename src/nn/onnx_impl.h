@@ -53,4 +53,34 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c);
 /* ONNX element type -> IR dtype (FLOAT16/BFLOAT16 become F32: computed in FP32). -1 if unsupported. */
 int pan__onnx_dtype(int32_t onnx_type);
 
+/* ---- operator conversion helpers (onnx_ops.c), shared with onnx_ops_data.c ---- */
+#define PAN_ONNX_MAX_IO 4096 /* inputs of one node (Concat of many tensors) */
+
+typedef struct pan__onnx_io {
+    int in[PAN_ONNX_MAX_IO];
+    int n_in;
+    int out[64];
+    int n_out;
+} pan__onnx_io;
+
+/* PAN_OK when inputs 0..k-1 are present, else an error naming the node. */
+int pan__onnx_need_inputs(pan__onnx_ctx *c, const pan__onnx_io *x, int k);
+/* Adds one IR node named after the ONNX node. */
+int pan__onnx_add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_out, const int *out, const pan_attrs *a);
+/* A fresh intermediate tensor / 1-D I64 constant, named after the node's first output. */
+int pan__onnx_temp(pan__onnx_ctx *c, pan_dtype dt);
+int pan__onnx_const_i64(pan__onnx_ctx *c, int n, const int64_t *v);
+/* The tensor when it is a constant, else NULL (also for t < 0). */
+const pan_tensor *pan__onnx_cst(pan__onnx_ctx *c, int t);
+/* INTS attribute `name` as a constant I64 input (*t = -1 when absent). */
+int pan__onnx_ints_as_input(pan__onnx_ctx *c, const char *name, int *t);
+
+int pan__onnx_op_split(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_slice(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_pad(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_resize(pan__onnx_ctx *c, pan__onnx_io *x, int upsample);
+int pan__onnx_op_range(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_cast_to(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_const_of_shape(pan__onnx_ctx *c, pan__onnx_io *x);
+
 #endif

@@ -18,19 +18,10 @@
 
 #include "nn/onnx_impl.h"
 
-#define MAX_IO 4096
-
-typedef struct io {
-    int in[MAX_IO];
-    int n_in;
-    int out[64];
-    int n_out;
-} io;
-
-static pan_status gather_io(pan__onnx_ctx *c, io *x)
+static pan_status gather_io(pan__onnx_ctx *c, pan__onnx_io *x)
 {
     const Onnx__NodeProto *n = c->node;
-    if (n->n_input > MAX_IO) return pan__onnx_fail(c, PAN_LIMIT, "%zu inputs (at most %d)", n->n_input, MAX_IO);
+    if (n->n_input > PAN_ONNX_MAX_IO) return pan__onnx_fail(c, PAN_LIMIT, "%zu inputs (at most %d)", n->n_input, PAN_ONNX_MAX_IO);
     if (n->n_output > 64) return pan__onnx_fail(c, PAN_LIMIT, "%zu outputs (at most 64)", n->n_output);
     x->n_in = (int)n->n_input;
     for (int i = 0; i < x->n_in; i++) {
@@ -53,14 +44,14 @@ static pan_status gather_io(pan__onnx_ctx *c, io *x)
     return PAN_OK;
 }
 
-static int need_inputs(pan__onnx_ctx *c, const io *x, int k)
+int pan__onnx_need_inputs(pan__onnx_ctx *c, const pan__onnx_io *x, int k)
 {
     for (int i = 0; i < k; i++)
         if (i >= x->n_in || x->in[i] < 0) return pan__onnx_fail(c, PAN_MODEL, "required input %d is missing", i);
     return PAN_OK;
 }
 
-static int add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_out, const int *out, const pan_attrs *a)
+int pan__onnx_add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_out, const int *out, const pan_attrs *a)
 {
     const char *name = c->node->name && *c->node->name ? c->node->name : c->node->op_type;
     int r = pan__graph_add_node(c->g, op, name, n_in, in, n_out, out, a);
@@ -68,7 +59,7 @@ static int add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_out, 
     return PAN_OK;
 }
 
-static int temp(pan__onnx_ctx *c, pan_dtype dt)
+int pan__onnx_temp(pan__onnx_ctx *c, pan_dtype dt)
 {
     char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
     if (!nm) return PAN_NOMEM;
@@ -77,7 +68,7 @@ static int temp(pan__onnx_ctx *c, pan_dtype dt)
     return t;
 }
 
-static int const_i64(pan__onnx_ctx *c, int n, const int64_t *v)
+int pan__onnx_const_i64(pan__onnx_ctx *c, int n, const int64_t *v)
 {
     char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
     if (!nm) return PAN_NOMEM;
@@ -86,7 +77,7 @@ static int const_i64(pan__onnx_ctx *c, int n, const int64_t *v)
     return t;
 }
 
-static const pan_tensor *cst(pan__onnx_ctx *c, int t)
+const pan_tensor *pan__onnx_cst(pan__onnx_ctx *c, int t)
 {
     if (t < 0) return NULL;
     const pan_tensor *T = &c->g->tensors[t];
@@ -94,14 +85,14 @@ static const pan_tensor *cst(pan__onnx_ctx *c, int t)
 }
 
 /* INTS attribute `name` -> constant I64 input (or -1 when absent). */
-static int ints_as_input(pan__onnx_ctx *c, const char *name, int *t)
+int pan__onnx_ints_as_input(pan__onnx_ctx *c, const char *name, int *t)
 {
     const int64_t *v;
     int k = pan__onnx_attr_ints(c->node, name, &v);
     *t = -1;
     if (k == -2) return pan__onnx_fail(c, PAN_LIMIT, "attribute '%s' has too many values", name);
     if (k < 0) return PAN_OK;
-    int r = const_i64(c, k, v);
+    int r = pan__onnx_const_i64(c, k, v);
     if (r < 0) return r;
     *t = r;
     return PAN_OK;
@@ -136,9 +127,9 @@ static int auto_pad(pan__onnx_ctx *c, pan_auto_pad *ap)
     return PAN_OK;
 }
 
-static int conv(pan__onnx_ctx *c, io *x)
+static int conv(pan__onnx_ctx *c, pan__onnx_io *x)
 {
-    int st = need_inputs(c, x, 2);
+    int st = pan__onnx_need_inputs(c, x, 2);
     if (st) return st;
     pan_attrs a;
     memset(&a, 0, sizeof a);
@@ -149,15 +140,15 @@ static int conv(pan__onnx_ctx *c, io *x)
     if ((st = spatial(c, "kernel_shape", 2, ks))) return st;
     a.conv.group = pan__onnx_attr_i(c->node, "group", 1);
     if (a.conv.group < 1 || a.conv.group > 1 << 20) return pan__onnx_fail(c, PAN_MODEL, "group %lld", (long long)a.conv.group);
-    const pan_tensor *w = cst(c, x->in[1]);
+    const pan_tensor *w = pan__onnx_cst(c, x->in[1]);
     if (w && w->rank != 4) return pan__onnx_fail(c, PAN_UNSUPPORTED, "weight '%s' has rank %d: only 2-D convolutions", w->name, w->rank);
     int in[3] = {x->in[0], x->in[1], x->n_in > 2 ? x->in[2] : -1};
-    return add(c, PAN_OP_CONV, 3, in, 1, x->out, &a);
+    return pan__onnx_add(c, PAN_OP_CONV, 3, in, 1, x->out, &a);
 }
 
-static int pool(pan__onnx_ctx *c, io *x, pan_op op)
+static int pool(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op)
 {
-    int st = need_inputs(c, x, 1);
+    int st = pan__onnx_need_inputs(c, x, 1);
     if (st) return st;
     if (x->n_out > 1 && x->out[1] >= 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "MaxPool Indices output");
     pan_attrs a;
@@ -170,34 +161,34 @@ static int pool(pan__onnx_ctx *c, io *x, pan_op op)
     a.pool.ceil_mode = (int)pan__onnx_attr_i(c->node, "ceil_mode", 0);
     a.pool.count_include_pad = (int)pan__onnx_attr_i(c->node, "count_include_pad", 0);
     if (pan__onnx_attr_i(c->node, "storage_order", 0)) return pan__onnx_fail(c, PAN_UNSUPPORTED, "storage_order 1");
-    return add(c, op, 1, x->in, 1, x->out, &a);
+    return pan__onnx_add(c, op, 1, x->in, 1, x->out, &a);
 }
 
-static int unary(pan__onnx_ctx *c, io *x, pan_op op, float alpha, float beta)
+static int unary(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op, float alpha, float beta)
 {
-    int st = need_inputs(c, x, 1);
+    int st = pan__onnx_need_inputs(c, x, 1);
     if (st) return st;
     pan_attrs a;
     memset(&a, 0, sizeof a);
     a.unary.alpha = alpha;
     a.unary.beta = beta;
-    return add(c, op, 1, x->in, 1, x->out, &a);
+    return pan__onnx_add(c, op, 1, x->in, 1, x->out, &a);
 }
 
 static int scalar_const(pan__onnx_ctx *c, int t, float *v)
 {
     if (t < 0) return PAN_OK;
-    const pan_tensor *T = cst(c, t);
+    const pan_tensor *T = pan__onnx_cst(c, t);
     if (!T || pan__tensor_numel(T) != 1)
         return pan__onnx_fail(c, PAN_UNSUPPORTED, "Clip bound '%s' must be a constant scalar", c->g->tensors[t].name);
     *v = (float)pan__tensor_get_f64(T, 0);
     return PAN_OK;
 }
 
-static int clip(pan__onnx_ctx *c, io *x)
+static int clip(pan__onnx_ctx *c, pan__onnx_io *x)
 {
     float lo = -INFINITY, hi = INFINITY;
-    int st = need_inputs(c, x, 1);
+    int st = pan__onnx_need_inputs(c, x, 1);
     if (st) return st;
     if (c->opset < 11) {
         lo = pan__onnx_attr_f(c->node, "min", lo);
@@ -210,40 +201,40 @@ static int clip(pan__onnx_ctx *c, io *x)
 }
 
 /* Variadic Max/Min/Sum: a chain of binary nodes. */
-static int binary(pan__onnx_ctx *c, io *x, pan_op op, int variadic)
+static int binary(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op, int variadic)
 {
     if (x->n_in < (variadic ? 1 : 2) || (!variadic && x->n_in != 2))
         return pan__onnx_fail(c, PAN_MODEL, "%d inputs", x->n_in);
     for (int i = 0; i < x->n_in; i++)
         if (x->in[i] < 0) return pan__onnx_fail(c, PAN_MODEL, "input %d is missing", i);
-    if (x->n_in == 1) return add(c, PAN_OP_IDENTITY, 1, x->in, 1, x->out, NULL);
+    if (x->n_in == 1) return pan__onnx_add(c, PAN_OP_IDENTITY, 1, x->in, 1, x->out, NULL);
     int acc = x->in[0];
     for (int i = 1; i < x->n_in; i++) {
-        int out = i == x->n_in - 1 ? x->out[0] : temp(c, PAN_DTYPE_F32);
+        int out = i == x->n_in - 1 ? x->out[0] : pan__onnx_temp(c, PAN_DTYPE_F32);
         if (out < 0) return out;
         int in[2] = {acc, x->in[i]};
-        int st = add(c, op, 2, in, 1, &out, NULL);
+        int st = pan__onnx_add(c, op, 2, in, 1, &out, NULL);
         if (st) return st;
         acc = out;
     }
     return PAN_OK;
 }
 
-static int axis_op(pan__onnx_ctx *c, io *x, pan_op op, int64_t def, int n_in)
+static int axis_op(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op, int64_t def, int n_in)
 {
-    int st = need_inputs(c, x, n_in);
+    int st = pan__onnx_need_inputs(c, x, n_in);
     if (st) return st;
     pan_attrs a;
     memset(&a, 0, sizeof a);
     a.axis.axis = pan__onnx_attr_i(c->node, "axis", def);
     if (a.axis.axis < -PAN_MAX_DIMS || a.axis.axis >= PAN_MAX_DIMS)
         return pan__onnx_fail(c, PAN_MODEL, "axis %lld", (long long)a.axis.axis);
-    return add(c, op, op == PAN_OP_CONCAT ? x->n_in : n_in, x->in, 1, x->out, &a);
+    return pan__onnx_add(c, op, op == PAN_OP_CONCAT ? x->n_in : n_in, x->in, 1, x->out, &a);
 }
 
-static int softmax(pan__onnx_ctx *c, io *x)
+static int softmax(pan__onnx_ctx *c, pan__onnx_io *x)
 {
-    int st = need_inputs(c, x, 1);
+    int st = pan__onnx_need_inputs(c, x, 1);
     if (st) return st;
     if (c->opset >= 13) return axis_op(c, x, PAN_OP_SOFTMAX, -1, 1);
     int64_t axis = pan__onnx_attr_i(c->node, "axis", 1);
@@ -254,244 +245,34 @@ static int softmax(pan__onnx_ctx *c, io *x)
      * (A Reshape with 0s rather than Flatten keeps dim 0 in place, so the batch stays visible.) */
     int64_t tgt[PAN_MAX_DIMS + 1] = {0};
     tgt[axis] = -1;
-    int shape2 = const_i64(c, (int)axis + 1, tgt);
-    int flat = temp(c, PAN_DTYPE_F32), sm = temp(c, PAN_DTYPE_F32), shp = temp(c, PAN_DTYPE_I64);
+    int shape2 = pan__onnx_const_i64(c, (int)axis + 1, tgt);
+    int flat = pan__onnx_temp(c, PAN_DTYPE_F32), sm = pan__onnx_temp(c, PAN_DTYPE_F32), shp = pan__onnx_temp(c, PAN_DTYPE_I64);
     if (shape2 < 0 || flat < 0 || sm < 0 || shp < 0) return PAN_NOMEM;
     pan_attrs a;
     memset(&a, 0, sizeof a);
     int in[2] = {x->in[0], shape2};
-    if ((st = add(c, PAN_OP_RESHAPE, 2, in, 1, &flat, &a))) return st;
+    if ((st = pan__onnx_add(c, PAN_OP_RESHAPE, 2, in, 1, &flat, &a))) return st;
     a.axis.axis = -1;
-    if ((st = add(c, PAN_OP_SOFTMAX, 1, &flat, 1, &sm, &a))) return st;
+    if ((st = pan__onnx_add(c, PAN_OP_SOFTMAX, 1, &flat, 1, &sm, &a))) return st;
     memset(&a, 0, sizeof a);
-    if ((st = add(c, PAN_OP_SHAPE, 1, x->in, 1, &shp, &a))) return st;
+    if ((st = pan__onnx_add(c, PAN_OP_SHAPE, 1, x->in, 1, &shp, &a))) return st;
     in[0] = sm;
     in[1] = shp;
-    return add(c, PAN_OP_RESHAPE, 2, in, 1, x->out, &a);
+    return pan__onnx_add(c, PAN_OP_RESHAPE, 2, in, 1, x->out, &a);
 }
 
 /* Ops whose parameter moved from an attribute to input 1 at opset `since`. */
-static int attr_or_input(pan__onnx_ctx *c, io *x, pan_op op, const char *attr, int since, const pan_attrs *a)
+static int attr_or_input(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op, const char *attr, int since, const pan_attrs *a)
 {
-    int st = need_inputs(c, x, 1);
+    int st = pan__onnx_need_inputs(c, x, 1);
     if (st) return st;
     int p = x->n_in > 1 ? x->in[1] : -1;
-    if (c->opset < since && (st = ints_as_input(c, attr, &p))) return st;
+    if (c->opset < since && (st = pan__onnx_ints_as_input(c, attr, &p))) return st;
     int in[2] = {x->in[0], p};
-    return add(c, op, 2, in, 1, x->out, a);
+    return pan__onnx_add(c, op, 2, in, 1, x->out, a);
 }
 
-static int split(pan__onnx_ctx *c, io *x)
-{
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-    a.axis.axis = pan__onnx_attr_i(c->node, "axis", 0);
-    for (int i = 0; i < x->n_out; i++)
-        if (x->out[i] < 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "output %d has no name", i);
-    int64_t no = pan__onnx_attr_i(c->node, "num_outputs", x->n_out);
-    if (no != x->n_out) return pan__onnx_fail(c, PAN_MODEL, "num_outputs %lld but %d outputs", (long long)no, x->n_out);
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    int p = x->n_in > 1 ? x->in[1] : -1;
-    if (c->opset < 13 && (st = ints_as_input(c, "split", &p))) return st;
-    int in[2] = {x->in[0], p};
-    return add(c, PAN_OP_SPLIT, 2, in, x->n_out, x->out, &a);
-}
-
-static int slice(pan__onnx_ctx *c, io *x)
-{
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    int in[5] = {x->in[0], -1, -1, -1, -1};
-    if (c->opset < 10) {
-        if ((st = ints_as_input(c, "starts", &in[1])) || (st = ints_as_input(c, "ends", &in[2])) ||
-            (st = ints_as_input(c, "axes", &in[3])))
-            return st;
-    } else {
-        for (int i = 1; i < 5 && i < x->n_in; i++) in[i] = x->in[i];
-    }
-    if (in[1] < 0 || in[2] < 0) return pan__onnx_fail(c, PAN_MODEL, "starts/ends missing");
-    return add(c, PAN_OP_SLICE, 5, in, 1, x->out, NULL);
-}
-
-static int pad(pan__onnx_ctx *c, io *x)
-{
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    char mode[32];
-    pan__onnx_attr_s(c->node, "mode", "constant", mode, sizeof mode);
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-    if (!strcmp(mode, "constant")) a.pad.mode = PAN_PAD_CONSTANT;
-    else if (!strcmp(mode, "reflect")) a.pad.mode = PAN_PAD_REFLECT;
-    else if (!strcmp(mode, "edge")) a.pad.mode = PAN_PAD_EDGE;
-    else return pan__onnx_fail(c, PAN_UNSUPPORTED, "Pad mode '%s'", mode);
-    int in[3] = {x->in[0], -1, -1};
-    if (c->opset < 11) {
-        if ((st = ints_as_input(c, "pads", &in[1]))) return st;
-        float v = pan__onnx_attr_f(c->node, "value", 0.f);
-        char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
-        if (!nm) return PAN_NOMEM;
-        in[2] = pan__graph_add_const(c->g, nm, PAN_DTYPE_F32, 0, NULL, &v);
-        free(nm);
-        if (in[2] < 0) return in[2];
-    } else {
-        in[1] = x->n_in > 1 ? x->in[1] : -1;
-        in[2] = x->n_in > 2 ? x->in[2] : -1;
-        if (x->n_in > 3 && x->in[3] >= 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "Pad with an axes input");
-    }
-    if (in[1] < 0) return pan__onnx_fail(c, PAN_MODEL, "pads missing");
-    return add(c, PAN_OP_PAD, 3, in, 1, x->out, &a);
-}
-
-static int resize(pan__onnx_ctx *c, io *x, int upsample)
-{
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    char s[48];
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-    pan__onnx_attr_s(c->node, "mode", "nearest", s, sizeof s);
-    if (!strcmp(s, "nearest")) a.resize.mode = PAN_RESIZE_NEAREST;
-    else if (!strcmp(s, "linear") || !strcmp(s, "bilinear")) a.resize.mode = PAN_RESIZE_LINEAR;
-    else if (!strcmp(s, "cubic")) a.resize.mode = PAN_RESIZE_CUBIC;
-    else return pan__onnx_fail(c, PAN_UNSUPPORTED, "mode '%s'", s);
-    int in[4] = {x->in[0], -1, -1, -1};
-    if (upsample || c->opset < 11) {
-        /* Upsample 7-9, Resize 10: (X, scales) or attribute scales; asymmetric, nearest = floor */
-        a.resize.coord = PAN_RESIZE_ASYMMETRIC;
-        a.resize.nearest = PAN_NEAREST_FLOOR;
-        const Onnx__AttributeProto *sa = pan__onnx_attr(c->node, "scales");
-        if (x->n_in > 1 && x->in[1] >= 0) {
-            in[2] = x->in[1];
-        } else if (sa && sa->n_floats > 0 && sa->n_floats <= PAN_MAX_DIMS) {
-            char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
-            if (!nm) return PAN_NOMEM;
-            int64_t d = (int64_t)sa->n_floats;
-            in[2] = pan__graph_add_const(c->g, nm, PAN_DTYPE_F32, 1, &d, sa->floats);
-            free(nm);
-            if (in[2] < 0) return in[2];
-        } else {
-            return pan__onnx_fail(c, PAN_MODEL, "scales missing");
-        }
-    } else {
-        pan__onnx_attr_s(c->node, "coordinate_transformation_mode", "half_pixel", s, sizeof s);
-        if (!strcmp(s, "half_pixel")) a.resize.coord = PAN_RESIZE_HALF_PIXEL;
-        else if (!strcmp(s, "asymmetric")) a.resize.coord = PAN_RESIZE_ASYMMETRIC;
-        else if (!strcmp(s, "align_corners")) a.resize.coord = PAN_RESIZE_ALIGN_CORNERS;
-        else if (!strcmp(s, "pytorch_half_pixel")) a.resize.coord = PAN_RESIZE_PYTORCH_HALF_PIXEL;
-        else if (!strcmp(s, "tf_half_pixel_for_nn")) a.resize.coord = PAN_RESIZE_TF_HALF_PIXEL_FOR_NN;
-        else return pan__onnx_fail(c, PAN_UNSUPPORTED, "coordinate_transformation_mode '%s'", s);
-        pan__onnx_attr_s(c->node, "nearest_mode", "round_prefer_floor", s, sizeof s);
-        if (!strcmp(s, "round_prefer_floor")) a.resize.nearest = PAN_NEAREST_ROUND_PREFER_FLOOR;
-        else if (!strcmp(s, "round_prefer_ceil")) a.resize.nearest = PAN_NEAREST_ROUND_PREFER_CEIL;
-        else if (!strcmp(s, "floor")) a.resize.nearest = PAN_NEAREST_FLOOR;
-        else if (!strcmp(s, "ceil")) a.resize.nearest = PAN_NEAREST_CEIL;
-        else return pan__onnx_fail(c, PAN_UNSUPPORTED, "nearest_mode '%s'", s);
-        a.resize.cubic_coeff_a = pan__onnx_attr_f(c->node, "cubic_coeff_a", -0.75f);
-        a.resize.exclude_outside = (int)pan__onnx_attr_i(c->node, "exclude_outside", 0);
-        if (pan__onnx_attr_i(c->node, "antialias", 0)) return pan__onnx_fail(c, PAN_UNSUPPORTED, "antialias 1");
-        if (pan__onnx_attr(c->node, "axes")) return pan__onnx_fail(c, PAN_UNSUPPORTED, "Resize with axes");
-        pan__onnx_attr_s(c->node, "keep_aspect_ratio_policy", "stretch", s, sizeof s);
-        if (strcmp(s, "stretch")) return pan__onnx_fail(c, PAN_UNSUPPORTED, "keep_aspect_ratio_policy '%s'", s);
-        for (int i = 1; i < 4 && i < x->n_in; i++) in[i] = x->in[i];
-        /* exporters pass empty tensors for the unused one of scales/sizes */
-        for (int i = 1; i < 4; i++) {
-            const pan_tensor *T = cst(c, in[i]);
-            if (T && pan__tensor_numel(T) == 0) in[i] = -1;
-        }
-        if (in[2] < 0 && in[3] < 0) return pan__onnx_fail(c, PAN_MODEL, "neither scales nor sizes given");
-    }
-    return add(c, PAN_OP_RESIZE, 4, in, 1, x->out, &a);
-}
-
-/* Range with constant inputs, folded at import (shape subgraphs use it). */
-static int range(pan__onnx_ctx *c, io *x)
-{
-    int st = need_inputs(c, x, 3);
-    if (st) return st;
-    const pan_tensor *s = cst(c, x->in[0]), *l = cst(c, x->in[1]), *d = cst(c, x->in[2]);
-    if (!s || !l || !d || pan__tensor_numel(s) != 1 || pan__tensor_numel(l) != 1 || pan__tensor_numel(d) != 1)
-        return pan__onnx_fail(c, PAN_UNSUPPORTED, "Range is supported with constant scalar inputs only");
-    double a = pan__tensor_get_f64(s, 0), b = pan__tensor_get_f64(l, 0), dd = pan__tensor_get_f64(d, 0);
-    double cnt = dd != 0 ? ceil((b - a) / dd) : -1;
-    if (!(cnt >= 0) || cnt > 1 << 24) return pan__onnx_fail(c, PAN_MODEL, "Range of %g elements", cnt);
-    int64_t n = (int64_t)cnt;
-    pan_dtype dt = s->dtype == PAN_DTYPE_F32 || s->dtype == PAN_DTYPE_F64 ? PAN_DTYPE_F32 : s->dtype;
-    if (dt != PAN_DTYPE_F32 && dt != PAN_DTYPE_I64 && dt != PAN_DTYPE_I32)
-        return pan__onnx_fail(c, PAN_UNSUPPORTED, "Range of %s", pan_dtype_name(dt));
-    void *v = malloc((size_t)(n ? n : 1) * 8);
-    if (!v) return PAN_NOMEM;
-    for (int64_t i = 0; i < n; i++) {
-        double e = a + (double)i * dd;
-        if (dt == PAN_DTYPE_F32) ((float *)v)[i] = (float)e;
-        else if (dt == PAN_DTYPE_I64) ((int64_t *)v)[i] = (int64_t)e;
-        else ((int32_t *)v)[i] = (int32_t)e;
-    }
-    /* The output placeholder was made in pass 1; the constant takes a fresh name and an
-     * Identity node produces the output. */
-    char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
-    if (!nm) {
-        free(v);
-        return PAN_NOMEM;
-    }
-    int t = pan__graph_add_const_owned(c->g, nm, dt, 1, &n, v);
-    free(nm);
-    if (t < 0) return t;
-    return add(c, PAN_OP_IDENTITY, 1, &t, 1, x->out, NULL);
-}
-
-static int cast_to(pan__onnx_ctx *c, io *x)
-{
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    int64_t to = pan__onnx_attr_i(c->node, "to", -1);
-    int dt = pan__onnx_dtype((int32_t)to);
-    if (to < 0 || to > 64 || dt < 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "Cast to ONNX type %lld", (long long)to);
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-    a.cast.to = (pan_dtype)dt;
-    return add(c, PAN_OP_CAST, 1, x->in, 1, x->out, &a);
-}
-
-static int const_of_shape(pan__onnx_ctx *c, io *x)
-{
-    int st = need_inputs(c, x, 1);
-    if (st) return st;
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-    a.fill.dtype = PAN_DTYPE_F32;
-    const Onnx__AttributeProto *v = pan__onnx_attr(c->node, "value");
-    if (v && v->t) {
-        const Onnx__TensorProto *t = v->t;
-        int dt = pan__onnx_dtype(t->has_data_type ? t->data_type : 0);
-        if (dt < 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "value of ONNX type %d", (int)t->data_type);
-        a.fill.dtype = (pan_dtype)dt;
-        const uint8_t *r = t->has_raw_data ? t->raw_data.data : NULL;
-        size_t rl = t->has_raw_data ? t->raw_data.len : 0;
-        int ty = t->data_type, ok = 0;
-        if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-            float f = 0;
-            if (r && rl >= 4) memcpy(&f, r, 4), ok = 1;
-            else if (!r && t->n_float_data) f = t->float_data[0], ok = 1;
-            a.fill.value = f;
-        } else if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
-            int64_t i = 0;
-            if (r && rl >= 8) memcpy(&i, r, 8), ok = 1;
-            else if (!r && t->n_int64_data) i = t->int64_data[0], ok = 1;
-            a.fill.value = (double)i;
-        } else if (ty == ONNX__TENSOR_PROTO__DATA_TYPE__INT32) {
-            int32_t i = 0;
-            if (r && rl >= 4) memcpy(&i, r, 4), ok = 1;
-            else if (!r && t->n_int32_data) i = t->int32_data[0], ok = 1;
-            a.fill.value = i;
-        }
-        if (!ok) return pan__onnx_fail(c, PAN_UNSUPPORTED, "ConstantOfShape value must be one float, int32 or int64");
-    }
-    return add(c, PAN_OP_CONSTANT_OF_SHAPE, 1, x->in, 1, x->out, &a);
-}
-
-static int reduce_mean(pan__onnx_ctx *c, io *x)
+static int reduce_mean(pan__onnx_ctx *c, pan__onnx_io *x)
 {
     pan_attrs a;
     memset(&a, 0, sizeof a);
@@ -502,7 +283,7 @@ static int reduce_mean(pan__onnx_ctx *c, io *x)
 
 pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
 {
-    io *px = malloc(sizeof *px); /* ~16 KiB: kept off the stack */
+    pan__onnx_io *px = malloc(sizeof *px); /* ~16 KiB: kept off the stack */
     if (!px) return PAN_NOMEM;
     int st = gather_io(c, px);
     if (st) goto done;
@@ -512,11 +293,11 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
 #define IS(s) (!strcmp(op, s))
     if (IS("Conv")) st = conv(c, px);
     else if (IS("BatchNormalization")) {
-        if (!(st = need_inputs(c, px, 5))) {
+        if (!(st = pan__onnx_need_inputs(c, px, 5))) {
             for (int i = 1; i < px->n_out; i++)
                 if (px->out[i] >= 0) st = pan__onnx_fail(c, PAN_UNSUPPORTED, "training-mode outputs");
             a.bn.epsilon = pan__onnx_attr_f(c->node, "epsilon", 1e-5f);
-            if (!st) st = add(c, PAN_OP_BATCHNORM, 5, px->in, 1, px->out, &a);
+            if (!st) st = pan__onnx_add(c, PAN_OP_BATCHNORM, 5, px->in, 1, px->out, &a);
         }
     }
     else if (IS("Relu")) st = unary(c, px, PAN_OP_RELU, 0, 0);
@@ -534,7 +315,7 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
                    pan__onnx_attr_f(c->node, "beta", 0.5f));
     else if (IS("Identity") || IS("Dropout")) st = unary(c, px, PAN_OP_IDENTITY, 0, 0);
     else if (IS("Clip")) st = clip(c, px);
-    else if (IS("Cast")) st = cast_to(c, px);
+    else if (IS("Cast")) st = pan__onnx_op_cast_to(c, px);
     else if (IS("Add")) st = binary(c, px, PAN_OP_ADD, 0);
     else if (IS("Sub")) st = binary(c, px, PAN_OP_SUB, 0);
     else if (IS("Mul")) st = binary(c, px, PAN_OP_MUL, 0);
@@ -545,13 +326,13 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
     else if (IS("Sum")) st = binary(c, px, PAN_OP_ADD, 1);
     else if (IS("MatMul")) st = binary(c, px, PAN_OP_MATMUL, 0);
     else if (IS("Gemm")) {
-        if (!(st = need_inputs(c, px, 2))) {
+        if (!(st = pan__onnx_need_inputs(c, px, 2))) {
             a.gemm.alpha = pan__onnx_attr_f(c->node, "alpha", 1.f);
             a.gemm.beta = pan__onnx_attr_f(c->node, "beta", 1.f);
             a.gemm.trans_a = (int)pan__onnx_attr_i(c->node, "transA", 0);
             a.gemm.trans_b = (int)pan__onnx_attr_i(c->node, "transB", 0);
             int in[3] = {px->in[0], px->in[1], px->n_in > 2 ? px->in[2] : -1};
-            st = add(c, PAN_OP_GEMM, 3, in, 1, px->out, &a);
+            st = pan__onnx_add(c, PAN_OP_GEMM, 3, in, 1, px->out, &a);
         }
     }
     else if (IS("Concat")) {
@@ -562,45 +343,45 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
             if (!st) st = axis_op(c, px, PAN_OP_CONCAT, 0, 1);
         }
     }
-    else if (IS("Split")) st = split(c, px);
-    else if (IS("Slice")) st = slice(c, px);
+    else if (IS("Split")) st = pan__onnx_op_split(c, px);
+    else if (IS("Slice")) st = pan__onnx_op_slice(c, px);
     else if (IS("Reshape")) {
         a.reshape.allowzero = (int)pan__onnx_attr_i(c->node, "allowzero", 0);
         st = attr_or_input(c, px, PAN_OP_RESHAPE, "shape", 5, &a);
     }
     else if (IS("Transpose")) {
-        if (!(st = need_inputs(c, px, 1))) {
+        if (!(st = pan__onnx_need_inputs(c, px, 1))) {
             const int64_t *p;
             int k = pan__onnx_attr_ints(c->node, "perm", &p);
             if (k > PAN_MAX_DIMS || k == -2) st = pan__onnx_fail(c, PAN_UNSUPPORTED, "perm of %d values", k);
             else {
                 a.transpose.n_perm = k < 0 ? 0 : k;
                 for (int i = 0; i < a.transpose.n_perm; i++) a.transpose.perm[i] = p[i];
-                st = add(c, PAN_OP_TRANSPOSE, 1, px->in, 1, px->out, &a);
+                st = pan__onnx_add(c, PAN_OP_TRANSPOSE, 1, px->in, 1, px->out, &a);
             }
         }
     }
     else if (IS("Flatten")) st = axis_op(c, px, PAN_OP_FLATTEN, 1, 1);
     else if (IS("Squeeze")) st = attr_or_input(c, px, PAN_OP_SQUEEZE, "axes", 13, NULL);
     else if (IS("Unsqueeze")) st = attr_or_input(c, px, PAN_OP_UNSQUEEZE, "axes", 13, NULL);
-    else if (IS("Expand")) st = need_inputs(c, px, 2) ? PAN_MODEL : add(c, PAN_OP_EXPAND, 2, px->in, 1, px->out, NULL);
-    else if (IS("Pad")) st = pad(c, px);
+    else if (IS("Expand")) st = pan__onnx_need_inputs(c, px, 2) ? PAN_MODEL : pan__onnx_add(c, PAN_OP_EXPAND, 2, px->in, 1, px->out, NULL);
+    else if (IS("Pad")) st = pan__onnx_op_pad(c, px);
     else if (IS("Gather")) st = axis_op(c, px, PAN_OP_GATHER, 0, 2);
     else if (IS("Shape")) {
-        if (!(st = need_inputs(c, px, 1))) {
+        if (!(st = pan__onnx_need_inputs(c, px, 1))) {
             a.shape.start = pan__onnx_attr_i(c->node, "start", 0);
             a.shape.end = pan__onnx_attr_i(c->node, "end", 0);
-            st = add(c, PAN_OP_SHAPE, 1, px->in, 1, px->out, &a);
+            st = pan__onnx_add(c, PAN_OP_SHAPE, 1, px->in, 1, px->out, &a);
         }
     }
-    else if (IS("ConstantOfShape")) st = const_of_shape(c, px);
-    else if (IS("Range")) st = range(c, px);
+    else if (IS("ConstantOfShape")) st = pan__onnx_op_const_of_shape(c, px);
+    else if (IS("Range")) st = pan__onnx_op_range(c, px);
     else if (IS("MaxPool")) st = pool(c, px, PAN_OP_MAXPOOL);
     else if (IS("AveragePool")) st = pool(c, px, PAN_OP_AVGPOOL);
     else if (IS("GlobalAveragePool")) st = unary(c, px, PAN_OP_GLOBAL_AVGPOOL, 0, 0);
     else if (IS("GlobalMaxPool")) st = unary(c, px, PAN_OP_GLOBAL_MAXPOOL, 0, 0);
-    else if (IS("Resize")) st = resize(c, px, 0);
-    else if (IS("Upsample")) st = resize(c, px, 1);
+    else if (IS("Resize")) st = pan__onnx_op_resize(c, px, 0);
+    else if (IS("Upsample")) st = pan__onnx_op_resize(c, px, 1);
     else if (IS("Softmax")) st = softmax(c, px);
     else if (IS("ReduceMean")) st = reduce_mean(c, px);
     else
