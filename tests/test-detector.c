@@ -172,6 +172,52 @@ PAN_TEST(bad_model_fails_cleanly)
     pan_detector_destroy(&d);
 }
 
+/* A YOLOv8n-shaped ONNX model (random weights, tests/peers/make_onnx_models.py): the detector
+ * recognises the YOLO output, letterboxes to its input and returns boxes inside the frame. */
+PAN_TEST(yolo_onnx_detector_runs)
+{
+    if (!have("data/vtest.mp4")) PAN_SKIP("data/vtest.mp4 missing (run scripts/setup.sh)");
+    if (system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1")) PAN_SKIP("Debian python3-onnx missing");
+    clip c;
+    if (clip_read(&c, 2, 10)) PAN_SKIP("cannot read frames with ffmpeg/ffprobe");
+    char dir[] = "/tmp/panoptes-yolo-XXXXXX", cmd[2048], model[512];
+    ASSERT_TRUE(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' --only yolov8n_like --batches 1 --yolo-size 320",
+             pan_test_path("tests/peers/make_onnx_models.py"), dir);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(model, sizeof model, "%s/yolov8n_like.onnx", dir);
+    pan_detector_params p;
+    memset(&p, 0, sizeof p);
+    p.model_path = model;
+    p.max_batch = 2;
+    p.score_threshold = 0.5f;
+    pan_detector *d = NULL;
+    ASSERT_OK(pan_detector_create(&d, &p));
+    ASSERT_EQ(pan_detector_get_kind(d), PAN_DETECTOR_YOLO);
+    int w, h;
+    pan_detector_input_size(d, &w, &h);
+    ASSERT_EQ(w, 320);
+    ASSERT_EQ(h, 320);
+    ASSERT_EQ(pan_detector_num_classes(d), 80);
+    pan_detection_list out[2] = {{0}};
+    pan_frame *fr[2] = {&c.frames[0], &c.frames[1]};
+    ASSERT_OK(pan_detector_detect(d, fr, 2, out));
+    for (int i = 0; i < 2; i++) {
+        ASSERT_LE(out[i].count, 300);
+        for (int k = 0; k < out[i].count; k++) {
+            const pan_detection *x = &out[i].items[k];
+            ASSERT_GE(x->score, 0.5);
+            ASSERT_TRUE(x->class_id >= 0 && x->class_id < 80);
+            ASSERT_TRUE(x->box[0] >= 0 && x->box[1] >= 0 && x->box[2] <= c.w && x->box[3] <= c.h);
+        }
+    }
+    for (int i = 0; i < 2; i++) pan_detection_list_free(&out[i]);
+    pan_detector_destroy(&d);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    (void)!system(cmd);
+    free(c.buf);
+}
+
 static int node_peers_ready(void)
 {
     return have("tests/peers/node_modules/@tensorflow/tfjs/package.json") &&
@@ -269,4 +315,4 @@ PAN_TEST(matches_official_postprocess_in_js)
 }
 
 PAN_TEST_MAIN(finds_people_in_frame0, batch_equals_single_and_class_filter, bad_model_fails_cleanly,
-              matches_official_postprocess_in_js)
+              yolo_onnx_detector_runs, matches_official_postprocess_in_js)
