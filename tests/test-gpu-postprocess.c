@@ -7,7 +7,6 @@
 #include "test.h"
 
 #ifdef PANOPTES_HAVE_CUDA
-#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include "vision/postprocess_gpu.h"
@@ -25,12 +24,37 @@ static int gpu_ok(void)
     return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
+/* IEEE half <-> float (round to nearest even; the test's values are normal numbers). */
+static uint16_t f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, e = (x >> 23) & 0xff, m = x & 0x7fffffu;
+    if (e == 0) return (uint16_t)sign;
+    int ee = (int)e - 127 + 15;
+    if (ee >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (ee <= 0) return (uint16_t)sign; /* flush tiny values: not used here */
+    uint32_t h = sign | ((uint32_t)ee << 10) | (m >> 13), rest = m & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
+    return (uint16_t)h;
+}
+
+static float h2f(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu, x;
+    if (e == 0) x = sign; /* zero (no subnormals here) */
+    else x = sign | ((e - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 static void *upload(const float *h, size_t n, int half)
 {
     void *d = NULL;
     if (half) {
-        __half *tmp = malloc(n * sizeof *tmp);
-        for (size_t i = 0; i < n; i++) tmp[i] = __float2half(h[i]);
+        uint16_t *tmp = malloc(n * sizeof *tmp);
+        for (size_t i = 0; i < n; i++) tmp[i] = f2h(h[i]);
         cudaMalloc(&d, n * sizeof *tmp);
         cudaMemcpy(d, tmp, n * sizeof *tmp, cudaMemcpyHostToDevice);
         free(tmp);
@@ -44,7 +68,7 @@ static void *upload(const float *h, size_t n, int half)
 /* Rounds through half so the cpu decoder sees what the GPU sees. */
 static void round_half(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) x[i] = __half2float(__float2half(x[i]));
+    for (size_t i = 0; i < n; i++) x[i] = h2f(f2h(x[i]));
 }
 
 static void nanodet_case(pan_test_ctx *pan__t, int half, int batch, int filter_person)
