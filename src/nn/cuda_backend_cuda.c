@@ -1,0 +1,428 @@
+/* The cuda engine backend: FP16 storage, FP32 accumulation, NHWC activations, cuDNN convolutions,
+ * own kernels for the rest, one device arena per batch size, one CUDA graph per batch size.
+ * How a graph is compiled: cuda_backend.h. Lowering of each op: cuda_lower_cuda.c.
+ *
+ * Environment (read when an exec is compiled):
+ *   PANOPTES_CUDA_GRAPH=0        run the steps one by one instead of a captured graph (benchmarks)
+ *   PANOPTES_CUDNN_WORKSPACE_MB  largest cuDNN workspace an algorithm may use (default 256) */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include "core/cuda_check.h"
+#include "nn/cuda_backend.h"
+#include "nn/nn_backend.h"
+#include "panoptes/gpu.h"
+#include "panoptes/log.h"
+
+typedef struct cu_backend {
+    int device;
+    cudaStream_t stream; /* the engine's own stream, used when run gets none, and for capture */
+    cudnnHandle_t dnn;
+    pan_devpool *pool;
+} cu_backend;
+
+static size_t env_size(const char *name, size_t def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    return *end ? def : (size_t)x;
+}
+
+static void *ref_ptr(const pan_cu_exec *ex, pan_cu_ref r)
+{
+    switch (r.space) {
+    case PAN_CU_REF_ARENA: return ex->arena_ptr + ex->bufs[r.id].offset + r.off;
+    case PAN_CU_REF_CONST: return ex->const_ptr + r.off;
+    default: return NULL;
+    }
+}
+
+/* ---- memory plan: greedy by size (largest first, lowest offset that no live buffer overlaps) -- */
+
+static int cmp_size_desc(const void *a, const void *b, void *ctx)
+{
+    const pan_cu_buf *bufs = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    if (bufs[ia].bytes != bufs[ib].bytes) return bufs[ia].bytes < bufs[ib].bytes ? 1 : -1;
+    return ia - ib;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static pan_status plan_arena(pan_cu_exec *ex)
+{
+    const int64_t align = 256; /* cuDNN and vectorised kernels want 16 B; 256 keeps lines apart */
+    int n = ex->n_bufs;
+    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    int64_t *iv = malloc((size_t)(n ? n : 1) * 2 * sizeof *iv);
+    if (!order || !iv) {
+        free(order);
+        free(iv);
+        return PAN_NOMEM;
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    qsort_r(order, (size_t)n, sizeof *order, cmp_size_desc, ex->bufs);
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) {
+        pan_cu_buf *b = &ex->bufs[order[k]];
+        int m = 0;
+        for (int j = 0; j < k; j++) { /* placed buffers alive at the same time */
+            const pan_cu_buf *o = &ex->bufs[order[j]];
+            if (o->first <= b->last && b->first <= o->last) {
+                iv[2 * m] = o->offset;
+                iv[2 * m + 1] = o->offset + o->bytes;
+                m++;
+            }
+        }
+        qsort(iv, (size_t)m, 2 * sizeof *iv, cmp_i64);
+        int64_t at = 0;
+        for (int j = 0; j < m; j++) {
+            if (iv[2 * j] >= at + b->bytes) break;
+            int64_t end = (iv[2 * j + 1] + align - 1) / align * align;
+            if (end > at) at = end;
+        }
+        b->offset = at;
+        if (at + b->bytes > total) total = at + b->bytes;
+    }
+    free(order);
+    free(iv);
+    ex->arena_bytes = (size_t)((total + align - 1) / align * align);
+    return PAN_OK;
+}
+
+/* ---- running the steps -------------------------------------------------------------------- */
+
+#define LAUNCH(call)                                                                                 \
+    do {                                                                                             \
+        int e_ = (call);                                                                             \
+        if (e_) return pan__cuda_status((cudaError_t)e_, #call, __FILE__, __LINE__);                 \
+    } while (0)
+
+static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
+{
+    for (int i = 0; i < ex->n_steps; i++) {
+        const pan_cu_step *st = &ex->steps[i];
+        void *y = ref_ptr(ex, st->y), *a = ref_ptr(ex, st->a), *b = ref_ptr(ex, st->b), *c = ref_ptr(ex, st->c);
+        switch (st->kind) {
+        case PAN_CU_STEP_CONV: {
+            pan_status r = pan__cu_conv_run(st->conv, be->dnn, a, b, y, ex->ws_ptr, ex->ws_bytes);
+            if (r) return r;
+            break;
+        }
+        case PAN_CU_STEP_EPILOGUE:
+            LAUNCH(pan__cu_conv_epilogue(y, b, c, st->n, st->C, st->op, st->alpha, st->beta, st->flag, s));
+            break;
+        case PAN_CU_STEP_UNARY: LAUNCH(pan__cu_unary(st->op, st->alpha, st->beta, a, y, st->n, s)); break;
+        case PAN_CU_STEP_BINARY: LAUNCH(pan__cu_binary(st->op, &st->p.it, a, b, y, s)); break;
+        case PAN_CU_STEP_COPY: LAUNCH(pan__cu_copy(&st->p.it, a, st->dtype, y, st->dtype, s)); break;
+        case PAN_CU_STEP_MEMCPY:
+            if (st->n > 0) PAN_CUDA_CHECK(cudaMemcpyAsync(y, a, (size_t)st->n, cudaMemcpyDeviceToDevice, s));
+            break;
+        case PAN_CU_STEP_RESHAPE: LAUNCH(pan__cu_reshape(&st->p.rh, st->n, a, y, st->C, s)); break;
+        case PAN_CU_STEP_POOL: LAUNCH(pan__cu_pool2d(&st->p.pool, a, y, s)); break;
+        case PAN_CU_STEP_GPOOL:
+            LAUNCH(pan__cu_global_pool(st->flag, st->p.pool.n, st->p.pool.h, st->p.pool.c, a, y, s));
+            break;
+        case PAN_CU_STEP_RESIZE: LAUNCH(pan__cu_resize(&st->p.rs, a, y, s)); break;
+        case PAN_CU_STEP_SOFTMAX: LAUNCH(pan__cu_softmax(&st->p.it, st->len, st->ys, st->xs, a, y, s)); break;
+        case PAN_CU_STEP_PAD: LAUNCH(pan__cu_pad(&st->p.pad, a, y, s)); break;
+        case PAN_CU_STEP_AFFINE: LAUNCH(pan__cu_channel_affine(a, y, st->n, st->C, st->div, b, c, s)); break;
+        }
+    }
+    return PAN_OK;
+}
+
+/* ---- compile ------------------------------------------------------------------------------ */
+
+static void cu_exec_free(pan_nn_backend *b, void *exec)
+{
+    pan_cu_exec *ex = exec;
+    if (!ex) return;
+    if (ex->gexec) cudaGraphExecDestroy((cudaGraphExec_t)ex->gexec);
+    if (ex->graph) cudaGraphDestroy((cudaGraph_t)ex->graph);
+    for (int i = 0; i < ex->n_steps; i++) pan__cu_conv_destroy(&ex->steps[i].conv);
+    pan_devblock_unref(&ex->arena);
+    pan_devblock_unref(&ex->consts);
+    pan_devblock_unref(&ex->ws);
+    pan_devblock_unref(&ex->staging);
+    free(ex->steps);
+    free(ex->bufs);
+    free(ex->ti);
+    free(ex->hconst);
+    free(ex);
+}
+
+static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
+{
+    cu_backend *be = b->ctx;
+    pan_status st = PAN_OK;
+    pan_devblock *scratch = NULL;
+    *exec = NULL;
+    pan_cu_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return PAN_NOMEM;
+    ex->g = g;
+    ex->batch = g->batch;
+    ex->ti = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof *ex->ti);
+    if (!ex->ti) {
+        st = PAN_NOMEM;
+        goto fail;
+    }
+    if ((st = pan_gpu_init(be->device))) goto fail;
+    if ((st = pan__cu_lower(ex))) goto fail;
+    if ((st = plan_arena(ex))) goto fail;
+
+    if ((st = pan_devpool_alloc(be->pool, ex->arena_bytes ? ex->arena_bytes : 256, "engine.arena", &ex->arena)))
+        goto fail;
+    ex->arena_ptr = pan_devblock_ptr(ex->arena);
+    if ((st = pan_devpool_alloc(be->pool, ex->hconst_size ? ex->hconst_size : 256, "engine.weights", &ex->consts)))
+        goto fail;
+    ex->const_ptr = pan_devblock_ptr(ex->consts);
+    if (ex->hconst_size) PAN_CUDA_TRY(cudaMemcpy(ex->const_ptr, ex->hconst, ex->hconst_size, cudaMemcpyHostToDevice));
+    free(ex->hconst); /* the device holds them now */
+    ex->hconst = NULL;
+    ex->hconst_cap = 0;
+
+    /* cuDNN algorithms, measured on the real buffers with a scratch workspace of the limit's size */
+    size_t ws_limit = env_size("PANOPTES_CUDNN_WORKSPACE_MB", 256) << 20;
+    int n_conv = 0;
+    for (int i = 0; i < ex->n_steps; i++) n_conv += ex->steps[i].kind == PAN_CU_STEP_CONV;
+    if (n_conv) {
+        if ((st = pan_devpool_alloc(be->pool, ws_limit ? ws_limit : 256, "engine.cudnn_find", &scratch))) goto fail;
+        if (cudnnSetStream(be->dnn, be->stream) != CUDNN_STATUS_SUCCESS) {
+            st = PAN_DNN;
+            goto fail;
+        }
+    }
+    size_t ws_need = 0;
+    for (int i = 0; i < ex->n_steps; i++) {
+        pan_cu_step *s = &ex->steps[i];
+        if (s->kind != PAN_CU_STEP_CONV) continue;
+        const pan_node *n = &g->nodes[s->node];
+        if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, ref_ptr(ex, s->a), ref_ptr(ex, s->b),
+                                      ref_ptr(ex, s->y), pan_devblock_ptr(scratch), ws_limit, n->name)))
+            goto fail;
+        if (pan__cu_conv_workspace(s->conv) > ws_need) ws_need = pan__cu_conv_workspace(s->conv);
+    }
+    pan_devblock_unref(&scratch);
+    if (ws_need) {
+        if ((st = pan_devpool_alloc(be->pool, ws_need, "engine.cudnn_workspace", &ex->ws))) goto fail;
+        ex->ws_ptr = pan_devblock_ptr(ex->ws);
+        ex->ws_bytes = ws_need;
+    }
+
+    /* one eager run (loads every kernel, so capture sees no lazy loading), then the capture */
+    if ((st = run_steps(be, ex, be->stream))) goto fail;
+    PAN_CUDA_TRY(cudaStreamSynchronize(be->stream));
+    const char *gv = getenv("PANOPTES_CUDA_GRAPH");
+    if (!(gv && gv[0] == '0')) {
+        cudaGraph_t graph = NULL;
+        cudaGraphExec_t gexec = NULL;
+        PAN_CUDA_TRY(cudaStreamBeginCapture(be->stream, cudaStreamCaptureModeThreadLocal));
+        pan_status rs = run_steps(be, ex, be->stream);
+        cudaError_t ce = cudaStreamEndCapture(be->stream, &graph);
+        if (rs == PAN_OK && ce == cudaSuccess) ce = cudaGraphInstantiate(&gexec, graph, 0);
+        if (rs != PAN_OK || ce != cudaSuccess) {
+            /* still correct without the graph, only slower */
+            pan_log_warn(TAG, -1, "%s: CUDA graph capture failed (%s); batch %d runs step by step", g->source,
+                         cudaGetErrorString(ce), ex->batch);
+            if (graph) cudaGraphDestroy(graph);
+            cudaGetLastError();
+        } else {
+            ex->graph = graph;
+            ex->gexec = gexec;
+        }
+    }
+    pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs), arena %.1f MiB, weights %.1f MiB, "
+                 "workspace %.1f MiB, CUDA graph %s", g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv,
+                 ex->arena_bytes / 1048576.0, ex->hconst_size / 1048576.0, ex->ws_bytes / 1048576.0,
+                 ex->gexec ? "on" : "off");
+    *exec = ex;
+    return PAN_OK;
+fail:
+    pan_devblock_unref(&scratch);
+    cu_exec_free(b, ex);
+    return st;
+}
+
+/* ---- run ---------------------------------------------------------------------------------- */
+
+/* Copy between a caller's buffer (dtype F32/F16, layout as given, on the device) and the
+ * internal buffer of tensor t (FP16, NHWC when 4-D). to_internal selects the direction. */
+static pan_status convert_io(pan_cu_exec *ex, int t, void *user, pan_dtype udt, pan_layout ul, int to_internal,
+                             cudaStream_t s)
+{
+    const pan_tensor *ts = &ex->g->tensors[t];
+    const pan_cu_tinfo *ti = &ex->ti[t];
+    pan_cu_ref r = {0};
+    if (ti->buf >= 0) {
+        r.space = PAN_CU_REF_ARENA;
+        r.id = ti->buf;
+    } else {
+        r.space = PAN_CU_REF_CONST;
+        r.off = ti->const_off;
+    }
+    void *inner = ref_ptr(ex, r);
+    int inner_nhwc = ti->buf >= 0 ? ti->nhwc : 0;
+    int user_nhwc = ts->rank == 4 && ul == PAN_LAYOUT_NHWC;
+    if (ti->numel == 0) return PAN_OK;
+    if (udt == ti->store && user_nhwc == inner_nhwc) {
+        size_t bytes = (size_t)ti->numel * pan_dtype_size(udt);
+        if (to_internal) PAN_CUDA_CHECK(cudaMemcpyAsync(inner, user, bytes, cudaMemcpyDeviceToDevice, s));
+        else PAN_CUDA_CHECK(cudaMemcpyAsync(user, inner, bytes, cudaMemcpyDeviceToDevice, s));
+        return PAN_OK;
+    }
+    int64_t str[3][PAN_MAX_DIMS];
+    int order[PAN_MAX_DIMS];
+    int dst_nhwc = to_internal ? inner_nhwc : user_nhwc;
+    pan__cu_phys_strides(ts->rank, ts->dims, dst_nhwc, str[0]);
+    pan__cu_phys_strides(ts->rank, ts->dims, to_internal ? user_nhwc : inner_nhwc, str[1]);
+    pan__cu_phys_order(ts->rank, dst_nhwc, order);
+    pan_cu_iter it;
+    pan_status st = pan__cu_make_iter(&it, ts->rank, ts->dims, order, 2, str, NULL);
+    if (st) return st;
+    int e = to_internal ? pan__cu_copy(&it, user, udt, inner, ti->store, s) : pan__cu_copy(&it, inner, ti->store, user, udt, s);
+    if (e) return pan__cuda_status((cudaError_t)e, "pan__cu_copy (engine input/output)", __FILE__, __LINE__);
+    return PAN_OK;
+}
+
+static pan_status check_tensor(const pan_cu_exec *ex, const pan_engine_tensor *u, int t, const char *what)
+{
+    const pan_tensor *ts = &ex->g->tensors[t];
+    if (!u->data) {
+        pan_log_error(TAG, -1, "%s '%s': no buffer given", what, ts->name);
+        return PAN_INVAL;
+    }
+    if (!((u->dtype == PAN_DTYPE_F32 || u->dtype == PAN_DTYPE_F16) && ex->ti[t].store == PAN_DTYPE_F16) &&
+        u->dtype != ex->ti[t].store) {
+        pan_log_error(TAG, -1, "%s '%s': dtype %s is not supported (F32 or F16)", what, ts->name, pan_dtype_name(u->dtype));
+        return PAN_UNSUPPORTED;
+    }
+    if (u->memory == PAN_MEMORY_DEVICE) return pan_gpu_check_device_ptr(u->data, what);
+    return PAN_OK;
+}
+
+static pan_status ensure_staging(cu_backend *be, pan_cu_exec *ex)
+{
+    if (ex->staging) return PAN_OK;
+    /* host buffers pass through one device block of the largest input/output as F32; only the host path uses it */
+    size_t bytes = 256;
+    for (int i = 0; i < ex->g->n_inputs; i++) {
+        size_t b = (size_t)ex->ti[ex->g->inputs[i]].numel * 8;
+        if (b > bytes) bytes = b;
+    }
+    for (int i = 0; i < ex->g->n_outputs; i++) {
+        size_t b = (size_t)ex->ti[ex->g->outputs[i]].numel * 8;
+        if (b > bytes) bytes = b;
+    }
+    return pan_devpool_alloc(be->pool, bytes, "engine.host_staging", &ex->staging);
+}
+
+static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
+                         const pan_engine_tensor *outputs, void *stream)
+{
+    cu_backend *be = b->ctx;
+    pan_cu_exec *ex = exec;
+    const pan_graph *g = ex->g;
+    cudaStream_t s = stream ? (cudaStream_t)stream : be->stream;
+    int need_sync = stream == NULL;
+    pan_status st = pan_gpu_init(be->device);
+    if (st) return st;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const pan_engine_tensor *u = &inputs[i];
+        int t = g->inputs[i];
+        if ((st = check_tensor(ex, u, t, "engine input"))) return st;
+        void *src = u->data;
+        if (u->memory == PAN_MEMORY_HOST) {
+            if ((st = ensure_staging(be, ex))) return st;
+            src = pan_devblock_ptr(ex->staging);
+            PAN_CUDA_CHECK(cudaMemcpyAsync(src, u->data, (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype),
+                                           cudaMemcpyHostToDevice, s));
+        }
+        if ((st = convert_io(ex, t, src, u->dtype, u->layout, 1, s))) return st;
+    }
+    if (ex->gexec) {
+        PAN_CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)ex->gexec, s));
+    } else {
+        if (cudnnSetStream(be->dnn, s) != CUDNN_STATUS_SUCCESS) return PAN_DNN;
+        if ((st = run_steps(be, ex, s))) return st;
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const pan_engine_tensor *u = &outputs[i];
+        int t = g->outputs[i];
+        if ((st = check_tensor(ex, u, t, "engine output"))) return st;
+        if (u->memory == PAN_MEMORY_HOST) {
+            if ((st = ensure_staging(be, ex))) return st;
+            void *dst = pan_devblock_ptr(ex->staging);
+            if ((st = convert_io(ex, t, dst, u->dtype, u->layout, 0, s))) return st;
+            PAN_CUDA_CHECK(cudaMemcpyAsync(u->data, dst, (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype),
+                                           cudaMemcpyDeviceToHost, s));
+            need_sync = 1;
+        } else if ((st = convert_io(ex, t, u->data, u->dtype, u->layout, 0, s))) {
+            return st;
+        }
+    }
+    if (need_sync) PAN_CUDA_CHECK(cudaStreamSynchronize(s));
+    return PAN_OK;
+}
+
+/* ---- backend object ------------------------------------------------------------------------ */
+
+static void cu_destroy(pan_nn_backend *b)
+{
+    if (!b) return;
+    cu_backend *be = b->ctx;
+    if (be) {
+        if (be->dnn) cudnnDestroy(be->dnn);
+        if (be->stream) cudaStreamDestroy(be->stream);
+        free(be);
+    }
+    free(b);
+}
+
+pan_status pan__cuda_backend_create(pan_nn_backend **out, int device)
+{
+    pan_status st = PAN_OK;
+    *out = NULL;
+    pan_nn_backend *b = calloc(1, sizeof *b);
+    cu_backend *be = calloc(1, sizeof *be);
+    if (!b || !be) {
+        free(b);
+        free(be);
+        return PAN_NOMEM;
+    }
+    b->ctx = be;
+    be->device = device;
+    if ((st = pan_gpu_init(device))) goto fail;
+    if ((st = pan_devpool_get(device, &be->pool))) goto fail;
+    PAN_CUDA_TRY(cudaStreamCreateWithFlags(&be->stream, cudaStreamNonBlocking));
+    cudnnStatus_t ds = cudnnCreate(&be->dnn);
+    if (ds != CUDNN_STATUS_SUCCESS) {
+        pan_log_error(TAG, -1, "cudnnCreate failed: %s (is libcudnn.so.9 on LD_LIBRARY_PATH?)", cudnnGetErrorString(ds));
+        st = PAN_DNN;
+        goto fail;
+    }
+    b->name = "cuda";
+    b->float_bytes = 2;
+    b->native_memory = PAN_MEMORY_DEVICE;
+    b->native_dtype = PAN_DTYPE_F16;
+    b->native_layout = PAN_LAYOUT_NHWC;
+    b->compile = cu_compile;
+    b->run = cu_run;
+    b->exec_free = cu_exec_free;
+    b->destroy = cu_destroy;
+    *out = b;
+    return PAN_OK;
+fail:
+    cu_destroy(b);
+    return st;
+}

@@ -1,0 +1,183 @@
+/* cuDNN convolutions for the cuda engine backend: descriptors, algorithm choice, launch.
+ * Layouts and precision: see cuda_conv.h. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cudnn.h>
+
+#include "nn/cuda_conv.h"
+#include "panoptes/log.h"
+
+#define TAG "cuda-engine"
+
+struct pan_cu_conv {
+    pan_cu_conv_shape shape;
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t ws;
+};
+
+static pan_status dnn_status(cudnnStatus_t s, const char *call, const char *name)
+{
+    if (s == CUDNN_STATUS_SUCCESS) return PAN_OK;
+    pan_log_error(TAG, -1, "%s failed for conv '%s': %s", call, name ? name : "?", cudnnGetErrorString(s));
+    return s == CUDNN_STATUS_ALLOC_FAILED ? PAN_DEVMEM : PAN_DNN;
+}
+
+#define DNN_TRY(call)                                       \
+    do {                                                    \
+        st = dnn_status((call), #call, name);               \
+        if (st != PAN_OK) goto fail;                        \
+    } while (0)
+
+/* Algorithms found, per shape and workspace limit: the convs of one model repeat shapes, and
+ * each batch size is compiled separately. Process-wide; one device per process is the norm, and
+ * a wrong entry for another device would only cost speed, never correctness (every algorithm is valid). */
+typedef struct algo_entry {
+    pan_cu_conv_shape shape;
+    size_t limit;
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t ws;
+} algo_entry;
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static algo_entry *cache;
+static int cache_n, cache_cap;
+
+static int cache_find(const pan_cu_conv_shape *s, size_t limit, algo_entry *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&cache_mu);
+    for (int i = 0; i < cache_n; i++)
+        if (cache[i].limit == limit && !memcmp(&cache[i].shape, s, sizeof *s)) {
+            *out = cache[i];
+            found = 1;
+            break;
+        }
+    pthread_mutex_unlock(&cache_mu);
+    return found;
+}
+
+static void cache_add(const algo_entry *e)
+{
+    pthread_mutex_lock(&cache_mu);
+    if (cache_n == cache_cap) {
+        int nc = cache_cap ? cache_cap * 2 : 64;
+        algo_entry *p = realloc(cache, (size_t)nc * sizeof *p);
+        if (p) {
+            cache = p;
+            cache_cap = nc;
+        }
+    }
+    if (cache_n < cache_cap) cache[cache_n++] = *e;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static const char *algo_name(cudnnConvolutionFwdAlgo_t a)
+{
+    switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
+    default: return "?";
+    }
+}
+
+const char *pan__cu_conv_algo_name(const pan_cu_conv *c) { return c ? algo_name(c->algo) : "?"; }
+size_t pan__cu_conv_workspace(const pan_cu_conv *c) { return c ? c->ws : 0; }
+
+pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const void *x, const void *w,
+                               void *y, void *ws, size_t ws_limit, const char *name)
+{
+    cudnnHandle_t h = handle;
+    pan_status st = PAN_OK;
+    *out = NULL;
+    pan_cu_conv *c = calloc(1, sizeof *c);
+    if (!c) return PAN_NOMEM;
+    c->shape = *s;
+    DNN_TRY(cudnnCreateTensorDescriptor(&c->x));
+    DNN_TRY(cudnnCreateTensorDescriptor(&c->y));
+    DNN_TRY(cudnnCreateFilterDescriptor(&c->w));
+    DNN_TRY(cudnnCreateConvolutionDescriptor(&c->conv));
+    DNN_TRY(cudnnSetTensor4dDescriptor(c->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, s->n, s->c, s->h, s->w));
+    DNN_TRY(cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, s->n, s->k, s->oh, s->ow));
+    DNN_TRY(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, s->k, s->c / s->group, s->r, s->s));
+    /* CROSS_CORRELATION: what every framework calls convolution (no kernel flip). */
+    DNN_TRY(cudnnSetConvolution2dDescriptor(c->conv, s->pad_h, s->pad_w, s->stride_h, s->stride_w, s->dil_h, s->dil_w,
+                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    DNN_TRY(cudnnSetConvolutionMathType(c->conv, CUDNN_TENSOR_OP_MATH));
+    if (s->group > 1) DNN_TRY(cudnnSetConvolutionGroupCount(c->conv, s->group));
+    int on, oc, ohh, oww;
+    DNN_TRY(cudnnGetConvolution2dForwardOutputDim(c->conv, c->x, c->w, &on, &oc, &ohh, &oww));
+    if (on != s->n || oc != s->k || ohh != s->oh || oww != s->ow) {
+        pan_log_error(TAG, -1, "conv '%s': cuDNN output %dx%dx%dx%d differs from the graph's %dx%dx%dx%d", name, on, oc,
+                      ohh, oww, s->n, s->k, s->oh, s->ow);
+        st = PAN_SHAPE;
+        goto fail;
+    }
+
+    algo_entry e;
+    if (cache_find(s, ws_limit, &e)) {
+        c->algo = e.algo;
+        c->ws = e.ws;
+    } else {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        int got = 0;
+        DNN_TRY(cudnnFindConvolutionForwardAlgorithmEx(h, c->x, x, c->w, w, c->conv, c->y, y,
+                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, ws, ws_limit));
+        int best = -1;
+        /* Results come sorted by time; take the first that ran, fits, and uses tensor cores
+         * when any does (math type DEFAULT here would mean FP16 accumulation paths). */
+        for (int i = 0; i < got && best < 0; i++)
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ws_limit) best = i;
+        if (best < 0) {
+            pan_log_error(TAG, -1, "conv '%s': no cuDNN algorithm runs within a %zu MiB workspace", name,
+                          ws_limit >> 20);
+            st = PAN_DNN;
+            goto fail;
+        }
+        c->algo = perf[best].algo;
+        c->ws = perf[best].memory;
+        e.shape = *s;
+        e.limit = ws_limit;
+        e.algo = c->algo;
+        e.ws = c->ws;
+        cache_add(&e);
+        pan_log_debug(TAG, -1, "conv '%s' n=%d c=%d %dx%d k=%d %dx%d: %s %.3f ms, workspace %zu B", name, s->n, s->c,
+                      s->h, s->w, s->k, s->r, s->s, algo_name(c->algo), perf[best].time, c->ws);
+    }
+    *out = c;
+    return PAN_OK;
+fail:
+    pan__cu_conv_destroy(&c);
+    return st;
+}
+
+pan_status pan__cu_conv_run(const pan_cu_conv *c, void *handle, const void *x, const void *w, void *y, void *ws,
+                            size_t ws_bytes)
+{
+    const float one = 1.f, zero = 0.f; /* FP32 scaling factors: compute type is FP32 */
+    const char *name = "run";
+    return dnn_status(cudnnConvolutionForward((cudnnHandle_t)handle, &one, c->x, x, c->w, w, c->conv, c->algo, ws,
+                                              ws_bytes, &zero, c->y, y),
+                      "cudnnConvolutionForward", name);
+}
+
+void pan__cu_conv_destroy(pan_cu_conv **pc)
+{
+    if (!pc || !*pc) return;
+    pan_cu_conv *c = *pc;
+    if (c->x) cudnnDestroyTensorDescriptor(c->x);
+    if (c->y) cudnnDestroyTensorDescriptor(c->y);
+    if (c->w) cudnnDestroyFilterDescriptor(c->w);
+    if (c->conv) cudnnDestroyConvolutionDescriptor(c->conv);
+    free(c);
+    *pc = NULL;
+}

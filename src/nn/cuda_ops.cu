@@ -1,0 +1,529 @@
+// Kernels of the cuda engine backend: elementwise, data movement, pooling, resize, softmax.
+// Storage FP16, arithmetic FP32. Layouts and the pan_cu_iter convention: see cuda_ops.h.
+// Convolutions are cuDNN's (cuda_conv_cuda.c); their bias/activation/residual epilogue is here.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "nn/cuda_ops.h"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Grid for n work items with a grid-stride loop: enough blocks to fill an H100 (132 SMs)
+// several times over, no more.
+inline unsigned grid_for(int64_t n)
+{
+    int64_t b = (n + kThreads - 1) / kThreads;
+    if (b > 132 * 32) b = 132 * 32;
+    return (unsigned)(b < 1 ? 1 : b);
+}
+
+inline int64_t iter_numel(const pan_cu_iter *it)
+{
+    int64_t n = 1;
+    for (int i = 0; i < it->rank; i++) n *= it->dims[i];
+    return n;
+}
+
+__device__ __forceinline__ float act_apply(int op, float x, float a, float b)
+{
+    switch (op) {
+    case PAN_CU_U_RELU: return fmaxf(x, 0.f);
+    case PAN_CU_U_LEAKY_RELU: return x >= 0.f ? x : a * x;
+    case PAN_CU_U_SIGMOID: return 1.f / (1.f + __expf(-x));
+    case PAN_CU_U_TANH: return tanhf(x);
+    case PAN_CU_U_HARD_SIGMOID: return fminf(fmaxf(a * x + b, 0.f), 1.f);
+    case PAN_CU_U_HARD_SWISH: return x * fminf(fmaxf(x * (1.f / 6.f) + 0.5f, 0.f), 1.f);
+    case PAN_CU_U_SILU: return x / (1.f + __expf(-x));
+    case PAN_CU_U_CLIP: return fminf(fmaxf(x, a), b);
+    case PAN_CU_U_EXP: return __expf(x);
+    case PAN_CU_U_LOG: return __logf(x);
+    case PAN_CU_U_SQRT: return sqrtf(x);
+    case PAN_CU_U_NEG: return -x;
+    case PAN_CU_U_ABS: return fabsf(x);
+    default: return x;
+    }
+}
+
+__device__ __forceinline__ float bin_apply(int op, float a, float b)
+{
+    switch (op) {
+    case PAN_CU_B_ADD: return a + b;
+    case PAN_CU_B_SUB: return a - b;
+    case PAN_CU_B_MUL: return a * b;
+    case PAN_CU_B_DIV: return a / b;
+    case PAN_CU_B_POW: return powf(a, b);
+    case PAN_CU_B_MAX: return fmaxf(a, b);
+    default: return fminf(a, b);
+    }
+}
+
+// Offsets of `nops` operands for linear index idx of the iteration space.
+template <int NOPS>
+__device__ __forceinline__ void iter_offsets(const pan_cu_iter &it, int idx, int off[NOPS])
+{
+#pragma unroll
+    for (int j = 0; j < NOPS; j++) off[j] = it.offset[j];
+    for (int k = it.rank - 1; k >= 0; k--) {
+        int d = it.dims[k];
+        int i = idx % d;
+        idx /= d;
+#pragma unroll
+        for (int j = 0; j < NOPS; j++) off[j] += i * it.stride[j][k];
+    }
+}
+
+template <typename T> __device__ __forceinline__ float to_f(T v);
+template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+template <typename T> __device__ __forceinline__ T from_f(float v);
+template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
+
+// ---- copies ------------------------------------------------------------------------------
+
+template <typename S, typename D>
+__global__ void convert_kernel(pan_cu_iter it, int n, const S *__restrict__ src, D *__restrict__ dst)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int off[2];
+        iter_offsets<2>(it, i, off);
+        dst[off[0]] = from_f<D>(to_f<S>(src[off[1]]));
+    }
+}
+
+template <typename T>
+__global__ void raw_copy_kernel(pan_cu_iter it, int n, const T *__restrict__ src, T *__restrict__ dst)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int off[2];
+        iter_offsets<2>(it, i, off);
+        dst[off[0]] = src[off[1]];
+    }
+}
+
+template <typename T>
+int launch_raw(const pan_cu_iter *it, const void *src, void *dst, cudaStream_t s)
+{
+    int64_t n = iter_numel(it);
+    if (n <= 0) return 0;
+    raw_copy_kernel<T><<<grid_for(n), kThreads, 0, s>>>(*it, (int)n, (const T *)src, (T *)dst);
+    return (int)cudaGetLastError();
+}
+
+// Same-type copy in units of `v` elements when the innermost dim is contiguous in both operands
+// and every size, stride and offset is a multiple of v: 16-byte loads for NHWC channel concat/split.
+bool vectorise(const pan_cu_iter *in, int v, const void *src, const void *dst, size_t esz, pan_cu_iter *out)
+{
+    const int last = in->rank - 1;
+    if (in->stride[0][last] != 1 || in->stride[1][last] != 1 || in->dims[last] % v) return false;
+    if (((uintptr_t)src | (uintptr_t)dst) % (esz * v)) return false;
+    if (in->offset[0] % v || in->offset[1] % v) return false;
+    for (int k = 0; k < last; k++)
+        if (in->stride[0][k] % v || in->stride[1][k] % v) return false;
+    *out = *in;
+    out->dims[last] /= v;
+    for (int k = 0; k < last; k++) {
+        out->stride[0][k] /= v;
+        out->stride[1][k] /= v;
+    }
+    out->offset[0] /= v;
+    out->offset[1] /= v;
+    return true;
+}
+
+// ---- elementwise -------------------------------------------------------------------------
+
+__global__ void unary_kernel(int op, float a, float b, const __half *__restrict__ x, __half *__restrict__ y, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        y[i] = __float2half_rn(act_apply(op, __half2float(x[i]), a, b));
+}
+
+__global__ void unary2_kernel(int op, float a, float b, const __half2 *__restrict__ x, __half2 *__restrict__ y, int n2)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n2; i += gridDim.x * blockDim.x) {
+        float2 v = __half22float2(x[i]);
+        y[i] = __floats2half2_rn(act_apply(op, v.x, a, b), act_apply(op, v.y, a, b));
+    }
+}
+
+__global__ void binary_kernel(int op, pan_cu_iter it, int n, const __half *__restrict__ a, const __half *__restrict__ b,
+                              __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int off[3];
+        iter_offsets<3>(it, i, off);
+        y[off[0]] = __float2half_rn(bin_apply(op, __half2float(a[off[1]]), __half2float(b[off[2]])));
+    }
+}
+
+// Same shapes, all contiguous: two halves per thread.
+__global__ void binary2_kernel(int op, int n2, const __half2 *__restrict__ a, const __half2 *__restrict__ b,
+                               __half2 *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n2; i += gridDim.x * blockDim.x) {
+        float2 u = __half22float2(a[i]), v = __half22float2(b[i]);
+        y[i] = __floats2half2_rn(bin_apply(op, u.x, v.x), bin_apply(op, u.y, v.y));
+    }
+}
+
+// Conv epilogue, two channels per thread (C even), NHWC so the channel is index % C.
+__global__ void epilogue2_kernel(__half2 *__restrict__ y, const float *__restrict__ bias, const __half2 *__restrict__ res,
+                                 int n2, int C2, int act, float a, float b, int res_after)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n2; i += gridDim.x * blockDim.x) {
+        float2 v = __half22float2(y[i]);
+        if (bias) {
+            int c = (i % C2) * 2;
+            v.x += bias[c];
+            v.y += bias[c + 1];
+        }
+        float2 r = res ? __half22float2(res[i]) : make_float2(0.f, 0.f);
+        if (!res_after) {
+            v.x += r.x;
+            v.y += r.y;
+        }
+        v.x = act_apply(act, v.x, a, b);
+        v.y = act_apply(act, v.y, a, b);
+        if (res_after) {
+            v.x += r.x;
+            v.y += r.y;
+        }
+        y[i] = __floats2half2_rn(v.x, v.y);
+    }
+}
+
+__global__ void epilogue_kernel(__half *__restrict__ y, const float *__restrict__ bias, const __half *__restrict__ res,
+                                int n, int C, int act, float a, float b, int res_after)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float v = __half2float(y[i]);
+        if (bias) v += bias[i % C];
+        float r = res ? __half2float(res[i]) : 0.f;
+        if (!res_after) v += r;
+        v = act_apply(act, v, a, b);
+        if (res_after) v += r;
+        y[i] = __float2half_rn(v);
+    }
+}
+
+__global__ void affine_kernel(const __half *__restrict__ x, __half *__restrict__ y, int n, int C, int div,
+                              const float *__restrict__ scale, const float *__restrict__ shift)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int c = (i / div) % C;
+        y[i] = __float2half_rn(__half2float(x[i]) * scale[c] + shift[c]);
+    }
+}
+
+// ---- pooling, resize, softmax ------------------------------------------------------------
+
+__global__ void pool2d_kernel(pan_cu_pool2d p, int n, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int c = i % p.c, t = i / p.c;
+        int ox = t % p.ow;
+        t /= p.ow;
+        int oy = t % p.oh;
+        int b = t / p.oh;
+        int y0 = oy * p.sh - p.pt, x0 = ox * p.sw - p.pl;
+        float acc = p.is_max ? -INFINITY : 0.f;
+        int cnt = 0;
+        const __half *xb = x + (size_t)b * p.h * p.w * p.c + c;
+        for (int ky = 0; ky < p.kh; ky++) {
+            int iy = y0 + ky * p.dh;
+            if (iy < 0 || iy >= p.h) continue;
+            for (int kx = 0; kx < p.kw; kx++) {
+                int ix = x0 + kx * p.dw;
+                if (ix < 0 || ix >= p.w) continue;
+                float v = __half2float(xb[((size_t)iy * p.w + ix) * p.c]);
+                if (p.is_max) acc = fmaxf(acc, v);
+                else acc += v;
+                cnt++;
+            }
+        }
+        if (!p.is_max) {
+            if (p.count_include_pad) {
+                // window clipped to the padded input [-pt, h+pb) x [-pl, w+pr), as ONNX/PyTorch
+                int ye = min(y0 + (p.kh - 1) * p.dh + 1, p.h + p.pb), xe = min(x0 + (p.kw - 1) * p.dw + 1, p.w + p.pr);
+                int ys = y0, xs = x0;
+                int ny = (ye - ys + p.dh - 1) / p.dh, nx = (xe - xs + p.dw - 1) / p.dw;
+                cnt = ny * nx;
+            }
+            acc = cnt ? acc / (float)cnt : 0.f;
+        }
+        y[i] = __float2half_rn(acc);
+    }
+}
+
+__global__ void global_pool_kernel(int is_max, int n, int hw, int c, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n * c; i += gridDim.x * blockDim.x) {
+        int ch = i % c, b = i / c;
+        const __half *p = x + (size_t)b * hw * c + ch;
+        float acc = is_max ? -INFINITY : 0.f;
+        for (int k = 0; k < hw; k++) {
+            float v = __half2float(p[(size_t)k * c]);
+            acc = is_max ? fmaxf(acc, v) : acc + v;
+        }
+        y[i] = __float2half_rn(is_max ? acc : acc / (float)hw);
+    }
+}
+
+// Input coordinate of output coordinate o (ir.h pan_resize_coord); s = out/in.
+__device__ __forceinline__ float resize_coord(int mode, int o, int in, int out, float s)
+{
+    switch (mode) {
+    case 1 /* ASYMMETRIC */: return (float)o / s;
+    case 2 /* ALIGN_CORNERS */: return out > 1 ? (float)o * (float)(in - 1) / (float)(out - 1) : 0.f;
+    case 3 /* PYTORCH_HALF_PIXEL */: return out > 1 ? ((float)o + 0.5f) / s - 0.5f : 0.f;
+    case 4 /* TF_HALF_PIXEL_FOR_NN */: return ((float)o + 0.5f) / s;
+    default /* HALF_PIXEL */: return ((float)o + 0.5f) / s - 0.5f;
+    }
+}
+
+__device__ __forceinline__ int nearest_index(int mode, float u, int in)
+{
+    int i;
+    switch (mode) {
+    case 1 /* ROUND_PREFER_CEIL */: i = (int)floorf(u + 0.5f); break;
+    case 2 /* FLOOR */: i = (int)floorf(u); break;
+    case 3 /* CEIL */: i = (int)ceilf(u); break;
+    default /* ROUND_PREFER_FLOOR */: i = (int)ceilf(u - 0.5f); break;
+    }
+    return i < 0 ? 0 : i >= in ? in - 1 : i;
+}
+
+__global__ void resize_kernel(pan_cu_resize p, int n, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int c = i % p.c, t = i / p.c;
+        int ox = t % p.ow;
+        t /= p.ow;
+        int oy = t % p.oh;
+        int b = t / p.oh;
+        const __half *xb = x + (size_t)b * p.h * p.w * p.c + c;
+        float u = resize_coord(p.coord, ox, p.w, p.ow, p.scale_w);
+        float v = resize_coord(p.coord, oy, p.h, p.oh, p.scale_h);
+        float r;
+        if (!p.linear) {
+            int ix = nearest_index(p.nearest, u, p.w), iy = nearest_index(p.nearest, v, p.h);
+            r = __half2float(xb[((size_t)iy * p.w + ix) * p.c]);
+        } else {
+            // clamped to the edge pixel centres, as TF (half_pixel_centers) and ONNX Runtime
+            u = fminf(fmaxf(u, 0.f), (float)(p.w - 1));
+            v = fminf(fmaxf(v, 0.f), (float)(p.h - 1));
+            int x0 = (int)u, y0 = (int)v;
+            int x1 = min(x0 + 1, p.w - 1), y1 = min(y0 + 1, p.h - 1);
+            float fx = u - (float)x0, fy = v - (float)y0;
+            float a = __half2float(xb[((size_t)y0 * p.w + x0) * p.c]);
+            float bb = __half2float(xb[((size_t)y0 * p.w + x1) * p.c]);
+            float cc = __half2float(xb[((size_t)y1 * p.w + x0) * p.c]);
+            float d = __half2float(xb[((size_t)y1 * p.w + x1) * p.c]);
+            float top = a + fx * (bb - a), bot = cc + fx * (d - cc);
+            r = top + fy * (bot - top);
+        }
+        y[i] = __float2half_rn(r);
+    }
+}
+
+__global__ void softmax_kernel(pan_cu_iter rows, int nrows, int len, int ys, int xs, const __half *__restrict__ x,
+                               __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < nrows; i += gridDim.x * blockDim.x) {
+        int off[2];
+        iter_offsets<2>(rows, i, off);
+        const __half *xp = x + off[1];
+        __half *yp = y + off[0];
+        float m = -INFINITY;
+        for (int k = 0; k < len; k++) m = fmaxf(m, __half2float(xp[(size_t)k * xs]));
+        float s = 0.f;
+        for (int k = 0; k < len; k++) s += __expf(__half2float(xp[(size_t)k * xs]) - m);
+        float inv = 1.f / s;
+        for (int k = 0; k < len; k++) yp[(size_t)k * ys] = __float2half_rn(__expf(__half2float(xp[(size_t)k * xs]) - m) * inv);
+    }
+}
+
+template <typename T>
+__global__ void reshape_kernel(pan_cu_reshape p, int n, const T *__restrict__ x, T *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int so = 0, dof = 0, l = i;
+        for (int k = p.src_rank - 1; k >= 0; k--) {
+            so += (l % p.src_dims[k]) * p.src_strides[k];
+            l /= p.src_dims[k];
+        }
+        l = i;
+        for (int k = p.dst_rank - 1; k >= 0; k--) {
+            dof += (l % p.dst_dims[k]) * p.dst_strides[k];
+            l /= p.dst_dims[k];
+        }
+        y[dof] = x[so];
+    }
+}
+
+__global__ void pad_kernel(pan_cu_pad p, int n, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int l = i, oo = 0, io = 0;
+        bool outside = false;
+        for (int k = p.rank - 1; k >= 0; k--) {
+            int c = l % p.dims[k];
+            l /= p.dims[k];
+            oo += c * p.out_strides[k];
+            int s = c - p.begin[k], m = p.in_dims[k];
+            if (s < 0 || s >= m) {
+                if (p.mode == 0) outside = true;
+                else if (p.mode == 1) { // reflect (edge not repeated), m >= 2 checked on the host
+                    int period = 2 * (m - 1);
+                    s = s % period;
+                    if (s < 0) s += period;
+                    if (s >= m) s = period - s;
+                } else s = s < 0 ? 0 : m - 1;
+            }
+            io += s * p.in_strides[k];
+        }
+        y[oo] = outside ? __float2half_rn(p.value) : x[io];
+    }
+}
+
+} // namespace
+
+extern "C" int pan__cu_copy(const pan_cu_iter *it, const void *src, int src_dtype, void *dst, int dst_dtype, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    int64_t n = iter_numel(it);
+    if (n <= 0) return 0;
+    if (src_dtype == 0 && dst_dtype == 1) {
+        convert_kernel<float, __half><<<grid_for(n), kThreads, 0, s>>>(*it, (int)n, (const float *)src, (__half *)dst);
+        return (int)cudaGetLastError();
+    }
+    if (src_dtype == 1 && dst_dtype == 0) {
+        convert_kernel<__half, float><<<grid_for(n), kThreads, 0, s>>>(*it, (int)n, (const __half *)src, (float *)dst);
+        return (int)cudaGetLastError();
+    }
+    if (src_dtype != dst_dtype) return (int)cudaErrorInvalidValue;
+    static const int sizes[] = {4, 2, 4, 8, 1, 1, 1, 8}; // pan_dtype order (engine.h)
+    if (src_dtype < 0 || src_dtype > 7) return (int)cudaErrorInvalidValue;
+    size_t esz = (size_t)sizes[src_dtype];
+    pan_cu_iter v;
+    if (vectorise(it, (int)(16 / esz), src, dst, esz, &v)) return launch_raw<uint4>(&v, src, dst, s);
+    if (esz < 8 && vectorise(it, (int)(8 / esz), src, dst, esz, &v)) return launch_raw<uint2>(&v, src, dst, s);
+    switch (esz) {
+    case 1: return launch_raw<uint8_t>(it, src, dst, s);
+    case 2: return launch_raw<uint16_t>(it, src, dst, s);
+    case 4: return launch_raw<uint32_t>(it, src, dst, s);
+    default: return launch_raw<uint64_t>(it, src, dst, s);
+    }
+}
+
+extern "C" int pan__cu_unary(int op, float alpha, float beta, const void *x, void *y, int64_t n, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (n <= 0) return 0;
+    if (n % 2 == 0 && ((uintptr_t)x | (uintptr_t)y) % 4 == 0)
+        unary2_kernel<<<grid_for(n / 2), kThreads, 0, s>>>(op, alpha, beta, (const __half2 *)x, (__half2 *)y, (int)(n / 2));
+    else
+        unary_kernel<<<grid_for(n), kThreads, 0, s>>>(op, alpha, beta, (const __half *)x, (__half *)y, (int)n);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_binary(int op, const pan_cu_iter *it, const void *a, const void *b, void *y, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    int64_t n = iter_numel(it);
+    if (n <= 0) return 0;
+    const __half *ha = (const __half *)a + it->offset[1], *hb = (const __half *)b + it->offset[2];
+    __half *hy = (__half *)y + it->offset[0];
+    if (it->rank == 1 && it->stride[0][0] == 1 && it->stride[1][0] == 1 && it->stride[2][0] == 1 && n % 2 == 0 &&
+        ((uintptr_t)ha | (uintptr_t)hb | (uintptr_t)hy) % 4 == 0) {
+        binary2_kernel<<<grid_for(n / 2), kThreads, 0, s>>>(op, (int)(n / 2), (const __half2 *)ha, (const __half2 *)hb,
+                                                             (__half2 *)hy);
+    } else {
+        binary_kernel<<<grid_for(n), kThreads, 0, s>>>(op, *it, (int)n, (const __half *)a, (const __half *)b, (__half *)y);
+    }
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_conv_epilogue(void *y, const float *bias, const void *res, int64_t n, int C, int act, float alpha,
+                                     float beta, int res_after_act, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (n <= 0) return 0;
+    if (C % 2 == 0 && ((uintptr_t)y | (uintptr_t)res) % 4 == 0)
+        epilogue2_kernel<<<grid_for(n / 2), kThreads, 0, s>>>((__half2 *)y, bias, (const __half2 *)res, (int)(n / 2),
+                                                               C / 2, act, alpha, beta, res_after_act);
+    else
+        epilogue_kernel<<<grid_for(n), kThreads, 0, s>>>((__half *)y, bias, (const __half *)res, (int)n, C, act, alpha,
+                                                         beta, res_after_act);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_channel_affine(const void *x, void *y, int64_t n, int C, int64_t div, const float *scale,
+                                      const float *shift, void *stream)
+{
+    if (n <= 0) return 0;
+    affine_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>((const __half *)x, (__half *)y, (int)n, C, (int)div,
+                                                                       scale, shift);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_pool2d(const pan_cu_pool2d *p, const void *x, void *y, void *stream)
+{
+    int64_t n = (int64_t)p->n * p->oh * p->ow * p->c;
+    if (n <= 0) return 0;
+    pool2d_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_global_pool(int is_max, int n, int hw, int c, const void *x, void *y, void *stream)
+{
+    if ((int64_t)n * c <= 0) return 0;
+    global_pool_kernel<<<grid_for((int64_t)n * c), kThreads, 0, (cudaStream_t)stream>>>(is_max, n, hw, c, (const __half *)x,
+                                                                                         (__half *)y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_resize(const pan_cu_resize *p, const void *x, void *y, void *stream)
+{
+    int64_t n = (int64_t)p->n * p->oh * p->ow * p->c;
+    if (n <= 0) return 0;
+    resize_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_softmax(const pan_cu_iter *rows, int len, int ystride, int xstride, const void *x, void *y,
+                               void *stream)
+{
+    int64_t n = iter_numel(rows);
+    if (n <= 0 || len <= 0) return 0;
+    softmax_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*rows, (int)n, len, ystride, xstride,
+                                                                        (const __half *)x, (__half *)y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_reshape(const pan_cu_reshape *p, int64_t numel, const void *x, void *y, int elem_bytes, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (numel <= 0) return 0;
+    switch (elem_bytes) {
+    case 1: reshape_kernel<uint8_t><<<grid_for(numel), kThreads, 0, s>>>(*p, (int)numel, (const uint8_t *)x, (uint8_t *)y); break;
+    case 2: reshape_kernel<uint16_t><<<grid_for(numel), kThreads, 0, s>>>(*p, (int)numel, (const uint16_t *)x, (uint16_t *)y); break;
+    case 4: reshape_kernel<uint32_t><<<grid_for(numel), kThreads, 0, s>>>(*p, (int)numel, (const uint32_t *)x, (uint32_t *)y); break;
+    case 8: reshape_kernel<uint64_t><<<grid_for(numel), kThreads, 0, s>>>(*p, (int)numel, (const uint64_t *)x, (uint64_t *)y); break;
+    default: return (int)cudaErrorInvalidValue;
+    }
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pan__cu_pad(const pan_cu_pad *p, const void *x, void *y, void *stream)
+{
+    int64_t n = 1;
+    for (int i = 0; i < p->rank; i++) n *= p->dims[i];
+    if (n <= 0) return 0;
+    pad_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
+    return (int)cudaGetLastError();
+}
