@@ -26,7 +26,11 @@
  * Errors: every builder returns a pan_status (negative) and logs, naming g->source, the node and
  * the tensor. Nothing aborts on bad input.
  *
- * CHANGE LOG (keep additive): v1 2026-11-27 first version. */
+ * Graph outputs: TF.js models list them sorted by name (NanoDet: Identity, Identity_1..5 = class
+ * scores of strides 8/16/32, then box distributions of strides 8/16/32); ONNX in graph order.
+ *
+ * CHANGE LOG (keep additive): v1 2026-11-27 first version. v1.1: Split size -1 (TF SplitV);
+ * Resize sizes may have 2 elements (H, W). */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -78,7 +82,8 @@ typedef enum pan_op {
     /* data movement */
     PAN_OP_CONCAT,          /* (0..n-1) along attrs.axis.axis */
     PAN_OP_SPLIT,           /* (0: x, 1?: sizes I64) along attrs.axis.axis into n_outputs parts
-                             * (equal parts, the last smaller, when sizes is absent) */
+                             * (equal parts, the last smaller, when sizes is absent; one size may
+                             * be -1 = the rest, as TF SplitV) */
     PAN_OP_SLICE,           /* (0: x, 1: starts, 2: ends, 3?: axes, 4?: steps) */
     PAN_OP_RESHAPE,         /* (0: x, 1: shape I64) attrs.reshape */
     PAN_OP_TRANSPOSE,       /* attrs.transpose.perm (n_perm 0 = reverse the dims) */
@@ -320,8 +325,8 @@ pan_status pan__tfjs_import(const char *model_json_path, pan_graph **g);
 /* Same from memory (fuzzing, tests): model.json text and one concatenated weights buffer. */
 pan_status pan__tfjs_import_memory(const char *json, size_t json_len, const void *weights, size_t weights_len,
                                    const char *source, pan_graph **g);
-/* ONNX importer (src/nn/onnx*.c, another engineer). Declared weak in engine.c so the engine links
- * before it exists; PAN_UNSUPPORTED then. */
+/* ONNX importer (src/nn/onnx*.c). engine.c calls it when PANOPTES_HAVE_ONNX is defined (the
+ * build found onnx.proto), else reports PAN_UNSUPPORTED. */
 pan_status pan__onnx_import(const char *path, pan_graph **g);
 
 #endif

@@ -35,7 +35,10 @@ struct pan_nn_backend {
 };
 
 pan_status pan__cpu_backend_create(pan_nn_backend **b, int threads);
-/* cuda backend (another engineer); declared weak in engine.c. */
+/* cuda backend (cuda_backend*.c/.cu). engine.c calls it when PANOPTES_HAVE_CUDA_ENGINE is defined
+ * (define it with the backend's sources); without it --backend cuda is PAN_UNSUPPORTED and auto
+ * falls back to cpu. For pan_engine_run the cuda run() gets host FP32 NCHW descriptors and must
+ * copy (and convert) itself. */
 pan_status pan__cuda_backend_create(pan_nn_backend **b, int device);
 
 #endif
