@@ -247,6 +247,21 @@ def op_models():
         a, b = g.op('Split', [y, g.const(np.array([1, 5], np.int64))], n_out=2, axis=3)
         return [a, b, g.op('Cast', [g.op('Shape', [x], start=1)], to=F)]
 
+    @reg('op_initializers', 13, [1, 2, 3, 4])
+    def _(g, x):
+        """Initializer encodings: raw float16, typed float16 (int32_data), typed float (float_data),
+        typed int64 (int64_data), raw int32 (Gather indices)."""
+        vals = g.rng.standard_normal((2, 3, 4)).astype(np.float16)
+        g.inits.append(numpy_helper.from_array(vals, 'w_f16_raw'))
+        g.inits.append(helper.make_tensor('w_f16_typed', TensorProto.FLOAT16, [4], np.array([0.5, -1.25, 2.0, 3.5], np.float16)))
+        g.inits.append(helper.make_tensor('w_f32_typed', F, [4], [0.1, 0.2, -0.3, 0.4]))
+        g.inits.append(helper.make_tensor('shape_i64_typed', TensorProto.INT64, [3], [0, 6, -1]))
+        g.inits.append(numpy_helper.from_array(np.array([2, 0], np.int32), 'idx_i32_raw'))
+        a = g.op('Mul', [x, g.op('Cast', ['w_f16_raw'], to=F)])
+        b = g.op('Add', [a, g.op('Cast', ['w_f16_typed'], to=F)])
+        c = g.op('Sub', [b, 'w_f32_typed'])
+        return [g.op('Reshape', [c, 'shape_i64_typed']), g.op('Gather', [x, 'idx_i32_raw'], axis=2)]
+
     @reg('op_opset18', 18, [1, 6, 4, 5])
     def _(g, x):
         a, b = g.op('Split', [x], n_out=2, axis=1, num_outputs=2)          # 18: num_outputs
