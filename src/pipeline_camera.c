@@ -377,6 +377,7 @@ void *pan__camera_main(void *arg)
         if (st == PAN_OK) break;
         if (st == PAN_EOF) st = PAN_NET; /* a live stream ended by its server: lost */
         if (!x.network || !retryable(st)) break;
+        if (connected && !x.is_live) break; /* a file over HTTP: opening it again would restart it */
         if (x.got_frame) {
             x.lost_at = now_s(); /* it was live: an outage starts */
         } else {

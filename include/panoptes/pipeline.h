@@ -37,11 +37,13 @@ typedef struct pan_pipeline_params {
     int fallback_cpu;          /* a camera NVDEC cannot take uses the cpu decoder */
     int progress;              /* print progress on stderr (the CLI sets it on a terminal) */
     int timeout_ms;            /* network timeout per blocking step; 0 = 5000 */
-    /* Live cameras (see pan_camera_state). A network camera that cannot connect, or loses its
+    /* Live cameras (see pan_camera_state). A network camera that cannot connect, or loses its live
      * stream (error, end, or no data for timeout_ms), is reopened after a delay that starts at
      * backoff_min_ms and doubles up to backoff_max_ms (each delay varies by up to ±20% so that
      * cameras on one server do not retry in step). `reconnect` failed attempts in a row (after
-     * the first) make the camera `failed`; a frame decoded after a reconnect resets the count. */
+     * the first) make the camera `failed`; a frame decoded after a reconnect resets the count.
+     * A file served over HTTP is retried while connecting, not once it has started (opening it
+     * again would start it over). */
     int reconnect;             /* attempts after a failure; 0 = none (fail at once), -1 = forever */
     int backoff_min_ms;        /* first retry delay; 0 = 500 */
     int backoff_max_ms;        /* largest retry delay; 0 = 30000 */

@@ -185,11 +185,9 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     s->info.frames = vs->nb_frames;
     s->info.bit_rate = par->bit_rate ? par->bit_rate : s->fmt->bit_rate;
     fill_colour(&s->info, par);
-    /* Live: a stream that is not a file. HTTP serves both: a known duration on a seekable
-     * connection is a file (it can loop); anything else is a live feed. */
-    if (s->network)
-        s->info.is_live = strncmp(s->uri, "http", 4) != 0 || s->info.duration <= 0 || !s->fmt->pb ||
-                          !(s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL);
+    /* Live: a stream that is not a file. HTTP serves both: a known duration makes it a file (an
+     * MP4, an HLS playlist that ends), none a live feed (MPEG-TS or MJPEG over HTTP, live HLS). */
+    if (s->network) s->info.is_live = strncmp(s->uri, "http", 4) != 0 || s->info.duration <= 0;
     s->pass_end = AV_NOPTS_VALUE;
     *out = s;
     return PAN_OK;

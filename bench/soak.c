@@ -1,0 +1,357 @@
+/* Soak: many looped cameras (files and RTSP) for a long time, watching for growth.
+ *
+ *   build/soak [--duration 600] [--files 8] [--rtsp 4] [--clip data/vtest.mp4] [--backend cpu]
+ *              [--detect] [--no-realtime] [--interval 5] [--warmup 60] [--flap 120] [--out FILE]
+ *
+ * File cameras loop --clip (read at its native rate unless --no-realtime); RTSP cameras each get
+ * their own GStreamer RTSP server on 127.0.0.1 (tests/peers/rtsp_server.py, 320x240 25 fps H.264,
+ * started and stopped by this program). Every --flap seconds one server in turn is killed (SIGKILL)
+ * and restarted 2 s later, so the reconnect path soaks too. Detection is off unless --detect (on
+ * the cpu backend NanoDet costs ~0.1 s a frame, so the cameras would mostly drop).
+ *
+ * Every --interval seconds it samples host RSS (/proc/self/statm), open file descriptors
+ * (/proc/self/fd) and, on the cuda backend, the device pool's bytes in use. At the end it prints
+ * one JSON object: each metric's least-squares slope per minute over the samples after --warmup,
+ * its range there, first and last values, and the run summary (frames, drops, reconnects, states).
+ * "Flat" means a slope within noise: an RSS slope of a few KiB/min over 10 minutes is allocator
+ * noise; a leak of one frame per reconnect or per loop shows as hundreds of KiB/min.
+ *
+ * A benchmark, not a test: CI does not run it. Run from the repository root. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "panoptes/log.h"
+#include "panoptes/pipeline.h"
+#if defined(PANOPTES_HAVE_CUDA) && __has_include("panoptes/devpool.h")
+#include "panoptes/devpool.h"
+#define SOAK_DEVPOOL 1
+#endif
+
+#define MAX_SAMPLES 100000
+#define MAX_SERVERS 64
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static double rss_mib(void)
+{
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return NAN;
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
+    fclose(f);
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d) return -1;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n - 3; /* ".", "..", and the directory's own descriptor */
+}
+
+/* ---- RTSP servers (each one process on its own loopback port) ----------------------------- */
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    int out;
+} server;
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int server_start(server *s)
+{
+    int fds[2];
+    char port[16];
+    if (pipe(fds) != 0) return -1;
+    snprintf(port, sizeof port, "%d", s->port);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/usr/bin/python3", "python3", "tests/peers/rtsp_server.py", port, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->pid = pid;
+    s->out = fds[0];
+    char buf[64] = {0};
+    size_t got = 0;
+    double end = now_s() + 20;
+    while (got < sizeof buf - 1 && !strstr(buf, "ready") && now_s() < end) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pfd, 1, 200) <= 0) continue;
+        ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    return strstr(buf, "ready") ? 0 : -1;
+}
+
+static void server_stop(server *s, int sig)
+{
+    if (s->pid <= 0) return;
+    kill(s->pid, sig);
+    waitpid(s->pid, NULL, 0);
+    close(s->out);
+    s->pid = -1;
+    s->out = -1;
+}
+
+/* ---- the run -------------------------------------------------------------------------------- */
+
+typedef struct sample {
+    double t, rss, fds, dev;
+} sample;
+
+static pan_pipeline_params params;
+static pan_run_summary summary;
+static pan_status run_status;
+static volatile int run_done;
+
+static void *run_main(void *arg)
+{
+    (void)arg;
+    run_status = pan_pipeline_run(&params, &summary);
+    run_done = 1;
+    return NULL;
+}
+
+/* Least-squares slope (per minute) of v over t for samples with t >= t0; also min and max there. */
+static void fit(const sample *s, int n, double t0, size_t off, double *slope, double *lo, double *hi, int *used)
+{
+    double st = 0, sv = 0, stt = 0, stv = 0;
+    int k = 0;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (s[i].t < t0) continue;
+        double v = *(const double *)((const char *)&s[i] + off);
+        if (isnan(v)) continue;
+        double t = s[i].t / 60.0;
+        st += t;
+        sv += v;
+        stt += t * t;
+        stv += t * v;
+        if (v < *lo) *lo = v;
+        if (v > *hi) *hi = v;
+        k++;
+    }
+    double den = k * stt - st * st;
+    *slope = k >= 2 && den > 0 ? (k * stv - st * sv) / den : NAN;
+    *used = k;
+}
+
+static void print_metric(const char *name, const sample *s, int n, double warmup, size_t off, const char *unit, int last)
+{
+    double slope, lo, hi;
+    int used;
+    fit(s, n, warmup, off, &slope, &lo, &hi, &used);
+    if (!used) {
+        printf("\"%s\":null%s", name, last ? "" : ",");
+        return;
+    }
+    double first = NAN, end = NAN;
+    for (int i = 0; i < n; i++) {
+        double v = *(const double *)((const char *)&s[i] + off);
+        if (s[i].t >= warmup && isnan(first)) first = v;
+        end = v;
+    }
+    printf("\"%s\":{\"unit\":\"%s\",\"slope_per_min\":%.4f,\"min\":%.3f,\"max\":%.3f,\"after_warmup\":%.3f,\"end\":%.3f,"
+           "\"samples\":%d}%s",
+           name, unit, slope, lo, hi, first, end, used, last ? "" : ",");
+}
+
+static void usage(void)
+{
+    fputs("usage: soak [--duration S] [--files N] [--rtsp N] [--clip PATH] [--backend cpu|cuda|auto] [--detect]\n"
+          "            [--no-realtime] [--interval S] [--warmup S] [--flap S] [--out FILE]\n",
+          stderr);
+}
+
+int main(int argc, char **argv)
+{
+    double duration = 600, interval = 5, warmup = 60, flap = 120;
+    int n_files = 8, n_rtsp = 4, detect = 0, realtime = 1;
+    const char *clip = "data/vtest.mp4", *out = "/dev/null", *backend = "cpu";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--duration") && v) duration = atof(argv[++i]);
+        else if (!strcmp(a, "--files") && v) n_files = atoi(argv[++i]);
+        else if (!strcmp(a, "--rtsp") && v) n_rtsp = atoi(argv[++i]);
+        else if (!strcmp(a, "--clip") && v) clip = argv[++i];
+        else if (!strcmp(a, "--backend") && v) backend = argv[++i];
+        else if (!strcmp(a, "--interval") && v) interval = atof(argv[++i]);
+        else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
+        else if (!strcmp(a, "--flap") && v) flap = atof(argv[++i]);
+        else if (!strcmp(a, "--out") && v) out = argv[++i];
+        else if (!strcmp(a, "--detect")) detect = 1;
+        else if (!strcmp(a, "--no-realtime")) realtime = 0;
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (n_rtsp > MAX_SERVERS || n_files + n_rtsp <= 0 || n_files + n_rtsp > PAN_MAX_CAMERAS || interval <= 0) {
+        usage();
+        return 2;
+    }
+    if (n_files && access(clip, R_OK) != 0) {
+        fprintf(stderr, "soak: %s not found (run scripts/setup.sh, or pass --clip)\n", clip);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    pan_log_init();
+
+    static server servers[MAX_SERVERS];
+    static char uris[MAX_SERVERS][64];
+    const char **cams = calloc((size_t)(n_files + n_rtsp), sizeof *cams);
+    for (int i = 0; i < n_files; i++) cams[i] = clip;
+    for (int i = 0; i < n_rtsp; i++) {
+        servers[i].port = free_port();
+        if (server_start(&servers[i]) != 0) {
+            fprintf(stderr, "soak: cannot start the RTSP server (tests/peers/rtsp_server.py; needs python3-gi, "
+                            "gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*)\n");
+            for (int j = 0; j <= i; j++) server_stop(&servers[j], SIGTERM);
+            return 1;
+        }
+        snprintf(uris[i], sizeof uris[i], "rtsp://127.0.0.1:%d/cam", servers[i].port);
+        cams[n_files + i] = uris[i];
+    }
+
+    pan_pipeline_params_default(&params);
+    params.cameras = cams;
+    params.n_cameras = n_files + n_rtsp;
+    int b = pan_backend_parse(backend);
+    params.backend = b < 0 ? PAN_BACKEND_CPU : (pan_backend)b;
+    params.loop = 1;
+    params.detect = detect;
+    params.track = detect;
+    params.out_path = out;
+    params.realtime = realtime;
+    params.reconnect = -1;
+    params.timeout_ms = 2000;
+    params.backoff_min_ms = 250;
+    params.backoff_max_ms = 2000;
+
+    sample *s = calloc(MAX_SAMPLES, sizeof *s);
+    int n = 0, flapped = 0;
+    pthread_t th;
+    double t0 = now_s(), next_flap = flap > 0 ? flap : INFINITY, restart_at = INFINITY;
+    int down = -1;
+    pthread_create(&th, NULL, run_main, NULL);
+    for (double next = t0; !run_done;) {
+        double t = now_s() - t0;
+        if (t >= duration) break;
+        if (n_rtsp && t >= next_flap) {
+            down = flapped++ % n_rtsp;
+            server_stop(&servers[down], SIGKILL);
+            restart_at = t + 2.0;
+            next_flap += flap;
+        }
+        if (down >= 0 && t >= restart_at) {
+            if (server_start(&servers[down]) != 0) fprintf(stderr, "soak: restarting server %d failed\n", down);
+            down = -1;
+            restart_at = INFINITY;
+        }
+        if (now_s() >= next && n < MAX_SAMPLES) {
+            sample *x = &s[n++];
+            x->t = t;
+            x->rss = rss_mib();
+            x->fds = open_fds();
+            x->dev = NAN;
+#ifdef SOAK_DEVPOOL
+            if (params.backend == PAN_BACKEND_CUDA) {
+                pan_devpool *pool;
+                pan_devpool_stats ds;
+                if (pan_devpool_get(0, &pool) == PAN_OK) {
+                    pan_devpool_get_stats(pool, &ds);
+                    x->dev = (double)ds.bytes_in_use / (1024.0 * 1024.0);
+                }
+            }
+#endif
+            fprintf(stderr, "soak: t=%.0f s rss %.1f MiB, %d fds%s\n", t, x->rss, (int)x->fds,
+                    isnan(x->dev) ? "" : ", device pool in use (MiB) sampled");
+            next += interval;
+        }
+        sleep_s(0.1);
+    }
+    pan_pipeline_interrupt();
+    pthread_join(th, NULL);
+    double wall = now_s() - t0;
+    for (int i = 0; i < n_rtsp; i++) server_stop(&servers[i], SIGTERM);
+
+    int64_t frames = 0, dropped = 0, reconnects = 0, failed = 0;
+    if (summary.cameras)
+        for (int i = 0; i < summary.n_cameras; i++) {
+            frames += summary.cameras[i].frames;
+            dropped += summary.cameras[i].dropped;
+            reconnects += summary.cameras[i].reconnects;
+            failed += summary.cameras[i].state == PAN_CAMERA_FAILED;
+        }
+    printf("{\"bench\":\"soak\",\"backend\":\"%s\",\"duration_s\":%.1f,\"warmup_s\":%.0f,\"interval_s\":%.1f,"
+           "\"files\":%d,\"rtsp\":%d,\"clip\":\"%s\",\"detect\":%s,\"realtime\":%s,\"flap_s\":%.0f,\"server_kills\":%d,",
+           pan_backend_name(summary.backend), wall, warmup, interval, n_files, n_rtsp, clip, detect ? "true" : "false",
+           realtime ? "true" : "false", flap, flapped);
+    print_metric("rss_mib", s, n, warmup, offsetof(sample, rss), "MiB", 0);
+    print_metric("open_fds", s, n, warmup, offsetof(sample, fds), "fds", 0);
+    print_metric("devpool_in_use_mib", s, n, warmup, offsetof(sample, dev), "MiB", 0);
+    printf("\"frames\":%lld,\"fps\":%.1f,\"dropped\":%lld,\"reconnects\":%lld,\"failed_cameras\":%lld,"
+           "\"peak_rss_mib\":%.1f,\"cpu_ms_per_frame\":%.3f,\"status\":\"%s\",\"cameras\":[",
+           (long long)frames, wall > 0 ? (double)frames / wall : 0.0, (long long)dropped, (long long)reconnects,
+           (long long)failed, summary.peak_rss_mib, summary.cpu_ms_per_frame,
+           run_status ? pan_status_name(run_status) : "ok");
+    for (int i = 0; summary.cameras && i < summary.n_cameras; i++) {
+        const pan_camera_summary *c = &summary.cameras[i];
+        printf("%s{\"uri\":\"%s\",\"frames\":%lld,\"dropped\":%lld,\"reconnects\":%lld,\"outage_s\":%.1f,\"state\":\"%s\"}",
+               i ? "," : "", c->uri, (long long)c->frames, (long long)c->dropped, (long long)c->reconnects, c->outage_s,
+               pan_camera_state_name(c->state));
+    }
+    printf("]}\n");
+    pan_run_summary_free(&summary);
+    free(s);
+    free(cams);
+    return run_status ? 1 : 0;
+}
