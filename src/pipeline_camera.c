@@ -27,6 +27,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define MAX_KEY_WAIT 300 /* packets: 10 s at 30 fps */
+#define DROP_LOG_EVERY_S 60.0
 
 typedef struct cam_ctx {
     camera *c;
@@ -47,6 +48,8 @@ typedef struct cam_ctx {
     unsigned rng;       /* backoff jitter */
     double lost_at;     /* when the stream was lost (monotonic s); < 0 when not in an outage */
     pan_decoder_stats acc;
+    double drop_logged_at; /* when drops were last reported (0 = never) */
+    int64_t drops_logged;  /* c->sum->dropped at that time */
     /* the previous connection's stream, to notice a change */
     int had_stream, codec_id, width, height;
     /* --realtime: wall-clock time that corresponds to pts0 */
@@ -156,11 +159,19 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         st = pan_queue_push(x->r->frames, f, 0);
         if (st == PAN_TIMEOUT) {
             /* the pipeline is behind: this frame goes, the camera never waits */
-            if (!c->sum->dropped || pan_log_level_current >= PAN_LOG_DEBUG)
-                pan_log(c->sum->dropped ? PAN_LOG_DEBUG : PAN_LOG_INFO, "camera", c->index,
-                        "%s: processing is behind the camera; dropping frames (first: %lld; counted in the summary)",
-                        c->uri, (long long)f->index);
             c->sum->dropped++;
+            pan_log_debug("camera", c->index, "frame %lld dropped: the frame queue is full", (long long)f->index);
+            double t = now_s();
+            if (x->drop_logged_at == 0 || t - x->drop_logged_at >= DROP_LOG_EVERY_S) {
+                /* at most one line a minute: how many went since the last one */
+                pan_log_info("camera", c->index,
+                             "%s: processing is behind the camera: %lld frame(s) dropped%s (index %lld; counted in the "
+                             "summary)",
+                             c->uri, (long long)(c->sum->dropped - x->drops_logged),
+                             x->drop_logged_at == 0 ? "" : " in the last minute", (long long)f->index);
+                x->drop_logged_at = t;
+                x->drops_logged = c->sum->dropped;
+            }
             pan_frame_unref(&f);
             return PAN_OK;
         }
