@@ -48,6 +48,11 @@ typedef struct cam_ctx {
     unsigned rng;       /* backoff jitter */
     double lost_at;     /* when the stream was lost (monotonic s); < 0 when not in an outage */
     pan_decoder_stats acc;
+    /* live: timestamps go on across reconnects (a new RTSP session starts its clock again) */
+    int rebase;           /* the next frame starts a new connection's time line */
+    double pts_offset;    /* seconds added to this connection's pts */
+    double last_pts_out;  /* pts of the last frame emitted (NAN: none yet) */
+    double last_wall;     /* when it was emitted */
     double drop_logged_at; /* when drops were last reported (0 = never) */
     int64_t drops_logged;  /* c->sum->dropped at that time */
     /* the previous connection's stream, to notice a change */
@@ -134,6 +139,18 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         return PAN_LIMIT;
     }
     f->index = x->next_index++;
+    if (x->is_live && !isnan(f->pts)) {
+        /* The frame time line of a live camera never goes back: a new connection's timestamps
+         * (which start again near 0) continue from the last frame's, plus the outage. */
+        double t = now_s();
+        if (x->rebase) {
+            x->pts_offset = isnan(x->last_pts_out) ? 0 : x->last_pts_out + (t - x->last_wall) - f->pts;
+            x->rebase = 0;
+        }
+        f->pts += x->pts_offset;
+        x->last_pts_out = f->pts;
+        x->last_wall = t;
+    }
     if (!x->got_frame) {
         x->got_frame = 1;
         x->used = 0;
@@ -233,6 +250,7 @@ static pan_status connect_camera(cam_ctx *x)
     const pan_source_info *info = pan_source_get_info(x->src);
     x->is_live = info->is_live;
     x->await_key = info->is_live;
+    x->rebase = 1;
     x->waited = 0;
     x->drop = info->is_live || p->realtime;
     x->pace = p->realtime && !info->is_live;
@@ -367,7 +385,7 @@ void *pan__camera_main(void *arg)
     camera *c = arg;
     run *r = c->run;
     const pan_pipeline_params *p = r->p;
-    cam_ctx x = {.c = c, .r = r, .p = p, .kind = pick_decoder(r), .lost_at = -1};
+    cam_ctx x = {.c = c, .r = r, .p = p, .kind = pick_decoder(r), .lost_at = -1, .last_pts_out = NAN};
     pan_status st;
     x.network = pan_source_uri_is_network(c->uri);
     x.rng = 0x9e3779b9u ^ (unsigned)c->index * 2654435761u;

@@ -165,23 +165,29 @@ static int bg_join(bg_run *b, double limit)
     return late ? -1 : 0;
 }
 
-/* Frame indices of `camera` in a JSONL file must rise strictly; returns how many lines it has
- * (-1 when they do not rise) and the last index. */
+/* Frame indices of `camera` in a JSONL file must rise strictly, and its timestamps never go back
+ * (across reconnects too); returns how many lines it has (-1 when either fails) and the last index. */
 static int jsonl_check(const char *path, int camera, long long *last)
 {
     FILE *f = fopen(path, "r");
     char line[65536];
     int n = 0;
+    double last_pts = -1e300;
     *last = -1;
     if (!f) return -1;
     while (fgets(line, sizeof line, f)) {
         int cam;
         long long idx;
-        if (sscanf(line, "{\"camera\":%d,\"frame\":%lld", &cam, &idx) != 2 || cam != camera) continue;
-        if (idx <= *last) {
+        double pts;
+        int k = sscanf(line, "{\"camera\":%d,\"frame\":%lld,\"pts\":%lf", &cam, &idx, &pts);
+        if (k < 2 || cam != camera) continue;
+        if (idx <= *last || (k == 3 && pts < last_pts)) {
+            fprintf(stderr, "  %s: camera %d frame %lld (pts %.3f) after frame %lld (pts %.3f)\n", path, camera, idx,
+                    k == 3 ? pts : NAN, *last, last_pts);
             fclose(f);
             return -1;
         }
+        if (k == 3) last_pts = pts;
         *last = idx;
         n++;
     }
