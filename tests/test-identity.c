@@ -3,6 +3,7 @@
  * without embeddings; concurrent use from two camera threads. */
 #include <pthread.h>
 
+#include "panoptes/mot.h"
 #include "panoptes/track.h"
 #include "test.h"
 
@@ -123,6 +124,38 @@ PAN_TEST(identity_overlap_link)
     pan_identity_destroy(&im);
 }
 
+/* Late overlap evidence: both cameras start their tracks apart (no link), then the boxes line up.
+ * With a link window the camera-1 track joins camera 0's identity; without, it keeps its own. */
+PAN_TEST(identity_link_window)
+{
+    const double h[9] = {1, 0, -400, 0, 1, -200, 0, 0, 1};
+    for (int window = 0; window < 2; window++) {
+        pan_identity *im = NULL;
+        pan_identity_params p = pan_identity_params_default();
+        p.link_window_s = window ? 1.0 : 0.0;
+        ASSERT_OK(pan_identity_create(&im, &p));
+        ASSERT_OK(pan_identity_set_overlap(im, 0, 1, h));
+        pan_track_report a = rep(1, 500, 300), b = rep(1, 300, 100); /* b maps to (700, 300): apart */
+        ASSERT_OK(pan_identity_assign(im, 0, 0.0, &a, 1, NULL, 0));
+        ASSERT_OK(pan_identity_assign(im, 1, 0.0, &b, 1, NULL, 0));
+        ASSERT_EQ(a.global_id, 1);
+        ASSERT_EQ(b.global_id, 2);
+        b.box[0] = 100, b.box[2] = 140; /* now where camera 0 sees person 1 */
+        ASSERT_OK(pan_identity_assign(im, 0, 0.2, &a, 1, NULL, 0));
+        ASSERT_OK(pan_identity_assign(im, 1, 0.2, &b, 1, NULL, 0));
+        ASSERT_EQ(b.global_id, window ? 1 : 2);
+        /* After the window, no more changes. */
+        pan_track_report c = rep(1, 500, 300), d = rep(2, 300, 100);
+        ASSERT_OK(pan_identity_assign(im, 1, 0.3, &d, 1, NULL, 0));
+        d.box[0] = 100, d.box[2] = 140;
+        ASSERT_OK(pan_identity_assign(im, 0, 2.0, &c, 1, NULL, 0));
+        int64_t before = d.global_id;
+        ASSERT_OK(pan_identity_assign(im, 1, 2.0, &d, 1, NULL, 0));
+        ASSERT_EQ(d.global_id, before);
+        pan_identity_destroy(&im);
+    }
+}
+
 typedef struct thr_arg {
     pan_identity *im;
     int camera;
@@ -162,5 +195,100 @@ PAN_TEST(identity_two_threads)
     pan_identity_destroy(&im);
 }
 
+/* Two cameras as overlapping crops of one synthetic scene (1280x720): camera 0 sees x in [0, 800),
+ * camera 1 sees x in [480, 1280), so camera 1's pixel x is the scene's x - 480. Each camera runs
+ * its own tracker on the detections inside its crop; the identity manager knows only the crop
+ * mapping (no embeddings). People seen by both cameras must get one global id: measured per
+ * person as the global id it has most often in each camera. */
+enum { X0_END = 800, X1_BEGIN = 480 };
+
+static int crop(const pan_mot_row *r, int cam, float box[4])
+{
+    float lo = cam ? X1_BEGIN : 0, hi = cam ? 1280 : X0_END;
+    float x1 = r->x > lo ? r->x : lo, x2 = r->x + r->w < hi ? r->x + r->w : hi;
+    if ((x2 - x1) < 0.5f * r->w) return 0; /* mostly outside this camera */
+    box[0] = x1 - lo, box[1] = r->y, box[2] = x2 - lo, box[3] = r->y + r->h;
+    return 1;
+}
+
+/* One scene seen by two cameras; counts people seen by both and those with one global id. */
+static int two_camera_scene(uint64_t seed, int *both, int *same)
+{
+    enum { MAXG = 64, MAXID = 512 };
+    static int votes[2][MAXG][MAXID]; /* per camera, gt person, global id: frames */
+    pan_synth_params sp = pan_synth_params_default();
+    pan_mot_seq gt, det;
+    pan_tracker *tr[2] = {NULL, NULL};
+    pan_identity *im = NULL;
+    const double h[9] = {1, 0, -X1_BEGIN, 0, 1, 0, 0, 0, 1};
+    int st;
+    memset(votes, 0, sizeof votes);
+    sp.seed = seed;
+    sp.fp_per_frame = 0.3f;
+    if ((st = pan_synth_generate(&sp, &gt, &det))) return st;
+    pan_tracker_params tp = pan_tracker_params_default();
+    tp.frame_width = 800, tp.frame_height = 720; /* both crops */
+    if ((st = pan_tracker_create(&tr[0], &tp)) || (st = pan_tracker_create(&tr[1], &tp)) ||
+        (st = pan_identity_create(&im, NULL)) || (st = pan_identity_set_overlap(im, 0, 1, h)))
+        goto done;
+    for (int f = 1; f <= det.n_frames && !st; f++) {
+        for (int cam = 0; cam < 2 && !st; cam++) {
+            pan_detection d[128];
+            pan_track_report r[256];
+            int nd = 0, no = 0;
+            for (size_t i = det.frame_start[f]; i < det.frame_start[f + 1] && nd < 128; i++) {
+                pan_detection x = {{0}, det.rows[i].conf, 0, NULL, 0};
+                if (crop(&det.rows[i], cam, x.box)) d[nd++] = x;
+            }
+            if ((st = pan_tracker_update(tr[cam], d, nd, r, 256, &no)) ||
+                (st = pan_identity_assign(im, cam, f / 30.0, r, no, NULL, 0)))
+                break;
+            /* Which person is each report? The gt box (same crop) it overlaps most, IoU >= 0.5. */
+            for (int k = 0; k < no; k++) {
+                int best = -1;
+                float bi = 0.5f;
+                for (size_t i = gt.frame_start[f]; i < gt.frame_start[f + 1]; i++) {
+                    float gb[4];
+                    if (!crop(&gt.rows[i], cam, gb)) continue;
+                    float iw = fminf(gb[2], r[k].box[2]) - fmaxf(gb[0], r[k].box[0]);
+                    float ih = fminf(gb[3], r[k].box[3]) - fmaxf(gb[1], r[k].box[1]);
+                    if (iw <= 0 || ih <= 0) continue;
+                    float in = iw * ih, un = (gb[2] - gb[0]) * (gb[3] - gb[1]) +
+                                              (r[k].box[2] - r[k].box[0]) * (r[k].box[3] - r[k].box[1]) - in;
+                    if (in / un >= bi) bi = in / un, best = (int)gt.rows[i].id;
+                }
+                if (best > 0 && best < MAXG && r[k].global_id > 0 && r[k].global_id < MAXID)
+                    votes[cam][best][r[k].global_id]++;
+            }
+        }
+    }
+    for (int g = 1; g < MAXG; g++) {
+        int dom[2] = {0, 0}, n[2] = {0, 0};
+        for (int cam = 0; cam < 2; cam++)
+            for (int id = 1; id < MAXID; id++)
+                if (votes[cam][g][id] > n[cam]) n[cam] = votes[cam][g][id], dom[cam] = id;
+        if (n[0] < 10 || n[1] < 10) continue; /* not really seen by both */
+        (*both)++;
+        *same += dom[0] == dom[1];
+    }
+done:
+    pan_tracker_destroy(&tr[0]), pan_tracker_destroy(&tr[1]);
+    pan_identity_destroy(&im);
+    pan_mot_seq_free(&gt), pan_mot_seq_free(&det);
+    return st;
+}
+
+/* Measured 2026-11-27 on seeds 11..15: 83 of 97 people seen by both cameras (86%) have one global
+ * id in both. The misses examined were per-camera tracker swaps (a newcomer at a crop border taking
+ * over a just-lost track's id), which no cross-camera step can undo. */
+PAN_TEST(identity_two_camera_crops)
+{
+    int both = 0, same = 0;
+    for (uint64_t seed = 11; seed <= 15; seed++) ASSERT_OK(two_camera_scene(seed, &both, &same));
+    fprintf(stderr, "  %d people seen by both cameras, %d with one global id in both\n", both, same);
+    ASSERT_TRUE(both >= 50);
+    ASSERT_GE(same, 0.8 * both);
+}
+
 PAN_TEST_MAIN(identity_same_embedding_same_global_id, identity_time_gating_and_release, identity_overlap_link,
-              identity_two_threads)
+              identity_link_window, identity_two_threads, identity_two_camera_crops)

@@ -151,6 +151,27 @@ PAN_TEST(tracker_report_lost_and_removed)
     pan_tracker_destroy(&t);
 }
 
+/* With the frame size known, a lost track whose predicted centre leaves the frame ends at once. */
+PAN_TEST(tracker_leaves_frame)
+{
+    pan_tracker *t = NULL;
+    pan_tracker_params p = pan_tracker_params_default();
+    pan_track_report r[8];
+    int n, removed_at = -1;
+    p.report_lost = 1;
+    p.frame_width = 640, p.frame_height = 480;
+    ASSERT_OK(pan_tracker_create(&t, &p));
+    for (int f = 0; f < 20; f++) {
+        pan_detection d = det(560 + 10.f * f, 200, 40, 100, 0.9f);
+        ASSERT_OK(pan_tracker_update(t, f < 6 ? &d : NULL, f < 6 ? 1 : 0, r, 8, &n));
+        for (int i = 0; i < n; i++)
+            if (r[i].state == PAN_TRACK_REMOVED) removed_at = f;
+    }
+    /* Last seen at x = 610 moving 10 px/frame: the centre passes 640 after 3 more frames. */
+    ASSERT_TRUE(removed_at >= 7 && removed_at <= 10);
+    pan_tracker_destroy(&t);
+}
+
 /* Two people side by side (IoU 2/3) suddenly swap places. Motion alone keeps each track where it
  * was, so the ids follow the places (a swap); with embeddings the ids follow the people. */
 static int run_swap(int with_emb, int64_t *id_of_a)
@@ -206,5 +227,5 @@ PAN_TEST(tracker_rejects_bad_input)
 }
 
 PAN_TEST_MAIN(tracker_stable_ids_and_occlusion, tracker_tentative_and_new_ids, tracker_low_score_second_stage,
-              tracker_class_aware, tracker_report_lost_and_removed, tracker_appearance_hook,
+              tracker_class_aware, tracker_report_lost_and_removed, tracker_leaves_frame, tracker_appearance_hook,
               tracker_rejects_bad_input)

@@ -35,6 +35,8 @@ static void track_usage(FILE *f)
           "                    it with the frame rate: 30 at 30 fps)\n"
           "  --no-fuse-score   first-association cost is 1-IoU (ByteTrack's MOT20 setting)\n"
           "  --score-scale K   multiply detection scores by K first (detectors scoring outside 0..1)\n"
+          "  --size WxH        frame size in pixels: tracks that walk out through an edge end at once\n"
+          "                    (with --synth: 1280x720 by default)\n"
           "Prints frames, tracks and host time per frame to stderr.\n",
           f);
 }
@@ -90,6 +92,14 @@ int pan_cli_track(int argc, char **argv)
         else if (!strcmp(a, "--low-match")) bad = num(a, val, 0, 1, &v), tp.low_match_thresh = (float)v;
         else if (!strcmp(a, "--min-hits")) bad = num(a, val, 1, 1000, &v), tp.min_hits = (int)v;
         else if (!strcmp(a, "--max-lost")) bad = num(a, val, 0, 1e6, &v), tp.max_time_lost = (int)v;
+        else if (!strcmp(a, "--size")) {
+            int w = 0, h = 0, used = 0;
+            if (sscanf(val, "%dx%d%n", &w, &h, &used) != 2 || val[used] || w < 1 || h < 1 || w > 65536 || h > 65536) {
+                fprintf(stderr, "panoptes track: --size expects WIDTHxHEIGHT in pixels (e.g. 1920x1080), got '%s'\n", val);
+                return 2;
+            }
+            tp.frame_width = w, tp.frame_height = h;
+        }
         else {
             fprintf(stderr, "panoptes track: unknown option '%s' (see --help)\n", a);
             return 2;
@@ -114,6 +124,7 @@ int pan_cli_track(int argc, char **argv)
         pan_synth_params sp = pan_synth_params_default();
         sp.seed = (uint64_t)seed;
         sp.emb_dim = (int)emb_dim;
+        if (!tp.frame_width) tp.frame_width = sp.width, tp.frame_height = sp.height;
         if (pan_synth_generate(&sp, &gt, &det)) {
             fputs("panoptes track: cannot generate the synthetic scene (out of memory?)\n", stderr);
             goto done;

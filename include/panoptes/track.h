@@ -48,6 +48,11 @@ typedef struct pan_tracker_params {
     float std_weight_position; /* 1/20 */
     float std_weight_velocity; /* 1/160 */
     int camera;                /* for log lines only; -1 if none */
+    /* Frame size in pixels, or 0 when unknown. When known, a lost track whose predicted centre
+     * leaves the frame is removed at once: it walked out, and keeping it only invites someone
+     * entering at the same border to take over its id. (Removing tracks lost while merely touching
+     * an edge was tried and rejected: it split tracks of people walking along an edge.) (0, 0) */
+    int frame_width, frame_height;
 } pan_tracker_params;
 
 pan_tracker_params pan_tracker_params_default(void);
@@ -86,6 +91,10 @@ typedef struct pan_identity_params {
                               seen there, for an overlap link (0.3) */
     double overlap_dt_s;   /* max time between the two observations of an overlap link (0.5 s) */
     int max_identities;    /* gallery capacity; the oldest identity is forgotten first (4096) */
+    double link_window_s;  /* > 0: a track that had to open a new identity may still join an
+                              existing one during its first link_window_s (its global_id changes
+                              once), for evidence that arrives a few frames late. Off by default:
+                              on the two-camera synthetic test it did not help (0) */
 } pan_identity_params;
 
 pan_identity_params pan_identity_params_default(void);
@@ -105,10 +114,11 @@ void pan_identity_destroy(pan_identity **im);
 pan_status pan_identity_set_overlap(pan_identity *im, int camera_a, int camera_b, const double h[9]);
 
 /* Fills reports[i].global_id for one camera's frame at time t_s. embeddings[i] is the track's
- * embedding (pan_tracker_embedding) or NULL; embeddings itself may be NULL. A track keeps the global
- * id it got first; a new track takes, in order: an overlap link, the most similar identity not
- * currently held by another track of the same camera (similarity >= min_similarity, seen within
- * max_gap_s), or a new identity. Reports with state REMOVED release their track's link. */
+ * embedding (pan_tracker_embedding) or NULL; embeddings itself may be NULL. A new track takes, in
+ * order: an overlap link, the most similar identity not currently held by another track of the
+ * same camera (similarity >= min_similarity, seen within max_gap_s), or a new identity; it keeps
+ * that id, except that a track that opened a new identity may join an existing one within
+ * link_window_s. Reports with state REMOVED release their track's link. */
 pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_track_report *reports,
                                int n, const float *const *embeddings, int dim);
 

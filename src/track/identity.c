@@ -22,7 +22,9 @@ typedef struct ident {
 typedef struct tlink {
     int camera;
     int64_t id, gid;
-    double last_t; /* last time the track was reported with a measured box */
+    double last_t;  /* last time the track was reported with a measured box */
+    double until_t; /* while t <= until_t, a track that opened a new identity may still join an
+                       existing one (evidence often comes a few frames late); then 0 */
     float box[4];
 } tlink;
 
@@ -53,6 +55,7 @@ pan_identity_params pan_identity_params_default(void)
     p.overlap_iou = 0.3f;
     p.overlap_dt_s = 0.5;
     p.max_identities = 4096;
+    p.link_window_s = 0.0;
     return p;
 }
 
@@ -63,7 +66,7 @@ pan_status pan_identity_create(pan_identity **out, const pan_identity_params *pa
     *out = NULL;
     if (!(p.min_similarity >= -1.f && p.min_similarity <= 1.f) || !(p.max_gap_s >= 0) ||
         !(p.embedding_alpha >= 0.f && p.embedding_alpha <= 1.f) || !(p.overlap_iou > 0.f) ||
-        !(p.overlap_dt_s >= 0) || p.max_identities < 1) {
+        !(p.overlap_dt_s >= 0) || p.max_identities < 1 || !(p.link_window_s >= 0)) {
         pan_log_error("identity", -1, "identity parameters out of range (min_similarity in [-1,1], "
                       "gaps >= 0, 0 <= alpha <= 1, overlap_iou > 0, max_identities >= 1)");
         return PAN_INVAL;
@@ -239,7 +242,8 @@ static ident *new_ident(pan_identity *im, double t)
 }
 
 /* Identity for a camera's new track: overlap tlink, then appearance, else 0. */
-static int64_t choose(pan_identity *im, int camera, double t, const pan_track_report *r, const float *e)
+static int64_t choose(pan_identity *im, int camera, double t, const pan_track_report *r, const float *e,
+                      int64_t self)
 {
     int64_t best = 0;
     double best_v = im->p.overlap_iou;
@@ -251,7 +255,7 @@ static int64_t choose(pan_identity *im, int camera, double t, const pan_track_re
         if (map_box(o->a == camera ? o->h : o->hinv, r->box, mb)) continue;
         for (int i = 0; i < im->nl; i++) {
             const tlink *l = &im->l[i];
-            if (l->camera != other || fabs(t - l->last_t) > im->p.overlap_dt_s) continue;
+            if (l->camera != other || l->gid == self || fabs(t - l->last_t) > im->p.overlap_dt_s) continue;
             double v = pan__box_iou(mb, l->box);
             if (v >= best_v && !held(im, camera, l->gid, t)) best_v = v, best = l->gid;
         }
@@ -260,12 +264,33 @@ static int64_t choose(pan_identity *im, int camera, double t, const pan_track_re
     best_v = im->p.min_similarity;
     for (int i = 0; i < im->ng; i++) {
         const ident *g = &im->g[i];
-        if (!g->emb || t - g->last_t > im->p.max_gap_s) continue;
+        if (!g->emb || g->gid == self || t - g->last_t > im->p.max_gap_s) continue;
         double dot = 0.0;
         for (int j = 0; j < im->dim; j++) dot += (double)g->emb[j] * e[j];
         if (dot >= best_v && !held(im, camera, g->gid, t)) best_v = dot, best = g->gid;
     }
     return best;
+}
+
+/* A track that opened its own identity moments ago joins an existing one if evidence now says so;
+ * its identity is dropped when no other track took it. */
+static void relink(pan_identity *im, tlink *l, int camera, double t, const pan_track_report *r, const float *e)
+{
+    int64_t gid = choose(im, camera, t, r, e, l->gid);
+    if (!gid) return;
+    int64_t old = l->gid;
+    l->gid = gid;
+    l->until_t = 0;
+    for (int i = 0; i < im->nl; i++)
+        if (im->l[i].gid == old) return;
+    for (int i = 0; i < im->ng; i++)
+        if (im->g[i].gid == old) {
+            free(im->g[i].emb);
+            im->g[i] = im->g[--im->ng];
+            break;
+        }
+    pan_log_debug("identity", camera, "track %lld: global id %lld -> %lld", (long long)r->id, (long long)old,
+                  (long long)gid);
 }
 
 pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_track_report *reports,
@@ -297,6 +322,9 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         if (r->state == PAN_TRACK_LOST) continue; /* predicted box, no new evidence */
         l->last_t = t_s;
         memcpy(l->box, r->box, sizeof l->box);
+        if (l->until_t > 0 && t_s > l->until_t) l->until_t = 0;
+        if (l->until_t > 0) relink(im, l, camera, t_s, r, e);
+        r->global_id = l->gid;
         ident *g = find_ident(im, l->gid);
         if (!g) continue; /* forgotten (gallery full): the track keeps its number */
         g->last_t = t_s;
@@ -307,7 +335,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         pan_track_report *r = &reports[i];
         const float *e = embeddings ? embeddings[i] : NULL;
         if (r->global_id || r->state != PAN_TRACK_CONFIRMED || r->id <= 0) continue;
-        int64_t gid = choose(im, camera, t_s, r, e);
+        int64_t gid = choose(im, camera, t_s, r, e, 0);
         ident *g = gid ? find_ident(im, gid) : NULL;
         if (!gid) {
             if (!(g = new_ident(im, t_s))) {
@@ -327,6 +355,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         }
         tlink *l = &im->l[im->nl++];
         l->camera = camera, l->id = r->id, l->gid = gid, l->last_t = t_s;
+        l->until_t = g && g->gid == im->next_gid && !g->emb ? t_s + im->p.link_window_s : 0.0;
         memcpy(l->box, r->box, sizeof l->box);
         if (g) {
             g->last_t = t_s;

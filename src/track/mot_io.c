@@ -158,6 +158,13 @@ pan_status pan_mot_read(const char *path, pan_mot_seq *s, char *err, size_t err_
             st = PAN_CORRUPT;
             goto done;
         }
+        for (int k = 2; k < nf; k++)
+            if (fabs(v[k]) > 1.0e9) { /* would not survive the float conversion usefully */
+                set_err(err, err_size, "%s:%ld: field %d (%s) = %g is out of range (|value| <= 1e9)",
+                        path, lineno, k + 1, field_names[k], v[k]);
+                st = PAN_CORRUPT;
+                goto done;
+            }
         if (v[4] < 0 || v[5] < 0) {
             set_err(err, err_size, "%s:%ld: negative box size %gx%g (fields 5-6 are width, height)",
                     path, lineno, v[4], v[5]);

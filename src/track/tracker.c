@@ -92,7 +92,7 @@ pan_status pan_tracker_create(pan_tracker **out, const pan_tracker_params *param
     *out = NULL;
     if (!(p.low_thresh >= 0.f && p.low_thresh <= p.high_thresh && p.high_thresh <= 1.f) ||
         !(p.match_thresh >= 0.f && p.low_match_thresh >= 0.f && p.tentative_match_thresh >= 0.f) ||
-        p.min_hits < 1 || p.max_time_lost < 0 || !(p.embedding_alpha >= 0.f && p.embedding_alpha <= 1.f) ||
+        p.min_hits < 1 || p.max_time_lost < 0 || p.frame_width < 0 || p.frame_height < 0 || !(p.embedding_alpha >= 0.f && p.embedding_alpha <= 1.f) ||
         !(p.std_weight_position > 0.f && p.std_weight_velocity > 0.f)) {
         pan_log_error("track", p.camera, "tracker parameters out of range (need 0 <= low <= high <= 1, "
                       "thresholds >= 0, min_hits >= 1, max_time_lost >= 0, 0 <= alpha <= 1)");
@@ -406,7 +406,12 @@ pan_status pan_tracker_update(pan_tracker *t, const pan_detection *dets, int n,
     /* Stage 4: ageing of lost tracks. */
     for (int i = 0; i < t->n_tr; i++) {
         trk *k = &t->tr[i];
-        if (k->state == PAN_TRACK_LOST && t->frame - k->last_frame > p->max_time_lost) k->removed = 1;
+        if (k->state != PAN_TRACK_LOST) continue;
+        if (t->frame - k->last_frame > p->max_time_lost) k->removed = 1;
+        double cx = k->kf.mean[0], cy = k->kf.mean[1];
+        if (p->frame_width > 0 && p->frame_height > 0 &&
+            (cx < 0 || cy < 0 || cx >= p->frame_width || cy >= p->frame_height))
+            k->removed = 1;
     }
     /* Duplicates: a tracked and a lost track on the same place (IoU > 0.85) are one object;
      * keep the one that has existed longer (ByteTrack's remove_duplicate_stracks). */
