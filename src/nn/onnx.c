@@ -4,9 +4,11 @@
  *  - one .onnx file with its weights inside (raw_data or the typed fields); external data
  *    (data_location = EXTERNAL) is refused with a message;
  *  - the default operator domain ("" / "ai.onnx"), opsets 7..21 (attribute and input forms);
- *  - graph inputs with fixed dims, except the first, which may be symbolic (dim_param) or fixed:
- *    it becomes the IR's batch dimension. Any other symbolic dim (dynamic H/W) is refused,
- *    because the engine plans fixed shapes;
+ *  - graph inputs with fixed dims, except the first, which may be symbolic (dim_param) or 1:
+ *    it becomes the IR's batch dimension. A model exported with a fixed batch of 1 (the usual
+ *    static export) also runs larger batches: its Reshape targets that start with 1 are read as
+ *    "the batch" (IR batch_leading). Any other symbolic dim (dynamic H/W) is refused, because the
+ *    engine plans fixed shapes;
  *  - initializers of FLOAT, FLOAT16, BFLOAT16 (both converted to F32: the engine computes
  *    floating point in FP32 on cpu, FP16 on cuda from F32 weights), DOUBLE, INT64, INT32, INT8,
  *    UINT8, BOOL. Data is little-endian, as the ONNX spec stores raw_data.
@@ -297,9 +299,11 @@ static pan_status add_input(pan__onnx_ctx *c, const Onnx__ValueInfoProto *vi)
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         int fixed = d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value > 0;
         if (i == 0 && (!fixed || d->dim_value == 1)) {
-            /* symbolic or 1: the batch. A model exported with a fixed batch of 1 runs batch 1 (and
-             * batch > 1 where its graph does not hard-code the 1). */
+            /* Symbolic or 1: the batch. Exporters trace with batch 1 and write that 1 into Reshape
+             * targets ([1, 144, -1]); for such models Reshape gets batch_leading (onnx_ops.c), so
+             * batch > 1 runs too. */
             dims[0] = PAN_DIM_BATCH;
+            if (fixed) c->static_batch1 = 1;
             continue;
         }
         if (!fixed) {

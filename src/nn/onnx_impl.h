@@ -20,6 +20,7 @@ typedef struct pan__onnx_ctx {
     pan_graph *g;
     const char *source;
     int64_t opset;                /* default-domain opset of the model */
+    int static_batch1;            /* a graph input was exported with a fixed batch of 1 */
     pan__onnx_names names;
     const Onnx__NodeProto *node;  /* node being converted (for messages) */
     char node_label[160];         /* "'name' (OpType)" */

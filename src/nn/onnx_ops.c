@@ -347,6 +347,7 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
     else if (IS("Slice")) st = pan__onnx_op_slice(c, px);
     else if (IS("Reshape")) {
         a.reshape.allowzero = (int)pan__onnx_attr_i(c->node, "allowzero", 0);
+        a.reshape.batch_leading = c->static_batch1; /* see onnx.c: static batch-1 exports */
         st = attr_or_input(c, px, PAN_OP_RESHAPE, "shape", 5, &a);
     }
     else if (IS("Transpose")) {

@@ -300,12 +300,18 @@ def sppf(g, x, c1, c2):
     return g.conv(g.op('Concat', [x, y1, y2, y3], axis=1), 4 * c, c2, 1)
 
 
-def yolov8n_like(imgsz, nc=80):
+def yolov8n_like(imgsz, nc=80, static=False):
     """Ultralytics yolov8n (width 0.25, depth 0.33) as its ONNX export looks: Conv+Sigmoid+Mul (BN
     folded), C2f with Split, SPPF, nearest Upsample (Resize) + Concat, Detect head with DFL
-    (Reshape, Transpose, Softmax, 1x1 Conv with arange weights), dist2bbox, output [B, 4+nc, N]."""
-    g = G('yolov8n_like', 8)
-    x = g.input('images', [1, 3, imgsz, imgsz])
+    (Reshape, Transpose, Softmax, 1x1 Conv with arange weights), dist2bbox, output [B, 4+nc, N].
+    static=True: as `yolo export` writes it by default: input batch fixed to 1 and the 1 written
+    into the Reshape targets ([1, 144, -1])."""
+    g = G('yolov8n_static' if static else 'yolov8n_like', 8)
+    if static:
+        g.inputs.append(helper.make_tensor_value_info('images', F, [1, 3, imgsz, imgsz]))
+        x = 'images'
+    else:
+        x = g.input('images', [1, 3, imgsz, imgsz])
     up = g.const(np.array([1, 1, 2, 2], np.float32))
     c0 = g.conv(x, 3, 16, 3, 2)
     c1 = g.conv(c0, 16, 32, 3, 2)
@@ -333,11 +339,14 @@ def yolov8n_like(imgsz, nc=80):
         box = g.conv(g.conv(g.conv(feat, ch, c2_, 3), c2_, c2_, 3), c2_, 4 * reg_max, 1, act=None)
         cls = g.conv(g.conv(g.conv(feat, ch, c3_, 3), c3_, c3_, 3), c3_, nc, 1, act=None)
         cat = g.op('Concat', [box, cls], axis=1)
-        # view(B, 4*reg_max + nc, -1) through a shape subgraph, as torch exports it with dynamic batch
-        bsz = g.op('Unsqueeze', [g.op('Gather', [g.op('Shape', [cat]), g.const(np.array(0, np.int64))], axis=0),
-                                 g.const(np.array([0], np.int64))])
-        shape = g.op('Concat', [bsz, g.const(np.array([4 * reg_max + nc, -1], np.int64))], axis=0)
-        levels.append(g.op('Reshape', [cat, shape]))
+        if static:
+            levels.append(g.op('Reshape', [cat, g.const(np.array([1, 4 * reg_max + nc, -1], np.int64))]))
+        else:
+            # view(B, 4*reg_max + nc, -1) through a shape subgraph, as torch exports it with dynamic batch
+            bsz = g.op('Unsqueeze', [g.op('Gather', [g.op('Shape', [cat]), g.const(np.array(0, np.int64))], axis=0),
+                                     g.const(np.array([0], np.int64))])
+            shape = g.op('Concat', [bsz, g.const(np.array([4 * reg_max + nc, -1], np.int64))], axis=0)
+            levels.append(g.op('Reshape', [cat, shape]))
         fh = fw = imgsz // s
         sx, sy = np.meshgrid(np.arange(fw) + 0.5, np.arange(fh) + 0.5)
         anchors.append(np.stack([sx.ravel(), sy.ravel()], 0))
@@ -345,10 +354,10 @@ def yolov8n_like(imgsz, nc=80):
     xcat = g.op('Concat', levels, axis=2)
     box, cls = g.op('Split', [xcat, g.const(np.array([4 * reg_max, nc], np.int64))], n_out=2, axis=1)
     # DFL: view(b, 4, 16, a).transpose(2, 1).softmax(1) -> conv(arange) -> view(b, 4, a)
-    d = g.op('Reshape', [box, g.const(np.array([0, 4, reg_max, -1], np.int64))])
+    d = g.op('Reshape', [box, g.const(np.array([1 if static else 0, 4, reg_max, -1], np.int64))])
     d = g.op('Softmax', [g.op('Transpose', [d], perm=[0, 2, 1, 3])], axis=1)
     d = g.op('Conv', [d, g.const(np.arange(reg_max, dtype=np.float32).reshape(1, reg_max, 1, 1))], kernel_shape=[1, 1])
-    d = g.op('Reshape', [d, g.const(np.array([0, 4, -1], np.int64))])
+    d = g.op('Reshape', [d, g.const(np.array([1 if static else 0, 4, -1], np.int64))])
     lt, rb = g.op('Split', [d, g.const(np.array([2, 2], np.int64))], n_out=2, axis=1)
     anc = g.const(np.concatenate(anchors, 1).astype(np.float32)[None])
     x1y1 = g.op('Sub', [anc, lt])
@@ -421,6 +430,9 @@ def main():
     models.append(('yolov8n_like', m, ins))
     m, ins = osnet_like()
     models.append(('osnet_like', m, ins))
+    # a static batch-1 export: ORT runs it image by image (split_batch), Panoptes in one batch
+    m, ins = yolov8n_like(160, static=True)
+    models.append(('yolov8n_static', m, ins))
 
     manifest, lines = [], []
     for name, model, ins in models:
@@ -432,7 +444,7 @@ def main():
         outs = [o.name for o in model.graph.output]
         rng = np.random.default_rng(sum(map(ord, name)) + 1000)
         for b in batches:
-            entry = {'model': name + '.onnx', 'inputs': [], 'outputs': []}
+            entry = {'model': name + '.onnx', 'inputs': [], 'outputs': [], 'split_batch': name.endswith('_static')}
             lines.append(f'model {name}.onnx {b} {len(ins)} {len(outs)}')
             for iname, dims in ins.items():
                 d = [b] + dims[1:]

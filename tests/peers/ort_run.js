@@ -5,7 +5,8 @@
 //   node tests/peers/ort_run.js manifest.json [--time N]
 //
 // manifest.json: [{"model": "a.onnx", "inputs": [{"name": "x", "file": "x.bin", "dims": [1,3,8,8]}],
-//                  "outputs": [{"name": "y", "file": "y.ort.bin"}]}, ...]  (paths relative to the manifest)
+//                  "outputs": [{"name": "y", "file": "y.ort.bin"}], "split_batch": false}, ...]
+//   (paths relative to the manifest; split_batch: run a batch-1 model image by image and concatenate)
 // With --time N each model is also run N times after one warm-up and the mean wall time per run
 // (milliseconds) is printed as JSON: {"model": ..., "ms": ...}, one line per model.
 // Threads: intra-op threads = PANOPTES_ORT_THREADS or 0 (ORT's default: one per core).
@@ -49,13 +50,28 @@ async function main() {
       const numel = inp.dims.reduce((a, b) => a * b, 1);
       feeds[inp.name] = new ort.Tensor('float32', readF32(path.resolve(dir, inp.file), numel), inp.dims);
     }
-    const res = await sess.run(feeds);
+    // split_batch: a model exported with batch 1 is run image by image and its outputs concatenated
+    // along dim 0 (what Panoptes computes in one batch).
+    const B = e.inputs[0].dims[0];
+    const runs = [];
+    if (e.split_batch && B > 1) {
+      for (let b = 0; b < B; b++) {
+        const f = {};
+        for (const inp of e.inputs) {
+          const per = inp.dims.slice(1).reduce((a, c) => a * c, 1);
+          f[inp.name] = new ort.Tensor('float32', feeds[inp.name].data.slice(b * per, (b + 1) * per),
+            [1, ...inp.dims.slice(1)]);
+        }
+        runs.push(await sess.run(f));
+      }
+    } else {
+      runs.push(await sess.run(feeds));
+    }
     for (const o of e.outputs) {
-      const t = res[o.name];
-      if (!t) throw new Error(`${e.model}: no output named ${o.name}`);
-      const data = Float32Array.from(t.data, Number);
+      const parts = runs.map((r) => r[o.name]);
+      if (parts.some((t) => !t)) throw new Error(`${e.model}: no output named ${o.name}`);
+      const data = Float32Array.from(parts.flatMap((t) => Array.from(t.data, Number)));
       fs.writeFileSync(path.resolve(dir, o.file), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-      if (o.dims_file) fs.writeFileSync(path.resolve(dir, o.dims_file), JSON.stringify(t.dims));
     }
     if (reps > 0) {
       await sess.run(feeds);
