@@ -24,6 +24,19 @@ static void eval_usage(FILE *f)
           f);
 }
 
+/* Writes s as a JSON string (paths may hold quotes, backslashes or control characters). */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
 int pan_cli_eval(int argc, char **argv)
 {
     const char *gt_path = NULL, *res_path = NULL;
@@ -77,12 +90,16 @@ int pan_cli_eval(int argc, char **argv)
         goto done;
     }
     if (json) {
-        printf("{\"gt\":\"%s\",\"res\":\"%s\",\"iou\":%.3f,\"frames\":%lld,\"gt_dets\":%lld,\"gt_ids\":%lld,"
+        fputs("{\"gt\":", stdout);
+        json_str(gt_path);
+        fputs(",\"res\":", stdout);
+        json_str(res_path);
+        printf(",\"iou\":%.3f,\"frames\":%lld,\"gt_dets\":%lld,\"gt_ids\":%lld,"
                "\"res_dets\":%lld,\"res_ids\":%lld,\"MOTA\":%.6f,\"MOTP\":%.6f,\"TP\":%lld,\"FP\":%lld,\"FN\":%lld,"
                "\"IDSW\":%lld,\"Frag\":%lld,\"MT\":%lld,\"PT\":%lld,\"ML\":%lld,\"IDF1\":%.6f,\"IDP\":%.6f,"
                "\"IDR\":%.6f,\"IDTP\":%lld,\"IDFP\":%lld,\"IDFN\":%lld,\"HOTA\":%.6f,\"DetA\":%.6f,\"AssA\":%.6f,"
                "\"DetRe\":%.6f,\"DetPr\":%.6f,\"AssRe\":%.6f,\"AssPr\":%.6f,\"LocA\":%.6f}\n",
-               gt_path, res_path, ep.iou_thresh, (long long)m.frames, (long long)m.gt_dets, (long long)m.gt_ids,
+               ep.iou_thresh, (long long)m.frames, (long long)m.gt_dets, (long long)m.gt_ids,
                (long long)m.res_dets, (long long)m.res_ids, m.mota, m.motp, (long long)m.tp, (long long)m.fp,
                (long long)m.fn, (long long)m.idsw, (long long)m.frag, (long long)m.mt, (long long)m.pt,
                (long long)m.ml, m.idf1, m.idp, m.idr, (long long)m.idtp, (long long)m.idfp, (long long)m.idfn,

@@ -298,9 +298,10 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
 {
     pan_status st = PAN_OK;
     if (!im || n < 0 || (n > 0 && !reports) || !isfinite(t_s)) return PAN_INVAL;
+    if (dim <= 0) embeddings = NULL;
     pthread_mutex_lock(&im->lock);
-    if (embeddings && dim > 0 && im->dim == 0) im->dim = dim;
-    if (embeddings && dim > 0 && dim != im->dim) {
+    if (embeddings && im->dim == 0) im->dim = dim;
+    if (embeddings && dim != im->dim) {
         if (!im->warned_dim)
             pan_log_warn("identity", camera, "embeddings of %d dimensions, the gallery holds %d: "
                          "ignoring them (use one ReID model for all cameras)", dim, im->dim);
