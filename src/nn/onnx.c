@@ -99,6 +99,17 @@ pan_status pan__onnx_bind(pan__onnx_ctx *c, const char *name, int tensor)
     return PAN_OK;
 }
 
+char *pan__onnx_fresh_name(pan__onnx_ctx *c)
+{
+    const char *base = c->node && c->node->n_output && c->node->output[0] ? c->node->output[0] : "t";
+    size_t n = strlen(base) + 24;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    do snprintf(s, n, "%s/pan%u", base, c->fresh++);
+    while (pan__onnx_lookup(c, s) >= 0);
+    return s;
+}
+
 static void names_free(pan__onnx_names *m)
 {
     for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);

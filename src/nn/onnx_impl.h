@@ -21,6 +21,7 @@ typedef struct pan__onnx_ctx {
     const char *source;
     int64_t opset;                /* default-domain opset of the model */
     int static_batch1;            /* a graph input was exported with a fixed batch of 1 */
+    unsigned fresh;               /* counter for names of tensors the importer adds */
     pan__onnx_names names;
     const Onnx__NodeProto *node;  /* node being converted (for messages) */
     char node_label[160];         /* "'name' (OpType)" */
@@ -34,6 +35,9 @@ pan_status pan__onnx_fail(pan__onnx_ctx *c, pan_status st, const char *fmt, ...)
     ;
 
 int pan__onnx_lookup(const pan__onnx_ctx *c, const char *name);
+/* A new tensor name ("<first output>/pan<k>", malloc'ed) used by no ONNX tensor: O(1), where the
+ * IR's pan__graph_unique_name scans every tensor (quadratic on hostile files with many nodes). */
+char *pan__onnx_fresh_name(pan__onnx_ctx *c);
 pan_status pan__onnx_bind(pan__onnx_ctx *c, const char *name, int tensor);
 
 /* Converts one TensorProto into a constant of the graph named `name`. */

@@ -61,7 +61,7 @@ int pan__onnx_add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_ou
 
 int pan__onnx_temp(pan__onnx_ctx *c, pan_dtype dt)
 {
-    char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
+    char *nm = pan__onnx_fresh_name(c);
     if (!nm) return PAN_NOMEM;
     int t = pan__graph_add_tensor(c->g, nm, dt, 0, NULL);
     free(nm);
@@ -70,7 +70,7 @@ int pan__onnx_temp(pan__onnx_ctx *c, pan_dtype dt)
 
 int pan__onnx_const_i64(pan__onnx_ctx *c, int n, const int64_t *v)
 {
-    char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
+    char *nm = pan__onnx_fresh_name(c);
     if (!nm) return PAN_NOMEM;
     int t = pan__graph_add_const_i64(c->g, nm, n, v);
     free(nm);

@@ -56,7 +56,7 @@ int pan__onnx_op_pad(pan__onnx_ctx *c, pan__onnx_io *x)
     if (c->opset < 11) {
         if ((st = pan__onnx_ints_as_input(c, "pads", &in[1]))) return st;
         float v = pan__onnx_attr_f(c->node, "value", 0.f);
-        char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
+        char *nm = pan__onnx_fresh_name(c);
         if (!nm) return PAN_NOMEM;
         in[2] = pan__graph_add_const(c->g, nm, PAN_DTYPE_F32, 0, NULL, &v);
         free(nm);
@@ -91,7 +91,7 @@ int pan__onnx_op_resize(pan__onnx_ctx *c, pan__onnx_io *x, int upsample)
         if (x->n_in > 1 && x->in[1] >= 0) {
             in[2] = x->in[1];
         } else if (sa && sa->n_floats > 0 && sa->n_floats <= PAN_MAX_DIMS) {
-            char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
+            char *nm = pan__onnx_fresh_name(c);
             if (!nm) return PAN_NOMEM;
             int64_t d = (int64_t)sa->n_floats;
             in[2] = pan__graph_add_const(c->g, nm, PAN_DTYPE_F32, 1, &d, sa->floats);
@@ -156,7 +156,7 @@ int pan__onnx_op_range(pan__onnx_ctx *c, pan__onnx_io *x)
     }
     /* The output placeholder was made in pass 1; the constant takes a fresh name and an
      * Identity node produces the output. */
-    char *nm = pan__graph_unique_name(c->g, c->node->output[0]);
+    char *nm = pan__onnx_fresh_name(c);
     if (!nm) {
         free(v);
         return PAN_NOMEM;
