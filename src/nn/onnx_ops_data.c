@@ -148,6 +148,12 @@ int pan__onnx_op_range(pan__onnx_ctx *c, pan__onnx_io *x)
         return pan__onnx_fail(c, PAN_UNSUPPORTED, "Range of %s", pan_dtype_name(dt));
     void *v = malloc((size_t)(n ? n : 1) * 8);
     if (!v) return PAN_NOMEM;
+    /* both ends must fit the integer type (a float->int conversion out of range is undefined) */
+    double lim = dt == PAN_DTYPE_I32 ? 2147483647.0 : 9.2e18;
+    if (dt != PAN_DTYPE_F32 && !(fabs(a) <= lim && fabs(a + (double)n * dd) <= lim)) {
+        free(v);
+        return pan__onnx_fail(c, PAN_MODEL, "Range from %g by %g overflows %s", a, dd, pan_dtype_name(dt));
+    }
     for (int64_t i = 0; i < n; i++) {
         double e = a + (double)i * dd;
         if (dt == PAN_DTYPE_F32) ((float *)v)[i] = (float)e;
