@@ -117,27 +117,33 @@ static void im2col_row(const conv_job *j, const float *xg, int64_t k, int64_t c0
     }
 }
 
-/* Columns [c0, c1) of output pixels of one image, all groups. */
+/* Columns [c0, c1) of output pixels of one image, all groups, in blocks small enough that a
+ * block of the im2col matrix (K x blk floats, about 2 MiB) stays in cache while sgemm reads it
+ * (measured: a little faster than one sgemm over all columns, and much faster than small blocks). */
 static void conv_cols(void *arg, int64_t c0, int64_t c1)
 {
     const conv_job *j = arg;
     int64_t N = j->OH * j->OW, cg = j->C / j->groups, og = j->O / j->groups, K = cg * j->kh * j->kw;
     int pointwise = j->kh == 1 && j->kw == 1 && j->sh == 1 && j->sw == 1 && j->pt == 0 && j->pl == 0 &&
                     j->OH == j->H && j->OW == j->W;
-    for (int64_t gi = 0; gi < j->groups; gi++) {
-        const float *xg = j->x + gi * cg * j->H * j->W;
-        const float *B;
-        int64_t ldb = N;
-        if (pointwise) {
-            B = xg + c0;
-        } else {
-            for (int64_t k = 0; k < K; k++) im2col_row(j, xg, k, c0, c1, j->col + k * N);
-            B = j->col + c0;
+    int64_t blk = (INT64_C(2) << 20) / (K * (int64_t)sizeof(float));
+    blk = blk < 512 ? 512 : blk & ~INT64_C(15);
+    for (int64_t b0 = c0; b0 < c1; b0 += blk) {
+        int64_t b1 = b0 + blk < c1 ? b0 + blk : c1;
+        for (int64_t gi = 0; gi < j->groups; gi++) {
+            const float *xg = j->x + gi * cg * j->H * j->W;
+            const float *B;
+            if (pointwise) {
+                B = xg + b0;
+            } else {
+                for (int64_t k = 0; k < K; k++) im2col_row(j, xg, k, b0, b1, j->col + k * N);
+                B = j->col + b0;
+            }
+            float *yg = j->y + gi * og * N + b0;
+            pan__cpu_sgemm(0, 0, og, b1 - b0, K, 1.0f, j->w + gi * og * K, K, B, N, 0.0f, yg, N);
+            for (int64_t o = 0; o < og; o++)
+                epilogue(j, gi * og + o, yg + o * N, j->res ? j->res + (gi * og + o) * N + b0 : NULL, b1 - b0);
         }
-        float *yg = j->y + gi * og * N + c0;
-        pan__cpu_sgemm(0, 0, og, c1 - c0, K, 1.0f, j->w + gi * og * K, K, B, ldb, 0.0f, yg, N);
-        for (int64_t o = 0; o < og; o++)
-            epilogue(j, gi * og + o, yg + o * N, j->res ? j->res + (gi * og + o) * N + c0 : NULL, c1 - c0);
     }
 }
 
