@@ -51,9 +51,30 @@ int pan__onnx_need_inputs(pan__onnx_ctx *c, const pan__onnx_io *x, int k)
     return PAN_OK;
 }
 
+/* Bit k set: input k of the op is an integer parameter (shape, axes, pads, indices, sizes). */
+static unsigned int_params(pan_op op)
+{
+    switch (op) {
+    case PAN_OP_RESHAPE: case PAN_OP_SQUEEZE: case PAN_OP_UNSQUEEZE: case PAN_OP_EXPAND:
+    case PAN_OP_GATHER: case PAN_OP_SPLIT: case PAN_OP_PAD: case PAN_OP_REDUCE_MEAN: return 1u << 1;
+    case PAN_OP_SLICE: return 0x1eu;
+    case PAN_OP_RESIZE: return 1u << 3;
+    case PAN_OP_CONSTANT_OF_SHAPE: return 1u;
+    default: return 0;
+    }
+}
+
 int pan__onnx_add(pan__onnx_ctx *c, pan_op op, int n_in, const int *in, int n_out, const int *out, const pan_attrs *a)
 {
     const char *name = c->node->name && *c->node->name ? c->node->name : c->node->op_type;
+    unsigned ip = int_params(op);
+    for (int k = 0; k < n_in && k < 8; k++) {
+        if (!(ip >> k & 1) || in[k] < 0) continue;
+        const pan_tensor *t = &c->g->tensors[in[k]];
+        if ((t->flags & PAN_TENSOR_CONST) && t->dtype != PAN_DTYPE_I64 && t->dtype != PAN_DTYPE_I32)
+            return pan__onnx_fail(c, PAN_MODEL, "input %d '%s' must be an int64 tensor, not %s", k, t->name,
+                                  pan_dtype_name(t->dtype));
+    }
     int r = pan__graph_add_node(c->g, op, name, n_in, in, n_out, out, a);
     if (r < 0) return pan__onnx_fail(c, r, "cannot add the node to the graph");
     return PAN_OK;
