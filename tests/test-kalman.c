@@ -1,5 +1,7 @@
 /* Kalman filter on boxes: convergence on a constant-velocity target, covariance symmetry and
  * shrinkage, size-freezing of lost tracks, gating distance. */
+#include <stdint.h>
+
 #include "panoptes/status.h"
 #include "test.h"
 #include "track/track_impl.h"
@@ -96,5 +98,89 @@ PAN_TEST(kalman_box_conversions)
     ASSERT_NEAR(pan__box_iou(b, d), 0, 0);
 }
 
-PAN_TEST_MAIN(kalman_init_is_measurement, kalman_learns_velocity, kalman_update_shrinks_uncertainty,
+/* Reference: the textbook dense filter (8x8 matrices, S inverted by Gauss-Jordan), to check the
+ * per-block form in kalman.c step for step. */
+static void ref_predict(double m[8], double P[64], double w, double h, int freeze)
+{
+    double F[64] = {0}, FP[64], Q[8], sw[4] = {w, h, w, h};
+    if (freeze) m[6] = m[7] = 0;
+    for (int i = 0; i < 8; i++) F[i * 8 + i] = 1;
+    for (int i = 0; i < 4; i++) F[i * 8 + i + 4] = 1;
+    for (int i = 0; i < 4; i++) Q[i] = pow(nz.pos * sw[i], 2), Q[i + 4] = pow(nz.vel * sw[i], 2);
+    double mm[8];
+    for (int i = 0; i < 8; i++) {
+        mm[i] = 0;
+        for (int k = 0; k < 8; k++) mm[i] += F[i * 8 + k] * m[k];
+    }
+    memcpy(m, mm, sizeof mm);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            FP[i * 8 + j] = 0;
+            for (int k = 0; k < 8; k++) FP[i * 8 + j] += F[i * 8 + k] * P[k * 8 + j];
+        }
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            double v = 0;
+            for (int k = 0; k < 8; k++) v += FP[i * 8 + k] * F[j * 8 + k];
+            P[i * 8 + j] = v + (i == j ? Q[i] : 0);
+        }
+}
+
+static void ref_update(double m[8], double P[64], const double z[4])
+{
+    double S[16], Si[16] = {0}, K[32], sw[4] = {m[2], m[3], m[2], m[3]};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) S[i * 4 + j] = P[i * 8 + j] + (i == j ? pow(nz.pos * sw[i], 2) : 0);
+    for (int i = 0; i < 4; i++) Si[i * 4 + i] = 1;
+    for (int c = 0; c < 4; c++) { /* Gauss-Jordan, S is SPD: no pivoting needed */
+        double d = S[c * 4 + c];
+        for (int j = 0; j < 4; j++) S[c * 4 + j] /= d, Si[c * 4 + j] /= d;
+        for (int r = 0; r < 4; r++) {
+            if (r == c) continue;
+            double f = S[r * 4 + c];
+            for (int j = 0; j < 4; j++) S[r * 4 + j] -= f * S[c * 4 + j], Si[r * 4 + j] -= f * Si[c * 4 + j];
+        }
+    }
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) {
+            K[i * 4 + j] = 0;
+            for (int k = 0; k < 4; k++) K[i * 4 + j] += P[i * 8 + k] * Si[k * 4 + j];
+        }
+    double y[4], KHP[64];
+    for (int j = 0; j < 4; j++) y[j] = z[j] - m[j];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) m[i] += K[i * 4 + j] * y[j];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            KHP[i * 8 + j] = 0;
+            for (int k = 0; k < 4; k++) KHP[i * 8 + j] += K[i * 4 + k] * P[k * 8 + j];
+        }
+    for (int k = 0; k < 64; k++) P[k] -= KHP[k];
+}
+
+PAN_TEST(kalman_matches_dense_reference)
+{
+    pan__kf kf;
+    double z[4] = {300, 200, 40, 100}, m[8] = {0}, P[64] = {0};
+    uint32_t x = 12345;
+    pan__kf_init(&kf, &nz, z);
+    memcpy(m, kf.mean, sizeof m);
+    memcpy(P, kf.cov, sizeof P);
+    for (int f = 1; f <= 200; f++) {
+        int freeze = f % 17 == 0;
+        ref_predict(m, P, m[2], m[3], freeze);
+        pan__kf_predict(&kf, &nz, freeze);
+        if (f % 5 != 0) { /* some frames without a measurement */
+            x = x * 1664525u + 1013904223u;
+            double jit = (double)(x >> 8) / 16777216.0 - 0.5;
+            double zz[4] = {300 + 2.0 * f + 3 * jit, 200 - 0.5 * f - 2 * jit, 40 + jit, 100 + 0.1 * f};
+            ref_update(m, P, zz);
+            ASSERT_OK(pan__kf_update(&kf, &nz, zz));
+        }
+        for (int i = 0; i < 8; i++) ASSERT_NEAR(kf.mean[i], m[i], 1e-9 * (1 + fabs(m[i])));
+        for (int k = 0; k < 64; k++) ASSERT_NEAR(kf.cov[k], P[k], 1e-9 * (1 + fabs(P[k])));
+    }
+}
+
+PAN_TEST_MAIN(kalman_init_is_measurement, kalman_matches_dense_reference, kalman_learns_velocity, kalman_update_shrinks_uncertainty,
               kalman_freeze_size_for_lost, kalman_gating_distance, kalman_box_conversions)
