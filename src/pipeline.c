@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "panoptes/frame.h"
+#include "panoptes/gpu.h"
 #include "panoptes/log.h"
 #include "panoptes/queue.h"
 #include "panoptes/sink.h"
@@ -181,6 +182,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     getrusage(RUSAGE_SELF, &ru);
     sum->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
     sum->interrupted = interrupted_seen;
+    sum->pixel_bytes_copied = (int64_t)pan_gpu_pixel_bytes_copied();
     st = run_st;
 out:
     if (r.frames) pan_queue_destroy(&r.frames, drop_frame);

@@ -1,6 +1,7 @@
 /* The stages after the batcher. */
 #include "pipeline_stages.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -147,6 +147,52 @@ static pan_status setup_yolo(pan_detector *d, const pan_detector_params *p)
     return PAN_OK;
 }
 
+/* The cuda backend decodes on the GPU with the same parameters as the host decoders. */
+static pan_status make_cuda_backend(pan_detector *d, const pan_detector_params *p)
+{
+#ifdef PANOPTES_HAVE_CUDA
+    pan__detector_post_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.yolo = d->kind == PAN_DETECTOR_YOLO;
+    cfg.num_classes = d->num_classes;
+    cfg.input_w = d->pp.width;
+    cfg.input_h = d->pp.height;
+    cfg.use_mask = d->use_mask;
+    memcpy(cfg.class_mask, d->class_mask, sizeof cfg.class_mask);
+    if (cfg.yolo) {
+        if (d->yolo.transposed) {
+            pan_log_error(TAG, -1, "%s: YOLO output [B, N, 4+C] is not supported on the cuda backend yet; use --backend cpu",
+                          d->model_path);
+            return PAN_UNSUPPORTED;
+        }
+        cfg.score_threshold = d->yolo.score_threshold;
+        cfg.iou_threshold = d->yolo.nms.iou_threshold;
+        cfg.top_k = d->yolo.nms.top_k;
+        cfg.num_anchors = d->yolo.num_anchors;
+    } else {
+        cfg.score_threshold = d->nd.score_threshold;
+        cfg.iou_threshold = d->nd.nms.iou_threshold;
+        cfg.top_k = d->nd.nms.top_k;
+        cfg.nms_pre = d->nd.nms_pre;
+        cfg.num_levels = d->nd.num_levels;
+        cfg.reg_max = d->nd.reg_max;
+        for (int l = 0; l < d->nd.num_levels; l++) {
+            cfg.cls_output[l] = d->nd_cls[l];
+            cfg.reg_output[l] = d->nd_reg[l];
+            cfg.level_n[l] = pan_nanodet_level_size(&d->nd, l);
+            cfg.stride[l] = d->nd.strides[l];
+            cfg.level_fw[l] = (d->nd.input_w + cfg.stride[l] - 1) / cfg.stride[l];
+        }
+    }
+    if (cfg.top_k <= 0) cfg.top_k = 100;
+    if (cfg.iou_threshold <= 0) cfg.iou_threshold = 0.6f;
+    return pan__detector_cuda_create(&d->backend, d->engine, d->max_batch, p->device, &d->pp, &cfg);
+#else
+    (void)d, (void)p;
+    return PAN_UNSUPPORTED;
+#endif
+}
+
 pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
 {
     pan_detector_params defaults;
@@ -173,15 +219,17 @@ pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
             d->class_mask[c >> 3] |= (uint8_t)(1u << (c & 7));
         }
     }
+#ifndef PANOPTES_HAVE_CUDA
     if (p->backend == PAN_BACKEND_CUDA) {
-        pan_log_error(TAG, -1, "%s: the cuda detector path is not built yet; use --backend cpu", d->model_path);
+        pan_log_error(TAG, -1, "%s: this build has no CUDA support; use --backend cpu", d->model_path);
         st = PAN_UNSUPPORTED;
         goto fail;
     }
+#endif
     pan_engine_params ep;
     memset(&ep, 0, sizeof ep);
     ep.model_path = d->model_path;
-    ep.backend = PAN_BACKEND_CPU;
+    ep.backend = p->backend == PAN_BACKEND_CUDA ? PAN_BACKEND_CUDA : PAN_BACKEND_CPU;
     ep.max_batch = d->max_batch;
     ep.threads = p->threads;
     ep.device = p->device;
@@ -200,7 +248,9 @@ pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
     if (d->kind == PAN_DETECTOR_AUTO) d->kind = pan_engine_num_outputs(d->engine) == 1 ? PAN_DETECTOR_YOLO : PAN_DETECTOR_NANODET;
     st = d->kind == PAN_DETECTOR_YOLO ? setup_yolo(d, p) : setup_nanodet(d, p);
     if (st) goto fail;
-    if ((st = pan__detector_cpu_create(&d->backend, d->engine, d->max_batch))) goto fail;
+    if (p->backend == PAN_BACKEND_CUDA) st = make_cuda_backend(d, p);
+    else st = pan__detector_cpu_create(&d->backend, d->engine, d->max_batch);
+    if (st) goto fail;
     pan_log_info(TAG, -1, "%s: %s detector, input %dx%d, %d classes, batch <= %d, backend %s", d->model_path,
                  pan_detector_kind_name(d->kind), d->pp.width, d->pp.height, d->num_classes, d->max_batch,
                  d->backend->name);
@@ -230,6 +280,13 @@ pan_status pan_detector_detect(pan_detector *d, pan_frame *const *frames, int n,
     if (n > d->max_batch) {
         pan_log_error(TAG, -1, "%s: batch of %d frames exceeds max_batch %d", d->model_path, n, d->max_batch);
         return PAN_LIMIT;
+    }
+    if (d->backend->detect) {
+        pan_status st = d->backend->detect(d->backend, frames, n, &d->pp, d->lb, out);
+        if (st) return st;
+        for (int i = 0; i < n; i++)
+            pan_log_debug(TAG, frames[i]->camera, "frame %lld: %d detections", (long long)frames[i]->index, out[i].count);
+        return PAN_OK;
     }
     float *const *raw;
     pan_status st = d->backend->run(d->backend, frames, n, &d->pp, d->lb, &raw);

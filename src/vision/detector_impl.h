@@ -11,9 +11,26 @@
 
 #include "panoptes/detector.h"
 #include "panoptes/engine.h"
+#include "panoptes/postprocess.h"
 #include "panoptes/preprocess.h"
 
 typedef struct pan__detector_backend pan__detector_backend;
+
+/* What a backend that decodes on its own (cuda: on the GPU) needs to know about the model's
+ * postprocess; filled by detector.c from its cpu decoder parameters so both decode alike. */
+typedef struct pan__detector_post_config {
+    int yolo;                       /* 0 NanoDet, 1 YOLOv8/11 [B, 4+C, N] */
+    int num_classes;
+    float score_threshold, iou_threshold;
+    int top_k, nms_pre;
+    int input_w, input_h;
+    int use_mask;
+    uint8_t class_mask[32];         /* bit c of [c / 8] = class c allowed */
+    int num_levels, reg_max;        /* NanoDet */
+    int cls_output[PAN_NANODET_MAX_LEVELS], reg_output[PAN_NANODET_MAX_LEVELS];
+    int level_n[PAN_NANODET_MAX_LEVELS], level_fw[PAN_NANODET_MAX_LEVELS], stride[PAN_NANODET_MAX_LEVELS];
+    int num_anchors;                /* YOLO */
+} pan__detector_post_config;
 
 struct pan__detector_backend {
     const char *name;
@@ -24,9 +41,17 @@ struct pan__detector_backend {
     pan_status (*run)(pan__detector_backend *b, pan_frame *const *frames, int n, const pan_preprocess_params *pp,
                       pan_letterbox *lb, float *const **outputs);
     void (*destroy)(pan__detector_backend *b); /* frees b */
+    /* Optional: the whole detection (preprocess, engine, decode, NMS) producing the final lists
+     * in source pixels; when set, detector.c calls it instead of run + the host decoders. */
+    pan_status (*detect)(pan__detector_backend *b, pan_frame *const *frames, int n, const pan_preprocess_params *pp,
+                         pan_letterbox *lb, pan_detection_list *out);
 };
 
 /* The cpu backend over an existing engine (not owned). */
 pan_status pan__detector_cpu_create(pan__detector_backend **b, pan_engine_t *engine, int max_batch);
+
+/* The cuda backend: device frames in, compact lists out (detector_cuda.c; CUDA builds only). */
+pan_status pan__detector_cuda_create(pan__detector_backend **b, pan_engine_t *engine, int max_batch, int device,
+                                     const pan_preprocess_params *pp, const pan__detector_post_config *cfg);
 
 #endif
