@@ -26,6 +26,7 @@ struct pan_stages_impl {
     const float *embeddings[MAX_REPORTS];
     pan_mot_sink **mot;      /* one per camera (--mot DIR), made on the camera's first frame */
     pan_annotate *annotate;  /* camera 0's annotated video, made on its first frame */
+    pan_frame_pool *annotate_pool; /* host copies of device frames for it */
     int annotate_failed;
 };
 
@@ -138,17 +139,30 @@ static void annotate_frame(pan_stages *s, const pan_frame *f, const pan_frame_re
 {
     struct pan_stages_impl *im = s->impl;
     if (im->annotate_failed) return;
+    pan_frame *host = NULL;
     if (f->memory != PAN_MEMORY_HOST) {
-        pan_log_warn("annotate", 0, "--annotate needs host frames; not available with the %s backend yet",
-                     pan_backend_name(s->backend));
-        im->annotate_failed = 1;
-        return;
+        /* the one place pixels leave the GPU, on request; counted in the summary */
+        if (!im->annotate_pool && pan_frame_pool_create(&im->annotate_pool, f->width, f->height, f->format, 1)) {
+            im->annotate_failed = 1;
+            return;
+        }
+        if (pan_frame_pool_get(im->annotate_pool, 1, &host) || pan_frame_download(f, host)) {
+            pan_log_warn("annotate", 0, "cannot copy frame %lld to the host; stopping the annotated video",
+                         (long long)f->index);
+            pan_frame_unref(&host);
+            im->annotate_failed = 1;
+            return;
+        }
+        f = host;
     }
     if (!im->annotate && pan_annotate_create(&im->annotate, s->p->annotate_path, f->width, f->height, 25.0)) {
+        pan_frame_unref(&host);
         im->annotate_failed = 1;
         return;
     }
-    if (pan_annotate_write(im->annotate, f, r)) {
+    pan_status st = pan_annotate_write(im->annotate, f, r);
+    pan_frame_unref(&host);
+    if (st) {
         pan_log_warn("annotate", 0, "%s: stopped writing the annotated video", s->p->annotate_path);
         pan_annotate_destroy(&im->annotate);
         im->annotate_failed = 1;
@@ -211,6 +225,7 @@ void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
         for (int i = 0; i < s->p->n_cameras; i++) pan_tracker_destroy(&s->impl->trackers[i]);
     if (s->impl) {
         pan_annotate_destroy(&s->impl->annotate);
+        pan_frame_pool_destroy(&s->impl->annotate_pool);
         if (s->impl->mot)
             for (int i = 0; i < s->p->n_cameras; i++) pan_mot_sink_destroy(&s->impl->mot[i]);
         free(s->impl->mot);

@@ -88,6 +88,11 @@ void pan_frame_pool_destroy(pan_frame_pool **pool);
 /* Frames currently handed out (for leak checks and tests). */
 int pan_frame_pool_in_use(const pan_frame_pool *pool);
 
+/* Copies a device frame's pixels into a host frame of the same size and format (dst from a
+ * pan_frame_pool). For tools that must see pixels on the host (--annotate); counted in the run
+ * summary's pixel bytes copied. PAN_NOGPU in builds without CUDA. */
+pan_status pan_frame_download(const pan_frame *src, pan_frame *dst);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,3 +73,12 @@ uint64_t pan_gpu_residency_violations(void) { return 0; }
 void pan_gpu_count_pixel_copy(size_t bytes) { (void)bytes; }
 uint64_t pan_gpu_pixel_bytes_copied(void) { return 0; }
 #endif
+
+#ifndef PANOPTES_HAVE_CUDA
+#include "panoptes/frame.h"
+pan_status pan_frame_download(const pan_frame *src, pan_frame *dst)
+{
+    (void)src, (void)dst;
+    return PAN_NOGPU;
+}
+#endif
