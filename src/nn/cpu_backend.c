@@ -22,6 +22,9 @@
 #include <cblas.h>
 #endif
 
+/* Refuse absurd plans (a hostile model, a huge batch) before touching memory. */
+#define PAN_CPU_MAX_ARENA (INT64_C(16) << 30)
+
 typedef struct cpu_ctx {
     pan_cpu_pool *pool;
 } cpu_ctx;
@@ -109,6 +112,11 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
         if (T->offset >= 0 && T->offset + T->nbytes > top) top = T->offset + T->nbytes;
     }
     arena_bytes = (size_t)top;
+    if (top > PAN_CPU_MAX_ARENA) {
+        pan_log_error("nn", -1, "%s: cpu backend: batch %d needs %.1f GiB of activations (limit %.0f GiB); use a smaller batch",
+                      g->source, g->batch, (double)top / (1 << 30), (double)PAN_CPU_MAX_ARENA / (1 << 30));
+        return PAN_LIMIT;
+    }
     cpu_exec *e = calloc(1, sizeof *e);
     if (!e) return PAN_NOMEM;
     e->g = g;
@@ -132,8 +140,6 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
         cpu_exec_free(b, e);
         return PAN_NOMEM;
     }
-    /* zeroed once so that unused outputs and padding hold no garbage from the heap */
-    memset(e->arena, 0, arena_bytes);
     const void **p = e->ptrs;
     for (int i = 0; i < g->n_nodes; i++) {
         const pan_node *n = &g->nodes[i];

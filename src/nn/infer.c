@@ -14,8 +14,10 @@
 #include "panoptes/log.h"
 
 #define TAG "nn"
-/* Folding larger results would only trade file size for memory; the node stays instead. */
+/* Folding larger results would only trade file size for memory; the node stays instead. The
+ * total is capped too, so a hostile graph of many large constant nodes cannot exhaust memory. */
 #define FOLD_MAX_ELEMS (INT64_C(16) << 20)
+#define FOLD_MAX_TOTAL_BYTES (INT64_C(512) << 20)
 
 static pan_status fold_node(pan_graph *g, pan_node *n)
 {
@@ -70,18 +72,22 @@ done:
     return st;
 }
 
-static int foldable(const pan_graph *g, const pan_node *n)
+static int foldable(const pan_graph *g, const pan_node *n, int64_t *budget)
 {
     if (n->op == PAN_OP_SHAPE) return 1; /* needs only the (now concrete) input shape */
     for (int i = 0; i < n->n_inputs; i++) {
         int t = n->inputs[i];
         if (t >= 0 && !(g->tensors[t].flags & PAN_TENSOR_CONST)) return 0;
     }
+    int64_t bytes = 0;
     for (int i = 0; i < n->n_outputs; i++) {
         const pan_tensor *t = &g->tensors[n->outputs[i]];
         if (t->flags & PAN_TENSOR_OUTPUT) return 0; /* graph outputs are computed per run */
         if (pan__tensor_numel(t) > FOLD_MAX_ELEMS) return 0;
+        bytes += pan__tensor_numel(t) * (int64_t)pan_dtype_size(t->dtype);
     }
+    if (bytes > *budget) return 0;
+    *budget -= bytes;
     return 1;
 }
 
@@ -92,6 +98,7 @@ pan_status pan__graph_infer_shapes(pan_graph *g, int batch)
     pan_status st = pan__graph_sort(g);
     if (st) return st;
     g->batch = batch;
+    int64_t budget = FOLD_MAX_TOTAL_BYTES;
     for (int i = 0; i < g->n_inputs; i++) {
         pan_tensor *t = &g->tensors[g->inputs[i]];
         if (t->flags & PAN_TENSOR_BATCHED) t->dims[0] = batch;
@@ -129,7 +136,7 @@ pan_status pan__graph_infer_shapes(pan_graph *g, int batch)
                 return PAN_SHAPE;
             }
         }
-        if (foldable(g, n)) {
+        if (foldable(g, n, &budget)) {
             st = fold_node(g, n);
             if (st) {
                 pan_log_error(TAG, -1, "%s: node '%s' (%s): constant folding failed: %s", g->source, n->name,
