@@ -205,7 +205,7 @@ PAN_TEST(mot_read_and_errors)
     pan_mot_seq s;
     char err[256];
     const char *ok = write_tmp("mot-ok.txt", "# comment\n2,1,10,20,30,40,0.9,-1,-1,-1\n\n"
-                                             "1,3,1.5,2,3,4,1,1,0.25\n1,-1,0,0,5,5,0.3\n");
+                                             "1,3,1.5,2,3,4,1,1,0.25\r\n1,-1,0,0,5,5,0.3,\n");
     ASSERT_OK(pan_mot_read(ok, &s, err, sizeof err));
     ASSERT_EQ(s.n, 3);
     ASSERT_EQ(s.n_frames, 2);

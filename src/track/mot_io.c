@@ -134,6 +134,8 @@ pan_status pan_mot_read(const char *path, pan_mot_seq *s, char *err, size_t err_
             while (*p == ' ' || *p == '\t') p++;
             if (*p == ',') {
                 p++;
+                while (*p == ' ' || *p == '\t') p++;
+                if (*p == '\n' || *p == '\r' || *p == 0) break; /* tolerate a trailing comma */
                 continue;
             }
             if (*p == '\n' || *p == '\r' || *p == 0) break;

@@ -183,20 +183,29 @@ static const float *det_embedding(pan_tracker *t, const pan_detection *d)
 static void update_embedding(pan_tracker *t, trk *k, const float *e)
 {
     int dim = t->emb_dim;
-    double nrm = 0.0, a = t->p.embedding_alpha;
+    float a = t->p.embedding_alpha, b, nrm = 0.f; /* floats: unit vectors, vectorisable loops */
     if (!k->emb) {
         k->emb = malloc((size_t)dim * sizeof *k->emb);
         if (!k->emb) return; /* motion only for this track */
-        a = 0.0;
+        a = 0.f;
     }
+    b = 1.f - a;
     for (int i = 0; i < dim; i++) {
-        k->emb[i] = (float)(a * k->emb[i] + (1.0 - a) * e[i]);
-        nrm += (double)k->emb[i] * k->emb[i];
+        k->emb[i] = a * k->emb[i] + b * e[i];
+        nrm += k->emb[i] * k->emb[i];
     }
-    if (nrm > 0.0) {
-        float s = (float)(1.0 / sqrt(nrm));
-        for (int i = 0; i < dim; i++) k->emb[i] *= s;
+    if (nrm > 0.f) {
+        float sc = 1.f / sqrtf(nrm);
+        for (int i = 0; i < dim; i++) k->emb[i] *= sc;
     }
+}
+
+/* Cosine similarity of two unit vectors. */
+static float dot(const float *x, const float *y, int n)
+{
+    float acc = 0.f;
+    for (int i = 0; i < n; i++) acc += x[i] * y[i];
+    return acc;
 }
 
 static void confirm(pan_tracker *t, trk *k)
@@ -272,9 +281,7 @@ static pan_status associate(pan_tracker *t, const int *ti, int nt, const pan_det
             if (use_emb && k->emb && d->score >= t->p.high_thresh && d_iou <= t->p.proximity_thresh) {
                 const float *e = det_embedding(t, d);
                 if (e) {
-                    double dot = 0.0;
-                    for (int i = 0; i < t->emb_dim; i++) dot += (double)k->emb[i] * e[i];
-                    double ce = (1.0 - dot) * 0.5;
+                    double ce = (1.0 - dot(k->emb, e, t->emb_dim)) * 0.5;
                     if (ce > t->p.appearance_thresh) ce = 1.0; /* not alike enough: no say */
                     if (ce < c) c = ce;
                 }
@@ -415,12 +422,15 @@ pan_status pan_tracker_update(pan_tracker *t, const pan_detection *dets, int n,
     }
     /* Duplicates: a tracked and a lost track on the same place (IoU > 0.85) are one object;
      * keep the one that has existed longer (ByteTrack's remove_duplicate_stracks). */
-    for (int i = 0; i < t->n_tr; i++) {
+    int nlost = 0;
+    for (int i = 0; i < t->n_tr; i++)
+        if (!t->tr[i].removed && t->tr[i].state == PAN_TRACK_LOST) ti[nlost++] = i; /* few, usually */
+    for (int i = 0; i < t->n_tr && nlost; i++) {
         trk *a = &t->tr[i];
         if (a->removed || a->state != PAN_TRACK_CONFIRMED) continue;
-        for (int j = 0; j < t->n_tr; j++) {
-            trk *b = &t->tr[j];
-            if (b->removed || b->state != PAN_TRACK_LOST) continue;
+        for (int q = 0; q < nlost; q++) {
+            trk *b = &t->tr[ti[q]];
+            if (b->removed) continue;
             if (pan__box_iou(a->box, b->box) <= 0.85f) continue;
             if (a->last_frame - a->start_frame > b->last_frame - b->start_frame) b->removed = 1;
             else {
