@@ -22,7 +22,8 @@
 #include <cblas.h>
 #endif
 
-/* Refuse absurd plans (a hostile model, a huge batch) before touching memory. */
+/* Refuse absurd plans (a hostile model, a huge batch) before touching memory; the environment
+ * variable PANOPTES_ENGINE_MAX_ARENA_MB lowers (or raises) the limit. */
 #define PAN_CPU_MAX_ARENA (INT64_C(16) << 30)
 
 typedef struct cpu_ctx {
@@ -112,9 +113,13 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
         if (T->offset >= 0 && T->offset + T->nbytes > top) top = T->offset + T->nbytes;
     }
     arena_bytes = (size_t)top;
-    if (top > PAN_CPU_MAX_ARENA) {
-        pan_log_error("nn", -1, "%s: cpu backend: batch %d needs %.1f GiB of activations (limit %.0f GiB); use a smaller batch",
-                      g->source, g->batch, (double)top / (1 << 30), (double)PAN_CPU_MAX_ARENA / (1 << 30));
+    int64_t limit = PAN_CPU_MAX_ARENA;
+    const char *env = getenv("PANOPTES_ENGINE_MAX_ARENA_MB");
+    if (env && atoll(env) > 0) limit = atoll(env) << 20;
+    if (top > limit) {
+        pan_log_error("nn", -1, "%s: cpu backend: batch %d needs %.1f MiB of activations (limit %.0f MiB, "
+                      "PANOPTES_ENGINE_MAX_ARENA_MB); use a smaller batch",
+                      g->source, g->batch, (double)top / (1 << 20), (double)limit / (1 << 20));
         return PAN_LIMIT;
     }
     cpu_exec *e = calloc(1, sizeof *e);
