@@ -12,7 +12,12 @@
  * NanoDet-g (models/nanodet.json) uses: Placeholder, Const, Pad, PadV2 (-inf before MaxPool),
  * Transpose, Conv2D (VALID, explicit Pad nodes before), Add/AddV2, LeakyRelu (0.1), MaxPool,
  * ConcatV2, ResizeBilinear (half_pixel_centers), SplitV, Sigmoid, Reshape, SparseToDense (with
- * empty indices: it only produces zeros added to constant reshape targets), Identity. */
+ * empty indices: it only produces zeros added to constant reshape targets), Identity.
+ * Its graph outputs, in the order the IR lists them (sorted by name; the signature's own order
+ * is arbitrary): Identity, Identity_1, Identity_2 = class scores of strides 8, 16, 32
+ * ([1, 2704|676|169, 80], sigmoid applied); Identity_3, Identity_4, Identity_5 = box-side
+ * distributions of strides 8, 16, 32 ([1, N, 44] = 4 sides x 11 bins, raw logits). Its input
+ * input_1 is NCHW [1, 3, 416, 416] (B, G, R; normalised outside the graph). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
