@@ -300,9 +300,10 @@ static pan_status pair_pass(ev *e, int64_t *gcnt, int64_t *rcnt)
     return PAN_OK;
 }
 
-static pan_status id_metrics(ev *e, const int64_t *gcnt, const int64_t *rcnt, pan_mot_metrics *m)
+/* IDTP: the best one-to-one matching of gt ids to result ids by frames overlapping at iou_thresh
+ * (TrackEval builds the same optimum as a square min-cost problem over IDFN + IDFP). */
+static pan_status id_metrics(ev *e, pan_mot_metrics *m)
 {
-    (void)gcnt, (void)rcnt;
     int G = e->ng_ids, R = e->nr_ids;
     double idtp = 0.0;
     if (G > 0 && R > 0) {
@@ -452,7 +453,7 @@ pan_status pan_mot_evaluate(const pan_mot_seq *gt, const pan_mot_seq *res,
     }
     if ((st = clear_mot(&e, m))) goto done;
     if ((st = pair_pass(&e, gcnt, rcnt))) goto done;
-    if ((st = id_metrics(&e, gcnt, rcnt, m))) goto done;
+    if ((st = id_metrics(&e, m))) goto done;
     st = hota(&e, gcnt, rcnt, m);
 done:
     free(e.gid), free(e.rid), free(e.gids), free(e.rids), free(e.fg), free(e.fr), free(e.fg_row);
