@@ -9,8 +9,10 @@
  * and restarted 2 s later, so the reconnect path soaks too. Detection is off unless --detect (on
  * the cpu backend NanoDet costs ~0.1 s a frame, so the cameras would mostly drop).
  *
- * Every --interval seconds it samples host RSS (/proc/self/statm), open file descriptors
- * (/proc/self/fd) and, on the cuda backend, the device pool's bytes in use. At the end it prints
+ * Every --interval seconds it samples host RSS (/proc/self/statm; also its anonymous part, and the
+ * bytes malloc has handed out (glibc mallinfo2), which tell a leak from allocator fragmentation and
+ * from code pages faulted in late), open file descriptors (/proc/self/fd) and, on the cuda backend,
+ * the device pool's bytes in use. At the end it prints
  * one JSON object: each metric's least-squares slope per minute over the samples after --warmup,
  * its range there, first and last values, and the run summary (frames, drops, reconnects, states).
  * "Flat" means a slope within noise: an RSS slope of a few KiB/min over 10 minutes is allocator
@@ -18,6 +20,9 @@
  *
  * A benchmark, not a test: CI does not run it. Run from the repository root. */
 #include <dirent.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -66,6 +71,31 @@ static double rss_mib(void)
     if (fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
     fclose(f);
     return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+/* Anonymous resident memory (heap, thread stacks, buffers): RSS without the pages of the
+ * executable and libraries, which page in as code paths first run and look like growth. */
+static double rss_anon_mib(void)
+{
+    char line[256];
+    double kib = NAN;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return NAN;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %lf kB", &kib) == 1) break;
+    fclose(f);
+    return kib / 1024.0;
+}
+
+/* Bytes malloc has handed out and not had back (glibc): a leak grows this; fragmentation does not. */
+static double heap_in_use_mib(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    struct mallinfo2 mi = mallinfo2();
+    return (double)(mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
+#else
+    return NAN;
+#endif
 }
 
 static int open_fds(void)
@@ -142,7 +172,7 @@ static void server_stop(server *s, int sig)
 /* ---- the run -------------------------------------------------------------------------------- */
 
 typedef struct sample {
-    double t, rss, fds, dev;
+    double t, rss, anon, heap, fds, dev;
 } sample;
 
 static pan_pipeline_params params;
@@ -300,6 +330,8 @@ int main(int argc, char **argv)
             sample *x = &s[n++];
             x->t = t;
             x->rss = rss_mib();
+            x->anon = rss_anon_mib();
+            x->heap = heap_in_use_mib();
             x->fds = open_fds();
             x->dev = NAN;
 #ifdef SOAK_DEVPOOL
@@ -312,7 +344,8 @@ int main(int argc, char **argv)
                 }
             }
 #endif
-            fprintf(stderr, "soak: t=%.0f s rss %.1f MiB, %d fds%s\n", t, x->rss, (int)x->fds,
+            fprintf(stderr, "soak: t=%.0f s rss %.1f MiB (anon %.1f, heap in use %.2f), %d fds%s\n", t, x->rss, x->anon,
+                    x->heap, (int)x->fds,
                     isnan(x->dev) ? "" : ", device pool in use (MiB) sampled");
             next += interval;
         }
@@ -336,6 +369,8 @@ int main(int argc, char **argv)
            pan_backend_name(summary.backend), wall, warmup, interval, n_files, n_rtsp, clip, detect ? "true" : "false",
            realtime ? "true" : "false", flap, flapped);
     print_metric("rss_mib", s, n, warmup, offsetof(sample, rss), "MiB", 0);
+    print_metric("rss_anon_mib", s, n, warmup, offsetof(sample, anon), "MiB", 0);
+    print_metric("heap_in_use_mib", s, n, warmup, offsetof(sample, heap), "MiB", 0);
     print_metric("open_fds", s, n, warmup, offsetof(sample, fds), "fds", 0);
     print_metric("devpool_in_use_mib", s, n, warmup, offsetof(sample, dev), "MiB", 0);
     printf("\"frames\":%lld,\"fps\":%.1f,\"dropped\":%lld,\"reconnects\":%lld,\"failed_cameras\":%lld,"
