@@ -413,10 +413,13 @@ void *pan__camera_main(void *arg)
             c->sum->failed_attempts++;
         }
         if (p->reconnect >= 0 && x.used >= p->reconnect) {
+            char why[64];
+            if (x.got_frame) snprintf(why, sizeof why, "the stream was lost");
+            else snprintf(why, sizeof why, "%d attempt(s) failed", x.used + 1);
             pan_log_error("camera", c->index,
-                          "%s: state failed: %s after %d attempt(s); giving up (check that the camera is reachable; "
-                          "--reconnect N allows more attempts)",
-                          c->uri, pan_status_str(st), x.used + 1);
+                          "%s: state failed: %s (%s); giving up (check that the camera is reachable; --reconnect N "
+                          "allows N more attempts, -1 forever)",
+                          c->uri, why, pan_status_str(st));
             break;
         }
         x.used++;
