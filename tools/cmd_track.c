@@ -29,6 +29,7 @@ static void track_usage(FILE *f)
           "  --low S           lowest score used at all; [low, high) only rescues tracks (0.1)\n"
           "  --new S           score needed to start a track (0.6)\n"
           "  --match C         max cost 1-IoU*score, first association (0.8)\n"
+          "  --iou X           the same as --match 1-X: least IoU (times score) to associate (0.2)\n"
           "  --low-match C     max cost 1-IoU, second association (0.5)\n"
           "  --min-hits N      consecutive frames before a track is output (2)\n"
           "  --max-lost N      frames a lost track is kept for re-association (30; ByteTrack scales\n"
@@ -89,6 +90,7 @@ int pan_cli_track(int argc, char **argv)
         else if (!strcmp(a, "--low")) bad = num(a, val, 0, 1, &v), tp.low_thresh = (float)v;
         else if (!strcmp(a, "--new")) bad = num(a, val, 0, 1, &v), tp.new_track_thresh = (float)v;
         else if (!strcmp(a, "--match")) bad = num(a, val, 0, 1, &v), tp.match_thresh = (float)v;
+        else if (!strcmp(a, "--iou")) bad = num(a, val, 0, 1, &v), tp.match_thresh = (float)(1.0 - v);
         else if (!strcmp(a, "--low-match")) bad = num(a, val, 0, 1, &v), tp.low_match_thresh = (float)v;
         else if (!strcmp(a, "--min-hits")) bad = num(a, val, 1, 1000, &v), tp.min_hits = (int)v;
         else if (!strcmp(a, "--max-lost")) bad = num(a, val, 0, 1e6, &v), tp.max_time_lost = (int)v;
