@@ -73,7 +73,9 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
             .model_path = p->model_path,
             .backend = backend,
             .max_batch = s->batch,
-            .score_threshold = p->score_threshold,
+            /* With tracking, the detector keeps down to 0.1 so ByteTrack's second stage can rescue
+             * tracks with low-score boxes; the output lists only those >= score_threshold. */
+            .score_threshold = p->track && p->score_threshold > 0.1f ? 0.1f : p->score_threshold,
             .classes = p->classes,
             .n_classes = p->n_classes,
         };
@@ -103,7 +105,8 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
 pan_status pan_stages_camera_decoder_params(pan_stages *s, int camera, pan_decoder_params *dp) { return PAN_OK; }
 
 /* Per-camera tracking, then global identities; fills r->tracks. */
-static pan_status track_frame(pan_stages *s, const pan_frame *f, pan_frame_result *r)
+static pan_status track_frame(pan_stages *s, const pan_frame *f, const pan_detection *all, int n_all,
+                              pan_frame_result *r)
 {
     struct pan_stages_impl *im = s->impl;
     pan_tracker **t = &im->trackers[f->camera];
@@ -112,10 +115,12 @@ static pan_status track_frame(pan_stages *s, const pan_frame *f, pan_frame_resul
     if (!*t) {
         pan_tracker_params tp = pan_tracker_params_default();
         tp.camera = f->camera;
+        tp.frame_width = f->width;
+        tp.frame_height = f->height;
         st = pan_tracker_create(t, &tp);
         if (st) return st;
     }
-    st = pan_tracker_update(*t, r->detections, r->n_detections, im->reports, MAX_REPORTS, &n);
+    st = pan_tracker_update(*t, all, n_all, im->reports, MAX_REPORTS, &n);
     if (st == PAN_LIMIT)
         pan_log_warn("track", f->camera, "frame %lld: more than %d tracks; the rest are not reported",
                      (long long)f->index, MAX_REPORTS);
@@ -189,13 +194,17 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             .height = f->height,
         };
         if (im->detector) {
+            /* lists are in descending score order (NMS output): the reported ones are a prefix */
+            int k = 0;
+            while (k < im->lists[i].count && im->lists[i].items[k].score >= s->p->score_threshold) k++;
             r.detections = im->lists[i].items;
-            r.n_detections = im->lists[i].count;
+            r.n_detections = k;
             sum->cameras[f->camera].detections += r.n_detections;
         }
         pan_log_debug("pipeline", f->camera, "frame %lld pts %.3f", (long long)f->index, f->pts);
         if (s->impl->trackers) {
-            pan_status st = track_frame(s, f, &r);
+            pan_status st = track_frame(s, f, im->detector ? im->lists[i].items : NULL,
+                                        im->detector ? im->lists[i].count : 0, &r);
             if (st) return st;
         }
         if (s->jsonl) {
