@@ -110,6 +110,8 @@ pan_status pan_engine_create(pan_engine_t **out, const pan_engine_params *params
 #endif
     }
     if (st) goto fail;
+    /* batch-independent constants once, shared by every plan */
+    if ((st = pan__graph_fold_constants(e->model))) goto fail;
 
     e->kind = params->backend;
     if (e->kind == PAN_BACKEND_AUTO) {

@@ -148,3 +148,25 @@ pan_status pan__graph_infer_shapes(pan_graph *g, int batch)
     pan__graph_compact(g);
     return PAN_OK;
 }
+
+pan_status pan__graph_fold_constants(pan_graph *g)
+{
+    pan_status st = pan__graph_sort(g);
+    if (st) return st;
+    int64_t budget = FOLD_MAX_TOTAL_BYTES;
+    for (int i = 0; i < g->n_nodes; i++) {
+        pan_node *n = &g->nodes[i];
+        int all_const = n->op != PAN_OP_SHAPE; /* Shape depends on the batch */
+        for (int k = 0; k < n->n_inputs && all_const; k++)
+            all_const = n->inputs[k] < 0 || (g->tensors[n->inputs[k]].flags & PAN_TENSOR_CONST);
+        if (!all_const) continue;
+        if ((st = pan__infer_node(g, n))) return st;
+        if (foldable(g, n, &budget) && (st = fold_node(g, n))) {
+            pan_log_error(TAG, -1, "%s: node '%s' (%s): constant folding failed: %s", g->source, n->name,
+                          pan__op_name(n->op), pan_status_str(st));
+            return st;
+        }
+    }
+    pan__graph_compact(g);
+    return PAN_OK;
+}

@@ -30,7 +30,7 @@
  * scores of strides 8/16/32, then box distributions of strides 8/16/32); ONNX in graph order.
  *
  * CHANGE LOG (keep additive): v1 2026-11-27 first version. v1.1: Split size -1 (TF SplitV);
- * Resize sizes may have 2 elements (H, W). */
+ * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -290,6 +290,11 @@ pan_status pan__graph_sort(pan_graph *g);
  * constant become constants, evaluated with the cpu kernels). PAN_SHAPE / PAN_MODEL /
  * PAN_UNSUPPORTED with a message naming the node, op and tensors. */
 pan_status pan__graph_infer_shapes(pan_graph *g, int batch);
+
+/* Folds the nodes whose inputs are all constant (never Shape), independently of the batch: run
+ * once on an imported graph so that every planned clone shares the results (e.g. TF's HWIO
+ * filters transposed to OIHW). Errors as pan__graph_infer_shapes. (v1.2) */
+pan_status pan__graph_fold_constants(pan_graph *g);
 
 /* ---- helpers ------------------------------------------------------------------------- */
 int64_t pan__tensor_numel(const pan_tensor *t); /* -1 when a dim is not concrete */
