@@ -674,8 +674,9 @@ PAN_TEST(softmax_batchnorm)
 
 PAN_TEST(chain)
 {
-    /* conv -> maxpool -> resize -> concat with a second branch -> split -> sigmoid: buffers reused
-     * across steps by the arena plan, layouts kept NHWC across ops */
+    /* conv -> maxpool -> resize -> concat with two other branches (one a conv written straight into
+     * the concat) -> split -> sigmoid: buffers reused across steps by the arena plan, layouts kept
+     * NHWC across ops */
     NEED_GPU();
     pan_graph *g = NULL;
     pan__graph_create(&g, "chain");
@@ -699,10 +700,16 @@ PAN_TEST(chain)
     ra.resize.mode = PAN_RESIZE_LINEAR;
     int r1 = out(g, "r1");
     node(g, PAN_OP_RESIZE, 4, rins, 1, &r1, &ra);
-    int cat = out(g, "cat"), cins[2] = {r1, c1};
+    /* a conv whose only consumer is the concat: its epilogue writes the concat's slice directly */
+    int64_t w2d[4] = {8, 8, 1, 1}, b2d[1] = {8};
+    int w2 = cst(g, "w2", 4, w2d, -0.3f, 0.3f), b2 = cst(g, "b2", 1, b2d, -0.2f, 0.2f);
+    pan_attrs c2a = {0};
+    int c2 = out(g, "c2"), c2ins[3] = {x, w2, b2};
+    node(g, PAN_OP_CONV, 3, c2ins, 1, &c2, &c2a);
+    int cat = out(g, "cat"), cins[3] = {r1, c2, c1};
     pan_attrs xa = {0};
     xa.axis.axis = 1;
-    node(g, PAN_OP_CONCAT, 2, cins, 1, &cat, &xa);
+    node(g, PAN_OP_CONCAT, 3, cins, 1, &cat, &xa);
     int s0 = out(g, "s0"), s1 = out(g, "s1"), souts[2] = {s0, s1};
     node(g, PAN_OP_SPLIT, 1, &cat, 2, souts, &xa);
     int y = out(g, "y");
@@ -710,6 +717,26 @@ PAN_TEST(chain)
     pan__graph_mark_output(g, y);
     pan__graph_mark_output(g, s1);
     ASSERT_EQ(check_graph(g, "chain conv/pool/resize/concat/split", TOL_CONV, -1, 1), 0);
+    /* NanoDet's head: Reshape to [N,C,H*W] + Transpose (0,2,1), lowered to one contiguous copy */
+    pan_graph *h = NULL;
+    pan__graph_create(&h, "head");
+    int hx = in4(h, "x", 124, 13, 13);
+    int64_t sz2[2] = {80, 44};
+    int sp = pan__graph_add_const_i64(h, "sizes", 2, sz2);
+    int s80 = out(h, "s80"), s44 = out(h, "s44"), souts2[2] = {s80, s44}, sins[2] = {hx, sp};
+    node(h, PAN_OP_SPLIT, 2, sins, 2, souts2, &xa);
+    int64_t shp[3] = {BATCH, 44, 169};
+    int r44 = out(h, "r44"), rins2[2] = {s44, pan__graph_add_const_i64(h, "shape", 3, shp)};
+    node(h, PAN_OP_RESHAPE, 2, rins2, 1, &r44, NULL);
+    pan_attrs ta = {0};
+    ta.transpose.n_perm = 3;
+    ta.transpose.perm[1] = 2;
+    ta.transpose.perm[2] = 1;
+    int t44 = out(h, "t44");
+    node(h, PAN_OP_TRANSPOSE, 1, &r44, 1, &t44, &ta);
+    pan__graph_mark_output(h, t44);
+    pan__graph_mark_output(h, s80);
+    ASSERT_EQ(check_graph(h, "head split/reshape/transpose", TOL_MOVE, -2, 2), 0);
 }
 
 PAN_TEST_MAIN(conv, unary, binary, concat_split, slice_transpose_reshape, pad, pooling, resize, softmax_batchnorm, chain)

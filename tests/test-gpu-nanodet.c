@@ -229,6 +229,25 @@ PAN_TEST(nanodet_cuda_vs_cpu)
     ASSERT_OK(run_host(ce, 1, in, &cpu1));
     ASSERT_OK(run_host(ge, 1, in, &gpu1));
     int fails = compare_raw("batch 8", &gpu8, &cpu8);
+    /* PANOPTES_DUMP_DIR: the batch and the cpu engine's outputs as raw FP32 (input.f32,
+     * Identity*.f32) for tests/peers/torch_nanodet.py --check, which shows the port is the same net */
+    const char *dump = getenv("PANOPTES_DUMP_DIR");
+    if (dump && *dump) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/input.f32", dump);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(in, sizeof(float), (size_t)B * 3 * S * S, f);
+            fclose(f);
+        }
+        for (int k = 0; k < NOUT; k++) {
+            snprintf(path, sizeof path, "%s/%s.f32", dump, out_names[k]);
+            if ((f = fopen(path, "wb"))) {
+                fwrite(cpu8.o[k], sizeof(float), cpu8.n[k], f);
+                fclose(f);
+            }
+        }
+    }
     fails += compare_raw("batch 1", &gpu1, &cpu1);
 
     /* native: device FP16 NHWC input, device FP16 outputs, caller's stream */

@@ -65,6 +65,10 @@ typedef struct pan_cu_step {
         pan_cu_conv_shape conv;
     } p;
     pan_cu_conv *conv; /* PAN_CU_STEP_CONV, created once pointers exist */
+    /* a conv whose epilogue cuDNN fused: the epilogue's output, bias and residual; that epilogue
+     * step is then skipped */
+    pan_cu_ref e_y, e_b, e_c;
+    int skip;
 } pan_cu_step;
 
 typedef struct pan_cu_tinfo {
@@ -73,6 +77,7 @@ typedef struct pan_cu_tinfo {
     int64_t numel;
     int buf;           /* activation buffer, -1 when none yet */
     int64_t const_off; /* offset of the uploaded constant (generic form), -1 when not uploaded */
+    int in_concat;     /* written straight into its channel concat by a conv epilogue: no copy step */
 } pan_cu_tinfo;
 
 typedef struct pan_cu_buf {

@@ -3,7 +3,8 @@
  * How a graph is compiled: cuda_backend.h. Lowering of each op: cuda_lower_cuda.c.
  *
  * Environment (read when an exec is compiled):
- *   PANOPTES_CUDA_GRAPH=0        run the steps one by one instead of a captured graph (benchmarks)
+ *   PANOPTES_CUDA_GRAPH=0        no CUDA graph: at compile, none is captured; at run, an exec that
+ *                                has one runs its steps one by one instead (benchmarks compare both)
  *   PANOPTES_CUDNN_WORKSPACE_MB  largest cuDNN workspace an algorithm may use (default 256) */
 #include <limits.h>
 #include <stdlib.h>
@@ -108,19 +109,22 @@ static pan_status plan_arena(pan_cu_exec *ex)
         if (e_) return pan__cuda_status((cudaError_t)e_, #call, __FILE__, __LINE__);                 \
     } while (0)
 
-static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
+static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cudaEvent_t *marks)
 {
     for (int i = 0; i < ex->n_steps; i++) {
+        if (marks) PAN_CUDA_CHECK(cudaEventRecord(marks[i], s));
         const pan_cu_step *st = &ex->steps[i];
+        if (st->skip) continue;
         void *y = ref_ptr(ex, st->y), *a = ref_ptr(ex, st->a), *b = ref_ptr(ex, st->b), *c = ref_ptr(ex, st->c);
         switch (st->kind) {
         case PAN_CU_STEP_CONV: {
-            pan_status r = pan__cu_conv_run(st->conv, be->dnn, a, b, y, ex->ws_ptr, ex->ws_bytes);
+            void *p[PAN_CU_CONV_NPTR] = {a, b, y, ref_ptr(ex, st->e_b), ref_ptr(ex, st->e_c), ref_ptr(ex, st->e_y)};
+            pan_status r = pan__cu_conv_run(st->conv, be->dnn, p, ex->ws_ptr, ex->ws_bytes);
             if (r) return r;
             break;
         }
         case PAN_CU_STEP_EPILOGUE:
-            LAUNCH(pan__cu_conv_epilogue(y, b, c, st->n, st->C, st->op, st->alpha, st->beta, st->flag, s));
+            LAUNCH(pan__cu_conv_epilogue(a, y, st->ys, b, c, st->n, st->C, st->op, st->alpha, st->beta, st->flag, s));
             break;
         case PAN_CU_STEP_UNARY: LAUNCH(pan__cu_unary(st->op, st->alpha, st->beta, a, y, st->n, s)); break;
         case PAN_CU_STEP_BINARY: LAUNCH(pan__cu_binary(st->op, &st->p.it, a, b, y, s)); break;
@@ -139,7 +143,51 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
         case PAN_CU_STEP_AFFINE: LAUNCH(pan__cu_channel_affine(a, y, st->n, st->C, st->div, b, c, s)); break;
         }
     }
+    if (marks) PAN_CUDA_CHECK(cudaEventRecord(marks[ex->n_steps], s));
     return PAN_OK;
+}
+
+/* PANOPTES_CUDA_PROFILE=1 (with PANOPTES_CUDA_GRAPH=0): times every step with events and logs the
+ * totals per step kind and the slowest steps at INFO. Allocates events per run: diagnosis only. */
+static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
+{
+    static const char *kinds[] = {"conv", "epilogue", "unary", "binary", "copy", "memcpy", "reshape",
+                                  "pool", "gpool", "resize", "softmax", "pad", "affine"};
+    int n = ex->n_steps;
+    cudaEvent_t *m = calloc((size_t)n + 1, sizeof *m);
+    float *ms = calloc((size_t)n + 1, sizeof *ms);
+    pan_status st = PAN_OK;
+    if (!m || !ms) st = PAN_NOMEM;
+    for (int i = 0; i <= n && !st; i++) st = pan__cuda_status(cudaEventCreate(&m[i]), "cudaEventCreate", __FILE__, __LINE__);
+    if (!st) st = run_steps(be, ex, s, m);
+    if (!st) st = pan__cuda_status(cudaEventSynchronize(m[n]), "cudaEventSynchronize", __FILE__, __LINE__);
+    if (!st) {
+        float per_kind[13] = {0}, total = 0;
+        for (int i = 0; i < n; i++) {
+            if (ex->steps[i].skip) continue;
+            cudaEventElapsedTime(&ms[i], m[i], m[i + 1]);
+            per_kind[ex->steps[i].kind] += ms[i];
+            total += ms[i];
+        }
+        pan_log_info(TAG, -1, "profile batch %d: %.3f ms in %d steps", ex->batch, total, n);
+        for (int k = 0; k < 13; k++)
+            if (per_kind[k] > 0) pan_log_info(TAG, -1, "  %-9s %.3f ms", kinds[k], per_kind[k]);
+        for (int i = 0; i < n; i++) {
+            const pan_cu_step *sp = &ex->steps[i];
+            if (sp->kind == PAN_CU_STEP_CONV)
+                pan_log_info(TAG, -1, "  step %3d %-8s %.4f ms %s n=%d c=%d %dx%d k=%d %dx%d s%d algo %s ws %zu", i,
+                             kinds[sp->kind], ms[i], ex->g->nodes[sp->node].name, sp->p.conv.n, sp->p.conv.c,
+                             sp->p.conv.h, sp->p.conv.w, sp->p.conv.k, sp->p.conv.r, sp->p.conv.s,
+                             sp->p.conv.stride_h, pan__cu_conv_algo_name(sp->conv), pan__cu_conv_workspace(sp->conv));
+            else
+                pan_log_info(TAG, -1, "  step %3d %-8s %.4f ms %s", i, kinds[sp->kind], ms[i], ex->g->nodes[sp->node].name);
+        }
+    }
+    for (int i = 0; m && i <= n; i++)
+        if (m[i]) cudaEventDestroy(m[i]);
+    free(m);
+    free(ms);
+    return st;
 }
 
 /* ---- compile ------------------------------------------------------------------------------ */
@@ -204,13 +252,37 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         }
     }
     size_t ws_need = 0;
+    int n_fused = 0;
     for (int i = 0; i < ex->n_steps; i++) {
         pan_cu_step *s = &ex->steps[i];
         if (s->kind != PAN_CU_STEP_CONV) continue;
         const pan_node *n = &g->nodes[s->node];
-        if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, ref_ptr(ex, s->a), ref_ptr(ex, s->b),
-                                      ref_ptr(ex, s->y), pan_devblock_ptr(scratch), ws_limit, n->name)))
+        /* the epilogue right after it, when cuDNN can fuse it: bias, residual before a ReLU/LeakyReLU */
+        pan_cu_step *e = i + 1 < ex->n_steps ? &ex->steps[i + 1] : NULL;
+        pan_cu_conv_epi epi = {0};
+        int fusable = e && e->kind == PAN_CU_STEP_EPILOGUE && e->a.space == s->y.space && e->a.id == s->y.id &&
+                      e->a.off == s->y.off && !e->flag &&
+                      (e->op == PAN_CU_U_NONE || e->op == PAN_CU_U_RELU || e->op == PAN_CU_U_LEAKY_RELU);
+        if (fusable) {
+            epi.act = e->op;
+            epi.alpha = e->alpha;
+            epi.has_bias = e->b.space != PAN_CU_REF_NONE;
+            epi.has_res = e->c.space != PAN_CU_REF_NONE;
+            epi.ystride = e->ys;
+        }
+        void *p[PAN_CU_CONV_NPTR] = {ref_ptr(ex, s->a), ref_ptr(ex, s->b), ref_ptr(ex, s->y),
+                                     fusable ? ref_ptr(ex, e->b) : NULL, fusable ? ref_ptr(ex, e->c) : NULL,
+                                     fusable ? ref_ptr(ex, e->y) : NULL};
+        if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, fusable ? &epi : NULL, p,
+                                      pan_devblock_ptr(scratch), ws_limit, n->name)))
             goto fail;
+        if (pan__cu_conv_fused(s->conv)) {
+            s->e_y = e->y;
+            s->e_b = e->b;
+            s->e_c = e->c;
+            e->skip = 1;
+            n_fused++;
+        }
         if (pan__cu_conv_workspace(s->conv) > ws_need) ws_need = pan__cu_conv_workspace(s->conv);
     }
     pan_devblock_unref(&scratch);
@@ -221,14 +293,14 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     }
 
     /* one eager run (loads every kernel, so capture sees no lazy loading), then the capture */
-    if ((st = run_steps(be, ex, be->stream))) goto fail;
+    if ((st = run_steps(be, ex, be->stream, NULL))) goto fail;
     PAN_CUDA_TRY(cudaStreamSynchronize(be->stream));
     const char *gv = getenv("PANOPTES_CUDA_GRAPH");
     if (!(gv && gv[0] == '0')) {
         cudaGraph_t graph = NULL;
         cudaGraphExec_t gexec = NULL;
         PAN_CUDA_TRY(cudaStreamBeginCapture(be->stream, cudaStreamCaptureModeThreadLocal));
-        pan_status rs = run_steps(be, ex, be->stream);
+        pan_status rs = run_steps(be, ex, be->stream, NULL);
         cudaError_t ce = cudaStreamEndCapture(be->stream, &graph);
         if (rs == PAN_OK && ce == cudaSuccess) ce = cudaGraphInstantiate(&gexec, graph, 0);
         if (rs != PAN_OK || ce != cudaSuccess) {
@@ -242,8 +314,9 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
             ex->gexec = gexec;
         }
     }
-    pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs), arena %.1f MiB, weights %.1f MiB, "
-                 "workspace %.1f MiB, CUDA graph %s", g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv,
+    pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue), arena %.1f MiB, "
+                 "weights %.1f MiB, workspace %.1f MiB, CUDA graph %s", g->source ? g->source : "model", ex->batch,
+                 ex->n_steps, n_conv, n_fused,
                  ex->arena_bytes / 1048576.0, ex->hconst_size / 1048576.0, ex->ws_bytes / 1048576.0,
                  ex->gexec ? "on" : "off");
     *exec = ex;
@@ -350,11 +423,13 @@ static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor 
         }
         if ((st = convert_io(ex, t, src, u->dtype, u->layout, 1, s))) return st;
     }
-    if (ex->gexec) {
+    const char *gv = getenv("PANOPTES_CUDA_GRAPH");
+    if (ex->gexec && !(gv && gv[0] == '0')) {
         PAN_CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)ex->gexec, s));
     } else {
         if (cudnnSetStream(be->dnn, s) != CUDNN_STATUS_SUCCESS) return PAN_DNN;
-        if ((st = run_steps(be, ex, s))) return st;
+        const char *prof = getenv("PANOPTES_CUDA_PROFILE");
+        if ((st = prof && prof[0] == '1' ? run_profiled(be, ex, s) : run_steps(be, ex, s, NULL))) return st;
     }
     for (int i = 0; i < g->n_outputs; i++) {
         const pan_engine_tensor *u = &outputs[i];

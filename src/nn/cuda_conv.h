@@ -4,7 +4,8 @@
  * KRSC FP16 ([out, kh, kw, in/group], cuDNN's NHWC filter format), compute type FP32 and
  * CUDNN_TENSOR_OP_MATH, so the tensor cores accumulate in FP32. Padding is symmetric per axis
  * (the backend pads explicitly first where the model's padding is not). Bias, activation and
- * residual are applied afterwards by pan__cu_conv_epilogue (cuDNN fuses only ReLU). */
+ * residual are fused by cuDNN's graph API where it can (ReLU, LeakyReLU), else applied afterwards
+ * by pan__cu_conv_epilogue. */
 #ifndef PANOPTES_NN_CUDA_CONV_H
 #define PANOPTES_NN_CUDA_CONV_H
 
@@ -22,19 +23,52 @@ typedef struct pan_cu_conv_shape {
 
 typedef struct pan_cu_conv pan_cu_conv;
 
-/* handle: cudnnHandle_t. Picks the fastest algorithm whose workspace fits ws_limit bytes with
- * cudnnFindConvolutionForwardAlgorithmEx, running it on x/w/y/ws (device buffers of the right sizes;
- * their contents are overwritten where they are outputs). Algorithms found are cached per shape
- * and workspace limit for the process, so repeated shapes and later batch sizes search once. */
-pan_status pan__cu_conv_create(pan_cu_conv **conv, void *handle, const pan_cu_conv_shape *shape, const void *x,
-                               const void *w, void *y, void *ws, size_t ws_limit, const char *name);
-/* Workspace bytes the chosen algorithm needs. */
+/* What may be fused into the convolution (cuDNN graph API runtime fusion): y = act(conv + bias +
+ * res) with act NONE, RELU or LEAKY_RELU (pan_cu_unop), y's pixels ystride channels apart. */
+typedef struct pan_cu_conv_epi {
+    int act;
+    float alpha;
+    int has_bias, has_res;
+    int ystride; /* 0 = K (packed) */
+} pan_cu_conv_epi;
+
+/* Buffers of one convolution (device), in this order: x, w, y (the plain convolution's packed
+ * output), bias (FP32 [K]), residual, and the fused form's output (epi's destination). */
+enum { PAN_CU_CONV_X = 0, PAN_CU_CONV_W, PAN_CU_CONV_Y, PAN_CU_CONV_BIAS, PAN_CU_CONV_RES, PAN_CU_CONV_YOUT,
+       PAN_CU_CONV_NPTR };
+
+/* handle: cudnnHandle_t, its stream set. Chooses how to run the convolution by measuring on the
+ * given buffers (their output contents are overwritten) with a scratch workspace of ws_limit bytes:
+ *  1. with epi (not NULL): conv + epilogue fused by the graph API (its 2 best-ranked engines,
+ *     each a runtime-compiled kernel), kept when no slower than 1.1 x the plain convolution (the
+ *     separate epilogue pass costs more than that);
+ *  2. else the fastest of the graph API's 3 best-ranked engines for the plain convolution;
+ *  3. else (or with PANOPTES_CUDNN_LEGACY=1) the legacy algorithms, searched with
+ *     cudnnFindConvolutionForwardAlgorithmEx and cached per shape and limit.
+ * pan__cu_conv_fused tells whether the epilogue was fused. */
+pan_status pan__cu_conv_create(pan_cu_conv **conv, void *handle, const pan_cu_conv_shape *shape,
+                               const pan_cu_conv_epi *epi, void *const ptrs[PAN_CU_CONV_NPTR], void *ws,
+                               size_t ws_limit, const char *name);
+int pan__cu_conv_fused(const pan_cu_conv *conv);
+/* Workspace bytes the chosen way needs. */
 size_t pan__cu_conv_workspace(const pan_cu_conv *conv);
-/* y = conv(x, w) on the stream set on the handle. */
-pan_status pan__cu_conv_run(const pan_cu_conv *conv, void *handle, const void *x, const void *w, void *y, void *ws,
+/* Runs on the stream set on the handle. ptrs as for create (bias, res, yout used when fused). */
+pan_status pan__cu_conv_run(pan_cu_conv *conv, void *handle, void *const ptrs[PAN_CU_CONV_NPTR], void *ws,
                             size_t ws_bytes);
 void pan__cu_conv_destroy(pan_cu_conv **conv);
-/* "IMPLICIT_PRECOMP_GEMM" etc., for logs. */
+/* "IMPLICIT_PRECOMP_GEMM", "graph", "graph+fused", for logs. */
 const char *pan__cu_conv_algo_name(const pan_cu_conv *conv);
+
+/* cuda_convgraph_cuda.c: one convolution (optionally with its epilogue) through the graph API. */
+typedef struct pan_cu_dnn pan_cu_dnn;
+/* ptrs: x, w, y, bias, res (y = the fused output when epi is given). PAN_UNSUPPORTED when no
+ * engine finalizes and runs (the caller falls back). */
+pan_status pan__cu_dnn_create(pan_cu_dnn **g, void *handle, const pan_cu_conv_shape *shape,
+                              const pan_cu_conv_epi *epi, void *const ptrs[5], void *ws, size_t ws_limit,
+                              int max_plans, const char *name);
+float pan__cu_dnn_ms(const pan_cu_dnn *g);
+size_t pan__cu_dnn_workspace(const pan_cu_dnn *g);
+pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws);
+void pan__cu_dnn_destroy(pan_cu_dnn **g);
 
 #endif

@@ -13,6 +13,8 @@
 
 struct pan_cu_conv {
     pan_cu_conv_shape shape;
+    pan_cu_dnn *graph; /* graph API plan when it won; else the legacy descriptors below */
+    int fused;
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
@@ -41,6 +43,7 @@ typedef struct algo_entry {
     size_t limit;
     cudnnConvolutionFwdAlgo_t algo;
     size_t ws;
+    float ms;
 } algo_entry;
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static algo_entry *cache;
@@ -90,12 +93,20 @@ static const char *algo_name(cudnnConvolutionFwdAlgo_t a)
     }
 }
 
-const char *pan__cu_conv_algo_name(const pan_cu_conv *c) { return c ? algo_name(c->algo) : "?"; }
-size_t pan__cu_conv_workspace(const pan_cu_conv *c) { return c ? c->ws : 0; }
-
-pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const void *x, const void *w,
-                               void *y, void *ws, size_t ws_limit, const char *name)
+const char *pan__cu_conv_algo_name(const pan_cu_conv *c)
 {
+    if (!c) return "?";
+    if (c->graph) return c->fused ? "graph+fused" : "graph";
+    return algo_name(c->algo);
+}
+size_t pan__cu_conv_workspace(const pan_cu_conv *c) { return !c ? 0 : c->graph ? pan__cu_dnn_workspace(c->graph) : c->ws; }
+int pan__cu_conv_fused(const pan_cu_conv *c) { return c && c->fused; }
+
+pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
+                               void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+{
+    const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
+    void *y = ptrs[PAN_CU_CONV_Y];
     cudnnHandle_t h = handle;
     pan_status st = PAN_OK;
     *out = NULL;
@@ -123,36 +134,65 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
         goto fail;
     }
 
-    algo_entry e;
-    if (cache_find(s, ws_limit, &e)) {
-        c->algo = e.algo;
-        c->ws = e.ws;
-    } else {
-        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        int got = 0;
-        DNN_TRY(cudnnFindConvolutionForwardAlgorithmEx(h, c->x, x, c->w, w, c->conv, c->y, y,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, ws, ws_limit));
-        int best = -1;
-        /* Results come sorted by time; take the first that ran, fits, and uses tensor cores
-         * when any does (math type DEFAULT here would mean FP16 accumulation paths). */
-        for (int i = 0; i < got && best < 0; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ws_limit) best = i;
-        if (best < 0) {
-            pan_log_error(TAG, -1, "conv '%s': no cuDNN algorithm runs within a %zu MiB workspace", name,
-                          ws_limit >> 20);
-            st = PAN_DNN;
-            goto fail;
-        }
-        c->algo = perf[best].algo;
-        c->ws = perf[best].memory;
-        e.shape = *s;
-        e.limit = ws_limit;
-        e.algo = c->algo;
-        e.ws = c->ws;
-        cache_add(&e);
-        pan_log_debug(TAG, -1, "conv '%s' n=%d c=%d %dx%d k=%d %dx%d: %s %.3f ms, workspace %zu B", name, s->n, s->c,
-                      s->h, s->w, s->k, s->r, s->s, algo_name(c->algo), perf[best].time, c->ws);
+    float legacy_ms = -1;
+    int legacy_only = getenv("PANOPTES_CUDNN_LEGACY") && getenv("PANOPTES_CUDNN_LEGACY")[0] == '1';
+    pan_cu_dnn *plain = NULL, *fz = NULL;
+    if (!legacy_only) {
+        /* graph API: the plain convolution among its heuristic engines, and the fused form
+         * (measured on the real output: it writes epi's destination) */
+        void *fptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_YOUT], ptrs[PAN_CU_CONV_BIAS], ptrs[PAN_CU_CONV_RES]};
+        void *pptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_Y], NULL, NULL};
+        pan__cu_dnn_create(&plain, h, s, NULL, pptrs, ws, ws_limit, 3, name);
+        if (epi) pan__cu_dnn_create(&fz, h, s, epi, fptrs, ws, ws_limit, 2, name);
     }
+    if (!plain) {
+        /* legacy algorithms: the fallback (and PANOPTES_CUDNN_LEGACY=1) */
+        algo_entry e;
+        if (cache_find(s, ws_limit, &e)) {
+            c->algo = e.algo;
+            c->ws = e.ws;
+            legacy_ms = e.ms;
+        } else {
+            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+            int got = 0;
+            DNN_TRY(cudnnFindConvolutionForwardAlgorithmEx(h, c->x, x, c->w, w, c->conv, c->y, y,
+                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, ws, ws_limit));
+            int best = -1;
+            /* sorted by time: the first that ran and fits */
+            for (int i = 0; i < got && best < 0; i++)
+                if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= ws_limit) best = i;
+            if (best < 0) {
+                pan_log_error(TAG, -1, "conv '%s': no cuDNN algorithm runs within a %zu MiB workspace", name,
+                              ws_limit >> 20);
+                st = PAN_DNN;
+                goto fail;
+            }
+            c->algo = perf[best].algo;
+            c->ws = perf[best].memory;
+            legacy_ms = perf[best].time;
+            e.shape = *s;
+            e.limit = ws_limit;
+            e.algo = c->algo;
+            e.ws = c->ws;
+            e.ms = legacy_ms;
+            cache_add(&e);
+        }
+    }
+    float pm = plain ? pan__cu_dnn_ms(plain) : legacy_ms;
+    float fm = fz ? pan__cu_dnn_ms(fz) : -1;
+    /* fused when no slower than 1.1x the plain conv: the separate epilogue pass costs more */
+    if (fz && fm <= 1.1f * pm) {
+        c->graph = fz;
+        c->fused = 1;
+        fz = NULL;
+    } else if (plain) {
+        c->graph = plain;
+        plain = NULL;
+    }
+    pan_log_debug(TAG, -1, "conv '%s' n=%d c=%d %dx%d k=%d %dx%d: plain %.4f ms, fused %.4f ms -> %s", name, s->n,
+                  s->c, s->h, s->w, s->k, s->r, s->s, pm, fm, pan__cu_conv_algo_name(c));
+    pan__cu_dnn_destroy(&plain);
+    pan__cu_dnn_destroy(&fz);
     *out = c;
     return PAN_OK;
 fail:
@@ -160,9 +200,15 @@ fail:
     return st;
 }
 
-pan_status pan__cu_conv_run(const pan_cu_conv *c, void *handle, const void *x, const void *w, void *y, void *ws,
-                            size_t ws_bytes)
+pan_status pan__cu_conv_run(pan_cu_conv *c, void *handle, void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_bytes)
 {
+    if (c->graph) {
+        void *p[5] = {ptrs[0], ptrs[1], c->fused ? ptrs[PAN_CU_CONV_YOUT] : ptrs[PAN_CU_CONV_Y],
+                      c->fused ? ptrs[PAN_CU_CONV_BIAS] : NULL, c->fused ? ptrs[PAN_CU_CONV_RES] : NULL};
+        return pan__cu_dnn_run(c->graph, handle, p, ws);
+    }
+    const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
+    void *y = ptrs[PAN_CU_CONV_Y];
     const float one = 1.f, zero = 0.f; /* FP32 scaling factors: compute type is FP32 */
     const char *name = "run";
     return dnn_status(cudnnConvolutionForward((cudnnHandle_t)handle, &one, c->x, x, c->w, w, c->conv, c->algo, ws,
@@ -174,6 +220,7 @@ void pan__cu_conv_destroy(pan_cu_conv **pc)
 {
     if (!pc || !*pc) return;
     pan_cu_conv *c = *pc;
+    pan__cu_dnn_destroy(&c->graph);
     if (c->x) cudnnDestroyTensorDescriptor(c->x);
     if (c->y) cudnnDestroyTensorDescriptor(c->y);
     if (c->w) cudnnDestroyFilterDescriptor(c->w);

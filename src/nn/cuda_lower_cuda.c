@@ -285,6 +285,32 @@ static int act_of(pan_act a)
     }
 }
 
+/* The channel concat that is the only consumer of conv output t, and t's channel offset in it;
+ * -1 when t has other consumers, is a graph output, or the concat is not along NHWC channels. */
+static int concat_target(const pan_cu_exec *ex, int t, int64_t *coff)
+{
+    const pan_graph *g = ex->g;
+    if ((g->tensors[t].flags & PAN_TENSOR_OUTPUT) || pan__graph_consumers(g, t) != 1) return -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const pan_node *c = &g->nodes[i];
+        if (c->dead || c->op != PAN_OP_CONCAT) continue;
+        int64_t at = 0;
+        for (int k = 0; k < c->n_inputs; k++) {
+            if (c->inputs[k] < 0) continue;
+            const pan_tensor *p = &g->tensors[c->inputs[k]];
+            if (c->inputs[k] == t) {
+                const pan_tensor *o = &g->tensors[c->outputs[0]];
+                int64_t ax = c->attrs.axis.axis < 0 ? c->attrs.axis.axis + o->rank : c->attrs.axis.axis;
+                if (ax != 1 || o->rank != 4 || !ex->ti[c->outputs[0]].nhwc) return -1;
+                *coff = at;
+                return c->outputs[0];
+            }
+            at += p->dims[1];
+        }
+    }
+    return -1;
+}
+
 static pan_status lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
 {
     const pan_tensor *x = IN(0), *w = IN(1), *y = OUT(0);
@@ -300,16 +326,20 @@ static pan_status lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
     int64_t K = w->dims[0], Cg = w->dims[1], R = w->dims[2], S = w->dims[3];
     int group = a->group > 0 ? (int)a->group : 1;
     int64_t pt = a->pads[0], pl = a->pads[1], pb = a->pads[2], pr = a->pads[3];
+    /* Few input channels (an RGB image: 3) leave cuDNN without tensor-core kernels, whose loads
+     * want 8 FP16 channels (16 bytes) per pixel: pad the input with zero channels, the weights
+     * with zero taps (H100: first NanoDet conv 0.87 ms -> a fraction at batch 64). */
+    int64_t Cgp = (group == 1 && Cg % 8 && Cg < 64) ? (Cg + 7) / 8 * 8 : Cg;
 
     /* weights OIHW FP32 -> KRSC FP16 (cuDNN's NHWC filter layout) */
-    int64_t wn = K * Cg * R * S;
-    uint16_t *hw = malloc((size_t)wn * 2);
+    int64_t wn = K * Cgp * R * S;
+    uint16_t *hw = calloc((size_t)wn, 2);
     if (!hw) return PAN_NOMEM;
     for (int64_t k = 0; k < K; k++)
         for (int64_t c = 0; c < Cg; c++)
             for (int64_t r = 0; r < R; r++)
                 for (int64_t s = 0; s < S; s++)
-                    hw[((k * R + r) * S + s) * Cg + c] = f32_to_f16(const_f32(w, ((k * Cg + c) * R + r) * S + s));
+                    hw[((k * R + r) * S + s) * Cgp + c] = f32_to_f16(const_f32(w, ((k * Cg + c) * R + r) * S + s));
     int64_t woff = pan__cu_const_append(ex, hw, (size_t)wn * 2);
     free(hw);
     if (woff < 0) return PAN_NOMEM;
@@ -332,13 +362,16 @@ static pan_status lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
     };
     pan_cu_ref xin;
     int pos = ex->n_steps;
-    if (pt == pb && pl == pr) {
+    int asym = pt != pb || pl != pr;
+    if (!asym && Cgp == Cg) {
         cs.pad_h = (int)pt;
         cs.pad_w = (int)pl;
         TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &xin));
     } else {
-        /* cuDNN pads symmetrically: pad explicitly into a temporary (TF "SAME" with stride 2) */
-        int64_t pd[4] = {x->dims[0], x->dims[1], x->dims[2] + pt + pb, x->dims[3] + pl + pr};
+        /* cuDNN pads symmetrically: pad explicitly into a temporary (TF "SAME" with stride 2),
+         * and/or add the zero channels */
+        int64_t eh = asym ? pt + pb : 0, ew = asym ? pl + pr : 0;
+        int64_t pd[4] = {x->dims[0], Cgp, x->dims[2] + eh, x->dims[3] + ew};
         int64_t pbytes = pd[0] * pd[1] * pd[2] * pd[3] * 2;
         int tb = pan__cu_buf_add(ex, pbytes, pos, pos + 1);
         if (tb < 0) return PAN_NOMEM;
@@ -346,7 +379,7 @@ static pan_status lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
         sp->y.space = PAN_CU_REF_ARENA;
         sp->y.id = tb;
         TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &sp->a));
-        int64_t ys[4], xs[4], begin[4] = {0, 0, pt, pl};
+        int64_t ys[4], xs[4], begin[4] = {0, 0, asym ? pt : 0, asym ? pl : 0};
         pan__cu_phys_strides(4, pd, 1, ys);
         pan__cu_phys_strides(4, x->dims, 1, xs);
         const int order[4] = {0, 2, 3, 1};
@@ -360,39 +393,61 @@ static pan_status lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
         }
         sp->p.pad.mode = PAN_PAD_CONSTANT;
         sp->p.pad.value = 0.f;
+        cs.c = (int)Cgp;
         cs.h = (int)pd[2];
         cs.w = (int)pd[3];
+        cs.pad_h = asym ? 0 : (int)pt;
+        cs.pad_w = asym ? 0 : (int)pl;
         xin = sp->y;
         pos = ex->n_steps;
     }
+
+    int act = act_of(a->act);
+    int has_res = HAS_IN(3);
+    if (has_res && (IN(3)->flags & PAN_TENSOR_CONST || !ex->ti[n->inputs[3]].nhwc)) {
+        lower_error(ex, n, "residual must be a 4-D activation");
+        return PAN_UNSUPPORTED;
+    }
+    int64_t coff = 0;
+    int cat = concat_target(ex, n->outputs[0], &coff);
     NEW_STEP(sc, PAN_CU_STEP_CONV);
     sc->a = xin;
     sc->b.space = PAN_CU_REF_CONST;
     sc->b.off = woff;
     sc->p.conv = cs;
-    TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &sc->y));
+    if (cat >= 0) {
+        /* the conv writes a temporary; the epilogue writes the concat's slice (no concat copy) */
+        int64_t ybytes = ex->ti[n->outputs[0]].numel * 2;
+        int tb = pan__cu_buf_add(ex, ybytes, pos, pos + 1);
+        if (tb < 0) return PAN_NOMEM;
+        sc->y.space = PAN_CU_REF_ARENA;
+        sc->y.id = tb;
+        /* a fused conv writes the concat already at this step: keep its buffer alive from here */
+        pan_cu_ref early;
+        TRY(pan__cu_tensor_ref(ex, cat, pos, &early));
+    } else {
+        TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &sc->y));
+    }
 
-    int act = act_of(a->act);
-    int has_res = HAS_IN(3);
-    if (boff >= 0 || act != PAN_CU_U_NONE || has_res) {
+    if (boff >= 0 || act != PAN_CU_U_NONE || has_res || cat >= 0) {
         pos = ex->n_steps;
+        pan_cu_ref raw = sc->y;
         NEW_STEP(se, PAN_CU_STEP_EPILOGUE);
-        TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &se->y));
+        se->a = raw;
+        se->ys = (int)K;
+        if (cat >= 0) {
+            TRY(pan__cu_tensor_ref(ex, cat, pos, &se->y));
+            se->y.off = coff * 2;
+            se->ys = (int)ex->g->tensors[cat].dims[1];
+            ex->ti[n->outputs[0]].in_concat = 1;
+        } else {
+            se->y = raw;
+        }
         if (boff >= 0) {
             se->b.space = PAN_CU_REF_CONST;
             se->b.off = boff;
         }
-        if (has_res) {
-            if (!ex->ti[n->inputs[3]].nhwc && !(IN(3)->flags & PAN_TENSOR_CONST)) {
-                lower_error(ex, n, "residual must be a 4-D activation");
-                return PAN_UNSUPPORTED;
-            }
-            if (IN(3)->flags & PAN_TENSOR_CONST) {
-                lower_error(ex, n, "constant residual is not supported");
-                return PAN_UNSUPPORTED;
-            }
-            TRY(pan__cu_tensor_ref(ex, n->inputs[3], pos, &se->c));
-        }
+        if (has_res) TRY(pan__cu_tensor_ref(ex, n->inputs[3], pos, &se->c));
         se->n = ex->ti[n->outputs[0]].numel;
         se->C = (int)K;
         se->op = act;
@@ -460,7 +515,7 @@ static pan_status lower_concat_split(pan_cu_exec *ex, int node_idx, const pan_no
         int pnhwc = (p->flags & PAN_TENSOR_CONST) ? 0 : ex->ti[pt].nhwc;
         int64_t ps[PAN_MAX_DIMS];
         pan__cu_phys_strides(p->rank, p->dims, pnhwc, ps);
-        if (pan__tensor_numel(p) > 0) {
+        if (pan__tensor_numel(p) > 0 && !(!split && ex->ti[pt].in_concat)) {
             if (split) TRY(add_copy(ex, node_idx, p->rank, p->dims, wt, pt, ws, at * ws[ax], ps, 0, ex->ti[pt].store));
             else TRY(add_copy(ex, node_idx, p->rank, p->dims, pt, wt, ps, 0, ws, at * ws[ax], ex->ti[wt].store));
         }
@@ -469,8 +524,37 @@ static pan_status lower_concat_split(pan_cu_exec *ex, int node_idx, const pan_no
     return PAN_OK;
 }
 
+/* NanoDet's heads: Reshape [B,C,H,W] (stored NHWC) -> [B,C,H*W] whose only consumer is a
+ * Transpose (0,2,1). NHWC memory [B,H,W,C] already is [B,H*W,C] row-major, so the pair becomes
+ * one contiguous copy: the Reshape is dropped and the Transpose reads the 4-D tensor. Returns the
+ * 4-D source tensor for the Reshape output t, or -1. */
+static int head_reshape_source(const pan_cu_exec *ex, int t)
+{
+    const pan_graph *g = ex->g;
+    const pan_tensor *ts = &g->tensors[t];
+    if (ts->rank != 3 || (ts->flags & (PAN_TENSOR_OUTPUT | PAN_TENSOR_CONST)) || pan__graph_consumers(g, t) != 1)
+        return -1;
+    int src = -1, consumer_ok = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const pan_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        if (n->op == PAN_OP_RESHAPE && n->outputs[0] == t) src = n->inputs[0];
+        if (n->op == PAN_OP_TRANSPOSE && n->n_inputs > 0 && n->inputs[0] == t) {
+            const pan_transpose_attrs *a = &n->attrs.transpose;
+            consumer_ok = a->n_perm == 3 && a->perm[0] == 0 && a->perm[1] == 2 && a->perm[2] == 1;
+        }
+    }
+    if (src < 0 || !consumer_ok) return -1;
+    const pan_tensor *xs = &g->tensors[src];
+    if ((xs->flags & PAN_TENSOR_CONST) || !ex->ti[src].nhwc || ts->dims[0] != xs->dims[0] ||
+        ts->dims[1] != xs->dims[1] || ts->dims[2] != xs->dims[2] * xs->dims[3])
+        return -1;
+    return src;
+}
+
 static pan_status lower_reshape(pan_cu_exec *ex, int node_idx, const pan_node *n)
 {
+    if (n->op == PAN_OP_RESHAPE && head_reshape_source(ex, n->outputs[0]) >= 0) return PAN_OK; /* see above */
     const pan_tensor *x = IN(0), *y = OUT(0);
     int xt = n->inputs[0], yt = n->outputs[0];
     int xn = (x->flags & PAN_TENSOR_CONST) ? 0 : ex->ti[xt].nhwc, yn = ex->ti[yt].nhwc;
@@ -515,6 +599,13 @@ static pan_status lower_transpose_expand_slice(pan_cu_exec *ex, int node_idx, co
     pan__cu_phys_strides(x->rank, x->dims, xn, xs);
     pan__cu_phys_strides(y->rank, y->dims, ex->ti[yt].nhwc, ys);
     int64_t xoff = 0;
+    int head = n->op == PAN_OP_TRANSPOSE ? head_reshape_source(ex, xt) : -1;
+    if (head >= 0) {
+        /* out [B, H*W, C] from the NHWC 4-D tensor: strides (HWC, C, 1), a contiguous copy */
+        const pan_tensor *h = &ex->g->tensors[head];
+        int64_t hs[3] = {h->dims[1] * h->dims[2] * h->dims[3], h->dims[1], 1};
+        return add_copy(ex, node_idx, 3, y->dims, head, yt, hs, 0, ys, 0, ex->ti[yt].store);
+    }
     if (n->op == PAN_OP_TRANSPOSE) {
         for (int i = 0; i < y->rank; i++) src[i] = xs[n->attrs.transpose.perm[i]];
     } else if (n->op == PAN_OP_EXPAND) {

@@ -170,16 +170,18 @@ __global__ void binary2_kernel(int op, int n2, const __half2 *__restrict__ a, co
     }
 }
 
-// Conv epilogue, two channels per thread (C even), NHWC so the channel is index % C.
-__global__ void epilogue2_kernel(__half2 *__restrict__ y, const float *__restrict__ bias, const __half2 *__restrict__ res,
-                                 int n2, int C2, int act, float a, float b, int res_after)
+// Conv epilogue, two channels per thread (C and the output stride even), NHWC so the channel is
+// index % C; the output pixel stride may exceed C (writing into a channel-concat slice).
+__global__ void epilogue2_kernel(const __half2 *__restrict__ x, __half2 *__restrict__ y, int ys2,
+                                 const float *__restrict__ bias, const __half2 *__restrict__ res, int n2, int C2, int act,
+                                 float a, float b, int res_after)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n2; i += gridDim.x * blockDim.x) {
-        float2 v = __half22float2(y[i]);
+        int c2 = i % C2, pix = i / C2;
+        float2 v = __half22float2(x[i]);
         if (bias) {
-            int c = (i % C2) * 2;
-            v.x += bias[c];
-            v.y += bias[c + 1];
+            v.x += bias[2 * c2];
+            v.y += bias[2 * c2 + 1];
         }
         float2 r = res ? __half22float2(res[i]) : make_float2(0.f, 0.f);
         if (!res_after) {
@@ -192,21 +194,23 @@ __global__ void epilogue2_kernel(__half2 *__restrict__ y, const float *__restric
             v.x += r.x;
             v.y += r.y;
         }
-        y[i] = __floats2half2_rn(v.x, v.y);
+        y[(size_t)pix * ys2 + c2] = __floats2half2_rn(v.x, v.y);
     }
 }
 
-__global__ void epilogue_kernel(__half *__restrict__ y, const float *__restrict__ bias, const __half *__restrict__ res,
-                                int n, int C, int act, float a, float b, int res_after)
+__global__ void epilogue_kernel(const __half *__restrict__ x, __half *__restrict__ y, int ys,
+                                const float *__restrict__ bias, const __half *__restrict__ res, int n, int C, int act,
+                                float a, float b, int res_after)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        float v = __half2float(y[i]);
-        if (bias) v += bias[i % C];
+        int c = i % C, pix = i / C;
+        float v = __half2float(x[i]);
+        if (bias) v += bias[c];
         float r = res ? __half2float(res[i]) : 0.f;
         if (!res_after) v += r;
         v = act_apply(act, v, a, b);
         if (res_after) v += r;
-        y[i] = __float2half_rn(v);
+        y[(size_t)pix * ys + c] = __float2half_rn(v);
     }
 }
 
@@ -256,6 +260,71 @@ __global__ void pool2d_kernel(pan_cu_pool2d p, int n, const __half *__restrict__
             acc = cnt ? acc / (float)cnt : 0.f;
         }
         y[i] = __float2half_rn(acc);
+    }
+}
+
+// 8 halves in one 16-byte word
+struct h8 {
+    __half2 v[4];
+};
+
+__device__ __forceinline__ void h8_load(const __half *p, float f[8])
+{
+    h8 w = *reinterpret_cast<const h8 *>(p);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        float2 t = __half22float2(w.v[k]);
+        f[2 * k] = t.x;
+        f[2 * k + 1] = t.y;
+    }
+}
+
+__device__ __forceinline__ void h8_store(__half *p, const float f[8])
+{
+    h8 w;
+#pragma unroll
+    for (int k = 0; k < 4; k++) w.v[k] = __floats2half2_rn(f[2 * k], f[2 * k + 1]);
+    *reinterpret_cast<h8 *>(p) = w;
+}
+
+// Same as pool2d_kernel, 8 channels per thread (C % 8 == 0).
+__global__ void pool2d_vec8_kernel(pan_cu_pool2d p, int n8, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    const int C8 = p.c / 8;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
+        int c = (i % C8) * 8, t = i / C8;
+        int ox = t % p.ow;
+        t /= p.ow;
+        int oy = t % p.oh;
+        int b = t / p.oh;
+        int y0 = oy * p.sh - p.pt, x0 = ox * p.sw - p.pl;
+        float acc[8], v[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++) acc[k] = p.is_max ? -INFINITY : 0.f;
+        int cnt = 0;
+        const __half *xb = x + (size_t)b * p.h * p.w * p.c + c;
+        for (int ky = 0; ky < p.kh; ky++) {
+            int iy = y0 + ky * p.dh;
+            if (iy < 0 || iy >= p.h) continue;
+            for (int kx = 0; kx < p.kw; kx++) {
+                int ix = x0 + kx * p.dw;
+                if (ix < 0 || ix >= p.w) continue;
+                h8_load(xb + ((size_t)iy * p.w + ix) * p.c, v);
+#pragma unroll
+                for (int k = 0; k < 8; k++) acc[k] = p.is_max ? fmaxf(acc[k], v[k]) : acc[k] + v[k];
+                cnt++;
+            }
+        }
+        if (!p.is_max) {
+            if (p.count_include_pad) {
+                int ye = min(y0 + (p.kh - 1) * p.dh + 1, p.h + p.pb), xe = min(x0 + (p.kw - 1) * p.dw + 1, p.w + p.pr);
+                cnt = ((ye - y0 + p.dh - 1) / p.dh) * ((xe - x0 + p.dw - 1) / p.dw);
+            }
+            float inv = cnt ? 1.f / (float)cnt : 0.f;
+#pragma unroll
+            for (int k = 0; k < 8; k++) acc[k] = cnt ? acc[k] * inv : 0.f;
+        }
+        h8_store(y + (size_t)i * 8, acc);
     }
 }
 
@@ -347,6 +416,44 @@ __global__ void softmax_kernel(pan_cu_iter rows, int nrows, int len, int ys, int
     }
 }
 
+// Bilinear / nearest resize, 8 channels per thread (C % 8 == 0).
+__global__ void resize_vec8_kernel(pan_cu_resize p, int n8, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    const int C8 = p.c / 8;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
+        int c = (i % C8) * 8, t = i / C8;
+        int ox = t % p.ow;
+        t /= p.ow;
+        int oy = t % p.oh;
+        int b = t / p.oh;
+        const __half *xb = x + (size_t)b * p.h * p.w * p.c + c;
+        float u = resize_coord(p.coord, ox, p.w, p.ow, p.scale_w);
+        float v = resize_coord(p.coord, oy, p.h, p.oh, p.scale_h);
+        float r[8];
+        if (!p.linear) {
+            int ix = nearest_index(p.nearest, u, p.w), iy = nearest_index(p.nearest, v, p.h);
+            h8_load(xb + ((size_t)iy * p.w + ix) * p.c, r);
+        } else {
+            u = fminf(fmaxf(u, 0.f), (float)(p.w - 1));
+            v = fminf(fmaxf(v, 0.f), (float)(p.h - 1));
+            int x0 = (int)u, y0 = (int)v;
+            int x1 = min(x0 + 1, p.w - 1), y1 = min(y0 + 1, p.h - 1);
+            float fx = u - (float)x0, fy = v - (float)y0;
+            float a[8], bb[8], cc[8], d[8];
+            h8_load(xb + ((size_t)y0 * p.w + x0) * p.c, a);
+            h8_load(xb + ((size_t)y0 * p.w + x1) * p.c, bb);
+            h8_load(xb + ((size_t)y1 * p.w + x0) * p.c, cc);
+            h8_load(xb + ((size_t)y1 * p.w + x1) * p.c, d);
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                float top = a[k] + fx * (bb[k] - a[k]), bot = cc[k] + fx * (d[k] - cc[k]);
+                r[k] = top + fy * (bot - top);
+            }
+        }
+        h8_store(y + (size_t)i * 8, r);
+    }
+}
+
 template <typename T>
 __global__ void reshape_kernel(pan_cu_reshape p, int n, const T *__restrict__ x, T *__restrict__ y)
 {
@@ -387,6 +494,23 @@ __global__ void pad_kernel(pan_cu_pad p, int n, const __half *__restrict__ x, __
             io += s * p.in_strides[k];
         }
         y[oo] = outside ? __float2half_rn(p.value) : x[io];
+    }
+}
+
+// Zero channels appended to NHWC pixels (the first conv's RGB input padded to 8 channels for the
+// tensor cores): one 16-byte store of 8 output channels per thread.
+__global__ void pad_channels8_kernel(int pixels, int c, int cp8, const __half *__restrict__ x, __half *__restrict__ y)
+{
+    const int per = cp8; // 16-byte words per pixel
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < pixels * per; i += gridDim.x * blockDim.x) {
+        int pix = i / per, w = i % per;
+        __align__(16) __half v[8];
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            int ch = w * 8 + k;
+            v[k] = ch < c ? x[(size_t)pix * c + ch] : __float2half_rn(0.f);
+        }
+        reinterpret_cast<uint4 *>(y)[i] = *reinterpret_cast<const uint4 *>(v);
     }
 }
 
@@ -448,17 +572,18 @@ extern "C" int pan__cu_binary(int op, const pan_cu_iter *it, const void *a, cons
     return (int)cudaGetLastError();
 }
 
-extern "C" int pan__cu_conv_epilogue(void *y, const float *bias, const void *res, int64_t n, int C, int act, float alpha,
-                                     float beta, int res_after_act, void *stream)
+extern "C" int pan__cu_conv_epilogue(const void *x, void *y, int ystride, const float *bias, const void *res, int64_t n,
+                                     int C, int act, float alpha, float beta, int res_after_act, void *stream)
 {
     cudaStream_t s = (cudaStream_t)stream;
     if (n <= 0) return 0;
-    if (C % 2 == 0 && ((uintptr_t)y | (uintptr_t)res) % 4 == 0)
-        epilogue2_kernel<<<grid_for(n / 2), kThreads, 0, s>>>((__half2 *)y, bias, (const __half2 *)res, (int)(n / 2),
-                                                               C / 2, act, alpha, beta, res_after_act);
+    if (C % 2 == 0 && ystride % 2 == 0 && ((uintptr_t)x | (uintptr_t)y | (uintptr_t)res) % 4 == 0)
+        epilogue2_kernel<<<grid_for(n / 2), kThreads, 0, s>>>((const __half2 *)x, (__half2 *)y, ystride / 2, bias,
+                                                               (const __half2 *)res, (int)(n / 2), C / 2, act, alpha,
+                                                               beta, res_after_act);
     else
-        epilogue_kernel<<<grid_for(n), kThreads, 0, s>>>((__half *)y, bias, (const __half *)res, (int)n, C, act, alpha,
-                                                         beta, res_after_act);
+        epilogue_kernel<<<grid_for(n), kThreads, 0, s>>>((const __half *)x, (__half *)y, ystride, bias,
+                                                         (const __half *)res, (int)n, C, act, alpha, beta, res_after_act);
     return (int)cudaGetLastError();
 }
 
@@ -475,7 +600,11 @@ extern "C" int pan__cu_pool2d(const pan_cu_pool2d *p, const void *x, void *y, vo
 {
     int64_t n = (int64_t)p->n * p->oh * p->ow * p->c;
     if (n <= 0) return 0;
-    pool2d_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
+    if (p->c % 8 == 0 && ((uintptr_t)x | (uintptr_t)y) % 16 == 0)
+        pool2d_vec8_kernel<<<grid_for(n / 8), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)(n / 8), (const __half *)x,
+                                                                                    (__half *)y);
+    else
+        pool2d_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
     return (int)cudaGetLastError();
 }
 
@@ -491,7 +620,11 @@ extern "C" int pan__cu_resize(const pan_cu_resize *p, const void *x, void *y, vo
 {
     int64_t n = (int64_t)p->n * p->oh * p->ow * p->c;
     if (n <= 0) return 0;
-    resize_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
+    if (p->c % 8 == 0 && ((uintptr_t)x | (uintptr_t)y) % 16 == 0)
+        resize_vec8_kernel<<<grid_for(n / 8), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)(n / 8), (const __half *)x,
+                                                                                    (__half *)y);
+    else
+        resize_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
     return (int)cudaGetLastError();
 }
 
@@ -524,6 +657,21 @@ extern "C" int pan__cu_pad(const pan_cu_pad *p, const void *x, void *y, void *st
     int64_t n = 1;
     for (int i = 0; i < p->rank; i++) n *= p->dims[i];
     if (n <= 0) return 0;
+    /* zero channels appended to packed NHWC pixels only: the vectorised kernel */
+    int last = p->rank - 1, chan_only = p->mode == 0 && p->value == 0.f && p->rank >= 2 && p->dims[last] % 8 == 0 &&
+                                        p->in_strides[last] == 1 && p->out_strides[last] == 1 && (uintptr_t)y % 16 == 0;
+    for (int i = 0; i < p->rank && chan_only; i++) {
+        if (p->begin[i] != 0) chan_only = 0;
+        if (i < last && (p->dims[i] != p->in_dims[i] || (i + 1 < p->rank && p->in_strides[i] != p->in_strides[i + 1] * p->in_dims[i + 1]) ||
+                         (i + 1 < p->rank && p->out_strides[i] != p->out_strides[i + 1] * p->dims[i + 1])))
+            chan_only = 0;
+    }
+    if (chan_only) {
+        int pixels = (int)(n / p->dims[last]);
+        pad_channels8_kernel<<<grid_for(n / 8), kThreads, 0, (cudaStream_t)stream>>>(
+            pixels, p->in_dims[last], p->dims[last] / 8, (const __half *)x, (__half *)y);
+        return (int)cudaGetLastError();
+    }
     pad_kernel<<<grid_for(n), kThreads, 0, (cudaStream_t)stream>>>(*p, (int)n, (const __half *)x, (__half *)y);
     return (int)cudaGetLastError();
 }

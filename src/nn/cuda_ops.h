@@ -69,12 +69,15 @@ int pan__cu_unary(int op, float alpha, float beta, const void *x, void *y, int64
 /* y = a op b over it (operand 0 = y, 1 = a, 2 = b), FP16. */
 int pan__cu_binary(int op, const pan_cu_iter *it, const void *a, const void *b, void *y, void *stream);
 
-/* Conv epilogue on an NHWC FP16 tensor of n elements with C channels (channel = index % C), in place:
- *   y = act(y + bias[c] + res)      res_after_act = 0
- *   y = act(y + bias[c]) + res      res_after_act = 1
- * bias (FP32, C values) and res (FP16, same layout as y) may be NULL. */
-int pan__cu_conv_epilogue(void *y, const float *bias, const void *res, int64_t n, int C, int act, float alpha,
-                          float beta, int res_after_act, void *stream);
+/* Conv epilogue: x is the convolution's NHWC FP16 output, n elements with C channels (channel =
+ * index % C); the result goes to y, whose pixels are ystride channels apart (ystride = C and
+ * y = x: in place; ystride > C: straight into a slice of a channel concat, y pointing at the
+ * slice's first channel):
+ *   y = act(x + bias[c] + res)      res_after_act = 0
+ *   y = act(x + bias[c]) + res      res_after_act = 1
+ * bias (FP32, C values) and res (FP16, packed like x) may be NULL. */
+int pan__cu_conv_epilogue(const void *x, void *y, int ystride, const float *bias, const void *res, int64_t n, int C,
+                          int act, float alpha, float beta, int res_after_act, void *stream);
 
 /* y = x * scale[c] + shift[c] with c = (index / div) % C (batch-norm in inference form), FP16. */
 int pan__cu_channel_affine(const void *x, void *y, int64_t n, int C, int64_t div, const float *scale,
