@@ -174,9 +174,45 @@ PAN_TEST(broken_models_fail_cleanly)
     ASSERT_EQ(create("empty.json", &e), PAN_CORRUPT);
     ASSERT_EQ(create("does-not-exist.json", &e), PAN_NOTFOUND);
     pan_log_set_sink(NULL, NULL);
+}
+
+/* Inputs the fuzzer once crashed on (tests/fuzz/regress-tfjs/: model.json text, NUL, weights):
+ * imported and, when small, run; any status is fine, a crash or sanitizer report is not. */
+PAN_TEST(fuzz_regressions_replay)
+{
+    static const char *files[] = {"transpose-sink-empty-const"};
+    pan_log_set_level(PAN_LOG_QUIET);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "tests/fuzz/regress-tfjs/%s", files[i]);
+        FILE *f = fopen(pan_test_path(path), "rb");
+        ASSERT_TRUE(f);
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        char *nul = memchr(buf, 0, n);
+        size_t jl = nul ? (size_t)(nul - buf) : n;
+        write_file("regress.json", buf, jl);
+        write_file("w.bin", nul ? nul + 1 : "", nul ? n - jl - 1 : 0);
+        pan_engine_t *e = NULL;
+        if (create("regress.json", &e) == PAN_OK) {
+            int ni = pan_engine_num_inputs(e), no = pan_engine_num_outputs(e);
+            float *in[8] = {0}, *out[8] = {0};
+            for (int k = 0; k < ni && k < 8; k++) in[k] = calloc(pan_engine_input_numel(e, k, 1) + 1, sizeof(float));
+            for (int k = 0; k < no && k < 8; k++) out[k] = calloc(pan_engine_output_numel(e, k, 1) + 1, sizeof(float));
+            if (ni <= 8 && no <= 8) pan_engine_run(e, 1, (const float *const *)in, out);
+            for (int k = 0; k < 8; k++) {
+                free(in[k]);
+                free(out[k]);
+            }
+            pan_engine_destroy(&e);
+        }
+        fprintf(stderr, "  %s: replayed\n", files[i]);
+    }
+    pan_log_set_level(PAN_LOG_INFO);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir());
     if (system(cmd)) fprintf(stderr, "  could not remove %s\n", dir());
 }
 
-PAN_TEST_MAIN(valid_model_matches_direct_conv, broken_models_fail_cleanly)
+PAN_TEST_MAIN(valid_model_matches_direct_conv, broken_models_fail_cleanly, fuzz_regressions_replay)

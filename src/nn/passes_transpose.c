@@ -66,7 +66,11 @@ static int sink(pan_graph *g, int ti, int ni)
     pan_node *t = &g->nodes[ti], *n = &g->nodes[ni];
     const pan_transpose_attrs *p = &t->attrs.transpose;
     int x = t->inputs[0], y = n->outputs[0], r = p->n_perm;
-    if (n->n_outputs != 1 || g->tensors[y].rank != r) return 0;
+    if (n->n_outputs != 1 || g->tensors[y].rank != r || g->tensors[x].rank != r) return 0;
+    /* the op must keep the transposed shape (no broadcasting against the other operand, which
+     * could widen or, with an empty constant, empty it): then the moved op works on x's shape */
+    for (int d = 0; d < r; d++)
+        if (g->tensors[y].dims[d] != g->tensors[x].dims[p->perm[d]]) return 0;
     int new_in[2] = {-1, -1}, other = -1;
     if (is_binary(n->op)) {
         int k = n->inputs[0] == t->outputs[0] ? 0 : 1;
