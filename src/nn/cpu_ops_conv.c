@@ -25,6 +25,11 @@ void pan__cpu_sgemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, f
                     int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* empty inner dimension (a degenerate model): C = beta*C, BLAS would reject lda */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
 #ifdef PANOPTES_HAVE_CBLAS
     if (M < INT32_MAX && N < INT32_MAX && K < INT32_MAX) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M,

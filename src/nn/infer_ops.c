@@ -215,6 +215,10 @@ static pan_status infer_resize(pan_graph *g, pan_node *n)
     const pan_tensor *x = IN(0);
     NEED_RANK(x, 4);
     int64_t d[4] = {x->dims[0], x->dims[1], 0, 0};
+    if (x->dims[2] < 1 || x->dims[3] < 1) {
+        pan__infer_error(g, n, "input '%s' is empty", x->name);
+        return PAN_SHAPE;
+    }
     if (n->n_inputs > 3 && n->inputs[3] >= 0) {
         const pan_tensor *s = pan__infer_const_input(g, n, 3, "sizes");
         if (!s) return PAN_UNSUPPORTED;
