@@ -79,6 +79,8 @@ double pan__tensor_get_f64(const pan_tensor *t, int64_t i)
     }
 }
 
+static pan_status hash_rebuild(pan_graph *g, int want);
+
 pan_status pan__graph_create(pan_graph **out, const char *source)
 {
     pan_graph *g = calloc(1, sizeof *g);
@@ -110,6 +112,7 @@ void pan__graph_destroy(pan_graph **pg)
     free(g->inputs);
     free(g->outputs);
     free(g->source);
+    free(g->name_hash);
     free(g);
     *pg = NULL;
 }
@@ -150,6 +153,9 @@ pan_status pan__graph_clone(const pan_graph *g, pan_graph **out)
     c->n_inputs = g->n_inputs;
     c->n_outputs = g->n_outputs;
     c->batch = g->batch;
+    c->name_hash = NULL;
+    c->name_hash_cap = 0;
+    if (hash_rebuild(c, c->n_tensors + 1)) goto nomem;
     *out = c;
     return PAN_OK;
 nomem:
@@ -157,10 +163,45 @@ nomem:
     return PAN_NOMEM;
 }
 
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static void hash_insert(pan_graph *g, int t)
+{
+    uint32_t mask = (uint32_t)g->name_hash_cap - 1, i = name_hash(g->tensors[t].name) & mask;
+    while (g->name_hash[i] >= 0) i = (i + 1) & mask;
+    g->name_hash[i] = t;
+}
+
+/* Rebuilds the index with room for twice the tensors (load factor <= 1/2). */
+static pan_status hash_rebuild(pan_graph *g, int want)
+{
+    int cap = 64;
+    while (cap < 4 * want) cap *= 2;
+    int *h = malloc(sizeof(int) * (size_t)cap);
+    if (!h) return PAN_NOMEM;
+    free(g->name_hash);
+    g->name_hash = h;
+    g->name_hash_cap = cap;
+    memset(h, 0xff, sizeof(int) * (size_t)cap);
+    for (int t = 0; t < g->n_tensors; t++) hash_insert(g, t);
+    return PAN_OK;
+}
+
 int pan__graph_find_tensor(const pan_graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_tensors; i++)
-        if (!strcmp(g->tensors[i].name, name)) return i;
+    if (!g->name_hash_cap) {
+        for (int i = 0; i < g->n_tensors; i++)
+            if (!strcmp(g->tensors[i].name, name)) return i;
+        return -1;
+    }
+    uint32_t mask = (uint32_t)g->name_hash_cap - 1, i = name_hash(name) & mask;
+    for (; g->name_hash[i] >= 0; i = (i + 1) & mask)
+        if (!strcmp(g->tensors[g->name_hash[i]].name, name)) return g->name_hash[i];
     return -1;
 }
 
@@ -202,7 +243,10 @@ int pan__graph_add_tensor(pan_graph *g, const char *name, pan_dtype dtype, int r
     }
     pan_status st = check_dims(g, name, rank, dims);
     if (st) return st;
-    if (g->n_tensors >= 1 << 24) return PAN_LIMIT;
+    if (g->n_tensors >= PAN_MAX_TENSORS) {
+        pan_log_error(TAG, -1, "%s: more than %d tensors; the model is too large or hostile", g->source, PAN_MAX_TENSORS);
+        return PAN_LIMIT;
+    }
     if (g->n_tensors == g->cap_tensors) {
         int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
         pan_tensor *t = realloc(g->tensors, sizeof *t * (size_t)cap);
@@ -219,7 +263,17 @@ int pan__graph_add_tensor(pan_graph *g, const char *name, pan_dtype dtype, int r
     for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
     t->producer = -1;
     t->offset = -1;
-    return g->n_tensors++;
+    int idx = g->n_tensors++;
+    if (2 * (g->n_tensors + 1) > g->name_hash_cap) {
+        if (hash_rebuild(g, g->n_tensors + 1)) { /* keep the tensor; fall back to linear search */
+            free(g->name_hash);
+            g->name_hash = NULL;
+            g->name_hash_cap = 0;
+        }
+    } else {
+        hash_insert(g, idx);
+    }
+    return idx;
 }
 
 int pan__graph_add_input(pan_graph *g, const char *name, pan_dtype dtype, int rank, const int64_t *dims)
@@ -312,6 +366,10 @@ int pan__graph_add_node(pan_graph *g, pan_op op, const char *name, int n_inputs,
             return PAN_MODEL;
         }
     }
+    if (g->n_nodes >= PAN_MAX_NODES) {
+        pan_log_error(TAG, -1, "%s: more than %d nodes; the model is too large or hostile", g->source, PAN_MAX_NODES);
+        return PAN_LIMIT;
+    }
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
         pan_node *n = realloc(g->nodes, sizeof *n * (size_t)cap);
@@ -370,92 +428,3 @@ void pan__graph_compact(pan_graph *g)
         for (int k = 0; k < g->nodes[i].n_outputs; k++) g->tensors[g->nodes[i].outputs[k]].producer = i;
 }
 
-/* Kahn's algorithm over node dependencies, stable (keeps the file's order where it can). */
-pan_status pan__graph_sort(pan_graph *g)
-{
-    pan__graph_compact(g);
-    int n = g->n_nodes;
-    pan_status st = PAN_OK;
-    int *indeg = calloc((size_t)n + 1, sizeof(int));
-    int *order = malloc(sizeof(int) * ((size_t)n + 1));
-    char *ready_t = calloc((size_t)g->n_tensors + 1, 1);
-    pan_node *sorted = malloc(sizeof(pan_node) * ((size_t)n + 1));
-    if (!indeg || !order || !ready_t || !sorted) {
-        st = PAN_NOMEM;
-        goto done;
-    }
-    for (int i = 0; i < g->n_tensors; i++) {
-        const pan_tensor *t = &g->tensors[i];
-        ready_t[i] = (t->flags & (PAN_TENSOR_CONST | PAN_TENSOR_INPUT)) != 0;
-        if (!ready_t[i] && t->producer < 0) {
-            /* Used by a node but never produced: report it at its first consumer. */
-            for (int j = 0; j < n; j++)
-                for (int k = 0; k < g->nodes[j].n_inputs; k++)
-                    if (g->nodes[j].inputs[k] == i) {
-                        pan_log_error(TAG, -1, "%s: node '%s' (%s): input '%s' is neither produced, constant nor a graph input",
-                                      g->source, g->nodes[j].name, pan__op_name(g->nodes[j].op), t->name);
-                        st = PAN_MODEL;
-                        goto done;
-                    }
-        }
-    }
-    for (int j = 0; j < n; j++)
-        for (int k = 0; k < g->nodes[j].n_inputs; k++) {
-            int t = g->nodes[j].inputs[k];
-            if (t >= 0 && !ready_t[t]) indeg[j]++;
-        }
-    /* Repeated scans keep the original order among ready nodes; O(n^2) worst case is fine for
-     * graphs of a few thousand nodes and never runs per frame. */
-    int done_n = 0;
-    char *emitted = (char *)calloc((size_t)n + 1, 1);
-    if (!emitted) {
-        st = PAN_NOMEM;
-        goto done;
-    }
-    while (done_n < n) {
-        int progress = 0;
-        for (int j = 0; j < n; j++) {
-            if (emitted[j] || indeg[j]) continue;
-            emitted[j] = 1;
-            order[done_n++] = j;
-            progress = 1;
-            for (int k = 0; k < g->nodes[j].n_outputs; k++) {
-                int t = g->nodes[j].outputs[k];
-                ready_t[t] = 1;
-                for (int c = 0; c < n; c++)
-                    for (int q = 0; q < g->nodes[c].n_inputs; q++)
-                        if (g->nodes[c].inputs[q] == t) indeg[c]--;
-            }
-        }
-        if (!progress) {
-            for (int j = 0; j < n; j++)
-                if (!emitted[j]) {
-                    pan_log_error(TAG, -1, "%s: node '%s' (%s) is part of a cycle; the graph must be acyclic",
-                                  g->source, g->nodes[j].name, pan__op_name(g->nodes[j].op));
-                    break;
-                }
-            st = PAN_MODEL;
-            free(emitted);
-            goto done;
-        }
-    }
-    free(emitted);
-    for (int i = 0; i < n; i++) sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, sizeof(pan_node) * (size_t)n);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].n_outputs; k++) g->tensors[g->nodes[i].outputs[k]].producer = i;
-    for (int i = 0; i < g->n_outputs; i++) {
-        const pan_tensor *t = &g->tensors[g->outputs[i]];
-        if (t->producer < 0 && !(t->flags & (PAN_TENSOR_CONST | PAN_TENSOR_INPUT))) {
-            pan_log_error(TAG, -1, "%s: graph output '%s' is never produced", g->source, t->name);
-            st = PAN_MODEL;
-            goto done;
-        }
-    }
-done:
-    free(indeg);
-    free(order);
-    free(ready_t);
-    free(sorted);
-    return st;
-}

@@ -30,7 +30,8 @@
  * scores of strides 8/16/32, then box distributions of strides 8/16/32); ONNX in graph order.
  *
  * CHANGE LOG (keep additive): v1 2026-11-27 first version. v1.1: Split size -1 (TF SplitV);
- * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. */
+ * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. v1.3: name hash
+ * (pan__graph_find_tensor O(1)), node/tensor count limits, heap-ordered pan__graph_sort. */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -252,7 +253,14 @@ typedef struct pan_graph {
     int *inputs, n_inputs;
     int *outputs, n_outputs;
     int batch; /* concrete batch after pan__graph_infer_shapes, 0 before */
+    /* name -> tensor index, open addressing (-1 = empty); kept by pan__graph_add_tensor (v1.3) */
+    int *name_hash;
+    int name_hash_cap; /* power of two, 0 = none yet */
 } pan_graph;
+
+/* Size limits against hostile files (PAN_LIMIT beyond). */
+#define PAN_MAX_NODES (1 << 16)
+#define PAN_MAX_TENSORS (1 << 18)
 
 /* ---- building (importers) ------------------------------------------------------------ */
 pan_status pan__graph_create(pan_graph **g, const char *source);
