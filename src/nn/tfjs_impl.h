@@ -1,4 +1,5 @@
-/* Internal interface between the two halves of the TF.js importer (tfjs.c, tfjs_ops.c). */
+/* Internal interface between the parts of the TF.js importer: tfjs.c (model.json, weights),
+ * tfjs_graph.c (nodes -> graph, inputs, outputs), tfjs_ops.c (one TF op -> IR nodes). */
 #ifndef PANOPTES_NN_TFJS_IMPL_H
 #define PANOPTES_NN_TFJS_IMPL_H
 
@@ -6,6 +7,25 @@
 #include <stdint.h>
 
 #include "nn/ir.h"
+
+#define PAN_TFJS_MAX_INPUTS 4096
+
+/* One TF node being converted: its JSON, resolved input tensors and pre-made output tensors. */
+typedef struct pan_tfjs_node {
+    pan_graph *g;
+    json_t *node;
+    const char *name, *op;
+    int in[PAN_TFJS_MAX_INPUTS];
+    int n_in;
+    int out[64];
+    int n_out;
+} pan_tfjs_node;
+
+json_t *pan__tfjs_attr(const pan_tfjs_node *c, const char *key, const char *kind); /* attr.<key>.<kind> */
+int64_t pan__tfjs_json_int(json_t *v, int64_t def);                        /* TF ints are strings */
+pan_dtype pan__tfjs_dtype(const char *tf_type);                              /* "DT_FLOAT" -> F32 ... */
+/* Converts one node (tfjs_ops.c); logs and returns the status on failure. */
+pan_status pan__tfjs_convert_one(pan_tfjs_node *c);
 
 /* IEEE 754 binary16 -> binary32 (exact). */
 float pan__half_to_float(uint16_t h);

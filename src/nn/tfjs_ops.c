@@ -26,17 +26,10 @@
 #include "panoptes/log.h"
 
 #define TAG "tfjs"
-#define MAX_NODE_INPUTS 4096
+#define attr pan__tfjs_attr
+#define json_int pan__tfjs_json_int
+#define tf_dtype pan__tfjs_dtype
 
-typedef struct conv_ctx {
-    pan_graph *g;
-    json_t *node;
-    const char *name, *op;
-    int in[MAX_NODE_INPUTS];
-    int n_in;
-    int out[64];
-    int n_out;
-} conv_ctx;
 
 #define FAIL(st, ...)                                                                              \
     do {                                                                                           \
@@ -47,12 +40,12 @@ typedef struct conv_ctx {
     } while (0)
 
 /* ---- attributes ------------------------------------------------------------------------- */
-static json_t *attr(const conv_ctx *c, const char *key, const char *kind)
+json_t *pan__tfjs_attr(const pan_tfjs_node *c, const char *key, const char *kind)
 {
     return json_object_get(json_object_get(json_object_get(c->node, "attr"), key), kind);
 }
 
-static int64_t json_int(json_t *v, int64_t def)
+int64_t pan__tfjs_json_int(json_t *v, int64_t def)
 {
     if (json_is_integer(v)) return json_integer_value(v);
     if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
@@ -60,13 +53,12 @@ static int64_t json_int(json_t *v, int64_t def)
     return def;
 }
 
-static int64_t attr_i(const conv_ctx *c, const char *key, int64_t def) { return json_int(attr(c, key, "i"), def); }
-static double attr_f(const conv_ctx *c, const char *key, double def)
+static double attr_f(const pan_tfjs_node *c, const char *key, double def)
 {
     json_t *v = attr(c, key, "f");
     return json_is_number(v) ? json_number_value(v) : def;
 }
-static int attr_b(const conv_ctx *c, const char *key) { return json_is_true(attr(c, key, "b")); }
+static int attr_b(const pan_tfjs_node *c, const char *key) { return json_is_true(attr(c, key, "b")); }
 
 /* TF JSON stores string attributes as base64 bytes. Returns def when s is not base64. */
 static const char *b64_decode(const char *s, char *out, size_t size, const char *def)
@@ -90,12 +82,12 @@ static const char *b64_decode(const char *s, char *out, size_t size, const char 
     return out;
 }
 
-static const char *attr_s(const conv_ctx *c, const char *key, char *out, size_t size, const char *def)
+static const char *attr_s(const pan_tfjs_node *c, const char *key, char *out, size_t size, const char *def)
 {
     return b64_decode(json_string_value(attr(c, key, "s")), out, size, def);
 }
 
-static int attr_list_i(const conv_ctx *c, const char *key, int64_t *out, int max)
+static int attr_list_i(const pan_tfjs_node *c, const char *key, int64_t *out, int max)
 {
     json_t *l = json_object_get(attr(c, key, "list"), "i");
     if (!json_is_array(l)) return 0;
@@ -105,7 +97,7 @@ static int attr_list_i(const conv_ctx *c, const char *key, int64_t *out, int max
     return n;
 }
 
-static pan_dtype tf_dtype(const char *t)
+pan_dtype pan__tfjs_dtype(const char *t)
 {
     if (!t) return PAN_DTYPE_F32;
     if (!strcmp(t, "DT_INT32") || !strcmp(t, "DT_INT64")) return PAN_DTYPE_I64;
@@ -114,7 +106,7 @@ static pan_dtype tf_dtype(const char *t)
 }
 
 /* ---- graph helpers ---------------------------------------------------------------------- */
-static int tmp_tensor(conv_ctx *c, const char *suffix)
+static int tmp_tensor(pan_tfjs_node *c, const char *suffix)
 {
     char base[600];
     snprintf(base, sizeof base, "%s/%s", c->name, suffix);
@@ -125,13 +117,13 @@ static int tmp_tensor(conv_ctx *c, const char *suffix)
     return t;
 }
 
-static int node1(conv_ctx *c, pan_op op, int n_in, const int *in, int out, const pan_attrs *a)
+static int node1(pan_tfjs_node *c, pan_op op, int n_in, const int *in, int out, const pan_attrs *a)
 {
     int r = pan__graph_add_node(c->g, op, c->name, n_in, in, 1, &out, a);
     return r < 0 ? r : out;
 }
 
-static int transpose(conv_ctx *c, int x, int out, const int64_t *perm, int rank)
+static int transpose(pan_tfjs_node *c, int x, int out, const int64_t *perm, int rank)
 {
     pan_attrs a;
     memset(&a, 0, sizeof a);
@@ -144,7 +136,7 @@ static int transpose(conv_ctx *c, int x, int out, const int64_t *perm, int rank)
 
 static const int64_t TO_NCHW[4] = {0, 3, 1, 2}, TO_NHWC[4] = {0, 2, 3, 1};
 
-static const pan_tensor *const_in(conv_ctx *c, int k)
+static const pan_tensor *const_in(pan_tfjs_node *c, int k)
 {
     if (k >= c->n_in) return NULL;
     const pan_tensor *t = &c->g->tensors[c->in[k]];
@@ -152,7 +144,7 @@ static const pan_tensor *const_in(conv_ctx *c, int k)
 }
 
 /* TF paddings [rank, 2] -> IR pads [begins..., ends...]: Reshape(Transpose(p, [1,0]), [-1]). */
-static int ir_pads(conv_ctx *c, int tf_pads)
+static int ir_pads(pan_tfjs_node *c, int tf_pads)
 {
     static const int64_t swap[2] = {1, 0}, flat = -1;
     int t = transpose(c, tf_pads, -1, swap, 2);
@@ -173,7 +165,7 @@ static int ir_pads(conv_ctx *c, int tf_pads)
 }
 
 /* Wraps an NCHW IR op for an NHWC TF op: x -> T -> op(attrs) -> T -> c->out[0]. */
-static pan_status wrap_nchw(conv_ctx *c, pan_op op, int n_in, int *in, const pan_attrs *a, int nhwc)
+static pan_status wrap_nchw(pan_tfjs_node *c, pan_op op, int n_in, int *in, const pan_attrs *a, int nhwc)
 {
     int r;
     if (!nhwc) return (r = node1(c, op, n_in, in, c->out[0], a)) < 0 ? r : PAN_OK;
@@ -184,7 +176,7 @@ static pan_status wrap_nchw(conv_ctx *c, pan_op op, int n_in, int *in, const pan
     return (r = transpose(c, mid, c->out[0], TO_NHWC, 4)) < 0 ? r : PAN_OK;
 }
 
-static pan_status get_format(conv_ctx *c, int *nhwc)
+static pan_status get_format(pan_tfjs_node *c, int *nhwc)
 {
     char buf[16];
     const char *f = attr_s(c, "data_format", buf, sizeof buf, "NHWC");
@@ -195,7 +187,7 @@ static pan_status get_format(conv_ctx *c, int *nhwc)
 }
 
 /* strides/dilations/ksize lists in data_format order -> H, W */
-static pan_status hw_list(conv_ctx *c, const char *key, int nhwc, int64_t *hw, int64_t def)
+static pan_status hw_list(pan_tfjs_node *c, const char *key, int nhwc, int64_t *hw, int64_t def)
 {
     int64_t l[8];
     int n = attr_list_i(c, key, l, 8);
@@ -209,7 +201,7 @@ static pan_status hw_list(conv_ctx *c, const char *key, int nhwc, int64_t *hw, i
     return PAN_OK;
 }
 
-static pan_status padding(conv_ctx *c, int nhwc, pan_auto_pad *ap, int64_t *pads)
+static pan_status padding(pan_tfjs_node *c, int nhwc, pan_auto_pad *ap, int64_t *pads)
 {
     char buf[32];
     const char *p = attr_s(c, "padding", buf, sizeof buf, "VALID");
@@ -230,7 +222,7 @@ static pan_status padding(conv_ctx *c, int nhwc, pan_auto_pad *ap, int64_t *pads
     return PAN_OK;
 }
 
-static pan_status conv2d(conv_ctx *c, int depthwise, int fused)
+static pan_status conv2d(pan_tfjs_node *c, int depthwise, int fused)
 {
     int nhwc, r;
     pan_status st;
@@ -287,7 +279,7 @@ static pan_status conv2d(conv_ctx *c, int depthwise, int fused)
     return wrap_nchw(c, PAN_OP_CONV, fused ? 3 : 2, in, &a, nhwc);
 }
 
-static pan_status pool(conv_ctx *c, pan_op op)
+static pan_status pool(pan_tfjs_node *c, pan_op op)
 {
     int nhwc;
     pan_status st;
@@ -301,7 +293,7 @@ static pan_status pool(conv_ctx *c, pan_op op)
     return wrap_nchw(c, op, 1, in, &a, nhwc);
 }
 
-static pan_status resize(conv_ctx *c, int nearest)
+static pan_status resize(pan_tfjs_node *c, int nearest)
 {
     pan_attrs a;
     memset(&a, 0, sizeof a);
@@ -328,7 +320,7 @@ static const struct { const char *tf; pan_op op; } simple_ops[] = {
     {"Abs", PAN_OP_ABS}, {"SparseToDense", PAN_OP_SPARSE_TO_DENSE}, {"Shape", PAN_OP_SHAPE},
 };
 
-static pan_status convert(conv_ctx *c)
+pan_status pan__tfjs_convert_one(pan_tfjs_node *c)
 {
     const char *op = c->op;
     pan_attrs a;
@@ -410,168 +402,4 @@ static pan_status convert(conv_ctx *c)
         return (r = node1(c, PAN_OP_CAST, 1, c->in, c->out[0], &a)) < 0 ? r : PAN_OK;
     }
     FAIL(PAN_UNSUPPORTED, "TensorFlow op '%s' is not supported by the TF.js importer", op);
-}
-
-static int split_ref(const char *ref, char *name, size_t size)
-{
-    const char *colon = strrchr(ref, ':');
-    int k = 0;
-    size_t len = strlen(ref);
-    if (colon && colon[1] >= '0' && colon[1] <= '9') {
-        k = atoi(colon + 1);
-        len = (size_t)(colon - ref);
-    }
-    if (len >= size) len = size - 1;
-    memcpy(name, ref, len);
-    name[len] = 0;
-    return k;
-}
-
-static int lookup(pan_graph *g, const char *ref)
-{
-    char name[1024], full[1100];
-    int k = split_ref(ref, name, sizeof name);
-    if (k == 0) return pan__graph_find_tensor(g, name);
-    snprintf(full, sizeof full, "%s:%d", name, k);
-    return pan__graph_find_tensor(g, full);
-}
-
-static pan_status mark_outputs(pan_graph *g, json_t *nodes, json_t *signature)
-{
-    json_t *outs = json_object_get(signature, "outputs");
-    if (json_is_object(outs) && json_object_size(outs) > 0) {
-        /* sorted by name: Identity, Identity_1, ... (the signature's own order is arbitrary) */
-        size_t n = json_object_size(outs), k = 0;
-        const char **names = calloc(n, sizeof *names);
-        const char *key;
-        json_t *v;
-        if (!names) return PAN_NOMEM;
-        json_object_foreach(outs, key, v) {
-            const char *nm = json_string_value(json_object_get(v, "name"));
-            names[k++] = nm ? nm : key;
-        }
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-                const char *t = names[j];
-                names[j] = names[j - 1];
-                names[j - 1] = t;
-            }
-        for (size_t i = 0; i < n; i++) {
-            int t = lookup(g, names[i]);
-            pan_status st = t < 0 ? PAN_MODEL : pan__graph_mark_output(g, t);
-            if (st) {
-                pan_log_error(TAG, -1, "%s: signature output '%s' names no node", g->source, names[i]);
-                free(names);
-                return st;
-            }
-        }
-        free(names);
-        return PAN_OK;
-    }
-    /* no signature: every non-constant node output nobody reads */
-    for (size_t i = 0; i < json_array_size(nodes); i++) {
-        const char *nm = json_string_value(json_object_get(json_array_get(nodes, i), "name"));
-        int t = nm ? pan__graph_find_tensor(g, nm) : -1;
-        if (t >= 0 && g->tensors[t].producer >= 0 && pan__graph_consumers(g, t) == 0) {
-            pan_status st = pan__graph_mark_output(g, t);
-            if (st) return st;
-        }
-    }
-    if (!g->n_outputs) {
-        pan_log_error(TAG, -1, "%s: the model has no outputs", g->source);
-        return PAN_MODEL;
-    }
-    return PAN_OK;
-}
-
-pan_status pan__tfjs_convert_nodes(pan_graph *g, json_t *nodes, json_t *signature)
-{
-    size_t nn = json_array_size(nodes);
-    pan_status st;
-    /* pass 1: inputs and output tensors of every node, so inputs may refer forward */
-    for (size_t i = 0; i < nn; i++) {
-        json_t *node = json_array_get(nodes, i);
-        conv_ctx cc = {.g = g, .node = node};
-        conv_ctx *c = &cc;
-        c->name = json_string_value(json_object_get(node, "name"));
-        c->op = json_string_value(json_object_get(node, "op"));
-        if (!c->name || !c->op || !*c->name) {
-            pan_log_error(TAG, -1, "%s: node %zu lacks a name or op", g->source, i);
-            return PAN_MODEL;
-        }
-        if (!strcmp(c->op, "NoOp")) continue;
-        if (!strcmp(c->op, "Const")) {
-            if (pan__graph_find_tensor(g, c->name) < 0)
-                FAIL(PAN_MODEL, "constant has no entry in weightsManifest");
-            continue;
-        }
-        if (pan__graph_find_tensor(g, c->name) >= 0) FAIL(PAN_MODEL, "node name is used twice");
-        if (!strcmp(c->op, "Placeholder")) {
-            json_t *dl = json_object_get(attr(c, "shape", "shape"), "dim");
-            int64_t dims[PAN_MAX_DIMS];
-            size_t rank = json_array_size(dl);
-            if (!json_is_array(dl) || rank > PAN_MAX_DIMS) FAIL(PAN_UNSUPPORTED, "input needs a known shape of rank <= %d", PAN_MAX_DIMS);
-            for (size_t d = 0; d < rank; d++) {
-                int64_t v = json_int(json_object_get(json_array_get(dl, d), "size"), -1);
-                /* the leading dim is the batch (converted graphs say 1 or -1) */
-                dims[d] = d == 0 ? PAN_DIM_BATCH : v < 0 ? PAN_DIM_UNKNOWN : v;
-                if (v > PAN_MAX_DIM_VALUE) FAIL(PAN_MODEL, "input dim %lld is absurd", (long long)v);
-            }
-            int t = pan__graph_add_input(g, c->name, tf_dtype(json_string_value(attr(c, "dtype", "type"))), (int)rank, dims);
-            if (t < 0) return t;
-            continue;
-        }
-        int64_t n_out = 1;
-        if (!strcmp(c->op, "SplitV") || !strcmp(c->op, "Split")) n_out = attr_i(c, "num_split", 0);
-        if (n_out < 1 || n_out > 64) FAIL(PAN_MODEL, "num_split %lld is invalid (1..64)", (long long)n_out);
-        for (int k = 0; k < n_out; k++) {
-            char nm[1100];
-            if (k) snprintf(nm, sizeof nm, "%s:%d", c->name, k);
-            else snprintf(nm, sizeof nm, "%s", c->name);
-            int t = pan__graph_add_tensor(g, nm, tf_dtype(json_string_value(attr(c, "T", "type"))), 0, NULL);
-            if (t < 0) return t;
-        }
-    }
-    /* pass 2: convert */
-    for (size_t i = 0; i < nn; i++) {
-        json_t *node = json_array_get(nodes, i);
-        conv_ctx *c = malloc(sizeof *c);
-        if (!c) return PAN_NOMEM;
-        c->g = g;
-        c->node = node;
-        c->name = json_string_value(json_object_get(node, "name"));
-        c->op = json_string_value(json_object_get(node, "op"));
-        c->n_in = c->n_out = 0;
-        if (!strcmp(c->op, "NoOp") || !strcmp(c->op, "Const") || !strcmp(c->op, "Placeholder")) {
-            free(c);
-            continue;
-        }
-        json_t *ins = json_object_get(node, "input");
-        st = PAN_OK;
-        for (size_t k = 0; k < json_array_size(ins) && !st; k++) {
-            const char *ref = json_string_value(json_array_get(ins, k));
-            if (!ref) st = PAN_MODEL;
-            else if (ref[0] == '^') continue; /* control dependency */
-            else if (c->n_in >= MAX_NODE_INPUTS) st = PAN_LIMIT;
-            else if ((c->in[c->n_in++] = lookup(g, ref)) < 0) {
-                pan_log_error(TAG, -1, "%s: node '%s' (%s): input '%s' names no node or weight", g->source, c->name,
-                              c->op, ref);
-                st = PAN_MODEL;
-            }
-        }
-        if (!st) {
-            c->out[c->n_out++] = pan__graph_find_tensor(g, c->name);
-            for (int k = 1; k < 64; k++) {
-                char nm[1100];
-                snprintf(nm, sizeof nm, "%s:%d", c->name, k);
-                int t = pan__graph_find_tensor(g, nm);
-                if (t < 0) break;
-                c->out[c->n_out++] = t;
-            }
-            st = convert(c);
-        }
-        free(c);
-        if (st) return st;
-    }
-    return mark_outputs(g, nodes, signature);
 }
