@@ -170,11 +170,15 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
 
 static pan_status check_host_f32(const pan_graph *g, const pan_tensor *T, const pan_engine_tensor *d, const char *what)
 {
+    if (!d->data) {
+        pan_log_error("nn", -1, "%s: %s '%s': no buffer given (NULL)", g->source, what, T->name);
+        return PAN_INVAL;
+    }
     if (d->memory != PAN_MEMORY_HOST) {
         pan_log_error("nn", -1, "%s: %s '%s': the cpu backend needs host memory", g->source, what, T->name);
         return PAN_RESIDENCY;
     }
-    if (d->dtype != T->dtype || (T->rank == 4 && d->layout != PAN_LAYOUT_NCHW) || !d->data) {
+    if (d->dtype != T->dtype || (T->rank == 4 && d->layout != PAN_LAYOUT_NCHW)) {
         pan_log_error("nn", -1, "%s: %s '%s': the cpu backend takes %s in the model's layout (NCHW)", g->source, what,
                       T->name, pan_dtype_name(T->dtype));
         return PAN_UNSUPPORTED;

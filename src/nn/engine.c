@@ -254,6 +254,7 @@ pan_status pan_engine_prepare(pan_engine_t *e, int batch)
 pan_status pan_engine_run_tensors(pan_engine_t *e, int batch, const pan_engine_tensor *inputs,
                                   const pan_engine_tensor *outputs, void *stream)
 {
+    if (!e || !inputs || !outputs) return PAN_INVAL;
     pan_status st = pan_engine_prepare(e, batch);
     if (st) return st;
     return e->backend->run(e->backend, e->plans[batch].exec, inputs, outputs, stream);
@@ -261,6 +262,7 @@ pan_status pan_engine_run_tensors(pan_engine_t *e, int batch, const pan_engine_t
 
 pan_status pan_engine_run(pan_engine_t *e, int batch, const float *const *inputs, float **outputs)
 {
+    if (!e || !inputs || !outputs) return PAN_INVAL;
     for (int i = 0; i < e->model->n_inputs; i++) {
         if (e->in_info[i].dtype != PAN_DTYPE_F32) {
             pan_log_error(TAG, -1, "%s: input '%s' is %s; use pan_engine_run_tensors", e->path, e->in_info[i].name,
