@@ -383,22 +383,22 @@ PAN_TEST(stop_while_connecting)
     pan_run_summary_free(&b.sum);
 }
 
-/* A live camera faster than the pipeline (the cpu detector takes ~0.1 s a frame; the camera sends
- * 25 a second) drops decoded frames, counts them, and leaves gaps in the indices. */
+/* A live camera faster than the pipeline (the cpu detector takes ~0.1 s a frame on 2 cores; the
+ * camera sends 60 a second) drops decoded frames, counts them, and leaves gaps in the indices. */
 PAN_TEST(live_camera_drops_when_behind)
 {
     const char *model = pan_test_path("models/nanodet.json");
     if (access(model, R_OK) != 0) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh)");
     server srv;
     int port = free_port();
-    int rc = server_start(&srv, port, NULL);
+    int rc = server_start(&srv, port, "--fps=60");
     if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
     ASSERT_EQ(rc, 0);
     char uri[128], out[512];
     snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
     snprintf(out, sizeof out, "%s/drops.jsonl", pan_test_tmpdir());
     const char *cams[] = {uri};
-    const int n = 75;
+    const int n = 180;
     bg_run b;
     bg_params(&b, cams, 1);
     b.p.detect = 1;
@@ -415,6 +415,8 @@ PAN_TEST(live_camera_drops_when_behind)
     fprintf(stderr, "  %lld frames processed, %lld dropped, peak RSS %.1f MiB\n", (long long)c->frames,
             (long long)c->dropped, b.sum.peak_rss_mib);
     ASSERT_EQ(c->status, PAN_OK);
+    if (!c->dropped && (double)c->frames / b.wall > 50)
+        PAN_SKIP("the cpu detector keeps up with a 60 fps camera on this machine: nothing to drop");
     ASSERT_GE(c->dropped, 1);
     ASSERT_EQ(c->frames + c->dropped, n);
     ASSERT_EQ(b.sum.dropped, c->dropped);
