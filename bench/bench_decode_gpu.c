@@ -3,7 +3,11 @@
  * (NanoDet input: 416x416 letterbox, BGR, FP16 NCHW) on up to --batch frames at a time, reading
  * the NVDEC surfaces in place. Files are looped, so any N works with one clip.
  *
- *   bench_decode_gpu [--clip PATH]... [--streams 1,7,14,28,56] [--seconds 5] [--warmup 1.5] [--batch 64]
+ *   bench_decode_gpu [--clip PATH]... [--streams 1,7,14,28,56] [--seconds 5] [--warmup 1.5] [--batch 64] [--max-frames 2]
+ *
+ * The window starts once every camera has delivered a frame (and --warmup has passed): creating
+ * 56 decoders takes seconds. PANOPTES_CUDA_SYNC (spin|yield|block|auto, default block) and
+ * PANOPTES_NVDEC_DISPLAY_DELAY (default 1) are reported.
  *
  * Prints one JSON object per (clip, N) line on stdout:
  *   fps            frames decoded and preprocessed per second, all cameras together
@@ -45,6 +49,8 @@ typedef struct camera {
     pan_status result;
     int64_t frames;
     pan_decoder_stats stats;
+    int max_frames;
+    atomic_int started; /* pushed its first frame */
 } camera;
 
 static double now_s(void)
@@ -69,9 +75,10 @@ static void *camera_main(void *arg)
     pan_status st;
     pan_source_params sp = {.uri = c->uri, .camera = c->id, .loop = 1};
     if ((st = pan_gpu_init(0)) || (st = pan_source_create(&src, &sp))) goto out;
-    /* 3 output surfaces: one being filled, one queued, one in the batch being preprocessed */
+    /* --max-frames output surfaces (default 2): one in the batch being preprocessed, one being
+     * mapped or queued; each is 3.1 MB at 1080p */
     pan_decoder_params dp = {.kind = PAN_DECODER_NVDEC, .camera = c->id, .uri = c->uri,
-                             .codecpar = pan_source_codecpar(src), .max_frames = 3, .device = 0};
+                             .codecpar = pan_source_codecpar(src), .max_frames = c->max_frames, .device = 0};
     pan_source_time_base(src, &dp.time_base_num, &dp.time_base_den);
     if ((st = pan_decoder_create(&dec, &dp))) goto out;
     while (!atomic_load(c->stop)) {
@@ -81,6 +88,7 @@ static void *camera_main(void *arg)
             pan_status s = pan_decoder_send_packet(dec, &pkt);
             pan_frame *f;
             while (pan_decoder_receive_frame(dec, &f) == PAN_OK) {
+                atomic_store(&c->started, 1);
                 if (pan_queue_push(c->q, f, -1) != PAN_OK) {
                     pan_frame_unref(&f); /* closed: the run is over */
                     st = PAN_OK;
@@ -114,13 +122,14 @@ typedef struct result {
     double fps, cpu_ms, dev_mib;
     int64_t frames, batches;
     double mean_batch;
+    double growth_mib; /* used device memory, end of the window minus its start: flat = 0 */
     pan_devpool_stats pool;
     int64_t mallocs_in_window;
     int64_t errors;
     pan_status status;
 } result;
 
-static pan_status run_one(const char *clip, int n, double warmup, double seconds, int max_batch, result *r)
+static pan_status run_one(const char *clip, int n, double warmup, double seconds, int max_batch, int max_frames, result *r)
 {
     pan_status st = PAN_OK;
     atomic_int stop = 0;
@@ -145,7 +154,7 @@ static pan_status run_one(const char *clip, int n, double warmup, double seconds
     size_t free0, total;
     pan_gpu_mem_info(&free0, &total);
     for (int i = 0; i < n; i++) {
-        cams[i] = (camera){.id = i, .uri = clip, .q = q, .stop = &stop};
+        cams[i] = (camera){.id = i, .uri = clip, .q = q, .stop = &stop, .max_frames = max_frames};
         if (pthread_create(&cams[i].thread, NULL, camera_main, &cams[i]) != 0) {
             st = PAN_NOMEM;
             goto done;
@@ -156,20 +165,24 @@ static pan_status run_one(const char *clip, int n, double warmup, double seconds
     int64_t frames = 0, f0 = 0, batches = 0, b0 = 0;
     pan_devpool_stats ps0 = {0};
     int phase = 0; /* 0 warm-up, 1 measuring */
-    size_t free_mid = free0;
+    size_t free_mid = free0, free_start = free0;
     for (;;) {
         double t = now_s();
-        if (phase == 0 && t - t_start >= warmup) {
+        int all_started = 1;
+        if (phase == 0)
+            for (int i = 0; i < n && all_started; i++) all_started = atomic_load(&cams[i].started);
+        if (phase == 0 && t - t_start >= warmup && (all_started || t - t_start > 30)) {
             phase = 1;
             t0 = t;
             c0 = cpu_s();
             f0 = frames;
             b0 = batches;
             pan_devpool_get_stats(pool, &ps0);
-            pan_gpu_mem_info(&free_mid, NULL);
+            pan_gpu_mem_info(&free_start, NULL);
         } else if (phase == 1 && t - t0 >= seconds) {
             t1 = t;
             c1 = cpu_s();
+            pan_gpu_mem_info(&free_mid, NULL); /* steady state, every camera running */
             break;
         }
         void *item;
@@ -197,6 +210,7 @@ static pan_status run_one(const char *clip, int n, double warmup, double seconds
         r->cpu_ms = (c1 - c0) * 1e3 / (double)r->frames;
         r->mean_batch = r->batches ? (double)r->frames / (double)r->batches : 0;
         r->dev_mib = ((double)free0 - (double)free_mid) / 1048576.0 / n;
+        r->growth_mib = ((double)free_start - (double)free_mid) / 1048576.0;
         pan_devpool_get_stats(pool, &r->pool);
         r->mallocs_in_window = r->pool.cuda_mallocs - ps0.cuda_mallocs;
     }
@@ -237,7 +251,7 @@ static int parse_list(const char *s, int *out, int max)
 int main(int argc, char **argv)
 {
     const char *clips[MAX_CLIPS];
-    int nclips = 0, ns[MAX_NS] = {1, 7, 14, 28, 56}, nn = 5, batch = 64;
+    int nclips = 0, ns[MAX_NS] = {1, 7, 14, 28, 56}, nn = 5, batch = 64, max_frames = 2;
     double seconds = 5, warmup = 1.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--clip") && i + 1 < argc && nclips < MAX_CLIPS) clips[nclips++] = argv[++i];
@@ -245,8 +259,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atof(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-frames") && i + 1 < argc) max_frames = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--clip PATH]... [--streams 1,7,14,28,56] [--seconds S] [--warmup S] [--batch B]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--clip PATH]... [--streams 1,7,14,28,56] [--seconds S] [--warmup S] [--batch B] [--max-frames F]\n", argv[0]);
             return 2;
         }
     }
@@ -279,14 +294,14 @@ int main(int argc, char **argv)
         pan_source_destroy(&probe);
         for (int k = 0; k < nn; k++) {
             result r;
-            pan_status st = run_one(clips[c], ns[k], warmup, seconds, batch, &r);
+            pan_status st = run_one(clips[c], ns[k], warmup, seconds, batch, max_frames, &r);
             printf("{\"bench\": \"decode_gpu\", \"device\": \"%s\", \"clip\": \"%s\", \"codec\": \"%s\", \"width\": %d, "
-                   "\"height\": %d, \"streams\": %d, \"status\": \"%s\", \"seconds\": %.2f, \"frames\": %lld, \"fps\": %.1f, "
-                   "\"fps_per_stream\": %.1f, \"cpu_ms_per_frame\": %.4f, \"mean_batch\": %.1f, \"device_mib_per_camera\": %.1f, "
+                   "\"height\": %d, \"streams\": %d, \"max_frames\": %d, \"display_delay\": \"%s\", \"sync\": \"%s\", \"status\": \"%s\", \"seconds\": %.2f, \"frames\": %lld, \"fps\": %.1f, "
+                   "\"fps_per_stream\": %.1f, \"cpu_ms_per_frame\": %.4f, \"mean_batch\": %.1f, \"device_mib_per_camera\": %.1f, \"device_mib_growth_in_window\": %.1f, "
                    "\"decode_errors\": %lld, \"pixel_bytes_copied\": %llu, \"pool\": {\"arena_mib\": %.1f, \"peak_in_use_mib\": %.1f, "
                    "\"hits\": %lld, \"misses\": %lld, \"cuda_mallocs\": %lld, \"cuda_mallocs_in_window\": %lld}}\n",
-                   name, clips[c], codec, w, h, ns[k], pan_status_name(st), seconds, (long long)r.frames, r.fps,
-                   r.fps / ns[k], r.cpu_ms, r.mean_batch, r.dev_mib, (long long)r.errors,
+                   name, clips[c], codec, w, h, ns[k], max_frames, getenv("PANOPTES_NVDEC_DISPLAY_DELAY") ? getenv("PANOPTES_NVDEC_DISPLAY_DELAY") : "default", getenv("PANOPTES_CUDA_SYNC") ? getenv("PANOPTES_CUDA_SYNC") : "block", pan_status_name(st), seconds, (long long)r.frames, r.fps,
+                   r.fps / ns[k], r.cpu_ms, r.mean_batch, r.dev_mib, r.growth_mib, (long long)r.errors,
                    (unsigned long long)pan_gpu_pixel_bytes_copied(), r.pool.arena_bytes / 1048576.0,
                    r.pool.peak_in_use / 1048576.0, (long long)r.pool.hits, (long long)r.pool.misses,
                    (long long)r.pool.cuda_mallocs, (long long)r.mallocs_in_window);

@@ -21,19 +21,24 @@ WHAT="${1:-all}"
 SECONDS_PER=${BENCH_SECONDS:-5}
 STREAMS=${BENCH_STREAMS:-1,7,14,28,56}
 [ -f "$G/bin.tar.xz" ] || { echo "gpu-run: .gpu/bin.tar.xz missing: run scripts/gpu-build.sh here and carry .gpu"; exit 1; }
-rm -rf "$G/bin" && mkdir -p "$G/bin" && xz -dc "$G/bin.tar.xz" | tar -C "$G/bin" --strip-components=1 -xf - || exit 1
+# Unpacked outside the carried folder so that .gpu/ stays as gpu-build.sh made it.
+R="${TMPDIR:-/tmp}/panoptes-gpu-run"
+rm -rf "$R" && mkdir -p "$R/bin" "$R/lib" "$R/data" || exit 1
+xz -dc "$G/bin.tar.xz" | tar -C "$R/bin" --strip-components=1 -xf - || exit 1
+for f in "$G"/lib/*; do
+    case "$f" in *.xz) xz -dc "$f" >"$R/lib/$(basename "${f%.xz}")" ;; *) cp "$f" "$R/lib/" ;; esac
+done
+for f in "$G"/data/*; do ln -sf "$f" "$R/data/"; done
 
 # Libraries: ours, the CUDA toolkit's, and cuDNN wherever a Python wheel put it (only the CLI's
 # engine may need it).
-for x in "$G"/lib/*.xz; do [ -f "$x" ] && xz -d -k -f "$x"; done
-LIBS="$G/lib:/usr/local/cuda/lib64"
+LIBS="$R/lib:/usr/local/cuda/lib64"
 CUDNN_DIR="$(find /opt /usr/local /usr/lib -name 'libcudnn.so.9' -printf '%h\n' 2>/dev/null | head -1)"
 [ -n "$CUDNN_DIR" ] && LIBS="$LIBS:$CUDNN_DIR"
 export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export PANOPTES_DATA_DIR="$G/data"
+export PANOPTES_DATA_DIR="$R/data"
 export PANOPTES_LOG="${PANOPTES_LOG:-warn}"
-FFMPEG="$G/bin/ffmpeg"
-chmod +x "$G"/bin/* 2>/dev/null
+FFMPEG="$R/bin/ffmpeg"
 
 {
     date -u +"date: %Y-%m-%dT%H:%M:%SZ"
@@ -46,23 +51,33 @@ chmod +x "$G"/bin/* 2>/dev/null
 cat "$OUT/device.txt"
 
 # vtest.h264 (Annex-B) from vtest.mp4 with the static ffmpeg: the rawvideo muxer writes packets as they are.
-[ -f "$G/data/vtest.h264" ] || "$FFMPEG" -nostdin -v error -y -i "$G/data/vtest.mp4" -map 0:v:0 -c copy \
-    -bsf:v h264_mp4toannexb -f rawvideo "$G/data/vtest.h264"
+"$FFMPEG" -nostdin -v error -y -i "$R/data/vtest.mp4" -map 0:v:0 -c copy -bsf:v h264_mp4toannexb \
+    -f rawvideo "$R/data/vtest.h264"
+
+# Long elementary streams (10 copies of the 300-frame clips end to end: 3000 frames, Annex-B, each
+# copy starting with an IDR and its parameter sets) for the benchmarks: ffmpeg's -stream_loop
+# re-creates its decoder at every pass, so both benchmarks read these and ffmpeg never loops
+# (each process decodes at most 3000 frames).
+for c in vtest-1080p.mp4:h264:vtest-1080p-long.h264 vtest-1080p-hevc.mp4:hevc:vtest-1080p-long.h265; do
+    IFS=: read -r src codec dst <<<"$c"
+    "$FFMPEG" -nostdin -v error -y -i "$R/data/$src" -map 0:v:0 -c copy -bsf:v "${codec}_mp4toannexb" \
+        -f rawvideo "$R/data/$dst.one" && for i in 1 2 3 4 5 6 7 8 9 10; do cat "$R/data/$dst.one"; done >"$R/data/$dst"
+done
 
 status=0
 if [ "$WHAT" = all ] || [ "$WHAT" = tests ]; then
     : >"$OUT/tests.log"
     TESTS=(test-devpool test-gpu-preprocess test-gpu-nvdec)
     if [ "${GPU_RUN_ALL_TESTS:-0}" = 1 ]; then
-        for t in "$G"/bin/test-*; do
+        for t in "$R"/bin/test-*; do
             b="$(basename "$t")"
             [[ " ${TESTS[*]} " == *" $b "* ]] || TESTS+=("$b")
         done
     fi
     for t in "${TESTS[@]}"; do
-        [ -x "$G/bin/$t" ] || { echo "== $t: not staged" | tee -a "$OUT/tests.log"; continue; }
+        [ -x "$R/bin/$t" ] || { echo "== $t: not staged" | tee -a "$OUT/tests.log"; continue; }
         start=$(date +%s.%N)
-        timeout 300 "$G/bin/$t" >>"$OUT/tests.log" 2>&1
+        timeout 300 "$R/bin/$t" >>"$OUT/tests.log" 2>&1
         rc=$?
         end=$(date +%s.%N)
         verdict=$([ $rc = 0 ] && echo PASS || { [ $rc = 77 ] && echo SKIP || echo "FAIL (exit $rc)"; })
@@ -73,42 +88,64 @@ fi
 
 if [ "$WHAT" = all ] || [ "$WHAT" = bench ]; then
     # Panoptes: decode (NVDEC) + batched preprocess, N cameras in one process.
-    "$G/bin/bench_decode_gpu" --clip "$G/data/vtest-1080p.mp4" --clip "$G/data/vtest-1080p-hevc.mp4" \
+    # INFO log: each decoder's surface counts go to bench_stderr.txt.
+    PANOPTES_LOG=info "$R/bin/bench_decode_gpu" --clip "$R/data/vtest-1080p-long.h264" --clip "$R/data/vtest-1080p-long.h265" \
         --streams "$STREAMS" --seconds "$SECONDS_PER" --warmup 1.5 >"$OUT/bench_decode_gpu.json" 2>"$OUT/bench_stderr.txt" ||
         status=1
-    tail -5 "$OUT/bench_stderr.txt"
+    grep -v "surfaces\|primary context" "$OUT/bench_stderr.txt" | tail -5
+    # How the 2 output surfaces and the decode surfaces compare with the device memory figures.
+    # The parser's display delay (decode surfaces per camera vs single-stream pipelining).
+    if [ -n "${BENCH_COMPARE:-1}" ] && [ "${BENCH_COMPARE:-1}" != 0 ]; then
+        for d in 0 2; do
+            PANOPTES_NVDEC_DISPLAY_DELAY=$d "$R/bin/bench_decode_gpu" --clip "$R/data/vtest-1080p-long.h264" --streams 1,56 \
+                --seconds "$SECONDS_PER" --warmup 1.5 >>"$OUT/bench_decode_gpu.json" 2>>"$OUT/bench_stderr.txt"
+        done
+        # Flatness: 28 cameras for BENCH_LONG seconds (pool statistics and device memory at the
+        # start and the end of the window).
+        "$R/bin/bench_decode_gpu" --clip "$R/data/vtest-1080p-long.h264" --streams 28 --seconds "${BENCH_LONG:-45}" \
+            --warmup 1.5 >>"$OUT/bench_decode_gpu.json" 2>>"$OUT/bench_stderr.txt"
+    fi
 
     # ffmpeg -hwaccel cuda decoding alone, N concurrent processes, same clips, same static build.
-    # Each process decodes F frames of the looped clip (F scaled so a run lasts seconds, not
-    # minutes); wall time includes each process's start (CUDA and NVDEC init, ~0.3 s), reported.
+    # Each process decodes the first F frames of the long stream (F scaled so a run lasts seconds,
+    # not minutes); wall time includes each process's start (CUDA and NVDEC init).
     # Host CPU time: the children's user+system from bash's `times` after `wait`.
     : >"$OUT/ffmpeg_decode.json"
-    for clip in vtest-1080p.mp4 vtest-1080p-hevc.mp4; do
+    for clip in vtest-1080p-long.h264 vtest-1080p-long.h265; do
         for n in ${STREAMS//,/ }; do
             total=$((n == 1 ? 3000 : 16000))
-            f=$((total / n)); [ $f -lt 400 ] && f=400
+            f=$((total / n)); [ $f -lt 400 ] && f=400; [ $f -gt 3000 ] && f=3000
             res="$(
                 start=$(date +%s.%N)
+                pids=()
                 for i in $(seq "$n"); do
-                    "$FFMPEG" -nostdin -v error -hwaccel cuda -hwaccel_output_format cuda -stream_loop -1 \
-                        -i "$G/data/$clip" -map 0:v:0 -frames:v "$f" -f null - &
+                    # -autoscale 0: should ffmpeg rebuild its filter graph (new hw frames context), it
+                    # would otherwise insert a scale filter, which cannot take CUDA frames, and fail
+                    # ("Impossible to convert between the formats").
+                    "$FFMPEG" -nostdin -v error -hwaccel cuda -hwaccel_output_format cuda \
+                        -i "$R/data/$clip" -map 0:v:0 -autoscale 0 -frames:v "$f" -f null - 2>>"$OUT/ffmpeg_stderr.txt" &
+                    pids+=($!)
                 done
-                wait
+                fails=0
+                for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
                 end=$(date +%s.%N)
-                echo "$start $end"
+                echo "$start $end $fails"
                 times # line 2: this shell, line 3: its children ("XmY.YYYs XmZ.ZZZs")
             )"
-            read -r start end <<<"$(sed -n 1p <<<"$res")"
+            read -r start end fails <<<"$(sed -n 1p <<<"$res")"
             read -r cu cs <<<"$(sed -n 3p <<<"$res")"
             # bc is not in every image: awk does the arithmetic
-            awk -v clip="$clip" -v n="$n" -v frames=$((n * f)) -v start="$start" -v end="$end" -v cu="$cu" -v cs="$cs" '
+            awk -v clip="$clip" -v n="$n" -v fails="$fails" -v frames=$((n * f)) -v start="$start" -v end="$end" -v cu="$cu" -v cs="$cs" '
                 function sec(t,  a) { split(t, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
                 BEGIN { wall = end - start; cpu = sec(cu) + sec(cs);
-                        printf "{\"bench\": \"ffmpeg_hwaccel_cuda_decode\", \"clip\": \"%s\", \"streams\": %d, \"frames\": %d, \"seconds\": %.2f, \"fps\": %.1f, \"cpu_ms_per_frame\": %.4f}\n",
-                               clip, n, frames, wall, frames / wall, cpu * 1000 / frames }' \
+                        printf "{\"bench\": \"ffmpeg_hwaccel_cuda_decode\", \"clip\": \"%s\", \"streams\": %d, \"frames\": %d, \"seconds\": %.2f, \"fps\": %.1f, \"cpu_ms_per_frame\": %.4f, \"failed_processes\": %d}\n",
+                               clip, n, frames, wall, frames / wall, cpu * 1000 / frames, fails }' \
                 >>"$OUT/ffmpeg_decode.json"
         done
     done
+    if [ -f "$OUT/ffmpeg_stderr.txt" ]; then # keep the first 100 kB: repeated errors would swamp it
+        head -c 100000 "$OUT/ffmpeg_stderr.txt" >"$OUT/ffmpeg_stderr.tmp" && mv "$OUT/ffmpeg_stderr.tmp" "$OUT/ffmpeg_stderr.txt"
+    fi
 fi
 
 # Summary (also the last lines of the call's output).
@@ -116,6 +153,7 @@ fi
     echo "=== $(head -1 "$OUT/device.txt") | $(sed -n 2p "$OUT/device.txt")"
     [ -f "$OUT/tests.log" ] && grep '^== ' "$OUT/tests.log"
     [ -f "$OUT/tests.log" ] && grep -E "max \|gpu - cpu\||max diff|arena .* MiB|clean .* frames|nvdec [0-9]+ frames" "$OUT/tests.log"
+    [ -f "$OUT/bench_stderr.txt" ] && grep -o "[^ ]*: [A-Z.0-9]* [0-9x]*, [0-9]* decode surfaces.*" "$OUT/bench_stderr.txt" | sort | uniq -c
     if [ -s "$OUT/bench_decode_gpu.json" ]; then
         echo "panoptes decode+preprocess (NVDEC -> FP16 416x416, one process):"
         python3 - "$OUT/bench_decode_gpu.json" "$OUT/ffmpeg_decode.json" <<'EOF'
@@ -127,14 +165,14 @@ try:
         if l.strip(): r = json.loads(l); ff[(r["clip"], r["streams"])] = r
 except FileNotFoundError:
     pass
-print(f'{"clip":24} {"N":>3} {"fps":>8} {"cpu ms/f":>9} {"MiB/cam":>8} {"batch":>6} {"mallocs":>8} {"px copied":>9} | {"ffmpeg fps":>10} {"cpu ms/f":>9}')
+print(f'{"clip":24} {"N":>3} {"D":>2} {"F":>2} {"fps":>8} {"cpu ms/f":>9} {"MiB/cam":>8} {"batch":>6} {"mallocs":>8} {"px copied":>9} | {"ffmpeg fps":>10} {"cpu ms/f":>9}')
 for r in rows:
     if "skipped" in r: print(r); continue
     clip = r["clip"].split("/")[-1]
     f = ff.get((clip, r["streams"]), {})
-    print(f'{clip:24} {r["streams"]:>3} {r["fps"]:>8.1f} {r["cpu_ms_per_frame"]:>9.4f} {r["device_mib_per_camera"]:>8.1f} '
+    print(f'{clip:24} {r["streams"]:>3} {str(r.get("display_delay","?"))[:2]:>2} {r.get("max_frames",0):>2} {r["fps"]:>8.1f} {r["cpu_ms_per_frame"]:>9.4f} {r["device_mib_per_camera"]:>8.1f} '
           f'{r["mean_batch"]:>6.1f} {r["pool"]["cuda_mallocs_in_window"]:>8} {r["pixel_bytes_copied"]:>9} | '
-          f'{f.get("fps", 0):>10.1f} {f.get("cpu_ms_per_frame", 0):>9.4f}  {r["status"]}')
+          f'{f.get("fps", 0):>10.1f} {f.get("cpu_ms_per_frame", 0):>9.4f} {f.get("failed_processes", "-")}  {r["status"]}')
 EOF
     fi
 } | tee "$OUT/summary.txt"

@@ -12,6 +12,7 @@
 
 #include "media.h"
 #include "panoptes/decoder.h"
+#include "panoptes/frame.h"
 #include "panoptes/gpu.h"
 #include "panoptes/source.h"
 
@@ -128,7 +129,9 @@ static inline uint8_t *pan_test_download_nv12(const pan_frame *f)
     size_t w = (size_t)f->width, h = (size_t)f->height, ch = (h + 1) / 2, cwb = 2 * ((w + 1) / 2);
     uint8_t *buf = malloc(w * h + cwb * ch);
     if (!buf) return NULL;
-    if (cudaMemcpy2D(buf, w, f->data[0], (size_t)f->pitch[0], w, h, cudaMemcpyDeviceToHost) != cudaSuccess ||
+    /* NVDEC frames: the map's copy into the output surface runs on the camera's stream */
+    if (pan_gpu_frame_wait(f, NULL) != PAN_OK ||
+        cudaMemcpy2D(buf, w, f->data[0], (size_t)f->pitch[0], w, h, cudaMemcpyDeviceToHost) != cudaSuccess ||
         cudaMemcpy2D(buf + w * h, cwb, f->data[1], (size_t)f->pitch[1], cwb, ch, cudaMemcpyDeviceToHost) != cudaSuccess) {
         free(buf);
         return NULL;

@@ -26,6 +26,7 @@ typedef struct hashes {
     int bad; /* a frame that is not where it should be */
 } hashes;
 
+#ifdef PANOPTES_HAVE_CUDA
 static int hash_cpu(pan_frame *f, void *opaque)
 {
     hashes *h = opaque;
@@ -36,7 +37,6 @@ static int hash_cpu(pan_frame *f, void *opaque)
     return 0;
 }
 
-#ifdef PANOPTES_HAVE_CUDA
 static int hash_gpu(pan_frame *f, void *opaque)
 {
     hashes *h = opaque;
@@ -58,7 +58,6 @@ static int hash_gpu(pan_frame *f, void *opaque)
     h->n++;
     return 0;
 }
-#endif
 
 static int nvdec_ready(pan_test_ctx *pan__t)
 {
@@ -69,6 +68,7 @@ static int nvdec_ready(pan_test_ctx *pan__t)
     do {                                                                                 \
         if (!nvdec_ready(pan__t)) PAN_SKIP("no CUDA device with NVDEC (driver, libnvcuvid)"); \
     } while (0)
+#endif
 
 static void compare_clip(pan_test_ctx *pan__t, const char *name)
 {
@@ -218,6 +218,7 @@ PAN_TEST(nvdec_frames_into_gpu_preprocess)
 #endif
 }
 
+#ifdef PANOPTES_HAVE_CUDA
 /* Writes a damaged copy of `src`: `len` bytes garbled at `at` (fraction of the size), or the file
  * cut at `cut` (fraction) when cut > 0. */
 static const char *damaged_copy(const char *src, const char *name, double at, size_t len, double cut)
@@ -265,6 +266,7 @@ static int count_only(pan_frame *f, void *opaque)
     (*(int *)opaque)++;
     return 0;
 }
+#endif
 
 static void damaged(pan_test_ctx *pan__t, const char *name, double at, size_t len, double cut)
 {

@@ -18,6 +18,7 @@
 #define MAX_BASE 8
 #define COMBOS 4
 
+#ifdef PANOPTES_HAVE_CUDA
 static float half_to_float(uint16_t h)
 {
     uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023;
@@ -28,7 +29,6 @@ static float half_to_float(uint16_t h)
     return s ? -v : v;
 }
 
-#ifdef PANOPTES_HAVE_CUDA
 typedef struct grab {
     const int *want;
     int nwant, got;

@@ -57,6 +57,14 @@ pan_status pan_gpu_event_sync(void *event);
 /* Makes `stream` wait on the device for `event` (no host wait). */
 pan_status pan_gpu_stream_wait_event(void *stream, void *event);
 
+/* A device frame's pixels may still be being written on its producer's stream (NVDEC's map
+ * post-processes into the output surface on the camera's stream). A consumer on any other
+ * stream — the legacy default stream (NULL) included — calls this before reading the planes:
+ * the stream waits on the device for the frame's ready event, the host does not wait.
+ * pan_preprocess_gpu_run does it itself. PAN_OK (nothing to do) for frames without an event. */
+struct pan_frame;
+pan_status pan_gpu_frame_wait(const struct pan_frame *frame, void *stream);
+
 /* ---- residency -------------------------------------------------------------------------- */
 
 /* PAN_OK when p is device memory (cudaMalloc'd, pool or mapped NVDEC surface) on any device.

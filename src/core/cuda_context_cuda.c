@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/cuda_check.h"
+#include "decode/nvdec_frame.h"
 #include "panoptes/log.h"
 
 #define PAN_GPU_MAX_DEVICES 64
@@ -58,6 +59,23 @@ pan_status pan_gpu_init(int device)
                       device, pan_gpu_device_count());
         return PAN_NOGPU;
     }
+    pthread_mutex_lock(&init_lock);
+    if (!retained[device]) {
+        /* How host threads wait for the GPU (event/stream syncs, and NVDEC's wait for a picture
+         * in cuvidMapVideoFrame): blocking by default, so that dozens of camera threads waiting
+         * on the decoder sleep instead of spinning on cores the pipeline needs. Must be set
+         * before the primary context becomes active. PANOPTES_CUDA_SYNC=spin|yield|block|auto. */
+        const char *m = getenv("PANOPTES_CUDA_SYNC");
+        unsigned flags = cudaDeviceScheduleBlockingSync;
+        if (m && !strcmp(m, "spin")) flags = cudaDeviceScheduleSpin;
+        else if (m && !strcmp(m, "yield")) flags = cudaDeviceScheduleYield;
+        else if (m && !strcmp(m, "auto")) flags = cudaDeviceScheduleAuto;
+        if (cudaSetDevice(device) == cudaSuccess && cudaSetDeviceFlags(flags) != cudaSuccess) {
+            (void)cudaGetLastError(); /* context already active (another library got there first): keep its mode */
+            pan_log_info("gpu", -1, "device %d: CUDA sync mode left as the context has it", device);
+        }
+    }
+    pthread_mutex_unlock(&init_lock);
     PAN_CUDA_CHECK(cudaSetDevice(device));
     pthread_mutex_lock(&init_lock);
     if (!retained[device]) {
@@ -164,6 +182,14 @@ pan_status pan_gpu_event_sync(void *event)
 pan_status pan_gpu_stream_wait_event(void *stream, void *event)
 {
     PAN_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)stream, (cudaEvent_t)event, 0));
+    return PAN_OK;
+}
+
+pan_status pan_gpu_frame_wait(const struct pan_frame *frame, void *stream)
+{
+    void *ev = frame ? pan__nvdec_frame_event(frame) : NULL;
+    if (!ev) return PAN_OK;
+    PAN_CUDA_CHECK(cudaStreamWaitEvent((cudaStream_t)stream, (cudaEvent_t)ev, 0));
     return PAN_OK;
 }
 

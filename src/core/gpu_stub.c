@@ -62,6 +62,11 @@ pan_status pan_gpu_stream_wait_event(void *stream, void *event)
     (void)stream, (void)event;
     return PAN_NOGPU;
 }
+pan_status pan_gpu_frame_wait(const struct pan_frame *frame, void *stream)
+{
+    (void)frame, (void)stream;
+    return PAN_NOGPU;
+}
 pan_status pan_gpu_check_device_ptr(const void *p, const char *stage)
 {
     (void)p, (void)stage;

@@ -56,13 +56,21 @@
 #define DISP_CAP 64
 /* Parser display delay: the parser holds this many decoded pictures back before displaying
  * them, so cuvidDecodePicture of the next pictures is queued on the engine before the consumer
- * maps (and so waits for) the current one: decode overlaps with mapping and preprocessing.
- * NVIDIA recommends 2..4; 2 keeps one camera's latency at ~2 frames. */
-#define DISPLAY_DELAY 2
-/* Decode surfaces beyond min_num_decode_surfaces: the DISPLAY_DELAY pictures the parser holds
- * back occupy surfaces that the stream's DPB minimum does not count, plus one so the engine can
- * decode into a free surface while the previous picture is being mapped. */
-#define SURFACE_MARGIN (DISPLAY_DELAY + 1)
+ * maps (and so waits for) the current one. NVIDIA suggests 2..4 for a single stream; with many
+ * cameras the engines are kept busy by the other cameras and every held picture costs a decode
+ * surface (~4 MiB at 1080p), so the default is 1. PANOPTES_NVDEC_DISPLAY_DELAY=0..4 overrides. */
+#define DEFAULT_DISPLAY_DELAY 1
+/* Decode surfaces beyond min_num_decode_surfaces (which covers the stream's DPB only): the
+ * pictures the parser holds back for the display delay, plus one so the engine can decode into
+ * a free surface while the displayed picture is being mapped. */
+#define SURFACE_MARGIN(delay) ((delay) + 1)
+
+static int display_delay(void)
+{
+    const char *e = getenv("PANOPTES_NVDEC_DISPLAY_DELAY");
+    int d = e && *e ? atoi(e) : DEFAULT_DISPLAY_DELAY;
+    return d < 0 ? 0 : d > 4 ? 4 : d;
+}
 
 static CudaFunctions *cu;
 static CuvidFunctions *cv;
@@ -120,6 +128,7 @@ struct nv_ctx {
     pthread_cond_t released;
     int refs;             /* 1 for the pan_decoder + 1 per mapped frame */
     int camera, device;
+    int display_delay;    /* parser display delay, pictures */
     const char *uri;
     double time_base;     /* seconds per pts unit */
 
@@ -210,7 +219,7 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     nv_ctx *c = opaque;
     pan_status st;
     int dw = f->display_area.right - f->display_area.left, dh = f->display_area.bottom - f->display_area.top;
-    int num = f->min_num_decode_surfaces + SURFACE_MARGIN;
+    int num = f->min_num_decode_surfaces + SURFACE_MARGIN(c->display_delay);
     if (c->fatal) return 0;
     if (num > 32) num = 32; /* nvcuvid's maximum for H.264/HEVC */
     if (c->decoder && f->codec == c->codec && (int)f->coded_width == c->coded_w && (int)f->coded_height == c->coded_h &&
@@ -288,7 +297,7 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     c->surface_h = (dh + 1) & ~1; /* chroma starts after the luma rows of the output surface */
     signal_to_color(c, f);
     pan_log_info("nvdec", c->camera, "%s: %s %dx%d, %d decode surfaces (stream minimum %d + %d), %d output surfaces",
-                 c->uri, codec_name(f->codec), dw, dh, c->num_decode, f->min_num_decode_surfaces, SURFACE_MARGIN, c->num_output);
+                 c->uri, codec_name(f->codec), dw, dh, c->num_decode, f->min_num_decode_surfaces, SURFACE_MARGIN(c->display_delay), c->num_output);
     return c->num_decode; /* > 1: the parser cycles through this many surfaces */
 }
 
@@ -403,6 +412,7 @@ static pan_status nv_create(pan_decoder *dec, const pan_decoder_params *p)
     c->refs = 1;
     c->camera = p->camera;
     c->device = p->device;
+    c->display_delay = display_delay();
     c->uri = p->uri ? p->uri : "?";
     c->time_base = p->time_base_den > 0 ? (double)p->time_base_num / p->time_base_den : 0.0;
     c->stats = &dec->stats;
@@ -462,7 +472,7 @@ static pan_status nv_create(pan_decoder *dec, const pan_decoder_params *p)
     memset(&pp, 0, sizeof pp);
     pp.CodecType = c->codec;
     pp.ulMaxNumDecodeSurfaces = 1; /* raised by the sequence callback's return value */
-    pp.ulMaxDisplayDelay = DISPLAY_DELAY;
+    pp.ulMaxDisplayDelay = (unsigned)c->display_delay;
     pp.ulErrorThreshold = 100; /* decode even damaged pictures: NVDEC conceals, we count */
     pp.pUserData = c;
     pp.pfnSequenceCallback = on_sequence;
