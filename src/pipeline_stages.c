@@ -13,6 +13,7 @@
 #include "panoptes/detector.h"
 #include "panoptes/log.h"
 #include "panoptes/mot.h"
+#include "panoptes/reid.h"
 #include "panoptes/track.h"
 
 #define MAX_REPORTS 1024 /* tracks reported per frame */
@@ -20,6 +21,7 @@
 struct pan_stages_impl {
     pan_detector *detector;
     pan_detection_list *lists; /* one per batch slot, reused */
+    pan_reid *reid;          /* appearance embeddings for the trackers; NULL with --reid off */
     pan_tracker **trackers;  /* one per camera, made on the camera's first frame */
     pan_identity *identity;  /* shared by all cameras; called from the batcher thread only */
     pan_track_report reports[MAX_REPORTS];
@@ -98,6 +100,22 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         pan_identity_params ip = pan_identity_params_default();
         st = pan_identity_create(&s->impl->identity, &ip);
         if (st) return st;
+        for (int i = 0; i < p->n_overlaps; i++) {
+            const double *o = p->overlaps[i];
+            const double h[9] = {1, 0, o[2], 0, 1, o[3], 0, 0, 1};
+            if ((st = pan_identity_set_overlap(s->impl->identity, (int)o[0], (int)o[1], h))) return st;
+        }
+        if (!p->reid || strcmp(p->reid, "off")) {
+            pan_reid_params rp = {
+                .model_path = p->reid && strcmp(p->reid, "default") ? p->reid : NULL,
+                .backend = backend,
+                /* the tracker reads embeddings of high-score detections only (its first
+                 * association and new tracks): the 0.1..0.5 rescue candidates need none */
+                .min_score = pan_tracker_params_default().high_thresh,
+            };
+            st = pan_reid_create(&s->impl->reid, &rp);
+            if (st) return st;
+        }
     }
     return PAN_OK;
 }
@@ -184,6 +202,13 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             return st;
         }
     }
+    if (im->reid) {
+        pan_status st = pan_reid_embed(im->reid, frames, n, im->lists);
+        if (st) {
+            pan_log_error("reid", -1, "appearance embedding failed on a batch of %d frames: %s", n, pan_status_str(st));
+            return st;
+        }
+    }
     for (int i = 0; i < n; i++) {
         const pan_frame *f = frames[i];
         pan_frame_result r = {
@@ -242,6 +267,7 @@ void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
             for (int i = 0; i < s->batch; i++) pan_detection_list_free(&s->impl->lists[i]);
         free(s->impl->lists);
         pan_detector_destroy(&s->impl->detector);
+        pan_reid_destroy(&s->impl->reid);
         free(s->impl->trackers);
         pan_identity_destroy(&s->impl->identity);
     }

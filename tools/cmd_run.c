@@ -31,6 +31,10 @@ static void usage(FILE *f)
           "  --score X           minimum detection score (default 0.35)\n"
           "  --no-detect         decode only (no detection or tracking)\n"
           "  --no-track          detect without tracking\n"
+          "  --reid R            appearance for tracking: default (a colour descriptor, no model), off, or\n"
+          "                      an ONNX ReID model (OSNet/torchreid style, [B,3,H,W] RGB in, [B,D] out)\n"
+          "  --overlap A,B,DX,DY cameras A and B see the same scene shifted: pixel (x,y) of A is (x+DX,y+DY)\n"
+          "                      in B (repeatable); links their tracks into one global id\n"
           "  --batch N           frames per detector batch (default: 1 on cpu, 32 on cuda)\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --threads N         libavcodec threads per camera (cpu decoder)\n"
@@ -150,6 +154,8 @@ int pan_cli_run(int argc, char **argv)
     static const char *cams[PAN_MAX_CAMERAS];
     static int classes[PAN_COCO_CLASSES];
     char sample[PATH_MAX], model[PATH_MAX];
+    static double overlaps[64][4];
+    int n_overlaps = 0;
     const char *summary_json = NULL;
     int quiet = 0, n_cams = 0;
     pan_pipeline_params p;
@@ -214,6 +220,24 @@ int pan_cli_run(int argc, char **argv)
             p.track = 0;
         } else if (!strcmp(a, "--no-track")) {
             p.track = 0;
+        } else if (!strcmp(a, "--reid")) {
+            NEED_ARG();
+            p.reid = argv[++i];
+            if (strcmp(p.reid, "default") && strcmp(p.reid, "off") && !file_exists(p.reid)) {
+                fprintf(stderr, "panoptes run: --reid takes default, off or an ONNX model file; '%s' cannot be read\n", p.reid);
+                return 2;
+            }
+        } else if (!strcmp(a, "--overlap")) {
+            NEED_ARG();
+            double *o = overlaps[n_overlaps];
+            char tail;
+            if (n_overlaps >= 64 || sscanf(argv[++i], "%lf,%lf,%lf,%lf%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4 ||
+                o[0] != (int)o[0] || o[1] != (int)o[1] || o[0] < 0 || o[1] < 0 || o[0] == o[1]) {
+                fprintf(stderr, "panoptes run: --overlap takes A,B,DX,DY (two different camera indices and a shift in "
+                                "pixels), at most 64 times; not '%s'\n", argv[i]);
+                return 2;
+            }
+            n_overlaps++;
         } else if (!strcmp(a, "--batch")) {
             NEED_ARG();
             p.batch = atoi(argv[++i]);
@@ -280,6 +304,14 @@ int pan_cli_run(int argc, char **argv)
               stderr);
         return 2;
     }
+    for (int k = 0; k < n_overlaps; k++)
+        if (overlaps[k][0] >= n_cams || overlaps[k][1] >= n_cams) {
+            fprintf(stderr, "panoptes run: --overlap names camera %d, but there are %d cameras\n",
+                    (int)(overlaps[k][0] >= n_cams ? overlaps[k][0] : overlaps[k][1]), n_cams);
+            return 2;
+        }
+    p.overlaps = (const double(*)[4])overlaps;
+    p.n_overlaps = n_overlaps;
     p.cameras = cams;
     p.n_cameras = n_cams;
     p.progress = isatty(STDERR_FILENO) && !quiet;

@@ -51,6 +51,15 @@ typedef struct pan_pipeline_params {
     /* Pace file sources at their native frame rate (by timestamps) instead of as fast as
      * possible; they then drop frames like live cameras when the pipeline falls behind. */
     int realtime;
+    /* Appearance for tracking (include/panoptes/reid.h), used only when tracking: NULL or
+     * "default" = the default colour descriptor (computed where the frames are: GPU or host),
+     * "off" = none (motion and IoU only), anything else = the path of an ONNX ReID model. */
+    const char *reid;
+    /* Overlapping cameras whose views differ by a translation (crops of one view), for the global
+     * identities (pan_identity_set_overlap): n_overlaps entries {camera_a, camera_b, dx, dy}, pixel
+     * (x, y) of camera a is (x + dx, y + dy) in camera b. */
+    const double (*overlaps)[4];
+    int n_overlaps;
 } pan_pipeline_params;
 
 /* Where a camera is in its life. Every change is logged (INFO, WARN for retrying, ERROR for failed).
