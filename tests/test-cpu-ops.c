@@ -358,6 +358,60 @@ PAN_TEST(bad_shapes_fail_cleanly)
     pan_log_set_level(PAN_LOG_WARN);
 }
 
-PAN_TEST_MAIN(conv_3x3_pad1, conv_stride2_bias_leaky, conv_depthwise_dilated_grouped, conv_residual, binary_broadcast,
+/* the tensor whose block t shares through Reshape-like ops */
+static int alias_root(const pan_graph *g, int t)
+{
+    while (g->tensors[t].producer >= 0 && g->nodes[g->tensors[t].producer].op == PAN_OP_RESHAPE)
+        t = g->nodes[g->tensors[t].producer].inputs[0];
+    return t;
+}
+
+PAN_TEST(memory_plan_reuses_without_overlap)
+{
+    /* x -> r1 -> r2 -> ... -> r8 plus a skip (x + r8) and a Reshape alias: the arena must be far
+     * below the sum of the tensors, and no two tensors alive at the same step may overlap
+     * (except an alias and its source, which share the block on purpose). */
+    pan_graph *g = new_graph();
+    int x = nt_input(g, "x", 2, D(64, 64)), t = x;
+    char nm[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(nm, sizeof nm, "r%d", i);
+        t = nt_node(g, i % 2 ? PAN_OP_SIGMOID : PAN_OP_RELU, nm, NULL, 1, t);
+    }
+    int re = nt_node(g, PAN_OP_RESHAPE, "re", NULL, 2, t, nt_i64(g, "s", 1, D(-1)));
+    int sum = nt_node(g, PAN_OP_ADD, "sum", NULL, 2, nt_node(g, PAN_OP_RESHAPE, "xf", NULL, 2, x, nt_i64(g, "s2", 1, D(-1))), re);
+    ASSERT_OK(pan__graph_mark_output(g, sum));
+    ASSERT_OK(pan__graph_infer_shapes(g, 1));
+    size_t arena = 0;
+    ASSERT_OK(pan__graph_plan_memory(g, 4, 64, &arena));
+    size_t one = 64 * 64 * 4;
+    ASSERT_LE(arena, 3 * one); /* 12 tensors of `one` bytes, at most 3 alive at once */
+    /* lifetimes by step */
+    int nt = g->n_tensors;
+    int *first = malloc(sizeof(int) * (size_t)nt), *last = malloc(sizeof(int) * (size_t)nt);
+    for (int i = 0; i < nt; i++) first[i] = last[i] = -1;
+    for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]] = 0;
+    for (int sidx = 0; sidx < g->n_nodes; sidx++) {
+        const pan_node *n = &g->nodes[sidx];
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) last[n->inputs[k]] = sidx;
+        for (int k = 0; k < n->n_outputs; k++) first[n->outputs[k]] = last[n->outputs[k]] = sidx;
+    }
+    for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]] = g->n_nodes;
+    for (int a = 0; a < nt; a++)
+        for (int b = a + 1; b < nt; b++) {
+            const pan_tensor *A = &g->tensors[a], *B = &g->tensors[b];
+            if (A->offset < 0 || B->offset < 0 || first[a] < 0 || first[b] < 0 || alias_root(g, a) == alias_root(g, b))
+                continue;
+            int live_together = first[a] <= last[b] && first[b] <= last[a];
+            int overlap = A->offset < B->offset + B->nbytes && B->offset < A->offset + A->nbytes;
+            if (live_together && overlap) PAN__FAIL("'%s' and '%s' overlap while both alive", A->name, B->name);
+        }
+    free(first);
+    free(last);
+    pan__graph_destroy(&g);
+}
+
+PAN_TEST_MAIN(memory_plan_reuses_without_overlap, conv_3x3_pad1, conv_stride2_bias_leaky, conv_depthwise_dilated_grouped, conv_residual, binary_broadcast,
               activations, pools, resize_modes, data_movement, split_softmax_gemm_matmul, shape_subgraph_folds,
               bad_shapes_fail_cleanly)
