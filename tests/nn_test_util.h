@@ -4,6 +4,8 @@
 #define PANOPTES_TESTS_NN_TEST_UTIL_H
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "nn/ir.h"
 #include "nn/nn_backend.h"
@@ -72,6 +74,54 @@ static inline int nt_count_op(const pan_graph *g, pan_op op)
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) n += !g->nodes[i].dead && g->nodes[i].op == op;
     return n;
+}
+
+/* The tensor whose block t shares through Reshape-like ops (see memplan.c). */
+static inline int nt_alias_root(const pan_graph *g, int t)
+{
+    for (;;) {
+        int p = g->tensors[t].producer;
+        if (p < 0) return t;
+        pan_op op = g->nodes[p].op;
+        if (op != PAN_OP_RESHAPE && op != PAN_OP_FLATTEN && op != PAN_OP_SQUEEZE && op != PAN_OP_UNSQUEEZE &&
+            op != PAN_OP_IDENTITY)
+            return t;
+        if (g->tensors[g->nodes[p].inputs[0]].flags & PAN_TENSOR_CONST) return t;
+        t = g->nodes[p].inputs[0];
+    }
+}
+
+/* After pan__graph_plan_memory: 1 (and a message) when two tensors alive at the same step share
+ * bytes without being aliases of each other. */
+static inline int nt_plan_conflict(const pan_graph *g, char *why, size_t size)
+{
+    int nt = g->n_tensors, bad = 0;
+    int *first = malloc(sizeof(int) * (size_t)nt + 1), *last = malloc(sizeof(int) * (size_t)nt + 1);
+    for (int i = 0; i < nt; i++) first[i] = last[i] = -1;
+    for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]] = last[g->inputs[i]] = 0;
+    for (int s = 0; s < g->n_nodes; s++) {
+        const pan_node *n = &g->nodes[s];
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) last[n->inputs[k]] = s;
+        for (int k = 0; k < n->n_outputs; k++) first[n->outputs[k]] = last[n->outputs[k]] = s;
+    }
+    for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]] = g->n_nodes;
+    for (int a = 0; a < nt && !bad; a++)
+        for (int b = a + 1; b < nt && !bad; b++) {
+            const pan_tensor *A = &g->tensors[a], *B = &g->tensors[b];
+            if (A->offset < 0 || B->offset < 0 || first[a] < 0 || first[b] < 0 ||
+                (A->flags | B->flags) & PAN_TENSOR_CONST || nt_alias_root(g, a) == nt_alias_root(g, b))
+                continue;
+            int together = first[a] <= last[b] && first[b] <= last[a];
+            int overlap = A->offset < B->offset + B->nbytes && B->offset < A->offset + A->nbytes;
+            if (together && overlap) {
+                snprintf(why, size, "'%s' and '%s' overlap while both alive", A->name, B->name);
+                bad = 1;
+            }
+        }
+    free(first);
+    free(last);
+    return bad;
 }
 
 #endif

@@ -358,14 +358,6 @@ PAN_TEST(bad_shapes_fail_cleanly)
     pan_log_set_level(PAN_LOG_WARN);
 }
 
-/* the tensor whose block t shares through Reshape-like ops */
-static int alias_root(const pan_graph *g, int t)
-{
-    while (g->tensors[t].producer >= 0 && g->nodes[g->tensors[t].producer].op == PAN_OP_RESHAPE)
-        t = g->nodes[g->tensors[t].producer].inputs[0];
-    return t;
-}
-
 PAN_TEST(memory_plan_reuses_without_overlap)
 {
     /* x -> r1 -> r2 -> ... -> r8 plus a skip (x + r8) and a Reshape alias: the arena must be far
@@ -386,29 +378,8 @@ PAN_TEST(memory_plan_reuses_without_overlap)
     ASSERT_OK(pan__graph_plan_memory(g, 4, 64, &arena));
     size_t one = 64 * 64 * 4;
     ASSERT_LE(arena, 3 * one); /* 12 tensors of `one` bytes, at most 3 alive at once */
-    /* lifetimes by step */
-    int nt = g->n_tensors;
-    int *first = malloc(sizeof(int) * (size_t)nt), *last = malloc(sizeof(int) * (size_t)nt);
-    for (int i = 0; i < nt; i++) first[i] = last[i] = -1;
-    for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]] = 0;
-    for (int sidx = 0; sidx < g->n_nodes; sidx++) {
-        const pan_node *n = &g->nodes[sidx];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) last[n->inputs[k]] = sidx;
-        for (int k = 0; k < n->n_outputs; k++) first[n->outputs[k]] = last[n->outputs[k]] = sidx;
-    }
-    for (int i = 0; i < g->n_outputs; i++) last[g->outputs[i]] = g->n_nodes;
-    for (int a = 0; a < nt; a++)
-        for (int b = a + 1; b < nt; b++) {
-            const pan_tensor *A = &g->tensors[a], *B = &g->tensors[b];
-            if (A->offset < 0 || B->offset < 0 || first[a] < 0 || first[b] < 0 || alias_root(g, a) == alias_root(g, b))
-                continue;
-            int live_together = first[a] <= last[b] && first[b] <= last[a];
-            int overlap = A->offset < B->offset + B->nbytes && B->offset < A->offset + A->nbytes;
-            if (live_together && overlap) PAN__FAIL("'%s' and '%s' overlap while both alive", A->name, B->name);
-        }
-    free(first);
-    free(last);
+    char why[256];
+    if (nt_plan_conflict(g, why, sizeof why)) PAN__FAIL("%s", why);
     pan__graph_destroy(&g);
 }
 

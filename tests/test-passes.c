@@ -152,6 +152,11 @@ PAN_TEST(nanodet_fused_equals_unfused)
     ASSERT_LE(nt_count_op(c, PAN_OP_TRANSPOSE), 6);
     ASSERT_EQ(nt_count_op(c, PAN_OP_PAD), 0);
     ASSERT_EQ(nt_count_op(c, PAN_OP_LEAKY_RELU), 0);
+    size_t arena = 0;
+    char why[256];
+    ASSERT_OK(pan__graph_plan_memory(c, 4, 64, &arena));
+    if (nt_plan_conflict(c, why, sizeof why)) PAN__FAIL("memory plan: %s", why);
+    fprintf(stderr, "  nanodet batch 1: %.1f MiB of activations\n", (double)arena / (1 << 20));
     pan__graph_destroy(&m);
     pan__graph_destroy(&c);
     pan_engine_destroy(&e[0]);
