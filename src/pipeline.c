@@ -98,6 +98,9 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
         goto out;
     }
     for (int i = 0; i < p->n_cameras; i++) pthread_mutex_init(&r.cams[i].lock, NULL);
+    size_t dev_free = 0, dev_total = 0, dev_base = 0;
+    if (r.backend == PAN_BACKEND_CUDA && pan_gpu_init(0) == PAN_OK && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
+        dev_base = dev_total - dev_free;
     st = pan_stages_create(&r.stages, p, r.backend);
     if (st) goto out;
     batch_max = r.stages.batch;
@@ -182,6 +185,8 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     getrusage(RUSAGE_SELF, &ru);
     sum->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
     sum->interrupted = interrupted_seen;
+    if (dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
+        sum->device_mib_used = ((double)(dev_total - dev_free) - (double)dev_base) / (1024.0 * 1024.0);
     sum->pixel_bytes_copied = (int64_t)pan_gpu_pixel_bytes_copied();
     st = run_st;
 out:

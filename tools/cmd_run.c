@@ -122,10 +122,10 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
                     (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s);
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
-                   "\"pixel_bytes_copied\":%lld,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
+                   "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
                    "\"reconnects\":%lld}\n",
                 (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
-                (long long)s->pixel_bytes_copied, s->failed_cameras, s->interrupted ? "true" : "false",
+                (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, s->interrupted ? "true" : "false",
                 (long long)s->dropped, (long long)s->reconnects);
         return;
     }
@@ -146,7 +146,8 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
             (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
             s->interrupted ? " (interrupted)" : "");
     if (s->backend == PAN_BACKEND_CUDA)
-        fprintf(f, "  pixel bytes copied host<->device: %lld\n", (long long)s->pixel_bytes_copied);
+        fprintf(f, "  pixel bytes copied host<->device: %lld; device memory used %.1f MiB (%.1f MiB per camera)\n",
+                (long long)s->pixel_bytes_copied, s->device_mib_used, s->device_mib_used / s->n_cameras);
 }
 
 int pan_cli_run(int argc, char **argv)

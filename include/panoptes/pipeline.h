@@ -109,6 +109,9 @@ typedef struct pan_run_summary {
     int interrupted;
     int64_t dropped;             /* all cameras */
     int64_t reconnects;          /* all cameras */
+    /* cuda: device memory the run added (cudaMemGetInfo at the end of the run minus after the
+     * context was made): decoders, pools, engines; the CUDA context itself excluded. */
+    double device_mib_used;
 } pan_run_summary;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);
