@@ -5,6 +5,7 @@
 #   run(command="bash scripts/gpu-run.sh", carry=[".gpu"])
 #   run(command="bash scripts/gpu-run.sh tests", carry=[".gpu"])      # only the GPU tests
 #   run(command="bash scripts/gpu-run.sh bench", carry=[".gpu"])      # only the benchmarks
+#   run(command="bash scripts/gpu-run.sh e2e", carry=[".gpu","models"]) # whole pipeline vs cpu, N cameras, seed peer
 #
 # Writes into $OUT (at most 8 files come back): device.txt, tests.log, bench_decode_gpu.json,
 # ffmpeg_decode.json, summary.txt. The last lines printed are the summary table.
@@ -146,6 +147,47 @@ if [ "$WHAT" = all ] || [ "$WHAT" = bench ]; then
     if [ -f "$OUT/ffmpeg_stderr.txt" ]; then # keep the first 100 kB: repeated errors would swamp it
         head -c 100000 "$OUT/ffmpeg_stderr.txt" >"$OUT/ffmpeg_stderr.tmp" && mv "$OUT/ffmpeg_stderr.tmp" "$OUT/ffmpeg_stderr.txt"
     fi
+fi
+
+# End to end (`bash scripts/gpu-run.sh e2e`, carry ".gpu" and "models"): the whole pipeline
+# (NVDEC -> preprocess -> FP16 NanoDet -> GPU NMS -> tracking -> JSONL) against the cpu reference,
+# then N looped 1080p cameras through the CLI, then the seed-shaped Python pipeline on the same
+# clips as a peer. E2E_STREAMS (default 1,16,64) and E2E_FRAMES (frames over all cameras per run).
+if [ "$WHAT" = e2e ]; then
+    CLI="$R/bin/panoptes"
+    PANOPTES_CLI="$CLI" PANOPTES_DATA_DIR="$R/data" bash tests/test-gpu-pipeline.sh >"$OUT/e2e_test.log" 2>&1 || status=1
+    tail -4 "$OUT/e2e_test.log"
+    : >"$OUT/e2e.json"
+    for clip in vtest-1080p.mp4 vtest-1080p-hevc.mp4; do
+        for n in ${E2E_STREAMS:-1 16 64}; do
+            f=$(( ${E2E_FRAMES:-24000} / n )); [ $f -gt 3000 ] && f=3000
+            cams=(); for i in $(seq "$n"); do cams+=(--camera "$R/data/$clip"); done
+            PANOPTES_LOG=warn timeout 240 "$CLI" run --backend cuda "${cams[@]}" --loop --max-frames "$f" --out /dev/null \
+                --summary-json "$OUT/e2e_one.json" --quiet 2>>"$OUT/e2e_stderr.txt"
+            rc=$?
+            python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); del s["cameras"]; s.update(clip=sys.argv[2], streams=int(sys.argv[3]), rc=int(sys.argv[4])); print(json.dumps(s))' \
+                "$OUT/e2e_one.json" "$clip" "$n" "$rc" >>"$OUT/e2e.json" 2>>"$OUT/e2e_stderr.txt"
+        done
+    done
+    rm -f "$OUT/e2e_one.json"
+    for n in ${SEED_STREAMS:-1 4}; do
+        timeout 240 python3 tests/peers/seed_pipeline.py --clip "$R/data/vtest-1080p.mp4" --cameras "$n" --frames 300 \
+            >>"$OUT/e2e.json" 2>>"$OUT/e2e_stderr.txt"
+    done
+    echo "end to end (cuda backend, N looped cameras, detection + tracking) and the seed-shaped Python pipeline:"
+    python3 - "$OUT/e2e.json" <<'EOF'
+import json, sys
+for l in open(sys.argv[1]):
+    if not l.strip().startswith("{"): continue
+    r = json.loads(l)
+    if r.get("bench") == "seed_python_pipeline":
+        print(f'seed python  {r["clip"]:22} N={r["cameras"]:>3} {r["fps"]:>8.1f} fps {r["cpu_ms_per_frame"]:>8.3f} cpu ms/frame')
+    else:
+        print(f'panoptes     {r["clip"]:22} N={r["streams"]:>3} {r["fps"]:>8.1f} fps {r["cpu_ms_per_frame"]:>8.3f} cpu ms/frame '
+              f'{r.get("device_mib_used", 0) / r["streams"]:>6.1f} MiB/cam  px copied {r["pixel_bytes_copied"]}  failed {r["failed_cameras"]} rc {r["rc"]}')
+EOF
+    tail -3 "$OUT/e2e_stderr.txt"
+    exit $status
 fi
 
 # Summary (also the last lines of the call's output).
