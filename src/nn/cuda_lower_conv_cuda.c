@@ -1,0 +1,213 @@
+/* Lowering of convolutions (cuDNN step + epilogue, explicit padding where cuDNN cannot pad,
+ * epilogues written straight into channel concats) and batch-norm for the cuda backend. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cuda_lower.h"
+#include "panoptes/log.h"
+
+static int concat_target(const pan_cu_exec *ex, int t, int64_t *coff)
+{
+    const pan_graph *g = ex->g;
+    if ((g->tensors[t].flags & PAN_TENSOR_OUTPUT) || pan__graph_consumers(g, t) != 1) return -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const pan_node *c = &g->nodes[i];
+        if (c->dead || c->op != PAN_OP_CONCAT) continue;
+        int64_t at = 0;
+        for (int k = 0; k < c->n_inputs; k++) {
+            if (c->inputs[k] < 0) continue;
+            const pan_tensor *p = &g->tensors[c->inputs[k]];
+            if (c->inputs[k] == t) {
+                const pan_tensor *o = &g->tensors[c->outputs[0]];
+                int64_t ax = c->attrs.axis.axis < 0 ? c->attrs.axis.axis + o->rank : c->attrs.axis.axis;
+                if (ax != 1 || o->rank != 4 || !ex->ti[c->outputs[0]].nhwc) return -1;
+                *coff = at;
+                return c->outputs[0];
+            }
+            at += p->dims[1];
+        }
+    }
+    return -1;
+}
+
+pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
+{
+    const pan_tensor *x = IN(0), *w = IN(1), *y = OUT(0);
+    const pan_conv_attrs *a = &n->attrs.conv;
+    if (!(w->flags & PAN_TENSOR_CONST) || (HAS_IN(2) && !(IN(2)->flags & PAN_TENSOR_CONST))) {
+        pan__cu_lower_error(ex, n, "weights and bias must be constants");
+        return PAN_UNSUPPORTED;
+    }
+    if (!ex->ti[n->inputs[0]].nhwc || (x->flags & PAN_TENSOR_CONST)) {
+        pan__cu_lower_error(ex, n, "input must be a 4-D activation");
+        return PAN_UNSUPPORTED;
+    }
+    int64_t K = w->dims[0], Cg = w->dims[1], R = w->dims[2], S = w->dims[3];
+    int group = a->group > 0 ? (int)a->group : 1;
+    int64_t pt = a->pads[0], pl = a->pads[1], pb = a->pads[2], pr = a->pads[3];
+    /* Few input channels (an RGB image: 3) leave cuDNN without tensor-core kernels, whose loads
+     * want 8 FP16 channels (16 bytes) per pixel: pad the input with zero channels, the weights
+     * with zero taps (H100: first NanoDet conv 0.87 ms -> a fraction at batch 64). */
+    int64_t Cgp = (group == 1 && Cg % 8 && Cg < 64) ? (Cg + 7) / 8 * 8 : Cg;
+
+    /* weights OIHW FP32 -> KRSC FP16 (cuDNN's NHWC filter layout) */
+    int64_t wn = K * Cgp * R * S;
+    uint16_t *hw = calloc((size_t)wn, 2);
+    if (!hw) return PAN_NOMEM;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < Cg; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++)
+                    hw[((k * R + r) * S + s) * Cgp + c] = pan__cu_f32_to_f16(pan__cu_const_f32(w, ((k * Cg + c) * R + r) * S + s));
+    int64_t woff = pan__cu_const_append(ex, hw, (size_t)wn * 2);
+    free(hw);
+    if (woff < 0) return PAN_NOMEM;
+    int64_t boff = -1;
+    if (HAS_IN(2)) {
+        float *hb = malloc((size_t)K * sizeof *hb);
+        if (!hb) return PAN_NOMEM;
+        for (int64_t k = 0; k < K; k++) hb[k] = pan__cu_const_f32(IN(2), k);
+        boff = pan__cu_const_append(ex, hb, (size_t)K * sizeof *hb);
+        free(hb);
+        if (boff < 0) return PAN_NOMEM;
+    }
+
+    pan_cu_conv_shape cs = {
+        .n = (int)x->dims[0], .c = (int)x->dims[1], .h = (int)x->dims[2], .w = (int)x->dims[3],
+        .k = (int)K, .r = (int)R, .s = (int)S, .oh = (int)y->dims[2], .ow = (int)y->dims[3],
+        .stride_h = a->strides[0] > 0 ? (int)a->strides[0] : 1, .stride_w = a->strides[1] > 0 ? (int)a->strides[1] : 1,
+        .dil_h = a->dilations[0] > 0 ? (int)a->dilations[0] : 1, .dil_w = a->dilations[1] > 0 ? (int)a->dilations[1] : 1,
+        .group = group,
+    };
+    pan_cu_ref xin;
+    int pos = ex->n_steps;
+    int asym = pt != pb || pl != pr;
+    if (!asym && Cgp == Cg) {
+        cs.pad_h = (int)pt;
+        cs.pad_w = (int)pl;
+        TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &xin));
+    } else {
+        /* cuDNN pads symmetrically: pad explicitly into a temporary (TF "SAME" with stride 2),
+         * and/or add the zero channels */
+        int64_t eh = asym ? pt + pb : 0, ew = asym ? pl + pr : 0;
+        int64_t pd[4] = {x->dims[0], Cgp, x->dims[2] + eh, x->dims[3] + ew};
+        int64_t pbytes = pd[0] * pd[1] * pd[2] * pd[3] * 2;
+        int tb = pan__cu_buf_add(ex, pbytes, pos, pos + 1);
+        if (tb < 0) return PAN_NOMEM;
+        NEW_STEP(sp, PAN_CU_STEP_PAD);
+        sp->y.space = PAN_CU_REF_ARENA;
+        sp->y.id = tb;
+        TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &sp->a));
+        int64_t ys[4], xs[4], begin[4] = {0, 0, asym ? pt : 0, asym ? pl : 0};
+        pan__cu_phys_strides(4, pd, 1, ys);
+        pan__cu_phys_strides(4, x->dims, 1, xs);
+        const int order[4] = {0, 2, 3, 1};
+        sp->p.pad.rank = 4;
+        for (int k = 0; k < 4; k++) {
+            sp->p.pad.dims[k] = (int)pd[order[k]];
+            sp->p.pad.out_strides[k] = (int)ys[order[k]];
+            sp->p.pad.in_dims[k] = (int)x->dims[order[k]];
+            sp->p.pad.in_strides[k] = (int)xs[order[k]];
+            sp->p.pad.begin[k] = (int)begin[order[k]];
+        }
+        sp->p.pad.mode = PAN_PAD_CONSTANT;
+        sp->p.pad.value = 0.f;
+        cs.c = (int)Cgp;
+        cs.h = (int)pd[2];
+        cs.w = (int)pd[3];
+        cs.pad_h = asym ? 0 : (int)pt;
+        cs.pad_w = asym ? 0 : (int)pl;
+        xin = sp->y;
+        pos = ex->n_steps;
+    }
+
+    int act = pan__cu_act_of(a->act);
+    int has_res = HAS_IN(3);
+    if (has_res && (IN(3)->flags & PAN_TENSOR_CONST || !ex->ti[n->inputs[3]].nhwc)) {
+        pan__cu_lower_error(ex, n, "residual must be a 4-D activation");
+        return PAN_UNSUPPORTED;
+    }
+    int64_t coff = 0;
+    int cat = concat_target(ex, n->outputs[0], &coff);
+    NEW_STEP(sc, PAN_CU_STEP_CONV);
+    sc->a = xin;
+    sc->b.space = PAN_CU_REF_CONST;
+    sc->b.off = woff;
+    sc->p.conv = cs;
+    if (cat >= 0) {
+        /* the conv writes a temporary; the epilogue writes the concat's slice (no concat copy) */
+        int64_t ybytes = ex->ti[n->outputs[0]].numel * 2;
+        int tb = pan__cu_buf_add(ex, ybytes, pos, pos + 1);
+        if (tb < 0) return PAN_NOMEM;
+        sc->y.space = PAN_CU_REF_ARENA;
+        sc->y.id = tb;
+        /* a fused conv writes the concat already at this step: keep its buffer alive from here */
+        pan_cu_ref early;
+        TRY(pan__cu_tensor_ref(ex, cat, pos, &early));
+    } else {
+        TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &sc->y));
+    }
+
+    if (boff >= 0 || act != PAN_CU_U_NONE || has_res || cat >= 0) {
+        pos = ex->n_steps;
+        pan_cu_ref raw = sc->y;
+        NEW_STEP(se, PAN_CU_STEP_EPILOGUE);
+        se->a = raw;
+        se->ys = (int)K;
+        if (cat >= 0) {
+            TRY(pan__cu_tensor_ref(ex, cat, pos, &se->y));
+            se->y.off = coff * 2;
+            se->ys = (int)ex->g->tensors[cat].dims[1];
+            ex->ti[n->outputs[0]].in_concat = 1;
+        } else {
+            se->y = raw;
+        }
+        if (boff >= 0) {
+            se->b.space = PAN_CU_REF_CONST;
+            se->b.off = boff;
+        }
+        if (has_res) TRY(pan__cu_tensor_ref(ex, n->inputs[3], pos, &se->c));
+        se->n = ex->ti[n->outputs[0]].numel;
+        se->C = (int)K;
+        se->op = act;
+        se->alpha = a->act_alpha;
+        se->beta = a->act_beta;
+        se->flag = a->residual_after_act;
+    }
+    return PAN_OK;
+}
+
+pan_status pan__cu_lower_batchnorm(pan_cu_exec *ex, int node_idx, const pan_node *n)
+{
+    const pan_tensor *x = IN(0);
+    for (int k = 1; k <= 4; k++)
+        if (!HAS_IN(k) || !(IN(k)->flags & PAN_TENSOR_CONST)) {
+            pan__cu_lower_error(ex, n, "batch-norm parameters must be constants");
+            return PAN_UNSUPPORTED;
+        }
+    int64_t C = x->rank > 1 ? x->dims[1] : 1;
+    float *h = malloc((size_t)C * 2 * sizeof *h);
+    if (!h) return PAN_NOMEM;
+    for (int64_t c = 0; c < C; c++) {
+        double sc = pan__tensor_get_f64(IN(1), c) / sqrt(pan__tensor_get_f64(IN(4), c) + n->attrs.bn.epsilon);
+        h[c] = (float)sc;
+        h[C + c] = (float)(pan__tensor_get_f64(IN(2), c) - pan__tensor_get_f64(IN(3), c) * sc);
+    }
+    int64_t off = pan__cu_const_append(ex, h, (size_t)C * 2 * sizeof *h);
+    free(h);
+    if (off < 0) return PAN_NOMEM;
+    int pos = ex->n_steps;
+    NEW_STEP(s, PAN_CU_STEP_AFFINE);
+    TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &s->y));
+    TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &s->a));
+    s->b.space = s->c.space = PAN_CU_REF_CONST;
+    s->b.off = off;
+    s->c.off = off + C * (int64_t)sizeof(float);
+    s->n = ex->ti[n->outputs[0]].numel;
+    s->C = (int)C;
+    s->div = 1;
+    if (!ex->ti[n->inputs[0]].nhwc)
+        for (int i = 2; i < x->rank; i++) s->div *= x->dims[i];
+    return PAN_OK;
+}
