@@ -1,13 +1,18 @@
-/* Internal to the cuda engine backend (cuda_backend_cuda.c, cuda_lower_cuda.c).
+/* Internal to the cuda engine backend (cuda_backend_cuda.c, cuda_lower*_cuda.c).
  *
  * Compiling a planned graph for one batch:
  *  1. every runtime tensor gets a storage form: FP16 for floating tensors (integers keep their
  *     dtype), NHWC for 4-D ones, dense row-major in logical order for the others;
  *  2. each node is lowered into steps (kernel launches, cuDNN calls, copies) whose operands are
- *     references: an activation buffer (+ byte offset) or the uploaded constants (+ offset);
+ *     references: an activation buffer (+ byte offset) or the uploaded constants (+ offset).
+ *     A conv is a CONV step and an EPILOGUE step (bias, activation, residual); the epilogue of a
+ *     conv whose only consumer is a channel concat writes the concat's slice (no copy); an RGB
+ *     input is padded to 8 channels for the tensor cores; NanoDet's head Reshape + Transpose
+ *     becomes one contiguous copy;
  *  3. buffers get offsets in ONE device arena from their lifetimes (step indices), greedy by size;
  *  4. the arena, the constants (weights in KRSC FP16, biases FP32) and the cuDNN workspace come
- *     from the device pool; cuDNN algorithms are chosen by measurement;
+ *     from the device pool; each conv's engine is chosen by measurement (cuda_conv.h), and where
+ *     cuDNN fuses the epilogue into the conv, the EPILOGUE step is skipped;
  *  5. the step list is captured once into a CUDA graph (unless PANOPTES_CUDA_GRAPH=0).
  * Running = converting the caller's inputs into the input buffers, one graph launch, converting
  * the outputs out: three or so host calls per batch, nothing allocated after the first host run. */

@@ -1,11 +1,14 @@
 /* The cuda engine backend: FP16 storage, FP32 accumulation, NHWC activations, cuDNN convolutions,
  * own kernels for the rest, one device arena per batch size, one CUDA graph per batch size.
- * How a graph is compiled: cuda_backend.h. Lowering of each op: cuda_lower_cuda.c.
+ * How a graph is compiled: cuda_backend.h. Lowering: cuda_lower*_cuda.c. Kernels: cuda_ops*.cu.
+ * Convolutions: cuda_conv_cuda.c (choice, legacy API), cuda_convgraph_cuda.c (graph API, fusion).
  *
- * Environment (read when an exec is compiled):
+ * Environment:
  *   PANOPTES_CUDA_GRAPH=0        no CUDA graph: at compile, none is captured; at run, an exec that
  *                                has one runs its steps one by one instead (benchmarks compare both)
- *   PANOPTES_CUDNN_WORKSPACE_MB  largest cuDNN workspace an algorithm may use (default 256) */
+ *   PANOPTES_CUDNN_WORKSPACE_MB  largest cuDNN workspace an engine may use (default 256; compile)
+ *   PANOPTES_CUDNN_LEGACY=1      legacy cudnnConvolutionForward algorithms only, no graph API (compile)
+ *   PANOPTES_CUDA_PROFILE=1      with the graph off: GPU time of every step, logged at INFO (run) */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
