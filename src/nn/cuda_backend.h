@@ -109,8 +109,11 @@ typedef struct pan_cu_exec {
     void *graph, *gexec; /* cudaGraph_t, cudaGraphExec_t */
 } pan_cu_exec;
 
-/* cuda_lower_cuda.c */
+/* cuda_lower_cuda.c: steps and buffers of ex->g (ex->ti allocated, zeroed); no GPU needed. */
 pan_status pan__cu_lower(pan_cu_exec *ex);
+/* cuda_backend_cuda.c: offsets of the buffers in one arena (256-byte aligned) such that no two
+ * buffers alive at the same step overlap; sets ex->arena_bytes. No GPU needed. */
+pan_status pan__cu_plan_arena(pan_cu_exec *ex);
 /* Strides (elements) of each logical dim in the storage of a tensor of that shape/layout. */
 void pan__cu_phys_strides(int rank, const int64_t *dims, int nhwc, int64_t *strides);
 /* Logical dims in storage order, outermost first (NHWC: 0, 2, 3, 1). */

@@ -63,7 +63,7 @@ static int cmp_i64(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
-static pan_status plan_arena(pan_cu_exec *ex)
+pan_status pan__cu_plan_arena(pan_cu_exec *ex)
 {
     const int64_t align = 256; /* cuDNN and vectorised kernels want 16 B; 256 keeps lines apart */
     int n = ex->n_bufs;
@@ -230,7 +230,7 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     }
     if ((st = pan_gpu_init(be->device))) goto fail;
     if ((st = pan__cu_lower(ex))) goto fail;
-    if ((st = plan_arena(ex))) goto fail;
+    if ((st = pan__cu_plan_arena(ex))) goto fail;
 
     if ((st = pan_devpool_alloc(be->pool, ex->arena_bytes ? ex->arena_bytes : 256, "engine.arena", &ex->arena)))
         goto fail;
