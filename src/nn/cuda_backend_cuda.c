@@ -421,8 +421,10 @@ static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor 
         if (u->memory == PAN_MEMORY_HOST) {
             if ((st = ensure_staging(be, ex))) return st;
             src = pan_devblock_ptr(ex->staging);
-            PAN_CUDA_CHECK(cudaMemcpyAsync(src, u->data, (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype),
-                                           cudaMemcpyHostToDevice, s));
+            size_t bytes = (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype);
+            PAN_CUDA_CHECK(cudaMemcpyAsync(src, u->data, bytes, cudaMemcpyHostToDevice, s));
+            /* an image tensor crossing PCIe is pixel data (DESIGN rule 1): the run summary shows it */
+            if (g->tensors[t].rank == 4) pan_gpu_count_pixel_copy(bytes);
         }
         if ((st = convert_io(ex, t, src, u->dtype, u->layout, 1, s))) return st;
     }
