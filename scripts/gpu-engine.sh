@@ -27,7 +27,8 @@ stage() {
     [ -f "$FFS/lib/pkgconfig/libavcodec.pc" ] || { echo "gpu-engine: no static FFmpeg (scripts/build-ffmpeg-static.sh)" >&2; exit 1; }
     export PATH="/usr/local/cuda/bin:$PATH" PKG_CONFIG_PATH="$FFS/lib/pkgconfig"
     cmake -S . -B build-gpu-eng -G Ninja -DCMAKE_BUILD_TYPE=Release -DPANOPTES_CUDA=ON -DPANOPTES_CUDA_ARCHS=90 \
-        -DPANOPTES_STATIC_FFMPEG=ON -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >build-gpu-eng.cmake.log 2>&1
+        -DPANOPTES_STATIC_FFMPEG=ON -DCMAKE_EXE_LINKER_FLAGS="-Wl,--as-needed" >/tmp/gpu-engine.cmake.log 2>&1 ||
+        { tail -20 /tmp/gpu-engine.cmake.log >&2; exit 1; }
     ninja -C build-gpu-eng "${PROGS[@]}"
     rm -rf "$ST" && mkdir -p "$ST/bin" "$ST/lib" "$ST/data"
     for p in "${PROGS[@]}"; do strip --strip-debug -o "$ST/bin/$p" "build-gpu-eng/$p"; done
