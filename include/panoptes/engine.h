@@ -111,7 +111,9 @@ pan_status pan_engine_output_info(const pan_engine_t *engine, int index, pan_eng
 /* Index of the output (or input) with that name, or -1. */
 int pan_engine_find_output(const pan_engine_t *engine, const char *name);
 int pan_engine_find_input(const pan_engine_t *engine, const char *name);
-/* Number of elements of one input/output for `batch` images. */
+/* Number of elements of one input/output for `batch` images. For outputs this plans the batch
+ * size if needed (see pan_engine_prepare): an output's size may depend on the batch even when
+ * its dims[0] is not PAN_ENGINE_DIM_BATCH. Returns 0 when that batch cannot be planned. */
 size_t pan_engine_input_numel(const pan_engine_t *engine, int index, int batch);
 size_t pan_engine_output_numel(const pan_engine_t *engine, int index, int batch);
 

@@ -238,7 +238,11 @@ size_t pan_engine_input_numel(const pan_engine_t *e, int i, int batch)
 size_t pan_engine_output_numel(const pan_engine_t *e, int i, int batch)
 {
     if (i < 0 || i >= e->model->n_outputs) return 0;
-    return (size_t)e->out_numel1[i] * (size_t)(e->out_batched[i] ? batch : 1);
+    /* The planned graph is authoritative: an output may grow with the batch without the batch
+     * being its dim 0 (TF's Pack/Transpose can move it). Planning is a cache, hence the cast. */
+    if (batch < 1 || batch > e->params.max_batch || pan_engine_prepare((pan_engine_t *)e, batch) != PAN_OK) return 0;
+    const pan_graph *g = e->plans[batch].g;
+    return (size_t)pan__tensor_numel(&g->tensors[g->outputs[i]]);
 }
 
 pan_status pan_engine_prepare(pan_engine_t *e, int batch)

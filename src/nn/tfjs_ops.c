@@ -29,6 +29,14 @@
 #define attr pan__tfjs_attr
 #define json_int pan__tfjs_json_int
 #define tf_dtype pan__tfjs_dtype
+#define tmp_tensor pan__tfjs_tmp_tensor
+#define node1 pan__tfjs_node1
+#define const_in pan__tfjs_const_in
+#define wrap_nchw pan__tfjs_wrap_nchw
+#define get_format pan__tfjs_format
+#define attr_f pan__tfjs_attr_f
+#define attr_b pan__tfjs_attr_b
+#define attr_list_i pan__tfjs_attr_list_i
 
 
 #define FAIL(st, ...)                                                                              \
@@ -53,12 +61,12 @@ int64_t pan__tfjs_json_int(json_t *v, int64_t def)
     return def;
 }
 
-static double attr_f(const pan_tfjs_node *c, const char *key, double def)
+double pan__tfjs_attr_f(const pan_tfjs_node *c, const char *key, double def)
 {
     json_t *v = attr(c, key, "f");
     return json_is_number(v) ? json_number_value(v) : def;
 }
-static int attr_b(const pan_tfjs_node *c, const char *key) { return json_is_true(attr(c, key, "b")); }
+int pan__tfjs_attr_b(const pan_tfjs_node *c, const char *key) { return json_is_true(attr(c, key, "b")); }
 
 /* TF JSON stores string attributes as base64 bytes. Returns def when s is not base64. */
 static const char *b64_decode(const char *s, char *out, size_t size, const char *def)
@@ -87,7 +95,7 @@ static const char *attr_s(const pan_tfjs_node *c, const char *key, char *out, si
     return b64_decode(json_string_value(attr(c, key, "s")), out, size, def);
 }
 
-static int attr_list_i(const pan_tfjs_node *c, const char *key, int64_t *out, int max)
+int pan__tfjs_attr_list_i(const pan_tfjs_node *c, const char *key, int64_t *out, int max)
 {
     json_t *l = json_object_get(attr(c, key, "list"), "i");
     if (!json_is_array(l)) return 0;
@@ -106,7 +114,7 @@ pan_dtype pan__tfjs_dtype(const char *t)
 }
 
 /* ---- graph helpers ---------------------------------------------------------------------- */
-static int tmp_tensor(pan_tfjs_node *c, const char *suffix)
+int pan__tfjs_tmp_tensor(pan_tfjs_node *c, const char *suffix)
 {
     char base[600];
     snprintf(base, sizeof base, "%s/%s", c->name, suffix);
@@ -117,7 +125,7 @@ static int tmp_tensor(pan_tfjs_node *c, const char *suffix)
     return t;
 }
 
-static int node1(pan_tfjs_node *c, pan_op op, int n_in, const int *in, int out, const pan_attrs *a)
+int pan__tfjs_node1(pan_tfjs_node *c, pan_op op, int n_in, const int *in, int out, const pan_attrs *a)
 {
     int r = pan__graph_add_node(c->g, op, c->name, n_in, in, 1, &out, a);
     return r < 0 ? r : out;
@@ -136,7 +144,7 @@ static int transpose(pan_tfjs_node *c, int x, int out, const int64_t *perm, int 
 
 static const int64_t TO_NCHW[4] = {0, 3, 1, 2}, TO_NHWC[4] = {0, 2, 3, 1};
 
-static const pan_tensor *const_in(pan_tfjs_node *c, int k)
+const pan_tensor *pan__tfjs_const_in(pan_tfjs_node *c, int k)
 {
     if (k >= c->n_in) return NULL;
     const pan_tensor *t = &c->g->tensors[c->in[k]];
@@ -165,7 +173,7 @@ static int ir_pads(pan_tfjs_node *c, int tf_pads)
 }
 
 /* Wraps an NCHW IR op for an NHWC TF op: x -> T -> op(attrs) -> T -> c->out[0]. */
-static pan_status wrap_nchw(pan_tfjs_node *c, pan_op op, int n_in, int *in, const pan_attrs *a, int nhwc)
+pan_status pan__tfjs_wrap_nchw(pan_tfjs_node *c, pan_op op, int n_in, int *in, const pan_attrs *a, int nhwc)
 {
     int r;
     if (!nhwc) return (r = node1(c, op, n_in, in, c->out[0], a)) < 0 ? r : PAN_OK;
@@ -176,7 +184,7 @@ static pan_status wrap_nchw(pan_tfjs_node *c, pan_op op, int n_in, int *in, cons
     return (r = transpose(c, mid, c->out[0], TO_NHWC, 4)) < 0 ? r : PAN_OK;
 }
 
-static pan_status get_format(pan_tfjs_node *c, int *nhwc)
+pan_status pan__tfjs_format(pan_tfjs_node *c, int *nhwc)
 {
     char buf[16];
     const char *f = attr_s(c, "data_format", buf, sizeof buf, "NHWC");
@@ -401,5 +409,5 @@ pan_status pan__tfjs_convert_one(pan_tfjs_node *c)
         a.cast.to = tf_dtype(json_string_value(attr(c, "DstT", "type")));
         return (r = node1(c, PAN_OP_CAST, 1, c->in, c->out[0], &a)) < 0 ? r : PAN_OK;
     }
-    FAIL(PAN_UNSUPPORTED, "TensorFlow op '%s' is not supported by the TF.js importer", op);
+    return pan__tfjs_convert_more(c);
 }

@@ -45,7 +45,7 @@ class Model:
         return name
 
     def blob(self, outputs=None):
-        m = {"format": "graph-model", "modelTopology": {"node": self.nodes},
+        m = {"format": "graph-model", "modelTopology": {"node": self.nodes, "library": {}, "versions": {}},
              "weightsManifest": [{"paths": ["w.bin"], "weights": self.weights}]}
         if outputs:
             m["signature"] = {"outputs": {o + ":0": {"name": o + ":0"} for o in outputs}}
@@ -62,7 +62,8 @@ def seed_conv():
     placeholder(m, "x", [1, 4, 4, 2])
     m.const("w", [3, 3, 2, 3], [((i * 7) % 11 - 5) / 8 for i in range(54)])
     m.const("b", [3], [0.5, -1, 0.25], f16=True)
-    m.node("conv", "Conv2D", ["x", "w"], strides=ilist(1, 1, 1, 1), padding=s("SAME"), data_format=s("NHWC"))
+    m.node("conv", "Conv2D", ["x", "w"], strides=ilist(1, 1, 1, 1), padding=s("SAME"), data_format=s("NHWC"),
+           dilations=ilist(1, 1, 1, 1))
     m.node("add", "BiasAdd", ["conv", "b"])
     m.node("out", "Relu", ["add"])
     return m.blob()
@@ -118,10 +119,13 @@ def seed_misc():
     m.const("fw", [3, 3, 2, 2], [0.05 * i - 0.4 for i in range(36)])
     m.const("b", [2], [1, 2])
     m.const("two", [], [2.0])
-    m.node("dconv", "DepthwiseConv2dNative", ["x", "dw"], strides=ilist(1, 2, 2, 1), padding=s("SAME"))
+    m.node("dconv", "DepthwiseConv2dNative", ["x", "dw"], strides=ilist(1, 2, 2, 1), padding=s("SAME"),
+           dilations=ilist(1, 1, 1, 1), data_format=s("NHWC"))
     m.node("fused", "_FusedConv2D", ["x", "fw", "b"], strides=ilist(1, 1, 1, 1), padding=s("EXPLICIT"),
-           explicit_paddings=ilist(0, 0, 1, 1, 1, 1, 0, 0), fused_ops={"list": {"s": [s("BiasAdd")["s"], s("Relu")["s"]]}})
-    m.node("avg", "AvgPool", ["fused"], ksize=ilist(1, 2, 2, 1), strides=ilist(1, 2, 2, 1), padding=s("SAME"))
+           explicit_paddings=ilist(0, 0, 1, 1, 1, 1, 0, 0), fused_ops={"list": {"s": [s("BiasAdd")["s"], s("Relu")["s"]]}},
+           num_args={"i": "1"}, dilations=ilist(1, 1, 1, 1), data_format=s("NHWC"))
+    m.node("avg", "AvgPool", ["fused"], ksize=ilist(1, 2, 2, 1), strides=ilist(1, 2, 2, 1), padding=s("SAME"),
+           data_format=s("NHWC"))
     m.node("mul", "Mul", ["avg", "two"])
     m.node("nn", "ResizeNearestNeighbor", ["dconv", "sz"], align_corners={"b": True})
     m.const("sz", [2], [6, 6], dtype="int32")
@@ -130,10 +134,34 @@ def seed_misc():
     return m.blob()
 
 
+def seed_more():
+    m = Model()
+    placeholder(m, "x", [1, 4, 4, 2])
+    m.const("scale", [2], [1.5, 0.5])
+    m.const("offset", [2], [0.1, -0.2])
+    m.const("mean", [2], [0.3, -0.1])
+    m.const("var", [2], [2.0, 0.5])
+    m.const("axes", [2], [1, 2], dtype="int32")
+    m.const("W", [2, 3], [1, -2, 0.5, 0.25, 3, -1])
+    m.const("idx", [2], [2, 0], dtype="int32")
+    m.const("gax", [], [1], dtype="int32")
+    m.const("eax", [], [-1], dtype="int32")
+    m.node("bn", "FusedBatchNormV3", ["x", "scale", "offset", "mean", "var"], epsilon={"f": 0.001},
+           data_format=s("NHWC"), is_training={"b": False})
+    m.node("mean_", "Mean", ["bn", "axes"], keep_dims={"b": True})
+    m.node("sq", "Squeeze", ["mean_"], squeeze_dims=ilist(1, 2))
+    m.node("mm", "MatMul", ["sq", "W"], transpose_a={"b": False}, transpose_b={"b": False})
+    m.node("mmt", "MatMul", ["W", "W"], transpose_a={"b": True}, transpose_b={"b": False})
+    m.node("ga", "GatherV2", ["mm", "idx", "gax"], batch_dims={"i": "0"})
+    m.node("pk", "Pack", ["ga", "ga"], axis={"i": "0"}, N={"i": "2"})
+    m.node("ed", "ExpandDims", ["pk", "eax"])
+    return m.blob()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fuzz/corpus-tfjs"
     os.makedirs(out, exist_ok=True)
-    for name, blob in (("conv", seed_conv()), ("nanodet-mini", seed_nanodet_mini()), ("misc", seed_misc())):
+    for name, blob in (("conv", seed_conv()), ("nanodet-mini", seed_nanodet_mini()), ("misc", seed_misc()), ("more", seed_more())):
         with open(os.path.join(out, name), "wb") as f:
             f.write(blob)
 
