@@ -180,7 +180,7 @@ PAN_TEST(broken_models_fail_cleanly)
  * imported and, when small, run; any status is fine, a crash or sanitizer report is not. */
 PAN_TEST(fuzz_regressions_replay)
 {
-    static const char *files[] = {"transpose-sink-empty-const"};
+    static const char *files[] = {"transpose-sink-empty-const", "nan-to-int"};
     pan_log_set_level(PAN_LOG_QUIET);
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];

@@ -278,13 +278,13 @@ pan_status pan__cpu_data(const pan_cpu_call *c)
         double v = n->attrs.fill.value;
         for (int64_t i = 0; i < cnt; i++) {
             switch (y->dtype) {
-            case PAN_DTYPE_F32: ((float *)c->out[0])[i] = (float)v; break;
+            case PAN_DTYPE_F32: ((float *)c->out[0])[i] = pan__d2f(v); break;
             case PAN_DTYPE_F64: ((double *)c->out[0])[i] = v; break;
-            case PAN_DTYPE_I64: ((int64_t *)c->out[0])[i] = (int64_t)v; break;
-            case PAN_DTYPE_I32: ((int32_t *)c->out[0])[i] = (int32_t)v; break;
+            case PAN_DTYPE_I64: ((int64_t *)c->out[0])[i] = pan__f2i(v); break;
+            case PAN_DTYPE_I32: ((int32_t *)c->out[0])[i] = (int32_t)pan__f2i(v); break;
             case PAN_DTYPE_U8:
             case PAN_DTYPE_BOOL:
-            case PAN_DTYPE_I8: ((uint8_t *)c->out[0])[i] = (uint8_t)(int)v; break;
+            case PAN_DTYPE_I8: ((uint8_t *)c->out[0])[i] = (uint8_t)pan__f2i(v); break;
             default: return PAN_UNSUPPORTED;
             }
         }

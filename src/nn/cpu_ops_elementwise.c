@@ -93,8 +93,8 @@ pan_status pan__cpu_unary(const pan_cpu_call *c)
             case PAN_OP_ABS: v = v < 0 ? -v : v; break;
             case PAN_OP_RELU: v = v < 0 ? 0 : v; break;
             case PAN_OP_CLIP:
-                if (v < c->n->attrs.unary.alpha) v = (int64_t)c->n->attrs.unary.alpha;
-                if (v > c->n->attrs.unary.beta) v = (int64_t)c->n->attrs.unary.beta;
+                if (v < c->n->attrs.unary.alpha) v = pan__f2i(c->n->attrs.unary.alpha);
+                if (v > c->n->attrs.unary.beta) v = pan__f2i(c->n->attrs.unary.beta);
                 break;
             default: break;
             }
@@ -219,10 +219,10 @@ pan_status pan__cpu_cast(const pan_cpu_call *c)
         case PAN_DTYPE_I8: iv = ((const int8_t *)c->in[0])[i]; break;
         default: return PAN_UNSUPPORTED;
         }
-        if (is_f) iv = (isfinite(v) && fabs(v) < 9.2e18) ? (int64_t)v : 0;
+        if (is_f) iv = isfinite(v) ? pan__f2i(v) : 0;
         else v = (double)iv;
         switch (y->dtype) {
-        case PAN_DTYPE_F32: ((float *)c->out[0])[i] = (float)v; break;
+        case PAN_DTYPE_F32: ((float *)c->out[0])[i] = pan__d2f(v); break;
         case PAN_DTYPE_F64: ((double *)c->out[0])[i] = v; break;
         case PAN_DTYPE_I64: ((int64_t *)c->out[0])[i] = iv; break;
         case PAN_DTYPE_I32: ((int32_t *)c->out[0])[i] = (int32_t)iv; break;

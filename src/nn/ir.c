@@ -64,8 +64,8 @@ int64_t pan__tensor_get_i64(const pan_tensor *t, int64_t i)
     case PAN_DTYPE_U8:
     case PAN_DTYPE_BOOL: return ((const uint8_t *)t->data)[i];
     case PAN_DTYPE_I8: return ((const int8_t *)t->data)[i];
-    case PAN_DTYPE_F32: return (int64_t)((const float *)t->data)[i];
-    case PAN_DTYPE_F64: return (int64_t)((const double *)t->data)[i];
+    case PAN_DTYPE_F32: return pan__f2i(((const float *)t->data)[i]);
+    case PAN_DTYPE_F64: return pan__f2i(((const double *)t->data)[i]);
     default: return 0;
     }
 }

@@ -31,7 +31,8 @@
  *
  * CHANGE LOG (keep additive): v1 2026-11-27 first version. v1.1: Split size -1 (TF SplitV);
  * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. v1.3: name hash
- * (pan__graph_find_tensor O(1)), node/tensor count limits, heap-ordered pan__graph_sort. */
+ * (pan__graph_find_tensor O(1)), node/tensor count limits, heap-ordered pan__graph_sort.
+ * v1.4: pan__f2i / pan__d2f (no UB on NaN or huge values). */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -305,6 +306,21 @@ pan_status pan__graph_infer_shapes(pan_graph *g, int batch);
 pan_status pan__graph_fold_constants(pan_graph *g);
 
 /* ---- helpers ------------------------------------------------------------------------- */
+/* Float -> integer and double -> float without undefined behaviour on hostile values: NaN is 0,
+ * out-of-range values saturate (C leaves such casts undefined). (v1.4) */
+static inline int64_t pan__f2i(double v)
+{
+    if (!(v == v)) return 0;
+    if (v >= 9.2e18) return INT64_C(9200000000000000000);
+    if (v <= -9.2e18) return -INT64_C(9200000000000000000);
+    return (int64_t)v;
+}
+static inline float pan__d2f(double v)
+{
+    if (v > 3.4028234663852886e38) return (float)__builtin_inf();
+    if (v < -3.4028234663852886e38) return -(float)__builtin_inf();
+    return (float)v; /* NaN converts fine */
+}
 int64_t pan__tensor_numel(const pan_tensor *t); /* -1 when a dim is not concrete */
 /* "[1,3,416,416]" into buf (for messages). */
 const char *pan__dims_str(int rank, const int64_t *dims, char *buf, size_t size);

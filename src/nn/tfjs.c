@@ -147,8 +147,8 @@ static pan_status add_weight(pan_graph *g, const char *group_src, json_t *w, con
         } else {
             v = p[i] != 0;
         }
-        if (to == PAN_DTYPE_F32) ((float *)data)[i] = (float)v;
-        else if (to == PAN_DTYPE_I64) ((int64_t *)data)[i] = isfinite(v) ? (int64_t)llround(v) : 0;
+        if (to == PAN_DTYPE_F32) ((float *)data)[i] = pan__d2f(v);
+        else if (to == PAN_DTYPE_I64) ((int64_t *)data)[i] = isfinite(v) ? pan__f2i(round(v)) : 0;
         else ((uint8_t *)data)[i] = v != 0;
     }
     if (pan__graph_find_tensor(g, name) >= 0) {

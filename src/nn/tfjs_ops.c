@@ -57,7 +57,7 @@ int64_t pan__tfjs_json_int(json_t *v, int64_t def)
 {
     if (json_is_integer(v)) return json_integer_value(v);
     if (json_is_string(v)) return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_real(v)) return (int64_t)json_real_value(v);
+    if (json_is_real(v)) return pan__f2i(json_real_value(v));
     return def;
 }
 
@@ -280,7 +280,7 @@ static pan_status conv2d(pan_tfjs_node *c, int depthwise, int fused)
         if (!*act) a.conv.act = PAN_ACT_NONE;
         else if (!strcmp(act, "Relu")) a.conv.act = PAN_ACT_RELU;
         else if (!strcmp(act, "Relu6")) a.conv.act = PAN_ACT_CLIP, a.conv.act_alpha = 0, a.conv.act_beta = 6;
-        else if (!strcmp(act, "LeakyRelu")) a.conv.act = PAN_ACT_LEAKY_RELU, a.conv.act_alpha = (float)attr_f(c, "leakyrelu_alpha", 0.2);
+        else if (!strcmp(act, "LeakyRelu")) a.conv.act = PAN_ACT_LEAKY_RELU, a.conv.act_alpha = pan__d2f(attr_f(c, "leakyrelu_alpha", 0.2));
         else if (!strcmp(act, "Sigmoid")) a.conv.act = PAN_ACT_SIGMOID;
         else FAIL(PAN_UNSUPPORTED, "fused activation '%s' is not supported", act);
     }
@@ -344,7 +344,7 @@ pan_status pan__tfjs_convert_one(pan_tfjs_node *c)
             return (r = node1(c, o, need, c->in, c->out[0], &a)) < 0 ? r : PAN_OK;
         }
     if (!strcmp(op, "LeakyRelu")) {
-        a.unary.alpha = (float)attr_f(c, "alpha", 0.2);
+        a.unary.alpha = pan__d2f(attr_f(c, "alpha", 0.2));
         return (r = node1(c, PAN_OP_LEAKY_RELU, 1, c->in, c->out[0], &a)) < 0 ? r : PAN_OK;
     }
     if (!strcmp(op, "Relu6")) {

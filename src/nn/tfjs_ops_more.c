@@ -66,7 +66,7 @@ pan_status pan__tfjs_convert_more(pan_tfjs_node *c)
         if (st) return st;
         if (c->n_in < 5) FAIL(PAN_MODEL, "needs x, scale, offset, mean, variance");
         if (pan__tfjs_attr_b(c, "is_training")) FAIL(PAN_UNSUPPORTED, "training-mode batch norm is not supported");
-        a.bn.epsilon = (float)pan__tfjs_attr_f(c, "epsilon", 1e-3);
+        a.bn.epsilon = pan__d2f(pan__tfjs_attr_f(c, "epsilon", 1e-3));
         int in[5] = {c->in[0], c->in[1], c->in[2], c->in[3], c->in[4]};
         return pan__tfjs_wrap_nchw(c, PAN_OP_BATCHNORM, 5, in, &a, nhwc);
     }
