@@ -7,7 +7,9 @@
  * kernels); running a planned batch size allocates nothing.
  *
  * Tensors. Every input and output has a name, a dtype and a shape whose dims[0] is the batch:
- * PAN_ENGINE_DIM_BATCH in the info below, `batch` when running. Layout is the model's own
+ * PAN_ENGINE_DIM_BATCH in the info below, `batch` when running. (An output whose size depends
+ * on the batch some other way - a model that moves the batch off dim 0 - reports its batch-1
+ * dims; pan_engine_output_numel is exact for every batch.) Layout is the model's own
  * logical layout (NanoDet TF.js and ONNX detectors: NCHW input). Data is dense, row-major
  * (C order), the batch index outermost.
  *
