@@ -144,9 +144,15 @@ static pan_status track_frame(pan_stages *s, const pan_frame *f, const pan_detec
                      (long long)f->index, MAX_REPORTS);
     else if (st)
         return st;
+    /* The default colour descriptor re-links a person with the few tracks near them in one camera;
+     * centred on each camera's own scene (reid.h), it is neither comparable across cameras nor
+     * discriminative enough for a search of the whole identity gallery (measured on two
+     * overlapping views of the sample, raw: it linked wrong people), so identities get
+     * embeddings only from a ReID model. */
+    const int gallery = im->reid && strcmp(pan_reid_name(im->reid), "default");
     for (int i = 0; i < n; i++) {
         int d = 0;
-        im->embeddings[i] = pan_tracker_embedding(*t, im->reports[i].id, &d);
+        im->embeddings[i] = gallery ? pan_tracker_embedding(*t, im->reports[i].id, &d) : NULL;
         if (im->embeddings[i]) dim = d;
     }
     double t_s = isfinite(f->pts) ? f->pts : (double)f->index / 30.0;

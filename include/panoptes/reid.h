@@ -14,8 +14,16 @@
  *    coloured pixels plus 8 brightness levels for grey ones (a pixel is split between the two by
  *    its saturation and brightness; bins are linearly interpolated). Each half's histogram is
  *    normalised to sum 1 and square-rooted, so the dot product of two descriptors is the mean
- *    Bhattacharyya coefficient of the halves; the 64 values are L2-normalised. See
- *    src/vision/reid_desc.h for the exact formula (one inline function shared by host and GPU).
+ *    Bhattacharyya coefficient of the halves; the 64 values are L2-normalised (on the GPU in
+ *    cuda runs, src/vision/reid_desc.h has the per-pixel formula shared by host and GPU). Then,
+ *    on the host (64 floats per box), the descriptor is centred on its camera's running mean
+ *    (plain mean of the first 512 descriptors, then an EMA with that window, updated with each
+ *    call's boxes before they are centred) and L2-normalised again: raw colour histograms of
+ *    different people are alike (mean cosine 0.75 on the sample), centred ones are not (−0.05),
+ *    while the same person stays at 0.6..0.8 (tests/test-reid-eval.c): the scale the tracker's
+ *    appearance gate expects. A centred descriptor is relative to its camera's scene, so it
+ *    suits tracking within a camera, not a gallery search across cameras: the pipeline gives
+ *    the global identities embeddings only from a ReID model.
  *
  * Crop geometry (both kinds), as include/panoptes/preprocess.h with the box as the source:
  * box [x1, y1, x2, y2] in source pixels (continuous, detection.h), clamped to the frame, at least

@@ -30,6 +30,8 @@ void pan_reid_destroy(pan_reid **rp)
     free(r->model_path);
     free(r->items);
     free(r->emb);
+    free(r->mean);
+    free(r->mean_n);
     free(r);
 }
 
@@ -148,6 +150,48 @@ void pan_reid_crop_size(const pan_reid *r, int *w, int *h)
     if (h) *h = r ? r->p.crop_height : 0;
 }
 
+/* Centres the default descriptor on its camera's running mean (1/n for the first
+ * PAN__REID_MEAN_WINDOW descriptors, then an EMA with that window), then renormalises. Raw colour
+ * histograms of different people are alike (cosine ~0.75 on the sample: the same dark clothes,
+ * the same pavement); what tells people apart is how each differs from the scene's average, and
+ * after centring different people are near 0 and the same person stays high, which is the scale
+ * the tracker's appearance gate (cosine >= 0.5) and the identities' (>= 0.6) are made for.
+ * The mean is updated with the whole batch first, so the first frame is centred too. */
+#define PAN__REID_MEAN_WINDOW 512
+
+static pan_status center(pan_reid *r, const pan__reid_item *items, int n, float *emb)
+{
+    const int d = r->dim;
+    for (int i = 0; i < n; i++) {
+        int cam = items[i].frame->camera < 0 ? 0 : items[i].frame->camera;
+        if (cam >= r->n_cams) {
+            int nc = cam + 8;
+            double *m = realloc(r->mean, (size_t)nc * (size_t)d * sizeof *m);
+            if (!m) return PAN_NOMEM;
+            r->mean = m;
+            int64_t *c = realloc(r->mean_n, (size_t)nc * sizeof *c);
+            if (!c) return PAN_NOMEM;
+            r->mean_n = c;
+            memset(r->mean + (size_t)r->n_cams * (size_t)d, 0, (size_t)(nc - r->n_cams) * (size_t)d * sizeof *m);
+            memset(r->mean_n + r->n_cams, 0, (size_t)(nc - r->n_cams) * sizeof *c);
+            r->n_cams = nc;
+        }
+        double *mu = r->mean + (size_t)cam * (size_t)d;
+        int64_t k = ++r->mean_n[cam];
+        double w = k < PAN__REID_MEAN_WINDOW ? 1.0 / (double)k : 1.0 / PAN__REID_MEAN_WINDOW;
+        const float *e = emb + (size_t)i * (size_t)d;
+        for (int j = 0; j < d; j++) mu[j] += w * ((double)e[j] - mu[j]);
+    }
+    for (int i = 0; i < n; i++) {
+        int cam = items[i].frame->camera < 0 ? 0 : items[i].frame->camera;
+        const double *mu = r->mean + (size_t)cam * (size_t)d;
+        float *e = emb + (size_t)i * (size_t)d;
+        for (int j = 0; j < d; j++) e[j] = (float)((double)e[j] - mu[j]);
+    }
+    pan__l2_normalize_rows(emb, n, d);
+    return PAN_OK;
+}
+
 pan_status pan_reid_embed(pan_reid *r, pan_frame *const *frames, int n, pan_detection_list *lists)
 {
     if (!r || n < 0 || (n && (!frames || !lists))) return PAN_INVAL;
@@ -179,6 +223,10 @@ pan_status pan_reid_embed(pan_reid *r, pan_frame *const *frames, int n, pan_dete
     for (int off = 0; off < total; off += r->max_crops) {
         int c = total - off < r->max_crops ? total - off : r->max_crops;
         pan_status st = r->be->embed(r, r->items + off, c, r->emb + (size_t)off * (size_t)r->dim);
+        if (st) return st;
+    }
+    if (!r->engine) {
+        pan_status st = center(r, r->items, total, r->emb);
         if (st) return st;
     }
     m = 0;

@@ -28,6 +28,10 @@ struct pan_reid {
     pan__reid_item *items;
     float *emb;             /* host, max(items) x D; what the detections point into */
     int cap;
+    /* default descriptor: per-camera running mean of the raw descriptors (see reid.h) */
+    double *mean;           /* n_cams x D */
+    int64_t *mean_n;        /* descriptors averaged so far, per camera */
+    int n_cams;
 };
 
 struct pan__reid_backend {
