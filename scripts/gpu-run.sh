@@ -68,7 +68,8 @@ done
 status=0
 if [ "$WHAT" = all ] || [ "$WHAT" = tests ]; then
     : >"$OUT/tests.log"
-    TESTS=(test-devpool test-gpu-preprocess test-gpu-nvdec)
+    # GPU_TESTS="test-a test-b" picks the programs (default: the GPU frame path's three)
+    read -r -a TESTS <<<"${GPU_TESTS:-test-devpool test-gpu-preprocess test-gpu-nvdec}"
     if [ "${GPU_RUN_ALL_TESTS:-0}" = 1 ]; then
         for t in "$R"/bin/test-*; do
             b="$(basename "$t")"

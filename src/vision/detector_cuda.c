@@ -33,6 +33,7 @@ typedef struct cuda_det {
     float *host_out;              /* pinned [B, top_k, 6] */
     int *host_counts;             /* pinned [2B + 1] */
     int overflow_warned;
+    int buckets[3], n_buckets;    /* batch sizes the engine is planned for (ascending) */
 } cuda_det;
 
 static void cuda_destroy(pan__detector_backend *b)
@@ -78,7 +79,16 @@ static pan_status cuda_detect(pan__detector_backend *b, pan_frame *const *frames
     }
     st = pan_preprocess_gpu_run(c->pre, frames, n, c->input.data, lb, c->stream);
     if (st) return st;
-    st = pan_engine_run_tensors(c->engine, n, &c->input, c->outputs, c->stream);
+    /* The engine runs at the smallest planned batch size that holds n: planning a size (cuDNN
+     * engine choice and compilation, a CUDA graph) takes seconds, so a run must never meet a new
+     * one. The padding images hold stale input; their outputs are never read. */
+    int bucket = c->buckets[c->n_buckets - 1];
+    for (int k = 0; k < c->n_buckets; k++)
+        if (c->buckets[k] >= n) {
+            bucket = c->buckets[k];
+            break;
+        }
+    st = pan_engine_run_tensors(c->engine, bucket, &c->input, c->outputs, c->stream);
     if (st) return st;
 
     pan__gpu_post_params p;
@@ -208,10 +218,13 @@ pan_status pan__detector_cuda_create(pan__detector_backend **out, pan_engine_t *
     if ((st = alloc_block(c, pan__gpu_post_out_bytes(max_batch, cfg->top_k), "detections", &c->out_blk))) goto fail;
     PAN_CUDA_TRY(cudaMallocHost((void **)&c->host_out, pan__gpu_post_out_bytes(max_batch, cfg->top_k)));
     PAN_CUDA_TRY(cudaMallocHost((void **)&c->host_counts, pan__gpu_post_counts_bytes(max_batch)));
-    /* Plan every batch size up front so the first batches of a run do not pay for it. */
-    for (int bs = 1; bs <= max_batch; bs *= 2)
-        if ((st = pan_engine_prepare(engine, bs))) goto fail;
-    if ((st = pan_engine_prepare(engine, max_batch))) goto fail;
+    /* Plan the batch sizes once, up front: 1 (a lone camera's latency), 8 and max_batch. */
+    c->n_buckets = 0;
+    c->buckets[c->n_buckets++] = 1;
+    if (max_batch > 8) c->buckets[c->n_buckets++] = 8;
+    if (max_batch > 1) c->buckets[c->n_buckets++] = max_batch;
+    for (int k = 0; k < c->n_buckets; k++)
+        if ((st = pan_engine_prepare(engine, c->buckets[k]))) goto fail;
     *out = b;
     return PAN_OK;
 fail:
