@@ -48,4 +48,55 @@ PAN_TEST(roi_crop_cpu_geometry)
     ASSERT_NEAR(n2, 1.0, 1e-5);
 }
 
-PAN_TEST_MAIN(roi_crop_cpu_geometry)
+PAN_TEST(reid_api_default_descriptor_and_errors)
+{
+    pan_reid *r = NULL;
+    pan_reid_params bad = {.model_path = "/nonexistent/reid.onnx", .backend = PAN_BACKEND_CPU};
+    ASSERT_NE(pan_reid_create(&r, &bad), PAN_OK);
+    ASSERT_TRUE(r == NULL);
+    pan_reid_params size = {.crop_width = 50, .backend = PAN_BACKEND_CPU};
+    ASSERT_EQ(pan_reid_create(&r, &size), PAN_INVAL);
+    pan_reid_destroy(&r); /* NULL-safe */
+    pan_reid_params dp = {.backend = PAN_BACKEND_CPU, .max_crops = 2, .min_score = 0.5f};
+    ASSERT_OK(pan_reid_create(&r, &dp));
+    ASSERT_EQ(pan_reid_dim(r), PAN_REID_DEFAULT_DIM);
+    ASSERT_STREQ(pan_reid_name(r), "default");
+    ASSERT_OK(pan_reid_embed(r, NULL, 0, NULL));
+    /* a 64x64 frame, left half red-ish, right half blue-ish (full range BT.601) */
+    enum { W = 64, H = 64 };
+    static uint8_t y[W * H], uv[W * H / 2];
+    for (int j = 0; j < H; j++)
+        for (int i = 0; i < W; i++) y[j * W + i] = 100;
+    for (int j = 0; j < H / 2; j++)
+        for (int i = 0; i < W / 2; i++) {
+            uv[j * W + 2 * i] = i < W / 4 ? 90 : 200;     /* Cb */
+            uv[j * W + 2 * i + 1] = i < W / 4 ? 200 : 90; /* Cr */
+        }
+    pan_frame f;
+    memset(&f, 0, sizeof f);
+    f.width = W, f.height = H, f.format = PAN_PIXFMT_NV12, f.memory = PAN_MEMORY_HOST, f.range = PAN_RANGE_FULL;
+    f.data[0] = y, f.data[1] = uv, f.pitch[0] = f.pitch[1] = W;
+    pan_frame *fp = &f;
+    pan_detection_list l;
+    memset(&l, 0, sizeof l);
+    ASSERT_OK(pan_detection_list_reserve(&l, 5));
+    const float boxes[5][4] = {{0, 0, 24, 64}, {2, 0, 26, 64}, {40, 0, 64, 64}, {38, 0, 62, 64}, {0, 0, 10, 10}};
+    const float scores[5] = {0.9f, 0.8f, 0.9f, 0.7f, 0.3f};
+    for (int k = 0; k < 5; k++) l.items[k] = (pan_detection){{boxes[k][0], boxes[k][1], boxes[k][2], boxes[k][3]}, scores[k], 0, NULL, 0};
+    l.count = 5;
+    ASSERT_OK(pan_reid_embed(r, &fp, 1, &l)); /* 4 crops in 2 chunks of max_crops 2 */
+    ASSERT_TRUE(l.items[4].embedding == NULL); /* under min_score */
+    double same = 0, other = 0;
+    for (int k = 0; k < PAN_REID_DEFAULT_DIM; k++) {
+        same += l.items[0].embedding[k] * l.items[1].embedding[k];
+        other += l.items[0].embedding[k] * l.items[2].embedding[k];
+    }
+    /* centred on the mean of the four: the two reds alike, red and blue opposite */
+    ASSERT_GE(same, 0.9);
+    ASSERT_LE(other, -0.5);
+    pan_detection_list_free(&l);
+    pan_reid_destroy(&r);
+    ASSERT_TRUE(r == NULL);
+}
+
+PAN_TEST_MAIN(roi_crop_cpu_geometry, reid_api_default_descriptor_and_errors)
