@@ -1,6 +1,7 @@
 /* cuda ReID backend: device frames (NVDEC surfaces) → ONE crop launch for the chunk → FP16 engine
- * (dynamic batch, rounded up to a power of two so that only log2(max_crops) batch sizes are ever
- * planned) → L2 normalisation kernel → the embeddings (D floats per crop) copied to the host.
+ * (dynamic batch, padded to the next of 8, 32, 128 or max_crops: the only batch sizes planned,
+ * since planning one takes seconds) → L2 normalisation kernel → the embeddings (D floats per
+ * crop) copied to the host.
  * The default descriptor: crop launch (FP32 RGB 32 x 64) → descriptor kernel → host.
  * No pixel and no crop crosses PCIe; the host waits once per chunk, for the embeddings. */
 #include <cuda_runtime_api.h>
@@ -28,6 +29,7 @@ typedef struct cuda_reid {
     float *host_emb;            /* pinned, max_crops x D */
     pan_engine_tensor in, out;
     int half_out;
+    int buckets[4], n_buckets;  /* engine batch sizes planned (ascending) */
 } cuda_reid;
 
 static void cuda_destroy(pan__reid_backend *b)
@@ -69,10 +71,14 @@ static pan_status cuda_embed(pan_reid *r, const pan__reid_item *items, int n, fl
     PAN_CUDA_CHECK((cudaError_t)pan__roi_crop_launch(descs, n, &c->batch, c->in.data, c->stream));
     float *emb = pan_devblock_ptr(c->emb_blk);
     if (r->engine) {
-        /* padded crops beyond n hold stale data; their outputs are never read */
-        int b = 1;
-        while (b < n) b *= 2;
-        if (b > r->max_crops) b = r->max_crops;
+        /* the smallest planned batch size that holds n (planning a size takes seconds: a run
+         * must never meet a new one); padded crops hold stale data, their outputs are never read */
+        int b = c->buckets[c->n_buckets - 1];
+        for (int k = 0; k < c->n_buckets; k++)
+            if (c->buckets[k] >= n) {
+                b = c->buckets[k];
+                break;
+            }
         if ((st = pan_engine_run_tensors(r->engine, b, &c->in, &c->out, c->stream))) return st;
         PAN_CUDA_CHECK((cudaError_t)pan__l2norm_launch(c->out.data, c->half_out, n, r->dim, emb, c->stream));
     } else {
@@ -138,10 +144,13 @@ pan_status pan__reid_cuda_create(pan_reid *r, pan__reid_backend **out)
     if ((st = alloc_block(c, (size_t)m * (size_t)r->dim * sizeof(float), "reid.embeddings", &c->emb_blk))) goto fail;
     PAN_CUDA_TRY(cudaMallocHost((void **)&c->host_desc, (size_t)m * sizeof(pan__roi_desc)));
     PAN_CUDA_TRY(cudaMallocHost((void **)&c->host_emb, (size_t)m * (size_t)r->dim * sizeof(float)));
-    if (r->engine) { /* plan every batch size the runs will use, so the first batches do not pay */
-        for (int bs = 1; bs < m; bs *= 2)
-            if ((st = pan_engine_prepare(r->engine, bs))) goto fail;
-        if ((st = pan_engine_prepare(r->engine, m))) goto fail;
+    if (r->engine) { /* planned once, up front: 8, 32, 128 crops and max_crops (padding <= 4x) */
+        static const int sizes[] = {8, 32, 128};
+        for (int k = 0; k < 3; k++)
+            if (sizes[k] < m) c->buckets[c->n_buckets++] = sizes[k];
+        c->buckets[c->n_buckets++] = m;
+        for (int k = 0; k < c->n_buckets; k++)
+            if ((st = pan_engine_prepare(r->engine, c->buckets[k]))) goto fail;
     }
     *out = b;
     return PAN_OK;
