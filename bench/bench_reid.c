@@ -12,7 +12,8 @@
  * batch of B crops spans frames as in the pipeline), back to back for about S seconds (default 2)
  * after one warm-up call: the whole ReID stage per batch (descriptor upload, ONE crop launch, the
  * FP16 engine, GPU L2 normalisation, the embeddings' copy to the host and the one wait). The
- * default descriptor is measured the same way. On cuda the frames are uploaded once (setup only).
+ * default descriptor is measured the same way. On cuda the frames are uploaded once (setup only);
+ * the engine is planned for exactly B (single_batch), setup_s is that planning.
  * Defaults: cuda batches 64,128,256,512; cpu 8,32.
  *
  * frames/s end to end: pan_pipeline_run on K copies of --e2e-video (cameras), N frames each,
@@ -165,7 +166,7 @@ static void bench_crops(const char *label, const char *model, pan_backend be, he
     for (int b = 0; b < nb; b++) {
         int B = batches[b], per = (B + NFR - 1) / NFR;
         pan_reid *r = NULL;
-        pan_reid_params rp = {.model_path = model, .backend = be, .max_crops = per * NFR};
+        pan_reid_params rp = {.model_path = model, .backend = be, .max_crops = per * NFR, .single_batch = 1};
         double t0 = now_s();
         pan_status st = pan_reid_create(&r, &rp);
         double setup = now_s() - t0;

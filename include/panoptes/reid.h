@@ -77,6 +77,10 @@ typedef struct pan_reid_params {
     int device;             /* CUDA ordinal */
     int threads;            /* cpu engine threads; 0 = all cores (max 8) */
     float min_score;        /* detections below get no embedding; 0 = all */
+    /* cuda with a model: the engine is planned (seconds per batch size) for 8, 32, 128 crops and
+     * max_crops, and each run pads to the next of them; 1 = plan max_crops only and pad every run
+     * to it (benchmarks of one batch size). */
+    int single_batch;
     /* Only grows at the end; zero-initialise. */
 } pan_reid_params;
 

@@ -147,7 +147,7 @@ pan_status pan__reid_cuda_create(pan_reid *r, pan__reid_backend **out)
     if (r->engine) { /* planned once, up front: 8, 32, 128 crops and max_crops (padding <= 4x) */
         static const int sizes[] = {8, 32, 128};
         for (int k = 0; k < 3; k++)
-            if (sizes[k] < m) c->buckets[c->n_buckets++] = sizes[k];
+            if (sizes[k] < m && !r->p.single_batch) c->buckets[c->n_buckets++] = sizes[k];
         c->buckets[c->n_buckets++] = m;
         for (int k = 0; k < c->n_buckets; k++)
             if ((st = pan_engine_prepare(r->engine, c->buckets[k]))) goto fail;
