@@ -69,8 +69,8 @@ typedef struct pan_reid pan_reid;
 typedef struct pan_reid_params {
     const char *model_path; /* ONNX ReID model (input [B,3,H,W], output [B,D]); NULL = default descriptor */
     pan_backend backend;    /* CPU (host frames) or CUDA (device frames); AUTO = CPU */
-    int max_crops;          /* most detections embedded per call (the engine's max batch); 0 = 256.
-                               More are done in several engine runs. */
+    int max_crops;          /* most crops per engine run (its max batch); 0 = 256 (cuda), 32 (cpu).
+                               More detections in one call are done in several runs. */
     int crop_width, crop_height; /* 0 = the model's input (default descriptor: 32 x 64) */
     int keep_aspect;        /* 1: letterbox the box into the crop (pad_value); 0: stretch (torchreid) */
     float pad_value;        /* 0–255, keep_aspect only (0) */
