@@ -98,7 +98,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
         goto out;
     }
     for (int i = 0; i < p->n_cameras; i++) pthread_mutex_init(&r.cams[i].lock, NULL);
-    size_t dev_free = 0, dev_total = 0, dev_base = 0;
+    size_t dev_free = 0, dev_total = 0, dev_base = 0, dev_peak = 0;
     if (r.backend == PAN_BACKEND_CUDA && pan_gpu_init(0) == PAN_OK && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
         dev_base = dev_total - dev_free;
     st = pan_stages_create(&r.stages, p, r.backend);
@@ -162,8 +162,11 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
             run_st = bs;
             pan_pipeline_interrupt();
         }
-        if (p->progress && now_s() - last_progress > 0.5) {
-            print_progress(&r, t0, 0);
+        if (now_s() - last_progress > 0.5) {
+            if (p->progress) print_progress(&r, t0, 0);
+            /* device memory peaks while every decoder is alive: sample it here, not at the end */
+            if (dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK && dev_total - dev_free > dev_peak)
+                dev_peak = dev_total - dev_free;
             last_progress = now_s();
         }
     }
@@ -185,8 +188,9 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     getrusage(RUSAGE_SELF, &ru);
     sum->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
     sum->interrupted = interrupted_seen;
-    if (dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
-        sum->device_mib_used = ((double)(dev_total - dev_free) - (double)dev_base) / (1024.0 * 1024.0);
+    if (dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK && dev_total - dev_free > dev_peak)
+        dev_peak = dev_total - dev_free;
+    if (dev_base) sum->device_mib_used = ((double)dev_peak - (double)dev_base) / (1024.0 * 1024.0);
     sum->pixel_bytes_copied = (int64_t)pan_gpu_pixel_bytes_copied();
     st = run_st;
 out:

@@ -270,7 +270,11 @@ static pan_status connect_camera(cam_ctx *x)
         .camera = c->index,
         .uri = c->uri,
         .codecpar = pan_source_codecpar(x->src),
-        .max_frames = pan_queue_capacity(r->frames) + 4,
+        /* Frames a camera may hold downstream at once. Host frames are cheap; each NVDEC output
+         * surface of a 1080p stream is 3 MiB of device memory, so NVDEC cameras get 4: enough to
+         * keep a camera's frames flowing into batches, and the camera waits (back-pressure)
+         * while the batcher holds them. */
+        .max_frames = x->kind == PAN_DECODER_NVDEC ? 4 : pan_queue_capacity(r->frames) + 4,
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
@@ -281,6 +285,7 @@ static pan_status connect_camera(cam_ctx *x)
         pan_log_warn("pipeline", c->index, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
+        dp.max_frames = pan_queue_capacity(r->frames) + 4;
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;

@@ -143,7 +143,7 @@ static void nanodet_case(pan_test_ctx *pan__t, int half, int batch, int filter_p
             for (int q = 0; q < 4; q++) ASSERT_NEAR(g[q], d->box[q], half ? 0.05 : 1e-3);
         }
     }
-    ASSERT_GE(total, batch); /* the case is not vacuous */
+    ASSERT_GE(total, filter_person ? 1 : batch); /* the case is not vacuous */
     pan_detection_list_free(&list);
     pan_post_scratch_free(&scratch);
     for (int l = 0; l < 3; l++) {

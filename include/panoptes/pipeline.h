@@ -109,8 +109,8 @@ typedef struct pan_run_summary {
     int interrupted;
     int64_t dropped;             /* all cameras */
     int64_t reconnects;          /* all cameras */
-    /* cuda: device memory the run added (cudaMemGetInfo at the end of the run minus after the
-     * context was made): decoders, pools, engines; the CUDA context itself excluded. */
+    /* cuda: device memory the run added at its peak (cudaMemGetInfo sampled every 0.5 s, minus
+     * the use once the context was made): decoders, pools, engines; the context excluded. */
     double device_mib_used;
 } pan_run_summary;
 
