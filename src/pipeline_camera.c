@@ -103,6 +103,11 @@ static int sleep_unless_stopped(double s)
 
 static void set_state(cam_ctx *x, pan_camera_state st) { x->c->sum->state = st; }
 
+static int same_camera(const void *queued, const void *item)
+{
+    return ((const pan_frame *)queued)->camera == ((const pan_frame *)item)->camera;
+}
+
 /* Waits for room in the queue (back-pressure), waking up now and then to notice a stop. */
 static pan_status push_blocking(run *r, pan_frame *f)
 {
@@ -173,9 +178,17 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
     }
     pan_status st;
     if (x->drop) {
-        st = pan_queue_push(x->r->frames, f, 0);
+        /* The pipeline is behind: the camera never waits. Its oldest queued frame goes and the new
+         * one takes a place at the back (drop oldest first); with none of its frames queued, the
+         * new frame goes. Decoding is never skipped, so the reference chain stays whole. */
+        void *old = NULL;
+        st = pan_queue_push_evict(x->r->frames, f, same_camera, &old);
+        if (old) {
+            pan_frame *of = old;
+            f = of; /* what is dropped below */
+            st = PAN_TIMEOUT;
+        }
         if (st == PAN_TIMEOUT) {
-            /* the pipeline is behind: this frame goes, the camera never waits */
             c->sum->dropped++;
             pan_log_debug("camera", c->index, "frame %lld dropped: the frame queue is full", (long long)f->index);
             double t = now_s();

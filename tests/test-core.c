@@ -37,6 +37,39 @@ PAN_TEST(queue_bounded_and_close)
     pan_queue_destroy(&q, NULL); /* NULL-safe */
 }
 
+static int same_parity(const void *a, const void *b) { return (*(const int *)a & 1) == (*(const int *)b & 1); }
+
+PAN_TEST(queue_evict_oldest_of_same_kind)
+{
+    pan_queue *q;
+    void *item, *old;
+    int v[5] = {1, 2, 3, 4, 5};
+    ASSERT_OK(pan_queue_create(&q, 3));
+    ASSERT_OK(pan_queue_push_evict(q, &v[0], same_parity, &old)); /* room: no eviction */
+    ASSERT_TRUE(old == NULL);
+    ASSERT_OK(pan_queue_push(q, &v[1], 0));
+    ASSERT_OK(pan_queue_push(q, &v[3], 0)); /* queue: 1 2 4 (full) */
+    ASSERT_OK(pan_queue_push_evict(q, &v[5 - 1], same_parity, &old)); /* 5 evicts 1, the oldest odd */
+    ASSERT_EQ(*(int *)old, 1);
+    ASSERT_OK(pan_queue_push_evict(q, &v[2], same_parity, &old)); /* 3 evicts 5: order 2 4 3 */
+    ASSERT_EQ(*(int *)old, 5);
+    ASSERT_OK(pan_queue_pop(q, &item, 0));
+    ASSERT_EQ(*(int *)item, 2);
+    ASSERT_OK(pan_queue_pop(q, &item, 0));
+    ASSERT_EQ(*(int *)item, 4);
+    ASSERT_OK(pan_queue_pop(q, &item, 0));
+    ASSERT_EQ(*(int *)item, 3);
+    /* full of the other kind: nothing to evict */
+    ASSERT_OK(pan_queue_push(q, &v[1], 0));
+    ASSERT_OK(pan_queue_push(q, &v[3], 0));
+    ASSERT_OK(pan_queue_push(q, &v[1], 0));
+    ASSERT_EQ(pan_queue_push_evict(q, &v[0], same_parity, &old), PAN_TIMEOUT);
+    ASSERT_TRUE(old == NULL);
+    pan_queue_close(q);
+    ASSERT_EQ(pan_queue_push_evict(q, &v[0], same_parity, &old), PAN_CLOSED);
+    pan_queue_destroy(&q, NULL);
+}
+
 typedef struct {
     pan_queue *q;
     int n;
@@ -93,4 +126,4 @@ PAN_TEST(frame_pool_refcounts)
     ASSERT_EQ(pan_frame_pool_create(&pool, 0, 10, PAN_PIXFMT_NV12, 1), PAN_INVAL);
 }
 
-PAN_TEST_MAIN(status_table, queue_bounded_and_close, queue_threads_keep_order, frame_pool_refcounts)
+PAN_TEST_MAIN(status_table, queue_bounded_and_close, queue_evict_oldest_of_same_kind, queue_threads_keep_order, frame_pool_refcounts)

@@ -119,9 +119,11 @@ void pan_pipeline_params_default(pan_pipeline_params *p);
  * when the run itself worked, even if some cameras failed (see summary->failed_cameras).
  *
  * Pacing: a file camera waits for room in the shared frame queue (back-pressure: every frame
- * is processed). A live camera, or a file with `realtime`, never waits: a decoded frame that finds
- * the queue full is dropped (after decoding, so the decoder's reference chain stays whole;
- * compressed packets are never dropped) and counted in `dropped`. Frames already queued are kept.
+ * is processed). A live camera, or a file with `realtime`, never waits: when a decoded frame finds
+ * the queue full, the camera's oldest queued frame is dropped and the new one queued (drop oldest
+ * first; with none of its frames queued, the new frame is dropped). Drops happen after decoding, so
+ * the decoder's reference chain stays whole (compressed packets are never dropped); they are
+ * counted in `dropped`.
  * A frame's index is its position in the camera's decoded stream, so drops leave gaps in the
  * indices of the output; after a reconnect the index goes on from where it was (the frames the
  * camera sent during the outage were never received and have no index). */

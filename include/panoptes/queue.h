@@ -20,6 +20,12 @@ void pan_queue_destroy(pan_queue **q, void (*drop)(void *item));
 pan_status pan_queue_push(pan_queue *q, void *item, int timeout_ms);
 /* PAN_TIMEOUT when it expired, PAN_EOF when closed and empty. */
 pan_status pan_queue_pop(pan_queue *q, void **item, int timeout_ms);
+/* Push for producers that must never wait (live cameras): when the queue is full, the oldest
+ * queued item for which same(queued, item) is true is taken out and handed back in *evicted
+ * (the caller drops it) and item goes in at the back: "drop oldest first". When no queued item
+ * matches, nothing is evicted and PAN_TIMEOUT says the queue is full. PAN_CLOSED when closed. */
+pan_status pan_queue_push_evict(pan_queue *q, void *item, int (*same)(const void *queued, const void *item),
+                                void **evicted);
 void pan_queue_close(pan_queue *q);
 int pan_queue_size(pan_queue *q);
 int pan_queue_capacity(const pan_queue *q);

@@ -121,6 +121,36 @@ out:
     return st;
 }
 
+pan_status pan_queue_push_evict(pan_queue *q, void *item, int (*same)(const void *queued, const void *item),
+                                void **evicted)
+{
+    pan_status st = PAN_OK;
+    *evicted = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->closed) {
+        st = PAN_CLOSED;
+        goto out;
+    }
+    if (q->count == q->capacity) {
+        int k = 0;
+        while (k < q->count && !same(q->items[(q->head + k) % q->capacity], item)) k++;
+        if (k == q->count) {
+            st = PAN_TIMEOUT;
+            goto out;
+        }
+        *evicted = q->items[(q->head + k) % q->capacity];
+        for (; k + 1 < q->count; k++) /* close the gap, keeping the order */
+            q->items[(q->head + k) % q->capacity] = q->items[(q->head + k + 1) % q->capacity];
+        q->count--;
+    }
+    q->items[(q->head + q->count) % q->capacity] = item;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+out:
+    pthread_mutex_unlock(&q->lock);
+    return st;
+}
+
 void pan_queue_close(pan_queue *q)
 {
     pthread_mutex_lock(&q->lock);
