@@ -32,24 +32,6 @@
 #include "panoptes/track.h"
 #include "test.h"
 
-/* The tracker's first embedding of a track is computed as 0 · (fresh malloc) + e (tracker.c,
- * update_embedding), so a NaN left in the heap makes that track's embedding NaN and its
- * appearance unusable, and the results depend on the heap's history (seen: 23..33 ID switches for
- * the same scenes). Until that is fixed, this test runs itself with glibc's MALLOC_PERTURB_, which
- * fills fresh blocks with a finite byte pattern: the numbers are then deterministic and are the
- * tracker's intended behaviour. */
-__attribute__((constructor)) static void deterministic_heap(void)
-{
-    if (getenv("MALLOC_PERTURB_")) return;
-    setenv("MALLOC_PERTURB_", "85", 1);
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return;
-    self[n] = 0;
-    char *argv[] = {self, NULL};
-    execv(self, argv);
-}
-
 static void colourise(pan_mot_seq *det, uint64_t seed)
 {
     /* e' = normalise(e + a·c), c a fixed unit vector: different people's cosine ≈ a²/(1+a²) */

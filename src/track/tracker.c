@@ -185,7 +185,8 @@ static void update_embedding(pan_tracker *t, trk *k, const float *e)
     int dim = t->emb_dim;
     float a = t->p.embedding_alpha, b, nrm = 0.f; /* floats: unit vectors, vectorisable loops */
     if (!k->emb) {
-        k->emb = malloc((size_t)dim * sizeof *k->emb);
+        /* zeroed: 0 x uninitialised memory could be NaN (0 * NaN = NaN) */
+        k->emb = calloc((size_t)dim, sizeof *k->emb);
         if (!k->emb) return; /* motion only for this track */
         a = 0.f;
     }
