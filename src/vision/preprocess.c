@@ -1,5 +1,6 @@
 /* cpu reference of the preprocessing contract in include/panoptes/preprocess.h. */
 #include "panoptes/preprocess.h"
+#include "vision/frame_sample.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static float sample(const uint8_t *plane, int pitch, int stride, int w, int h, f
 }
 
 /* Y'CbCr at source position (u, v) (pixel-centre convention), as RGB 0–255. */
-static void sample_rgb(const pan_frame *f, float u, float v, float rgb[3])
+void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3])
 {
     int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
     float cu = (u + 0.5f) * 0.5f - 0.5f, cv = (v + 0.5f) * 0.5f - 0.5f;
@@ -117,7 +118,7 @@ pan_status pan_preprocess_cpu(const pan_frame *f, const pan_preprocess_params *p
             if (row_in && X >= (int)lb.offset_x && X < (int)lb.offset_x + lb.content_w) {
                 float rgb[3];
                 float u = ((float)X - lb.offset_x + 0.5f) / lb.scale_x - 0.5f;
-                sample_rgb(f, u, v, rgb);
+                pan__frame_sample_rgb(f, u, v, rgb);
                 for (int c = 0; c < 3; c++) {
                     float x = rgb[bgr ? 2 - c : c];
                     val[c] = (x - p->mean[c]) * inv_std[c];
@@ -150,7 +151,7 @@ pan_status pan_frame_to_rgb_cpu(const pan_frame *f, uint8_t *rgb)
     for (int y = 0; y < f->height; y++)
         for (int x = 0; x < f->width; x++) {
             float c[3];
-            sample_rgb(f, (float)x, (float)y, c);
+            pan__frame_sample_rgb(f, (float)x, (float)y, c);
             uint8_t *o = rgb + 3 * ((size_t)y * (size_t)f->width + (size_t)x);
             o[0] = (uint8_t)lroundf(c[0]);
             o[1] = (uint8_t)lroundf(c[1]);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "panoptes/reid.h"
+#include "vision/frame_sample.h"
 #include "vision/reid_desc.h"
 #include "vision/roi_crop.h"
 
@@ -59,23 +60,6 @@ void pan__roi_geometry(const float box[4], int w, int h, const pan_roi_params *p
     }
 }
 
-/* Bilinear sample, edges clamped; `step` bytes between samples of a row (NV12 chroma: 2).
- * The same operations as preprocess.c's, so crops and detector input agree bit for bit. */
-static float sample(const uint8_t *plane, int pitch, int step, int w, int h, float u, float v)
-{
-    float fu = floorf(u), fv = floorf(v);
-    float ax = u - fu, ay = v - fv;
-    int x0 = (int)fu, y0 = (int)fv, x1 = x0 + 1, y1 = y0 + 1;
-    x0 = x0 < 0 ? 0 : x0 >= w ? w - 1 : x0;
-    x1 = x1 < 0 ? 0 : x1 >= w ? w - 1 : x1;
-    y0 = y0 < 0 ? 0 : y0 >= h ? h - 1 : y0;
-    y1 = y1 < 0 ? 0 : y1 >= h ? h - 1 : y1;
-    const uint8_t *r0 = plane + (size_t)y0 * (size_t)pitch, *r1 = plane + (size_t)y1 * (size_t)pitch;
-    float top = r0[x0 * step] + ax * ((float)r0[x1 * step] - r0[x0 * step]);
-    float bot = r1[x0 * step] + ax * ((float)r1[x1 * step] - r1[x0 * step]);
-    return top + ay * (bot - top);
-}
-
 pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_roi_params *p, float *out)
 {
     if (!f || !box || !p || !out || p->width <= 0 || p->height <= 0 || f->width <= 0 || f->height <= 0) return PAN_INVAL;
@@ -88,8 +72,7 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
         inv_std[c] = p->std[c] != 0.f ? 1.f / p->std[c] : 1.f;
         pad[c] = (p->pad_value - p->mean[c]) * inv_std[c];
     }
-    const int W = p->width, H = p->height, cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
-    const int nv12 = f->format == PAN_PIXFMT_NV12, bgr = p->channels == PAN_CHANNELS_BGR;
+    const int W = p->width, H = p->height, bgr = p->channels == PAN_CHANNELS_BGR;
     const size_t plane = (size_t)W * (size_t)H;
     for (int Y = 0; Y < H; Y++) {
         float v = g.y0 + ((float)Y - g.oy + 0.5f) / g.sy - 0.5f;
@@ -98,16 +81,7 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
             float val[3];
             if (row_in && X >= (int)g.ox && X < (int)g.ox + g.nw) {
                 float u = g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f, rgb[3];
-                float cu = (u + 0.5f) * 0.5f - 0.5f, cv = (v + 0.5f) * 0.5f - 0.5f;
-                float y = sample(f->data[0], f->pitch[0], 1, f->width, f->height, u, v), cb, cr;
-                if (nv12) {
-                    cb = sample(f->data[1], f->pitch[1], 2, cw, ch, cu, cv);
-                    cr = sample(f->data[1] + 1, f->pitch[1], 2, cw, ch, cu, cv);
-                } else {
-                    cb = sample(f->data[1], f->pitch[1], 1, cw, ch, cu, cv);
-                    cr = sample(f->data[2], f->pitch[2], 1, cw, ch, cu, cv);
-                }
-                pan_yuv_to_rgb(y, cb, cr, f->matrix, f->range, rgb);
+                pan__frame_sample_rgb(f, u, v, rgb);
                 for (int c = 0; c < 3; c++) val[c] = (rgb[bgr ? 2 - c : c] - p->mean[c]) * inv_std[c];
             } else {
                 val[0] = pad[0], val[1] = pad[1], val[2] = pad[2];

@@ -7,27 +7,13 @@
 
 #include "vision/reid_desc.h"
 #include "vision/roi_crop.h"
+#include "vision/yuv_sample.cuh"
 
 namespace {
 
-__device__ __forceinline__ int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-__device__ __forceinline__ float clampf(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }
-
-__device__ __forceinline__ float sample(const uint8_t *__restrict__ p, int pitch, int step, int w, int h, float u, float v)
-{
-    float fu = floorf(u), fv = floorf(v);
-    float ax = u - fu, ay = v - fv;
-    int x0 = (int)fu, y0 = (int)fv;
-    int x1 = clampi(x0 + 1, 0, w - 1), y1 = clampi(y0 + 1, 0, h - 1);
-    x0 = clampi(x0, 0, w - 1);
-    y0 = clampi(y0, 0, h - 1);
-    const uint8_t *r0 = p + (size_t)y0 * pitch, *r1 = p + (size_t)y1 * pitch;
-    float a = __ldg(r0 + x0 * step), b = __ldg(r0 + x1 * step);
-    float c = __ldg(r1 + x0 * step), d = __ldg(r1 + x1 * step);
-    float top = a + ax * (b - a);
-    float bot = c + ax * (d - c);
-    return top + ay * (bot - top);
-}
+using pan_yuv::clampf;
+using pan_yuv::clampi;
+using pan_yuv::sample;
 
 __global__ void roi_crop_kernel(const pan__roi_desc *__restrict__ descs, pan__roi_batch bt, void *__restrict__ out)
 {

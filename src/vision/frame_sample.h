@@ -1,0 +1,14 @@
+/* Internal: the one host implementation of sampling a YUV frame, shared by the preprocessing
+ * reference (preprocess.c) and the ReID crops (roi_crop.c) so both follow include/panoptes/
+ * preprocess.h's rules (bilinear, pixel centres aligned, edges clamped, 4:2:0 chroma centre-sited,
+ * BT.601/709 and limited/full range). */
+#ifndef PANOPTES_VISION_FRAME_SAMPLE_H
+#define PANOPTES_VISION_FRAME_SAMPLE_H
+
+#include "panoptes/frame.h"
+
+/* R'G'B' (0–255, clamped) of host frame f at source position (u, v); pixel (x, y)'s centre is
+ * (x, y) in these coordinates. NV12 or YUV420P. */
+void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3]);
+
+#endif
