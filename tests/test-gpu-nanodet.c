@@ -33,6 +33,7 @@
 #include "panoptes/preprocess.h"
 #include "panoptes/source.h"
 #include "gpu_media.h" /* pan_test_data: $PANOPTES_DATA_DIR or data/ */
+#include "nanodet_frames.h"
 #include "test.h"
 
 #ifdef PANOPTES_HAVE_CUDA
@@ -44,48 +45,6 @@
 
 static const char *out_names[NOUT] = {"Identity", "Identity_1", "Identity_2", "Identity_3", "Identity_4", "Identity_5"};
 
-static int frames_from_video(const char *uri, const int *want, int n, float *out)
-{
-    pan_source *src = NULL;
-    pan_decoder *dec = NULL;
-    pan_source_params sp = {.uri = uri};
-    int got = 0, idx = 0;
-    if (pan_source_create(&src, &sp)) return 0;
-    int num, den;
-    pan_source_time_base(src, &num, &den);
-    pan_decoder_params dp = {.kind = PAN_DECODER_CPU, .uri = uri, .codecpar = pan_source_codecpar(src),
-                             .time_base_num = num, .time_base_den = den};
-    if (pan_decoder_create(&dec, &dp)) goto done;
-    pan_preprocess_params pp = {.width = S, .height = S, .channels = PAN_CHANNELS_BGR,
-                                .mean = {103.53f, 116.28f, 123.675f}, .std = {57.375f, 57.12f, 58.395f},
-                                .layout = PAN_LAYOUT_NCHW, .keep_ratio = 1, .pad_value = 0};
-    pan_packet pkt;
-    int eof = 0;
-    while (got < n) {
-        pan_frame *f = NULL;
-        pan_status st = pan_decoder_receive_frame(dec, &f);
-        if (st == PAN_OK) {
-            if (idx == want[got]) {
-                pan_letterbox lb;
-                if (pan_preprocess_cpu(f, &pp, out + (size_t)got * 3 * S * S, &lb) == PAN_OK) got++;
-            }
-            idx++;
-            pan_frame_unref(&f);
-            continue;
-        }
-        if (st != PAN_EAGAIN || eof) break;
-        st = pan_source_read(src, &pkt);
-        if (st == PAN_EOF) {
-            eof = 1;
-            pan_decoder_send_packet(dec, NULL);
-        } else if (st) break;
-        else pan_decoder_send_packet(dec, &pkt);
-    }
-done:
-    pan_decoder_destroy(&dec);
-    pan_source_destroy(&src);
-    return got == n;
-}
 
 static uint16_t f2h(float f)
 {
@@ -214,7 +173,7 @@ PAN_TEST(nanodet_cuda_vs_cpu)
     float *in = malloc((size_t)B * 3 * S * S * sizeof(float));
     int want[B];
     for (int i = 0; i < B; i++) want[i] = 20 * i;
-    ASSERT_TRUE(frames_from_video(clip, want, B, in));
+    ASSERT_TRUE(pan_test_nanodet_frames(clip, want, B, in));
 
     pan_engine_params cp = {.model_path = model, .backend = PAN_BACKEND_CPU, .max_batch = B};
     pan_engine_params gp = {.model_path = model, .backend = PAN_BACKEND_CUDA, .max_batch = B};
