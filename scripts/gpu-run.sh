@@ -6,6 +6,7 @@
 #   run(command="bash scripts/gpu-run.sh tests", carry=[".gpu"])      # only the GPU tests
 #   run(command="bash scripts/gpu-run.sh bench", carry=[".gpu"])      # only the benchmarks
 #   run(command="bash scripts/gpu-run.sh e2e", carry=[".gpu","models"]) # whole pipeline vs cpu, N cameras, seed peer
+#   run(command="bash scripts/gpu-run.sh reid", carry=[".gpu","models"]) # ReID crops/s and frames/s on vs off
 #
 # Writes into $OUT (at most 8 files come back): device.txt, tests.log, bench_decode_gpu.json,
 # ffmpeg_decode.json, summary.txt. The last lines printed are the summary table.
@@ -148,6 +149,19 @@ if [ "$WHAT" = all ] || [ "$WHAT" = bench ]; then
     if [ -f "$OUT/ffmpeg_stderr.txt" ]; then # keep the first 100 kB: repeated errors would swamp it
         head -c 100000 "$OUT/ffmpeg_stderr.txt" >"$OUT/ffmpeg_stderr.tmp" && mv "$OUT/ffmpeg_stderr.tmp" "$OUT/ffmpeg_stderr.txt"
     fi
+fi
+
+# ReID (`bash scripts/gpu-run.sh reid`, carry ".gpu" and "models"): crops/s of the default
+# descriptor and the OSNet-shaped models at REID_BATCHES, and end-to-end frames/s with ReID off,
+# default and each model (REID_CAMERAS looped 1080p cameras, REID_FRAMES frames each).
+if [ "$WHAT" = reid ]; then
+    "$R/bin/bench_reid" --backend cuda --models models --batches "${REID_BATCHES:-64,128,256,512}" \
+        --video "$R/data/vtest.mp4" --e2e-video "$R/data/vtest-1080p.mp4" --e2e-cameras "${REID_CAMERAS:-8}" \
+        --e2e-frames "${REID_FRAMES:-600}" >"$OUT/bench_reid.json" 2>"$OUT/bench_reid_stderr.txt" || status=1
+    grep -E '^ +\{' "$OUT/bench_reid.json"
+    echo
+    tail -5 "$OUT/bench_reid_stderr.txt"
+    exit $status
 fi
 
 # End to end (`bash scripts/gpu-run.sh e2e`, carry ".gpu" and "models"): the whole pipeline

@@ -3,7 +3,8 @@
  *
  * Checks: iterations merge contiguous dims and keep broadcasts; a conv whose only consumer is a
  * channel concat writes into it (no copy step); NanoDet-g (models/nanodet.json, when present)
- * lowers to 34 cuDNN convolutions with no Reshape step; in every plan no two buffers alive at the
+ * lowers to 34 cuDNN convolutions with no Reshape step; the OSNet-shaped ReID model lowers
+ * entirely, its FC (Gemm) as a 1x1 convolution; in every plan no two buffers alive at the
  * same step overlap in the arena, offsets are 256-byte aligned, and the arena is no larger than
  * the buffers laid end to end. Runs in any CUDA build (no device is touched); skips without CUDA. */
 #include <stdint.h>
@@ -169,7 +170,51 @@ PAN_TEST(nanodet_lowering)
     pan__graph_destroy(&g);
 }
 
-PAN_TEST_MAIN(iterations_collapse, conv_into_concat, nanodet_lowering)
+/* The OSNet-shaped ReID model (tests/peers/make_osnet.py, x0.25): every node lowers, its FC (Gemm)
+ * as a 1x1 convolution. */
+PAN_TEST(osnet_lowering)
+{
+    char dir[] = "/tmp/panoptes-cu-lower-XXXXXX", cmd[2048], path[600];
+    ASSERT_TRUE(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' --width 0.25 >/dev/null 2>&1",
+             pan_test_path("tests/peers/make_osnet.py"), dir);
+    if (system(cmd)) PAN_SKIP("could not generate the OSNet model (Debian python3-onnx missing?)");
+    snprintf(path, sizeof path, "%s/osnet_x0_25.onnx", dir);
+    pan_graph *g = NULL, *c = NULL;
+    ASSERT_OK(pan__onnx_import(path, &g));
+    for (int batch = 1; batch <= 256; batch *= 16) {
+        ASSERT_OK(pan__graph_clone(g, &c));
+        ASSERT_OK(pan__graph_infer_shapes(c, batch));
+        ASSERT_OK(pan__passes_run_all(c));
+        ASSERT_OK(pan__graph_sort(c));
+        int gemms = 0;
+        for (int i = 0; i < c->n_nodes; i++) gemms += !c->nodes[i].dead && c->nodes[i].op == PAN_OP_GEMM;
+        ASSERT_EQ(gemms, 1);
+        pan_cu_exec ex = {.g = c, .batch = batch};
+        ex.ti = calloc((size_t)c->n_tensors, sizeof *ex.ti);
+        ASSERT_OK(pan__cu_lower(&ex));
+        ASSERT_OK(pan__cu_plan_arena(&ex));
+        ASSERT_EQ(check_plan(&ex), 0);
+        /* the FC's convolution: batch pixels of 128 channels into 512 */
+        int fc = 0;
+        for (int i = 0; i < ex.n_steps; i++) {
+            const pan_cu_step *s = &ex.steps[i];
+            if (s->kind == PAN_CU_STEP_CONV && s->p.conv.n == batch && s->p.conv.c == 128 && s->p.conv.k == 512 &&
+                s->p.conv.h == 1 && s->p.conv.w == 1)
+                fc++;
+        }
+        ASSERT_EQ(fc, 1);
+        fprintf(stderr, "  osnet_x0_25 batch %d: %d steps (%d convolutions), arena %.1f MiB\n", batch, ex.n_steps,
+                count_kind(&ex, PAN_CU_STEP_CONV), ex.arena_bytes / 1048576.0);
+        exec_free(&ex);
+        pan__graph_destroy(&c);
+    }
+    pan__graph_destroy(&g);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "  could not remove %s\n", dir);
+}
+
+PAN_TEST_MAIN(iterations_collapse, conv_into_concat, nanodet_lowering, osnet_lowering)
 
 #else
 PAN_TEST(cuda_lowering) { PAN_SKIP("built without the cuda engine backend"); }

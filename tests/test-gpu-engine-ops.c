@@ -10,7 +10,7 @@
  *   data movement (copy, concat, split, slice, transpose, reshape, pad, max-pool, nearest): 1e-6
  *   elementwise and activations, batch-norm, average pooling, bilinear resize:               1e-5
  *   softmax:                                                                                   1e-5
- *   convolutions (FP16 inputs and weights, FP32 accumulation):                                 1e-4
+ *   convolutions, Gemm/MatMul (FP16 inputs and weights, FP32 accumulation):                    1e-4
  * Skips (exit 77) without a GPU or without CUDA in the build. */
 #include <math.h>
 #include <stdint.h>
@@ -672,6 +672,43 @@ PAN_TEST(softmax_batchnorm)
     ASSERT_EQ(f, 0);
 }
 
+/* Gemm / MatMul with constant weights (lowered to 1x1 convolutions): y = alpha·A·B' + beta·C. */
+static int gemm_case(const char *name, pan_op op, int rank, int64_t K, int64_t N, int trans_b, float alpha, float beta,
+                     int c_kind /* 0 none, 1 scalar, 2 row [N], 3 [1, N] */)
+{
+    pan_graph *g = NULL;
+    pan__graph_create(&g, name);
+    int64_t rest[2] = {rank == 3 ? 5 : K, K};
+    int a = in_r(g, "a", rank, rest);
+    int64_t bd[2] = {trans_b ? N : K, trans_b ? K : N};
+    float ws = 1.0f / sqrtf((float)K);
+    int b = cst(g, "b", 2, bd, -ws, ws);
+    int64_t cd1[1] = {N}, cd2[2] = {1, N};
+    int c = c_kind == 1 ? cst(g, "c", 0, NULL, -0.5f, 0.5f) : c_kind == 2 ? cst(g, "c", 1, cd1, -0.5f, 0.5f)
+          : c_kind == 3 ? cst(g, "c", 2, cd2, -0.5f, 0.5f) : -1;
+    pan_attrs at = {0};
+    at.gemm.alpha = alpha;
+    at.gemm.beta = beta;
+    at.gemm.trans_b = trans_b;
+    int y = out(g, "y"), ins[3] = {a, b, c};
+    node(g, op, c >= 0 ? 3 : 2, ins, 1, &y, op == PAN_OP_GEMM ? &at : NULL);
+    pan__graph_mark_output(g, y);
+    return check_graph(g, name, TOL_CONV, -1.f, 1.f);
+}
+
+PAN_TEST(gemm_matmul)
+{
+    NEED_GPU();
+    int f = 0;
+    f += gemm_case("gemm transB bias row (OSNet FC)", PAN_OP_GEMM, 2, 512, 256, 1, 1.f, 1.f, 2);
+    f += gemm_case("gemm B [K,N] alpha beta scalar C", PAN_OP_GEMM, 2, 64, 40, 0, 0.5f, 2.f, 1);
+    f += gemm_case("gemm K=5 (padded channels) C [1,N]", PAN_OP_GEMM, 2, 5, 24, 1, 1.f, 0.5f, 3);
+    f += gemm_case("gemm no C odd N", PAN_OP_GEMM, 2, 96, 37, 0, 1.f, 1.f, 0);
+    f += gemm_case("matmul 2-D", PAN_OP_MATMUL, 2, 128, 64, 0, 1.f, 1.f, 0);
+    f += gemm_case("matmul 3-D [N,5,K] x [K,N']", PAN_OP_MATMUL, 3, 48, 32, 0, 1.f, 1.f, 0);
+    ASSERT_EQ(f, 0);
+}
+
 PAN_TEST(chain)
 {
     /* conv -> maxpool -> resize -> concat with two other branches (one a conv written straight into
@@ -739,7 +776,8 @@ PAN_TEST(chain)
     ASSERT_EQ(check_graph(h, "head split/reshape/transpose", TOL_MOVE, -2, 2), 0);
 }
 
-PAN_TEST_MAIN(conv, unary, binary, concat_split, slice_transpose_reshape, pad, pooling, resize, softmax_batchnorm, chain)
+PAN_TEST_MAIN(conv, unary, binary, concat_split, slice_transpose_reshape, pad, pooling, resize, softmax_batchnorm,
+              gemm_matmul, chain)
 
 #else /* no CUDA in this build */
 

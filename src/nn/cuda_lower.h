@@ -23,6 +23,7 @@ pan_status pan__cu_add_copy(pan_cu_exec *ex, int node_idx, int rank, const int64
 
 /* Per-op lowering: append the node's steps (node_idx = its index in ex->g->nodes). */
 pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n);
+pan_status pan__cu_lower_gemm(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_batchnorm(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_binary(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_concat_split(pan_cu_exec *ex, int node_idx, const pan_node *n);

@@ -1,5 +1,6 @@
 /* Lowering of convolutions (cuDNN step + epilogue, explicit padding where cuDNN cannot pad,
- * epilogues written straight into channel concats) and batch-norm for the cuda backend. */
+ * epilogues written straight into channel concats), of Gemm/MatMul with constant weights (as 1x1
+ * convolutions) and of batch-norm for the cuda backend. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +32,22 @@ static int concat_target(const pan_cu_exec *ex, int t, int64_t *coff)
     return -1;
 }
 
-pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
+/* One convolution as the lowering sees it: NCHW logical sizes of input and output, FP32 OIHW
+ * weights on the host; a Gemm or MatMul with constant weights is one of these with H = W = 1. */
+typedef struct conv_spec {
+    int x, y, res;         /* input, output, residual (-1: none) tensors */
+    int64_t xd[4], yd[4];  /* logical N, C, H, W */
+    int64_t K, Cg, R, S;   /* weight dims (OIHW) */
+    const float *w;        /* K * Cg * R * S */
+    const float *bias;     /* K, or NULL */
+    pan_conv_attrs a;      /* pads, strides, dilations, group, activation */
+} conv_spec;
+
+static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node *n, const conv_spec *cv)
 {
-    const pan_tensor *x = IN(0), *w = IN(1), *y = OUT(0);
-    const pan_conv_attrs *a = &n->attrs.conv;
-    if (!(w->flags & PAN_TENSOR_CONST) || (HAS_IN(2) && !(IN(2)->flags & PAN_TENSOR_CONST))) {
-        pan__cu_lower_error(ex, n, "weights and bias must be constants");
-        return PAN_UNSUPPORTED;
-    }
-    if (!ex->ti[n->inputs[0]].nhwc || (x->flags & PAN_TENSOR_CONST)) {
-        pan__cu_lower_error(ex, n, "input must be a 4-D activation");
-        return PAN_UNSUPPORTED;
-    }
-    int64_t K = w->dims[0], Cg = w->dims[1], R = w->dims[2], S = w->dims[3];
+    const int64_t *xd = cv->xd;
+    const pan_conv_attrs *a = &cv->a;
+    int64_t K = cv->K, Cg = cv->Cg, R = cv->R, S = cv->S;
     int group = a->group > 0 ? (int)a->group : 1;
     int64_t pt = a->pads[0], pl = a->pads[1], pb = a->pads[2], pr = a->pads[3];
     /* Few input channels (an RGB image: 3) leave cuDNN without tensor-core kernels, whose loads
@@ -59,23 +63,19 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
         for (int64_t c = 0; c < Cg; c++)
             for (int64_t r = 0; r < R; r++)
                 for (int64_t s = 0; s < S; s++)
-                    hw[((k * R + r) * S + s) * Cgp + c] = pan__cu_f32_to_f16(pan__cu_const_f32(w, ((k * Cg + c) * R + r) * S + s));
+                    hw[((k * R + r) * S + s) * Cgp + c] = pan__cu_f32_to_f16(cv->w[((k * Cg + c) * R + r) * S + s]);
     int64_t woff = pan__cu_const_append(ex, hw, (size_t)wn * 2);
     free(hw);
     if (woff < 0) return PAN_NOMEM;
     int64_t boff = -1;
-    if (HAS_IN(2)) {
-        float *hb = malloc((size_t)K * sizeof *hb);
-        if (!hb) return PAN_NOMEM;
-        for (int64_t k = 0; k < K; k++) hb[k] = pan__cu_const_f32(IN(2), k);
-        boff = pan__cu_const_append(ex, hb, (size_t)K * sizeof *hb);
-        free(hb);
+    if (cv->bias) {
+        boff = pan__cu_const_append(ex, cv->bias, (size_t)K * sizeof *cv->bias);
         if (boff < 0) return PAN_NOMEM;
     }
 
     pan_cu_conv_shape cs = {
-        .n = (int)x->dims[0], .c = (int)x->dims[1], .h = (int)x->dims[2], .w = (int)x->dims[3],
-        .k = (int)K, .r = (int)R, .s = (int)S, .oh = (int)y->dims[2], .ow = (int)y->dims[3],
+        .n = (int)xd[0], .c = (int)xd[1], .h = (int)xd[2], .w = (int)xd[3],
+        .k = (int)K, .r = (int)R, .s = (int)S, .oh = (int)cv->yd[2], .ow = (int)cv->yd[3],
         .stride_h = a->strides[0] > 0 ? (int)a->strides[0] : 1, .stride_w = a->strides[1] > 0 ? (int)a->strides[1] : 1,
         .dil_h = a->dilations[0] > 0 ? (int)a->dilations[0] : 1, .dil_w = a->dilations[1] > 0 ? (int)a->dilations[1] : 1,
         .group = group,
@@ -86,28 +86,28 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
     if (!asym && Cgp == Cg) {
         cs.pad_h = (int)pt;
         cs.pad_w = (int)pl;
-        TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &xin));
+        TRY(pan__cu_tensor_ref(ex, cv->x, pos, &xin));
     } else {
         /* cuDNN pads symmetrically: pad explicitly into a temporary (TF "SAME" with stride 2),
          * and/or add the zero channels */
         int64_t eh = asym ? pt + pb : 0, ew = asym ? pl + pr : 0;
-        int64_t pd[4] = {x->dims[0], Cgp, x->dims[2] + eh, x->dims[3] + ew};
+        int64_t pd[4] = {xd[0], Cgp, xd[2] + eh, xd[3] + ew};
         int64_t pbytes = pd[0] * pd[1] * pd[2] * pd[3] * 2;
         int tb = pan__cu_buf_add(ex, pbytes, pos, pos + 1);
         if (tb < 0) return PAN_NOMEM;
         NEW_STEP(sp, PAN_CU_STEP_PAD);
         sp->y.space = PAN_CU_REF_ARENA;
         sp->y.id = tb;
-        TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &sp->a));
+        TRY(pan__cu_tensor_ref(ex, cv->x, pos, &sp->a));
         int64_t ys[4], xs[4], begin[4] = {0, 0, asym ? pt : 0, asym ? pl : 0};
         pan__cu_phys_strides(4, pd, 1, ys);
-        pan__cu_phys_strides(4, x->dims, 1, xs);
+        pan__cu_phys_strides(4, xd, 1, xs);
         const int order[4] = {0, 2, 3, 1};
         sp->p.pad.rank = 4;
         for (int k = 0; k < 4; k++) {
             sp->p.pad.dims[k] = (int)pd[order[k]];
             sp->p.pad.out_strides[k] = (int)ys[order[k]];
-            sp->p.pad.in_dims[k] = (int)x->dims[order[k]];
+            sp->p.pad.in_dims[k] = (int)xd[order[k]];
             sp->p.pad.in_strides[k] = (int)xs[order[k]];
             sp->p.pad.begin[k] = (int)begin[order[k]];
         }
@@ -123,13 +123,9 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
     }
 
     int act = pan__cu_act_of(a->act);
-    int has_res = HAS_IN(3);
-    if (has_res && (IN(3)->flags & PAN_TENSOR_CONST || !ex->ti[n->inputs[3]].nhwc)) {
-        pan__cu_lower_error(ex, n, "residual must be a 4-D activation");
-        return PAN_UNSUPPORTED;
-    }
+    int has_res = cv->res >= 0;
     int64_t coff = 0;
-    int cat = concat_target(ex, n->outputs[0], &coff);
+    int cat = concat_target(ex, cv->y, &coff);
     NEW_STEP(sc, PAN_CU_STEP_CONV);
     sc->a = xin;
     sc->b.space = PAN_CU_REF_CONST;
@@ -137,7 +133,7 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
     sc->p.conv = cs;
     if (cat >= 0) {
         /* the conv writes a temporary; the epilogue writes the concat's slice (no concat copy) */
-        int64_t ybytes = ex->ti[n->outputs[0]].numel * 2;
+        int64_t ybytes = ex->ti[cv->y].numel * 2;
         int tb = pan__cu_buf_add(ex, ybytes, pos, pos + 1);
         if (tb < 0) return PAN_NOMEM;
         sc->y.space = PAN_CU_REF_ARENA;
@@ -146,7 +142,7 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
         pan_cu_ref early;
         TRY(pan__cu_tensor_ref(ex, cat, pos, &early));
     } else {
-        TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &sc->y));
+        TRY(pan__cu_tensor_ref(ex, cv->y, pos, &sc->y));
     }
 
     if (boff >= 0 || act != PAN_CU_U_NONE || has_res || cat >= 0) {
@@ -159,7 +155,7 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
             TRY(pan__cu_tensor_ref(ex, cat, pos, &se->y));
             se->y.off = coff * 2;
             se->ys = (int)ex->g->tensors[cat].dims[1];
-            ex->ti[n->outputs[0]].in_concat = 1;
+            ex->ti[cv->y].in_concat = 1;
         } else {
             se->y = raw;
         }
@@ -167,8 +163,8 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
             se->b.space = PAN_CU_REF_CONST;
             se->b.off = boff;
         }
-        if (has_res) TRY(pan__cu_tensor_ref(ex, n->inputs[3], pos, &se->c));
-        se->n = ex->ti[n->outputs[0]].numel;
+        if (has_res) TRY(pan__cu_tensor_ref(ex, cv->res, pos, &se->c));
+        se->n = ex->ti[cv->y].numel;
         se->C = (int)K;
         se->op = act;
         se->alpha = a->act_alpha;
@@ -176,6 +172,107 @@ pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
         se->flag = a->residual_after_act;
     }
     return PAN_OK;
+}
+
+/* FP32 copy of a constant (n elements) or NULL when out of memory. */
+static float *const_floats(const pan_tensor *t, int64_t n)
+{
+    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (v)
+        for (int64_t i = 0; i < n; i++) v[i] = pan__cu_const_f32(t, i);
+    return v;
+}
+
+pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n)
+{
+    const pan_tensor *x = IN(0), *w = IN(1), *y = OUT(0);
+    if (!(w->flags & PAN_TENSOR_CONST) || (HAS_IN(2) && !(IN(2)->flags & PAN_TENSOR_CONST))) {
+        pan__cu_lower_error(ex, n, "weights and bias must be constants");
+        return PAN_UNSUPPORTED;
+    }
+    if (!ex->ti[n->inputs[0]].nhwc || (x->flags & PAN_TENSOR_CONST)) {
+        pan__cu_lower_error(ex, n, "input must be a 4-D activation");
+        return PAN_UNSUPPORTED;
+    }
+    if (HAS_IN(3) && (IN(3)->flags & PAN_TENSOR_CONST || !ex->ti[n->inputs[3]].nhwc)) {
+        pan__cu_lower_error(ex, n, "residual must be a 4-D activation");
+        return PAN_UNSUPPORTED;
+    }
+    conv_spec cv = {.x = n->inputs[0], .y = n->outputs[0], .res = HAS_IN(3) ? n->inputs[3] : -1,
+                    .K = w->dims[0], .Cg = w->dims[1], .R = w->dims[2], .S = w->dims[3], .a = n->attrs.conv};
+    memcpy(cv.xd, x->dims, sizeof cv.xd);
+    memcpy(cv.yd, y->dims, sizeof cv.yd);
+    float *wf = const_floats(w, cv.K * cv.Cg * cv.R * cv.S), *bf = HAS_IN(2) ? const_floats(IN(2), cv.K) : NULL;
+    pan_status st = wf && (bf || !HAS_IN(2)) ? PAN_OK : PAN_NOMEM;
+    cv.w = wf;
+    cv.bias = bf;
+    if (!st) st = lower_conv_spec(ex, node_idx, n, &cv);
+    free(wf);
+    free(bf);
+    return st;
+}
+
+/* Gemm (A runtime [M, K], B and C constants) and MatMul (A runtime [..., M, K] row-major, B a
+ * constant [K, N]): y = alpha·A·B' + beta·C is a 1x1 convolution of M pixels with K channels
+ * into N channels (row-major [M, K] is NHWC [M, K, 1, 1]), with C as its bias: tensor cores,
+ * the measured engine choice and the fused epilogue of the convolutions, for nothing new.
+ * Both operands at run time (attention) are not supported. */
+pan_status pan__cu_lower_gemm(pan_cu_exec *ex, int node_idx, const pan_node *n)
+{
+    const pan_tensor *A = IN(0), *B = IN(1), *Y = OUT(0);
+    int gemm = n->op == PAN_OP_GEMM;
+    int ta = gemm && n->attrs.gemm.trans_a, tb = gemm && n->attrs.gemm.trans_b;
+    float alpha = gemm ? n->attrs.gemm.alpha : 1.f, beta = gemm ? n->attrs.gemm.beta : 1.f;
+    if ((A->flags & PAN_TENSOR_CONST) || !(B->flags & PAN_TENSOR_CONST)) {
+        pan__cu_lower_error(ex, n, "needs a run-time first operand and constant weights (both at run time: "
+                                   "not supported by the cuda backend)");
+        return PAN_UNSUPPORTED;
+    }
+    if (ta || A->rank < 2 || ex->ti[n->inputs[0]].nhwc || ex->ti[n->outputs[0]].nhwc) {
+        pan__cu_lower_error(ex, n, ta ? "transA on a run-time operand is not supported by the cuda backend"
+                                      : "operand and result must be 2-D or 3-D on the cuda backend");
+        return PAN_UNSUPPORTED;
+    }
+    for (int i = 0; i + 2 < B->rank; i++)
+        if (B->dims[i] != 1) {
+            pan__cu_lower_error(ex, n, "batched constant weights are not supported by the cuda backend");
+            return PAN_UNSUPPORTED;
+        }
+    if (B->rank < 2) {
+        pan__cu_lower_error(ex, n, "1-D weights are not supported by the cuda backend");
+        return PAN_UNSUPPORTED;
+    }
+    int64_t Kd = A->dims[A->rank - 1], M = 1;
+    for (int i = 0; i + 1 < A->rank; i++) M *= A->dims[i];
+    int64_t br = B->dims[B->rank - 2], bc = B->dims[B->rank - 1];
+    int64_t N = tb ? br : bc;
+    if ((tb ? bc : br) != Kd || Y->dims[Y->rank - 1] != N) {
+        pan__cu_lower_error(ex, n, "operand shapes disagree");
+        return PAN_INVAL;
+    }
+    const pan_tensor *C = gemm && HAS_IN(2) ? IN(2) : NULL;
+    int64_t cn = C ? pan__tensor_numel(C) : 0;
+    if (C && (!(C->flags & PAN_TENSOR_CONST) || (cn != 1 && cn != N) || (C->rank >= 1 && cn == N && C->dims[C->rank - 1] != N))) {
+        pan__cu_lower_error(ex, n, "C must be a constant scalar or row of N values on the cuda backend");
+        return PAN_UNSUPPORTED;
+    }
+    conv_spec cv = {.x = n->inputs[0], .y = n->outputs[0], .res = -1, .K = N, .Cg = Kd, .R = 1, .S = 1,
+                    .xd = {M, Kd, 1, 1}, .yd = {M, N, 1, 1}};
+    cv.a.group = 1;
+    float *wf = malloc((size_t)(N * Kd) * sizeof *wf), *bf = C ? malloc((size_t)N * sizeof *bf) : NULL;
+    pan_status st = wf && (bf || !C) ? PAN_OK : PAN_NOMEM;
+    if (!st) {
+        for (int64_t o = 0; o < N; o++)
+            for (int64_t k = 0; k < Kd; k++)
+                wf[o * Kd + k] = alpha * pan__cu_const_f32(B, tb ? o * Kd + k : k * N + o);
+        for (int64_t o = 0; bf && o < N; o++) bf[o] = beta * pan__cu_const_f32(C, cn == 1 ? 0 : o);
+        cv.w = wf;
+        cv.bias = bf;
+        st = lower_conv_spec(ex, node_idx, n, &cv);
+    }
+    free(wf);
+    free(bf);
+    return st;
 }
 
 pan_status pan__cu_lower_batchnorm(pan_cu_exec *ex, int node_idx, const pan_node *n)

@@ -1,6 +1,6 @@
 /* Lowering of IR nodes into cuda backend steps (see cuda_backend.h for the storage rules): the
  * shared helpers (iterations, constants, buffers, tensor references) and the dispatch over ops.
- * The ops themselves: cuda_lower_conv_cuda.c (convolution, batch-norm) and cuda_lower_data_cuda.c
+ * The ops themselves: cuda_lower_conv_cuda.c (convolution, Gemm/MatMul, batch-norm) and cuda_lower_data_cuda.c
  * (elementwise, data movement, pooling, resize, softmax). Anything else is PAN_UNSUPPORTED. */
 #include <limits.h>
 #include <math.h>
@@ -283,6 +283,7 @@ static pan_status lower_node(pan_cu_exec *ex, int node_idx, const pan_node *n)
     switch (n->op) {
     case PAN_OP_CONV: return pan__cu_lower_conv(ex, node_idx, n);
     case PAN_OP_BATCHNORM: return pan__cu_lower_batchnorm(ex, node_idx, n);
+    case PAN_OP_GEMM: case PAN_OP_MATMUL: return pan__cu_lower_gemm(ex, node_idx, n);
     case PAN_OP_RELU: case PAN_OP_LEAKY_RELU: case PAN_OP_SIGMOID: case PAN_OP_TANH: case PAN_OP_HARD_SIGMOID:
     case PAN_OP_HARD_SWISH: case PAN_OP_SILU: case PAN_OP_CLIP: case PAN_OP_EXP: case PAN_OP_LOG: case PAN_OP_SQRT:
     case PAN_OP_NEG: case PAN_OP_ABS: {
