@@ -151,16 +151,21 @@ if [ "$WHAT" = all ] || [ "$WHAT" = bench ]; then
     fi
 fi
 
-# ReID (`bash scripts/gpu-run.sh reid`, carry ".gpu" and "models"): crops/s of the default
-# descriptor and the OSNet-shaped models at REID_BATCHES, and end-to-end frames/s with ReID off,
-# default and each model (REID_CAMERAS looped 1080p cameras, REID_FRAMES frames each).
+# ReID (`bash scripts/gpu-run.sh reid`, carry ".gpu" and "models"): the identity gallery's
+# similarities host vs GPU; crops/s of the default descriptor and the OSNet-shaped models at
+# REID_BATCHES, and end-to-end frames/s with ReID off, default and each model (REID_CAMERAS looped
+# 1080p cameras, REID_FRAMES frames each).
 if [ "$WHAT" = reid ]; then
-    "$R/bin/bench_reid" --backend cuda --models models --batches "${REID_BATCHES:-64,128,256,512}" \
-        --video "$R/data/vtest.mp4" --e2e-video "$R/data/vtest-1080p.mp4" --e2e-cameras "${REID_CAMERAS:-8}" \
-        --e2e-frames "${REID_FRAMES:-600}" >"$OUT/bench_reid.json" 2>"$OUT/bench_reid_stderr.txt" || status=1
+    # the identity gallery's similarities: host vs GPU
+    timeout 120 "$R/bin/bench_gallery" >"$OUT/bench_gallery.json" 2>>"$OUT/bench_reid_stderr.txt" || status=1
+    cat "$OUT/bench_gallery.json"
+    PANOPTES_LOG=${REID_LOG:-info} timeout "${REID_TIMEOUT:-400}" "$R/bin/bench_reid" --backend cuda --models models \
+        --batches "${REID_BATCHES:-64,128,256,512}" --video "$R/data/vtest.mp4" --e2e-video "$R/data/vtest-1080p.mp4" \
+        --e2e-cameras "${REID_CAMERAS:-8}" --e2e-frames "${REID_FRAMES:-600}" >"$OUT/bench_reid.json" \
+        2>>"$OUT/bench_reid_stderr.txt" || status=1
     grep -E '^ +\{' "$OUT/bench_reid.json"
-    echo
-    tail -5 "$OUT/bench_reid_stderr.txt"
+    grep -o "[^ ]*onnx: batch [0-9]* compiled.*chosen in [0-9.]* s" "$OUT/bench_reid_stderr.txt" | sort | uniq -c | head -20
+    grep -E "error|warn" "$OUT/bench_reid_stderr.txt" | head -5
     exit $status
 fi
 

@@ -98,6 +98,7 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         s->impl->trackers = calloc((size_t)p->n_cameras, sizeof *s->impl->trackers);
         if (!s->impl->trackers) return PAN_NOMEM;
         pan_identity_params ip = pan_identity_params_default();
+        ip.backend = backend; /* cuda: gallery similarities on the GPU once the gallery is large */
         st = pan_identity_create(&s->impl->identity, &ip);
         if (st) return st;
         for (int i = 0; i < p->n_overlaps; i++) {

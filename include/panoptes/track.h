@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "panoptes/backend.h"
 #include "panoptes/detection.h"
 #include "panoptes/status.h"
 
@@ -95,6 +96,14 @@ typedef struct pan_identity_params {
                               existing one during its first link_window_s (its global_id changes
                               once), for evidence that arrives a few frames late. Off by default:
                               on the two-camera synthetic test it did not help (0) */
+    /* Where the similarities of new tracks against the gallery are computed: CUDA = on the GPU
+     * (one cuBLASLt product per call against a device copy of the gallery, kept current with the
+     * rows changed since the last call) once the gallery holds gpu_min_gallery identities; below
+     * that, or with CPU/AUTO, or when the GPU fails (logged once), on the host. Results agree to
+     * FP32 rounding (tests/test-gpu-gallery.c); bench/bench_gallery.c measures the crossover. */
+    pan_backend backend;   /* CPU */
+    int device;            /* CUDA ordinal (0) */
+    int gpu_min_gallery;   /* 1024; -1 = never on the GPU */
 } pan_identity_params;
 
 pan_identity_params pan_identity_params_default(void);

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -255,7 +256,9 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         }
     }
     size_t ws_need = 0;
-    int n_fused = 0;
+    int n_fused = 0, n_shared = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < ex->n_steps; i++) {
         pan_cu_step *s = &ex->steps[i];
         if (s->kind != PAN_CU_STEP_CONV) continue;
@@ -276,9 +279,19 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         void *p[PAN_CU_CONV_NPTR] = {ref_ptr(ex, s->a), ref_ptr(ex, s->b), ref_ptr(ex, s->y),
                                      fusable ? ref_ptr(ex, e->b) : NULL, fusable ? ref_ptr(ex, e->c) : NULL,
                                      fusable ? ref_ptr(ex, e->y) : NULL};
-        if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, fusable ? &epi : NULL, p,
-                                      pan_devblock_ptr(scratch), ws_limit, n->name)))
+        /* an earlier conv of the same problem: take its choice instead of measuring again */
+        const pan_cu_conv *like = NULL;
+        for (int j = 0; j < i && !like; j++)
+            if (ex->steps[j].kind == PAN_CU_STEP_CONV &&
+                pan__cu_conv_same(ex->steps[j].conv, &s->p.conv, fusable ? &epi : NULL, p, ws_limit))
+                like = ex->steps[j].conv;
+        if (like) {
+            if ((st = pan__cu_conv_create_like(&s->conv, like, n->name))) goto fail;
+            n_shared++;
+        } else if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, fusable ? &epi : NULL, p,
+                                             pan_devblock_ptr(scratch), ws_limit, n->name))) {
             goto fail;
+        }
         if (pan__cu_conv_fused(s->conv)) {
             s->e_y = e->y;
             s->e_b = e->b;
@@ -289,6 +302,8 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         if (pan__cu_conv_workspace(s->conv) > ws_need) ws_need = pan__cu_conv_workspace(s->conv);
     }
     pan_devblock_unref(&scratch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double choose_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (ws_need) {
         if ((st = pan_devpool_alloc(be->pool, ws_need, "engine.cudnn_workspace", &ex->ws))) goto fail;
         ex->ws_ptr = pan_devblock_ptr(ex->ws);
@@ -317,9 +332,9 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
             ex->gexec = gexec;
         }
     }
-    pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue), arena %.1f MiB, "
-                 "weights %.1f MiB, workspace %.1f MiB, CUDA graph %s", g->source ? g->source : "model", ex->batch,
-                 ex->n_steps, n_conv, n_fused,
+    pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue, %d chosen like an "
+                 "earlier one; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB, workspace %.1f MiB, CUDA graph %s",
+                 g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, choose_s,
                  ex->arena_bytes / 1048576.0, ex->hconst_size / 1048576.0, ex->ws_bytes / 1048576.0,
                  ex->gexec ? "on" : "off");
     *exec = ex;

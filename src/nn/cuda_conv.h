@@ -50,6 +50,13 @@ pan_status pan__cu_conv_create(pan_cu_conv **conv, void *handle, const pan_cu_co
                                const pan_cu_conv_epi *epi, void *const ptrs[PAN_CU_CONV_NPTR], void *ws,
                                size_t ws_limit, const char *name);
 int pan__cu_conv_fused(const pan_cu_conv *conv);
+/* A convolution like proto (same shape, epilogue and buffer alignments: the caller checks with
+ * pan__cu_conv_same) without measuring again: it shares proto's cuDNN plan or legacy algorithm.
+ * Models repeat shapes (OSNet: 188 convolutions, 27 shapes), and choosing costs about 0.3 s each. */
+pan_status pan__cu_conv_create_like(pan_cu_conv **conv, const pan_cu_conv *proto, const char *name);
+/* Would pan__cu_conv_create with these arguments choose for the same problem as conv? */
+int pan__cu_conv_same(const pan_cu_conv *conv, const pan_cu_conv_shape *shape, const pan_cu_conv_epi *epi,
+                      void *const ptrs[PAN_CU_CONV_NPTR], size_t ws_limit);
 /* Workspace bytes the chosen way needs. */
 size_t pan__cu_conv_workspace(const pan_cu_conv *conv);
 /* Runs on the stream set on the handle. ptrs as for create (bias, res, yout used when fused). */
@@ -59,8 +66,14 @@ void pan__cu_conv_destroy(pan_cu_conv **conv);
 /* "IMPLICIT_PRECOMP_GEMM", "graph", "graph+fused", for logs. */
 const char *pan__cu_conv_algo_name(const pan_cu_conv *conv);
 
-/* cuda_convgraph_cuda.c: one convolution (optionally with its epilogue) through the graph API. */
+/* cuda_convgraph_cuda.c: one convolution (optionally with its epilogue) through the graph API.
+ * A plan is refcounted (pan__cu_dnn_ref / _destroy) so that convolutions of one shape share it;
+ * each user keeps its own variant pack (its buffers' pointers). */
 typedef struct pan_cu_dnn pan_cu_dnn;
+typedef struct pan_cu_vpack {
+    void *desc;    /* cudnnBackendDescriptor_t, built on the first run */
+    void *ptrs[6]; /* the five buffers and the workspace it was built for */
+} pan_cu_vpack;
 /* ptrs: x, w, y, bias, res (y = the fused output when epi is given). PAN_UNSUPPORTED when no
  * engine finalizes and runs (the caller falls back). */
 pan_status pan__cu_dnn_create(pan_cu_dnn **g, void *handle, const pan_cu_conv_shape *shape,
@@ -68,7 +81,9 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **g, void *handle, const pan_cu_conv_sh
                               int max_plans, const char *name);
 float pan__cu_dnn_ms(const pan_cu_dnn *g);
 size_t pan__cu_dnn_workspace(const pan_cu_dnn *g);
-pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws);
-void pan__cu_dnn_destroy(pan_cu_dnn **g);
+pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws, pan_cu_vpack *vp);
+pan_cu_dnn *pan__cu_dnn_ref(pan_cu_dnn *g);
+void pan__cu_dnn_destroy(pan_cu_dnn **g); /* drops one reference */
+void pan__cu_vpack_free(pan_cu_vpack *vp);
 
 #endif

@@ -1,6 +1,7 @@
 /* cuDNN convolutions for the cuda engine backend: descriptors, algorithm choice, launch.
  * Layouts and precision: see cuda_conv.h. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,12 @@
 
 struct pan_cu_conv {
     pan_cu_conv_shape shape;
-    pan_cu_dnn *graph; /* graph API plan when it won; else the legacy descriptors below */
+    pan_cu_conv_epi epi; /* as asked (has_epi), whether fused or not */
+    int has_epi;
+    unsigned aligns;     /* alignment class of each buffer (what the graph API's tensors record) */
+    size_t ws_limit;
+    pan_cu_dnn *graph;   /* graph API plan when it won; else the legacy descriptors below */
+    pan_cu_vpack vp;
     int fused;
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t w;
@@ -78,6 +84,9 @@ static void cache_add(const algo_entry *e)
     pthread_mutex_unlock(&cache_mu);
 }
 
+static unsigned align_bits(void *const ptrs[PAN_CU_CONV_NPTR]);
+static pan_status set_descriptors(pan_cu_conv *c, const char *name);
+
 static const char *algo_name(cudnnConvolutionFwdAlgo_t a)
 {
     switch (a) {
@@ -102,17 +111,57 @@ const char *pan__cu_conv_algo_name(const pan_cu_conv *c)
 size_t pan__cu_conv_workspace(const pan_cu_conv *c) { return !c ? 0 : c->graph ? pan__cu_dnn_workspace(c->graph) : c->ws; }
 int pan__cu_conv_fused(const pan_cu_conv *c) { return c && c->fused; }
 
-pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
-                               void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+int pan__cu_conv_same(const pan_cu_conv *c, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
+                      void *const ptrs[PAN_CU_CONV_NPTR], size_t ws_limit)
 {
-    const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
-    void *y = ptrs[PAN_CU_CONV_Y];
-    cudnnHandle_t h = handle;
-    pan_status st = PAN_OK;
+    if (!c || memcmp(&c->shape, s, sizeof *s) || c->ws_limit != ws_limit || c->has_epi != (epi != NULL)) return 0;
+    if (epi && (c->epi.act != epi->act || c->epi.alpha != epi->alpha || c->epi.has_bias != epi->has_bias ||
+                c->epi.has_res != epi->has_res || c->epi.ystride != epi->ystride))
+        return 0;
+    return c->aligns == align_bits(ptrs);
+}
+
+pan_status pan__cu_conv_create_like(pan_cu_conv **out, const pan_cu_conv *proto, const char *name)
+{
+    pan_status st;
     *out = NULL;
     pan_cu_conv *c = calloc(1, sizeof *c);
     if (!c) return PAN_NOMEM;
-    c->shape = *s;
+    c->shape = proto->shape;
+    if ((st = set_descriptors(c, name))) {
+        pan__cu_conv_destroy(&c);
+        return st;
+    }
+    c->epi = proto->epi;
+    c->has_epi = proto->has_epi;
+    c->aligns = proto->aligns;
+    c->ws_limit = proto->ws_limit;
+    c->graph = pan__cu_dnn_ref(proto->graph);
+    c->fused = proto->fused;
+    c->algo = proto->algo;
+    c->ws = proto->ws;
+    *out = c;
+    return PAN_OK;
+}
+
+/* The largest power of two up to 16 dividing each buffer's address (what the graph API's tensors
+ * record), 5 bits per buffer. */
+static unsigned align_bits(void *const ptrs[PAN_CU_CONV_NPTR])
+{
+    unsigned bits = 0;
+    for (int i = 0; i < PAN_CU_CONV_NPTR; i++) {
+        unsigned a = 16;
+        while (ptrs[i] && a > 2 && (uintptr_t)ptrs[i] % a) a /= 2;
+        bits |= (ptrs[i] ? a : 0u) << (5 * i);
+    }
+    return bits;
+}
+
+/* The legacy API's descriptors of c->shape (checked against the graph's output size). */
+static pan_status set_descriptors(pan_cu_conv *c, const char *name)
+{
+    const pan_cu_conv_shape *s = &c->shape;
+    pan_status st = PAN_OK;
     DNN_TRY(cudnnCreateTensorDescriptor(&c->x));
     DNN_TRY(cudnnCreateTensorDescriptor(&c->y));
     DNN_TRY(cudnnCreateFilterDescriptor(&c->w));
@@ -133,6 +182,26 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
         st = PAN_SHAPE;
         goto fail;
     }
+
+fail:
+    return st;
+}
+
+pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
+                               void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+{
+    const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
+    void *y = ptrs[PAN_CU_CONV_Y];
+    cudnnHandle_t h = handle;
+    pan_status st = PAN_OK;
+    *out = NULL;
+    pan_cu_conv *c = calloc(1, sizeof *c);
+    if (!c) return PAN_NOMEM;
+    c->shape = *s;
+    if ((st = set_descriptors(c, name))) goto fail;
+    c->ws_limit = ws_limit;
+    c->aligns = align_bits(ptrs);
+    if (epi) c->epi = *epi, c->has_epi = 1;
 
     float legacy_ms = -1;
     int legacy_only = getenv("PANOPTES_CUDNN_LEGACY") && getenv("PANOPTES_CUDNN_LEGACY")[0] == '1';
@@ -205,7 +274,7 @@ pan_status pan__cu_conv_run(pan_cu_conv *c, void *handle, void *const ptrs[PAN_C
     if (c->graph) {
         void *p[5] = {ptrs[0], ptrs[1], c->fused ? ptrs[PAN_CU_CONV_YOUT] : ptrs[PAN_CU_CONV_Y],
                       c->fused ? ptrs[PAN_CU_CONV_BIAS] : NULL, c->fused ? ptrs[PAN_CU_CONV_RES] : NULL};
-        return pan__cu_dnn_run(c->graph, handle, p, ws);
+        return pan__cu_dnn_run(c->graph, handle, p, ws, &c->vp);
     }
     const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
     void *y = ptrs[PAN_CU_CONV_Y];
@@ -220,6 +289,7 @@ void pan__cu_conv_destroy(pan_cu_conv **pc)
 {
     if (!pc || !*pc) return;
     pan_cu_conv *c = *pc;
+    pan__cu_vpack_free(&c->vp);
     pan__cu_dnn_destroy(&c->graph);
     if (c->x) cudnnDestroyTensorDescriptor(c->x);
     if (c->y) cudnnDestroyTensorDescriptor(c->y);

@@ -29,14 +29,13 @@
 enum { UID_X = 1, UID_W, UID_Y, UID_B, UID_R, UID_V0 = 100 };
 
 struct pan_cu_dnn {
+    int refs;                                /* convolutions of one shape share the plan */
     cudnnBackendDescriptor_t keep[MAX_DESC]; /* everything the plan was built from */
     int n_keep;
     cudnnBackendDescriptor_t plan;
     int64_t ws;
     int n_uids;
     int64_t uids[5];
-    cudnnBackendDescriptor_t vpack; /* for the pointers in vptrs */
-    void *vptrs[6];
     float ms;
 };
 
@@ -104,15 +103,27 @@ fail:
     return NULL;
 }
 
+pan_cu_dnn *pan__cu_dnn_ref(pan_cu_dnn *g)
+{
+    if (g) g->refs++;
+    return g;
+}
+
+void pan__cu_vpack_free(pan_cu_vpack *v)
+{
+    if (v && v->desc) cudnnBackendDestroyDescriptor(v->desc);
+    if (v) memset(v, 0, sizeof *v);
+}
+
 void pan__cu_dnn_destroy(pan_cu_dnn **pg)
 {
     if (!pg || !*pg) return;
     pan_cu_dnn *g = *pg;
-    if (g->vpack) cudnnBackendDestroyDescriptor(g->vpack);
+    *pg = NULL;
+    if (--g->refs > 0) return;
     if (g->plan) cudnnBackendDestroyDescriptor(g->plan);
     for (int i = g->n_keep - 1; i >= 0; i--) cudnnBackendDestroyDescriptor(g->keep[i]);
     free(g);
-    *pg = NULL;
 }
 
 static cudnnBackendDescriptor_t variant_pack(pan_cu_dnn *g, void *const ptrs[5], void *ws, const char *name)
@@ -156,6 +167,7 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
     *out = NULL;
     pan_cu_dnn *g = calloc(1, sizeof *g);
     cudnnBackendDescriptor_t cfgs[MAX_PLANS] = {0};
+    if (g) g->refs = 1;
     int n_cfg = 0;
     cudaEvent_t e0 = NULL, e1 = NULL;
     if (!g) return PAN_NOMEM;
@@ -277,17 +289,13 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
             }
             cudaGetLastError();
         }
+        if (vp) cudnnBackendDestroyDescriptor(vp);
         if (best >= 0 && (!g->plan || best < g->ms)) {
             if (g->plan) cudnnBackendDestroyDescriptor(g->plan);
-            if (g->vpack) cudnnBackendDestroyDescriptor(g->vpack);
             g->plan = plan;
-            g->vpack = vp;
-            memcpy(g->vptrs, ptrs, 5 * sizeof(void *));
-            g->vptrs[5] = ws;
             g->ws = wsz;
             g->ms = best;
         } else {
-            if (vp) cudnnBackendDestroyDescriptor(vp);
             cudnnBackendDestroyDescriptor(plan);
         }
     }
@@ -310,18 +318,18 @@ fail:
 float pan__cu_dnn_ms(const pan_cu_dnn *g) { return g ? g->ms : -1; }
 size_t pan__cu_dnn_workspace(const pan_cu_dnn *g) { return g ? (size_t)g->ws : 0; }
 
-pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws)
+pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws, pan_cu_vpack *v)
 {
     const char *name = "run";
-    if (!g->vpack || memcmp(g->vptrs, ptrs, 5 * sizeof(void *)) || g->vptrs[5] != ws) {
-        /* new pointers (first run after the workspace was allocated): rebuild the variant pack */
-        if (g->vpack) cudnnBackendDestroyDescriptor(g->vpack);
-        g->vpack = variant_pack(g, ptrs, ws, name);
-        if (!g->vpack) return PAN_DNN;
-        memcpy(g->vptrs, ptrs, 5 * sizeof(void *));
-        g->vptrs[5] = ws;
+    if (!v->desc || memcmp(v->ptrs, ptrs, 5 * sizeof(void *)) || v->ptrs[5] != ws) {
+        /* new pointers (the first run): (re)build the variant pack */
+        pan__cu_vpack_free(v);
+        v->desc = variant_pack(g, ptrs, ws, name);
+        if (!v->desc) return PAN_DNN;
+        memcpy(v->ptrs, ptrs, 5 * sizeof(void *));
+        v->ptrs[5] = ws;
     }
-    cudnnStatus_t s = cudnnBackendExecute((cudnnHandle_t)handle, g->plan, g->vpack);
+    cudnnStatus_t s = cudnnBackendExecute((cudnnHandle_t)handle, g->plan, v->desc);
     if (s != CUDNN_STATUS_SUCCESS) {
         pan_log_error(TAG, -1, "cudnnBackendExecute failed: %s", cudnnGetErrorString(s));
         return PAN_DNN;

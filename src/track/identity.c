@@ -2,6 +2,15 @@
  * embedding (EMA of its tracks' embeddings) and the time it was last seen, plus one link per live
  * camera track. A track is linked once, when first reported, and keeps its identity.
  *
+ * Embeddings live in one row-major matrix (`rows`, one slot per identity with an embedding; a
+ * slot never moves while its identity lives), so the similarities of a call's queries against the
+ * whole gallery are one matrix product: on the host (dot products), or on the GPU
+ * (src/track/gallery.h: a device mirror of `rows` kept current by uploading the slots changed
+ * since the last product, cuBLASLt, only the queries x slots similarities come back) when the
+ * gallery holds at least gpu_min_gallery identities. A call asks for similarities twice: for the
+ * linked tracks that may still relink (gallery as the call found it), then for the new tracks
+ * (after this call's known tracks updated their identities), the same on both paths.
+ *
  * One mutex guards everything: calls are short (linear scans over links and identities, a few
  * hundred entries) and come once per camera frame, so contention is negligible. */
 #include <math.h>
@@ -11,12 +20,13 @@
 
 #include "panoptes/log.h"
 #include "panoptes/track.h"
+#include "track/gallery.h"
 #include "track/track_impl.h"
 
 typedef struct ident {
     int64_t gid;
     double last_t;
-    float *emb; /* dim floats or NULL */
+    int slot; /* its embedding's row in rows, or -1 */
 } ident;
 
 typedef struct tlink {
@@ -44,7 +54,24 @@ struct pan_identity {
     int nl, cap_l;
     overlap *ov;
     int nov;
+    /* embeddings: slot rows, free slots, slots changed since the GPU mirror was updated, and
+     * slots given out since the last similarities were computed (their scores are stale) */
+    float *rows;
+    int n_slots, cap_slots;
+    int *free_slots, n_free;
+    int *dirty, n_dirty;
+    int *which;           /* scratch: the slots identities hold */
+    unsigned char *flags; /* per slot: SLOT_DIRTY, SLOT_FRESH */
+    pan__gallery_gpu *gpu;
+    int gpu_off;          /* no GPU, or it failed once: the host computes */
+    float *scores;        /* queries x n_slots of the last product */
+    size_t cap_scores;
+    const float **q;
+    int *qrow;
+    int cap_q;
 };
+
+enum { SLOT_DIRTY = 1, SLOT_FRESH = 2 };
 
 pan_identity_params pan_identity_params_default(void)
 {
@@ -56,6 +83,8 @@ pan_identity_params pan_identity_params_default(void)
     p.overlap_dt_s = 0.5;
     p.max_identities = 4096;
     p.link_window_s = 0.0;
+    p.backend = PAN_BACKEND_CPU;
+    p.gpu_min_gallery = 1024;
     return p;
 }
 
@@ -74,6 +103,7 @@ pan_status pan_identity_create(pan_identity **out, const pan_identity_params *pa
     pan_identity *im = calloc(1, sizeof *im);
     if (!im) return PAN_NOMEM;
     im->p = p;
+    im->gpu_off = p.backend != PAN_BACKEND_CUDA || p.gpu_min_gallery < 0;
     pthread_mutex_init(&im->lock, NULL);
     *out = im;
     return PAN_OK;
@@ -83,7 +113,15 @@ void pan_identity_destroy(pan_identity **pim)
 {
     if (!pim || !*pim) return;
     pan_identity *im = *pim;
-    for (int i = 0; i < im->ng; i++) free(im->g[i].emb);
+    pan__gallery_gpu_destroy(&im->gpu);
+    free(im->rows);
+    free(im->free_slots);
+    free(im->dirty);
+    free(im->which);
+    free(im->flags);
+    free(im->scores);
+    free(im->q);
+    free(im->qrow);
     free(im->g);
     free(im->l);
     free(im->ov);
@@ -182,22 +220,110 @@ static int held(const pan_identity *im, int camera, int64_t gid, double t)
     return 0;
 }
 
+/* A slot for an embedding (contents undefined), or -1 when out of memory. */
+static int slot_alloc(pan_identity *im)
+{
+    int s;
+    if (im->n_free) {
+        s = im->free_slots[--im->n_free];
+    } else {
+        if (im->n_slots == im->cap_slots) {
+            int cap = im->cap_slots ? im->cap_slots * 2 : 64;
+            float *r = realloc(im->rows, (size_t)cap * (size_t)im->dim * sizeof *r);
+            if (!r) return -1;
+            im->rows = r;
+            int *fs = realloc(im->free_slots, (size_t)cap * sizeof *fs), *d = NULL;
+            if (fs) im->free_slots = fs;
+            if (fs && (d = realloc(im->dirty, (size_t)cap * sizeof *d))) im->dirty = d;
+            int *w = d ? realloc(im->which, (size_t)cap * sizeof *w) : NULL;
+            if (w) im->which = w;
+            unsigned char *f = w ? realloc(im->flags, (size_t)cap) : NULL;
+            if (!f) return -1;
+            im->flags = f;
+            im->cap_slots = cap;
+        }
+        s = im->n_slots++;
+        im->flags[s] = 0;
+    }
+    im->flags[s] |= SLOT_FRESH;
+    return s;
+}
+
+static void ident_forget(pan_identity *im, ident *g)
+{
+    if (g->slot >= 0) im->free_slots[im->n_free++] = g->slot;
+    g->slot = -1;
+}
+
 static void blend(pan_identity *im, ident *g, const float *e)
 {
     double a = im->p.embedding_alpha, n = 0.0;
-    if (!g->emb) {
-        g->emb = malloc((size_t)im->dim * sizeof *g->emb);
-        if (!g->emb) return;
+    if (g->slot < 0) {
+        if ((g->slot = slot_alloc(im)) < 0) return;
         a = 0.0;
     }
+    float *v = im->rows + (size_t)g->slot * (size_t)im->dim;
     for (int i = 0; i < im->dim; i++) {
-        g->emb[i] = (float)(a * g->emb[i] + (1.0 - a) * e[i]);
-        n += (double)g->emb[i] * g->emb[i];
+        v[i] = (float)(a * v[i] + (1.0 - a) * e[i]);
+        n += (double)v[i] * v[i];
     }
     if (n > 0) {
         float s = (float)(1.0 / sqrt(n));
-        for (int i = 0; i < im->dim; i++) g->emb[i] *= s;
+        for (int i = 0; i < im->dim; i++) v[i] *= s;
     }
+    if (!(im->flags[g->slot] & SLOT_DIRTY)) {
+        im->flags[g->slot] |= SLOT_DIRTY;
+        im->dirty[im->n_dirty++] = g->slot;
+    }
+}
+
+/* Similarities of the nq queries against every slot: im->scores[q * n_slots + slot]. Slots given
+ * out before this call are scored; later ones are marked FRESH until the next call. */
+static pan_status score(pan_identity *im, int camera, int nq)
+{
+    for (int s = 0; s < im->n_slots; s++) im->flags[s] &= (unsigned char)~SLOT_FRESH;
+    if (nq == 0 || im->n_slots == 0) return PAN_OK;
+    size_t need = (size_t)nq * (size_t)im->n_slots;
+    if (need > im->cap_scores) {
+        float *sc = realloc(im->scores, need * sizeof *sc);
+        if (!sc) return PAN_NOMEM;
+        im->scores = sc;
+        im->cap_scores = need;
+    }
+    if (!im->gpu_off && im->ng >= im->p.gpu_min_gallery) {
+        pan_status st = PAN_OK;
+        if (!im->gpu) st = pan__gallery_gpu_create(&im->gpu, im->dim, im->p.device);
+        if (!st) st = pan__gallery_gpu_scores(im->gpu, im->rows, im->n_slots, im->dirty, im->n_dirty, im->q, nq, im->scores);
+        if (!st) {
+            for (int i = 0; i < im->n_dirty; i++) im->flags[im->dirty[i]] &= (unsigned char)~SLOT_DIRTY;
+            im->n_dirty = 0;
+            return PAN_OK;
+        }
+        pan_log_warn("identity", camera, "gallery similarities on the GPU failed (%s): computing them on the host "
+                     "from now on", pan_status_str(st));
+        pan__gallery_gpu_destroy(&im->gpu);
+        im->gpu_off = 1;
+    }
+    /* host: only the slots identities hold */
+    int nw = 0;
+    for (int i = 0; i < im->ng; i++)
+        if (im->g[i].slot >= 0) im->which[nw++] = im->g[i].slot;
+    pan__gallery_host_scores(im->rows, im->dim, im->which, nw, im->q, nq, im->scores, im->n_slots);
+    return PAN_OK;
+}
+
+/* Room for n queries. */
+static pan_status reserve_queries(pan_identity *im, int n)
+{
+    if (n <= im->cap_q) return PAN_OK;
+    const float **q = realloc(im->q, (size_t)n * sizeof *q);
+    if (!q) return PAN_NOMEM;
+    im->q = q;
+    int *r = realloc(im->qrow, (size_t)n * sizeof *r);
+    if (!r) return PAN_NOMEM;
+    im->qrow = r;
+    im->cap_q = n;
+    return PAN_OK;
 }
 
 /* Forgets identities unseen for longer than max_gap_s, and links of tracks not reported for as
@@ -211,7 +337,7 @@ static void expire(pan_identity *im, double t)
     w = 0;
     for (int i = 0; i < im->ng; i++) {
         if (t - im->g[i].last_t > im->p.max_gap_s) {
-            free(im->g[i].emb);
+            ident_forget(im, &im->g[i]);
             continue;
         }
         im->g[w++] = im->g[i];
@@ -225,7 +351,7 @@ static ident *new_ident(pan_identity *im, double t)
         int old = 0;
         for (int i = 1; i < im->ng; i++)
             if (im->g[i].last_t < im->g[old].last_t) old = i;
-        free(im->g[old].emb);
+        ident_forget(im, &im->g[old]);
         im->g[old] = im->g[--im->ng];
     }
     if (im->ng == im->cap_g) {
@@ -237,12 +363,13 @@ static ident *new_ident(pan_identity *im, double t)
     ident *g = &im->g[im->ng++];
     g->gid = ++im->next_gid;
     g->last_t = t;
-    g->emb = NULL;
+    g->slot = -1;
     return g;
 }
 
-/* Identity for a camera's new track: overlap tlink, then appearance, else 0. */
-static int64_t choose(pan_identity *im, int camera, double t, const pan_track_report *r, const float *e,
+/* Identity for a camera's new track: overlap tlink, then appearance (sim: the track's row of
+ * im->scores, or NULL), else 0. */
+static int64_t choose(pan_identity *im, int camera, double t, const pan_track_report *r, const float *sim,
                       int64_t self)
 {
     int64_t best = 0;
@@ -260,23 +387,23 @@ static int64_t choose(pan_identity *im, int camera, double t, const pan_track_re
             if (v >= best_v && !held(im, camera, l->gid, t)) best_v = v, best = l->gid;
         }
     }
-    if (best || !e) return best;
+    if (best || !sim) return best;
     best_v = im->p.min_similarity;
     for (int i = 0; i < im->ng; i++) {
         const ident *g = &im->g[i];
-        if (!g->emb || g->gid == self || t - g->last_t > im->p.max_gap_s) continue;
-        double dot = 0.0;
-        for (int j = 0; j < im->dim; j++) dot += (double)g->emb[j] * e[j];
-        if (dot >= best_v && !held(im, camera, g->gid, t)) best_v = dot, best = g->gid;
+        if (g->slot < 0 || (im->flags[g->slot] & SLOT_FRESH) || g->gid == self || t - g->last_t > im->p.max_gap_s)
+            continue;
+        double v = sim[g->slot];
+        if (v >= best_v && !held(im, camera, g->gid, t)) best_v = v, best = g->gid;
     }
     return best;
 }
 
 /* A track that opened its own identity moments ago joins an existing one if evidence now says so;
  * its identity is dropped when no other track took it. */
-static void relink(pan_identity *im, tlink *l, int camera, double t, const pan_track_report *r, const float *e)
+static void relink(pan_identity *im, tlink *l, int camera, double t, const pan_track_report *r, const float *sim)
 {
-    int64_t gid = choose(im, camera, t, r, e, l->gid);
+    int64_t gid = choose(im, camera, t, r, sim, l->gid);
     if (!gid) return;
     int64_t old = l->gid;
     l->gid = gid;
@@ -285,7 +412,7 @@ static void relink(pan_identity *im, tlink *l, int camera, double t, const pan_t
         if (im->l[i].gid == old) return;
     for (int i = 0; i < im->ng; i++)
         if (im->g[i].gid == old) {
-            free(im->g[i].emb);
+            ident_forget(im, &im->g[i]);
             im->g[i] = im->g[--im->ng];
             break;
         }
@@ -309,6 +436,18 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         embeddings = NULL;
     }
     expire(im, t_s);
+    if ((st = reserve_queries(im, n))) goto out;
+    /* Similarities for the linked tracks that may still join another identity. */
+    int nq = 0;
+    for (int i = 0; embeddings && i < n; i++) {
+        const pan_track_report *r = &reports[i];
+        const tlink *l = find_link(im, camera, r->id);
+        im->qrow[i] = -1;
+        if (l && embeddings[i] && r->state != PAN_TRACK_REMOVED && r->state != PAN_TRACK_LOST && l->until_t > 0 &&
+            t_s <= l->until_t)
+            im->q[nq] = embeddings[i], im->qrow[i] = nq++;
+    }
+    if ((st = score(im, camera, nq))) goto out;
     /* Pass 1: tracks already linked (so that `held` sees this frame's holders); removals. */
     for (int i = 0; i < n; i++) {
         pan_track_report *r = &reports[i];
@@ -324,19 +463,32 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         l->last_t = t_s;
         memcpy(l->box, r->box, sizeof l->box);
         if (l->until_t > 0 && t_s > l->until_t) l->until_t = 0;
-        if (l->until_t > 0) relink(im, l, camera, t_s, r, e);
+        if (l->until_t > 0) {
+            const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->n_slots : NULL;
+            relink(im, l, camera, t_s, r, sim);
+        }
         r->global_id = l->gid;
         ident *g = find_ident(im, l->gid);
         if (!g) continue; /* forgotten (gallery full): the track keeps its number */
         g->last_t = t_s;
         if (e) blend(im, g, e);
     }
+    /* Similarities for the new tracks, against the gallery as pass 1 left it. */
+    nq = 0;
+    for (int i = 0; embeddings && i < n; i++) {
+        const pan_track_report *r = &reports[i];
+        im->qrow[i] = -1;
+        if (!r->global_id && r->state == PAN_TRACK_CONFIRMED && r->id > 0 && embeddings[i])
+            im->q[nq] = embeddings[i], im->qrow[i] = nq++;
+    }
+    if ((st = score(im, camera, nq))) goto out;
     /* Pass 2: new tracks. */
     for (int i = 0; i < n; i++) {
         pan_track_report *r = &reports[i];
         const float *e = embeddings ? embeddings[i] : NULL;
         if (r->global_id || r->state != PAN_TRACK_CONFIRMED || r->id <= 0) continue;
-        int64_t gid = choose(im, camera, t_s, r, e, 0);
+        const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->n_slots : NULL;
+        int64_t gid = choose(im, camera, t_s, r, sim, 0);
         ident *g = gid ? find_ident(im, gid) : NULL;
         if (!gid) {
             if (!(g = new_ident(im, t_s))) {
@@ -356,7 +508,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         }
         tlink *l = &im->l[im->nl++];
         l->camera = camera, l->id = r->id, l->gid = gid, l->last_t = t_s;
-        l->until_t = g && g->gid == im->next_gid && !g->emb ? t_s + im->p.link_window_s : 0.0;
+        l->until_t = g && g->gid == im->next_gid && g->slot < 0 ? t_s + im->p.link_window_s : 0.0;
         memcpy(l->box, r->box, sizeof l->box);
         if (g) {
             g->last_t = t_s;
@@ -365,6 +517,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         r->global_id = gid;
         pan_log_debug("identity", camera, "track %lld -> global id %lld", (long long)r->id, (long long)gid);
     }
+out:
     pthread_mutex_unlock(&im->lock);
     return st;
 }

@@ -1,0 +1,159 @@
+/* The identity gallery's similarities on the GPU (src/track/gallery_cuda.c) against the host's:
+ *  - the primitive: 5000 random unit rows of 512, 7 queries; then 100 rows changed (uploaded as
+ *    dirty rows), the gallery grown to 9000 rows (the device copy grows and is re-uploaded), and a
+ *    call with 3 dirty rows: every similarity within 2e-5 of the host's double-accumulated dot
+ *    products (FP32 products of unit vectors: rounding ~1e-6);
+ *  - pan_identity with backend CUDA (gpu_min_gallery 1: every call on the GPU) and with CPU on the
+ *    same synthetic multi-camera stream (600 people, 8 cameras, 128-d embeddings with noise,
+ *    people leaving and coming back): the same global id in every report.
+ * Skips (exit 77) without a GPU or without CUDA in the build. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "panoptes/gpu.h"
+#include "panoptes/track.h"
+#include "test.h"
+#include "track/gallery.h"
+
+static unsigned rng = 777u;
+static float frand(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffffff) / 16777216.0f * 2.f - 1.f;
+}
+
+static void unit(float *v, int d)
+{
+    double n = 0;
+    for (int i = 0; i < d; i++) v[i] = frand(), n += (double)v[i] * v[i];
+    for (int i = 0; i < d; i++) v[i] = (float)(v[i] / sqrt(n));
+}
+
+#define NEED_GPU()                                                         \
+    do {                                                                   \
+        if (!pan_gpu_available()) PAN_SKIP("no CUDA device (or a cpu-only build)"); \
+    } while (0)
+
+/* max |gpu - host| over nq x n similarities */
+static double compare(pan__gallery_gpu *g, const float *rows, int n, int dim, const int *dirty, int nd,
+                      const float *const *q, int nq, pan_status *st)
+{
+    float *a = malloc((size_t)nq * n * sizeof *a), *b = malloc((size_t)nq * n * sizeof *b);
+    int *all = malloc((size_t)n * sizeof *all);
+    for (int i = 0; i < n; i++) all[i] = i;
+    *st = pan__gallery_gpu_scores(g, rows, n, dirty, nd, q, nq, a);
+    pan__gallery_host_scores(rows, dim, all, n, q, nq, b, n);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)nq * n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+    free(a), free(b), free(all);
+    return worst;
+}
+
+PAN_TEST(gallery_scores_match_host)
+{
+    NEED_GPU();
+    enum { D = 512, N0 = 5000, N1 = 9000, NQ = 7 };
+    float *rows = malloc((size_t)N1 * D * sizeof *rows), qv[NQ][D];
+    const float *q[NQ];
+    for (int i = 0; i < N1; i++) unit(rows + (size_t)i * D, D);
+    for (int k = 0; k < NQ; k++) unit(qv[k], D), q[k] = qv[k];
+    unit(qv[3], D);
+    memcpy(qv[3], rows + 1234 * D, sizeof qv[3]); /* one query equal to a row: similarity 1 */
+    int *dirty = malloc((size_t)N1 * sizeof *dirty);
+    for (int i = 0; i < N0; i++) dirty[i] = i;
+    pan__gallery_gpu *g = NULL;
+    ASSERT_OK(pan__gallery_gpu_create(&g, D, 0));
+    pan_status st;
+    double w = compare(g, rows, N0, D, dirty, N0, q, NQ, &st);
+    ASSERT_OK(st);
+    fprintf(stderr, "  %d rows, %d queries: max |gpu - host| = %.2e\n", N0, NQ, w);
+    ASSERT_LE(w, 2e-5);
+    /* 100 rows change: only they go up */
+    for (int i = 0; i < 100; i++) {
+        dirty[i] = (i * 37) % N0;
+        unit(rows + (size_t)dirty[i] * D, D);
+    }
+    w = compare(g, rows, N0, D, dirty, 100, q, NQ, &st);
+    ASSERT_OK(st);
+    fprintf(stderr, "  100 rows changed: max |gpu - host| = %.2e\n", w);
+    ASSERT_LE(w, 2e-5);
+    /* the gallery grows past the device copy */
+    w = compare(g, rows, N1, D, dirty, 0, q, NQ, &st);
+    ASSERT_OK(st);
+    fprintf(stderr, "  grown to %d rows: max |gpu - host| = %.2e\n", N1, w);
+    ASSERT_LE(w, 2e-5);
+    for (int i = 0; i < 3; i++) {
+        dirty[i] = N1 - 1 - i * 1000;
+        unit(rows + (size_t)dirty[i] * D, D);
+    }
+    w = compare(g, rows, N1, D, dirty, 3, q, 1, &st);
+    ASSERT_OK(st);
+    ASSERT_LE(w, 2e-5);
+    pan__gallery_gpu_destroy(&g);
+    ASSERT_TRUE(g == NULL);
+    free(rows);
+    free(dirty);
+}
+
+/* One synthetic run: returns the global ids of every report, in order. */
+enum { PEOPLE = 600, CAMS = 8, ED = 128, STEPS = 400, PER = 12 };
+static int64_t *run_identity(pan_backend be, int *n_out)
+{
+    static float base[PEOPLE][ED];
+    rng = 4242u;
+    for (int p = 0; p < PEOPLE; p++) unit(base[p], ED);
+    pan_identity_params ip = pan_identity_params_default();
+    ip.backend = be;
+    ip.gpu_min_gallery = 1;
+    ip.max_gap_s = 1e9;
+    pan_identity *im = NULL;
+    if (pan_identity_create(&im, &ip)) return NULL;
+    int64_t *ids = malloc((size_t)STEPS * CAMS * PER * sizeof *ids);
+    int n = 0;
+    /* at step s, camera c shows people (s / 40 * 7 + c * 31 + j * 53) % PEOPLE for j < PER, each a
+     * track whose id changes with the 40-step window (a person leaves and comes back as a new
+     * track), embedding = person + noise */
+    for (int s = 0; s < STEPS; s++) {
+        for (int c = 0; c < CAMS; c++) {
+            pan_track_report r[PER];
+            float e[PER][ED];
+            const float *ep[PER];
+            for (int j = 0; j < PER; j++) {
+                int person = (s / 40 * 7 + c * 31 + j * 53) % PEOPLE;
+                r[j] = (pan_track_report){(int64_t)(s / 40) * 1000 + j + 1, 0, 0, 0.9f,
+                                          {(float)j * 100, 10, (float)j * 100 + 40, 110}, PAN_TRACK_CONFIRMED};
+                double nn = 0;
+                for (int k = 0; k < ED; k++) e[j][k] = base[person][k] + 0.08f * frand(), nn += (double)e[j][k] * e[j][k];
+                for (int k = 0; k < ED; k++) e[j][k] = (float)(e[j][k] / sqrt(nn));
+                ep[j] = e[j];
+            }
+            if (pan_identity_assign(im, c, s * 0.04, r, PER, ep, ED)) {
+                pan_identity_destroy(&im);
+                free(ids);
+                return NULL;
+            }
+            for (int j = 0; j < PER; j++) ids[n++] = r[j].global_id;
+        }
+    }
+    fprintf(stderr, "  %s: %lld global ids for %d reports\n", pan_backend_name(be), (long long)pan_identity_count(im), n);
+    pan_identity_destroy(&im);
+    *n_out = n;
+    return ids;
+}
+
+PAN_TEST(identity_gpu_same_as_cpu)
+{
+    NEED_GPU();
+    int na = 0, nb = 0;
+    int64_t *a = run_identity(PAN_BACKEND_CPU, &na), *b = run_identity(PAN_BACKEND_CUDA, &nb);
+    ASSERT_TRUE(a && b);
+    ASSERT_EQ(na, nb);
+    int diff = 0;
+    for (int i = 0; i < na; i++) diff += a[i] != b[i];
+    fprintf(stderr, "  reports with different global ids: %d of %d\n", diff, na);
+    ASSERT_EQ(diff, 0);
+    free(a);
+    free(b);
+}
+
+PAN_TEST_MAIN(gallery_scores_match_host, identity_gpu_same_as_cpu)
