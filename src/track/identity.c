@@ -64,7 +64,8 @@ struct pan_identity {
     unsigned char *flags; /* per slot: SLOT_DIRTY, SLOT_FRESH */
     pan__gallery_gpu *gpu;
     int gpu_off;          /* no GPU, or it failed once: the host computes */
-    float *scores;        /* queries x n_slots of the last product */
+    float *scores;        /* queries x stride of the last product */
+    int stride;           /* n_slots when it was computed */
     size_t cap_scores;
     const float **q;
     int *qrow;
@@ -84,7 +85,7 @@ pan_identity_params pan_identity_params_default(void)
     p.max_identities = 4096;
     p.link_window_s = 0.0;
     p.backend = PAN_BACKEND_CPU;
-    p.gpu_min_gallery = 1024;
+    p.gpu_min_gallery = 256;
     return p;
 }
 
@@ -264,7 +265,7 @@ static void blend(pan_identity *im, ident *g, const float *e)
     }
     float *v = im->rows + (size_t)g->slot * (size_t)im->dim;
     for (int i = 0; i < im->dim; i++) {
-        v[i] = (float)(a * v[i] + (1.0 - a) * e[i]);
+        v[i] = a > 0 ? (float)(a * v[i] + (1.0 - a) * e[i]) : e[i]; /* a new slot holds garbage */
         n += (double)v[i] * v[i];
     }
     if (n > 0) {
@@ -277,11 +278,12 @@ static void blend(pan_identity *im, ident *g, const float *e)
     }
 }
 
-/* Similarities of the nq queries against every slot: im->scores[q * n_slots + slot]. Slots given
+/* Similarities of the nq queries against every slot: im->scores[q * stride + slot]. Slots given
  * out before this call are scored; later ones are marked FRESH until the next call. */
 static pan_status score(pan_identity *im, int camera, int nq)
 {
     for (int s = 0; s < im->n_slots; s++) im->flags[s] &= (unsigned char)~SLOT_FRESH;
+    im->stride = im->n_slots;
     if (nq == 0 || im->n_slots == 0) return PAN_OK;
     size_t need = (size_t)nq * (size_t)im->n_slots;
     if (need > im->cap_scores) {
@@ -464,7 +466,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         memcpy(l->box, r->box, sizeof l->box);
         if (l->until_t > 0 && t_s > l->until_t) l->until_t = 0;
         if (l->until_t > 0) {
-            const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->n_slots : NULL;
+            const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->stride : NULL;
             relink(im, l, camera, t_s, r, sim);
         }
         r->global_id = l->gid;
@@ -487,7 +489,7 @@ pan_status pan_identity_assign(pan_identity *im, int camera, double t_s, pan_tra
         pan_track_report *r = &reports[i];
         const float *e = embeddings ? embeddings[i] : NULL;
         if (r->global_id || r->state != PAN_TRACK_CONFIRMED || r->id <= 0) continue;
-        const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->n_slots : NULL;
+        const float *sim = e && im->qrow[i] >= 0 ? im->scores + (size_t)im->qrow[i] * (size_t)im->stride : NULL;
         int64_t gid = choose(im, camera, t_s, r, sim, 0);
         ident *g = gid ? find_ident(im, gid) : NULL;
         if (!gid) {
