@@ -165,6 +165,10 @@ if [ "$WHAT" = reid ]; then
         2>>"$OUT/bench_reid_stderr.txt" || status=1
     grep -E '^ +\{' "$OUT/bench_reid.json"
     grep -o "[^ ]*onnx: batch [0-9]* compiled.*chosen in [0-9.]* s" "$OUT/bench_reid_stderr.txt" | sort | uniq -c | head -20
+    # the peer: the same models in PyTorch eager (FP16, channels_last), forward pass only
+    timeout 240 python3 tests/peers/torch_onnx_run.py models/osnet_x0_25.onnx models/osnet_x1_0.onnx \
+        --batches "${REID_BATCHES:-64,128,256,512}" >"$OUT/torch_reid.json" 2>>"$OUT/bench_reid_stderr.txt" || status=1
+    cat "$OUT/torch_reid.json"
     grep -E "error|warn" "$OUT/bench_reid_stderr.txt" | head -5
     exit $status
 fi
