@@ -71,6 +71,10 @@ class Net:
                                  count_include_pad=bool(a.get('count_include_pad', 0)))
             elif op == 'GlobalAveragePool':
                 y = i[0].mean((2, 3), keepdim=True)
+            elif op == 'Identity':
+                y = i[0]
+            elif op == 'Reshape':
+                y = i[0].reshape([int(d) for d in i[1].tolist()])
             elif op == 'Flatten':
                 y = i[0].flatten(a.get('axis', 1))
             elif op == 'Gemm':
