@@ -1,7 +1,8 @@
 /* Soak: many looped cameras (files and RTSP) for a long time, watching for growth.
  *
  *   build/soak [--duration 600] [--files 8] [--rtsp 4] [--clip data/vtest.mp4] [--backend cpu]
- *              [--detect [--no-track]] [--no-realtime] [--interval 5] [--warmup 60] [--flap 120] [--out FILE]
+ *              [--detect [--no-track] [--reid off|default|MODEL.onnx]] [--no-realtime] [--interval 5]
+ *              [--warmup 60] [--flap 120] [--out FILE]
  *
  * File cameras loop --clip (read at its native rate unless --no-realtime); RTSP cameras each get
  * their own GStreamer RTSP server on 127.0.0.1 (tests/peers/rtsp_server.py, 320x240 25 fps H.264,
@@ -236,7 +237,8 @@ static void print_metric(const char *name, const sample *s, int n, double warmup
 static void usage(void)
 {
     fputs("usage: soak [--duration S] [--files N] [--rtsp N] [--clip PATH] [--backend cpu|cuda|auto] [--detect]\n"
-          "            [--no-track] [--no-realtime] [--interval S] [--warmup S] [--flap S] [--out FILE]\n",
+          "            [--no-track] [--reid off|default|MODEL] [--no-realtime] [--interval S] [--warmup S] [--flap S]\n"
+          "            [--out FILE]\n",
           stderr);
 }
 
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
 {
     double duration = 600, interval = 5, warmup = 60, flap = 120;
     int n_files = 8, n_rtsp = 4, detect = 0, track = 1, realtime = 1;
-    const char *clip = "data/vtest.mp4", *out = "/dev/null", *backend = "cpu";
+    const char *clip = "data/vtest.mp4", *out = "/dev/null", *backend = "cpu", *reid = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -257,6 +259,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
         else if (!strcmp(a, "--flap") && v) flap = atof(argv[++i]);
         else if (!strcmp(a, "--out") && v) out = argv[++i];
+        else if (!strcmp(a, "--reid") && v) reid = argv[++i];
         else if (!strcmp(a, "--detect")) detect = 1;
         else if (!strcmp(a, "--no-track")) track = 0;
         else if (!strcmp(a, "--no-realtime")) realtime = 0;
@@ -300,6 +303,7 @@ int main(int argc, char **argv)
     params.loop = 1;
     params.detect = detect;
     params.track = detect && track;
+    params.reid = reid;
     params.out_path = out;
     params.realtime = realtime;
     params.reconnect = -1;
@@ -367,10 +371,10 @@ int main(int argc, char **argv)
         }
     printf("{\"bench\":\"soak\",\"backend\":\"%s\",\"duration_s\":%.1f,\"warmup_s\":%.0f,\"interval_s\":%.1f,"
            "\"files\":%d,\"rtsp\":%d,\"clip\":\"%s\",\"detect\":%s,\"track\":%s,\"realtime\":%s,\"flap_s\":%.0f,"
-           "\"server_kills\":%d,",
+           "\"server_kills\":%d,\"reid\":\"%s\",",
            pan_backend_name(summary.backend), wall, warmup, interval, n_files, n_rtsp, clip, detect ? "true" : "false",
            params.track ? "true" : "false",
-           realtime ? "true" : "false", flap, flapped);
+           realtime ? "true" : "false", flap, flapped, reid ? reid : "default");
     print_metric("rss_mib", s, n, warmup, offsetof(sample, rss), "MiB", 0);
     print_metric("rss_anon_mib", s, n, warmup, offsetof(sample, anon), "MiB", 0);
     print_metric("heap_in_use_mib", s, n, warmup, offsetof(sample, heap), "MiB", 0);

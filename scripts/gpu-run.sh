@@ -174,11 +174,12 @@ if [ "$WHAT" = reid ]; then
 fi
 
 # Soak on the cuda backend (`bash scripts/gpu-run.sh soak`, carry ".gpu" and "models"): SOAK_FILES
-# looped 1080p cameras with detection and tracking, as fast as they go, for SOAK_SECONDS; host RSS,
+# looped 1080p cameras with detection, tracking and ReID SOAK_REID (default: the default descriptor;
+# a model path for an ONNX ReID model), as fast as they go, for SOAK_SECONDS; host RSS,
 # file descriptors and the device pool sampled every 5 s (bench/soak.c).
 if [ "$WHAT" = soak ]; then
     timeout $(( ${SOAK_SECONDS:-600} + 120 )) "$R/bin/soak" --backend cuda --files "${SOAK_FILES:-16}" --rtsp 0 \
-        --clip "$R/data/vtest-1080p.mp4" --detect --no-realtime --duration "${SOAK_SECONDS:-600}" \
+        --clip "$R/data/vtest-1080p.mp4" --detect --reid "${SOAK_REID:-default}" --no-realtime --duration "${SOAK_SECONDS:-600}" \
         --warmup "${SOAK_WARMUP:-60}" --interval 5 --out /dev/null >"$OUT/soak.json" 2>"$OUT/soak_stderr.txt" || status=1
     cat "$OUT/soak.json"
     tail -3 "$OUT/soak_stderr.txt"
