@@ -54,7 +54,7 @@ mkdir -p "$STAGE/lib" "$STAGE/data"
 BIN="$BUILD/stage-bin"
 rm -rf "$BIN"
 mkdir -p "$BIN"
-for f in "$BUILD"/test-* "$BUILD"/bench_* "$BUILD"/panoptes; do
+for f in "$BUILD"/test-* "$BUILD"/bench_* "$BUILD"/soak "$BUILD"/panoptes; do
     [ -f "$f" ] && [ -x "$f" ] || continue
     strip --strip-debug -o "$BIN/$(basename "$f")" "$f"
 done
