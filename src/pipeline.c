@@ -108,6 +108,12 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     st = batch ? pan_queue_create(&r.frames, batch_max * 2 > 8 ? batch_max * 2 : 8) : PAN_NOMEM;
     if (st) goto out;
 
+    /* file cameras aligned by timestamps: asked for, or implied by overlapping cameras whose
+     * tracks are linked by time (pipeline_sync.c) */
+    r.sync_on = p->n_cameras > 1 && (p->sync > 0 || (p->sync == 0 && p->n_overlaps > 0));
+    if ((st = pan__sync_init(&r))) goto out;
+    if (r.sync_on) pan_log_info("pipeline", -1, "file cameras aligned by timestamps (within %.1f s)", PAN_SYNC_WINDOW_S);
+
     double t0 = now_s(), c0 = cpu_s(), last_progress = t0;
     atomic_init(&r.live, p->n_cameras);
     for (int i = 0; i < p->n_cameras; i++) {
@@ -195,6 +201,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     st = run_st;
 out:
     if (r.frames) pan_queue_destroy(&r.frames, drop_frame);
+    pan__sync_destroy(&r);
     pan_stages_destroy(&r.stages, sum);
     if (r.cams)
         for (int i = 0; i < p->n_cameras; i++) pthread_mutex_destroy(&r.cams[i].lock);

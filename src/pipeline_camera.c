@@ -176,6 +176,10 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         pan_frame_unref(&f);
         return PAN_INTERRUPTED;
     }
+    if (!x->drop && pan__sync_wait(x->r, c->index, isnan(f->pts) ? (double)f->index / x->fps : f->pts)) {
+        pan_frame_unref(&f);
+        return PAN_INTERRUPTED;
+    }
     pan_status st;
     if (x->drop) {
         /* The pipeline is behind: the camera never waits. Its oldest queued frame goes and the new
@@ -268,6 +272,7 @@ static pan_status connect_camera(cam_ctx *x)
     x->drop = info->is_live || p->realtime;
     x->pace = p->realtime && !info->is_live;
     x->fps = info->fps > 0 ? info->fps : 25.0;
+    if (x->drop) pan__sync_leave(x->r, c->index); /* live or paced: the wall clock aligns it */
     x->paced = 0;
     c->sum->live = x->drop;
     if (x->had_stream && (info->codec_id != x->codec_id || info->width != x->width || info->height != x->height))
@@ -453,6 +458,7 @@ void *pan__camera_main(void *arg)
             break;
         }
     }
+    pan__sync_leave(r, c->index);
     if (x.lost_at >= 0) c->sum->outage_s += now_s() - x.lost_at;
     c->sum->status = st;
     set_state(&x, st ? PAN_CAMERA_FAILED : PAN_CAMERA_ENDED);

@@ -29,7 +29,25 @@ typedef struct run {
     camera *cams;
     atomic_int live;
     pan_stages stages;
+    /* alignment of file cameras (pipeline_sync.c) */
+    int sync_on;
+    double *sync_t; /* per camera: timestamp of the frame it is handing over; NULL when off */
+    pthread_mutex_t sync_lock;
+    pthread_cond_t sync_cond;
 } run;
+
+/* How far (seconds of stream time) a file camera may run ahead of the slowest other one when
+ * aligned: a few frames, well inside the identities' overlap_dt_s (0.5 s). */
+#define PAN_SYNC_WINDOW_S 0.1
+
+/* pipeline_sync.c: with r->sync_on, file cameras hand their frames over in timestamp order
+ * (within PAN_SYNC_WINDOW_S). init/destroy around the run; a file camera calls pan__sync_wait
+ * before handing over a frame with timestamp t (returns 1 when the run is being stopped), and
+ * every camera calls pan__sync_leave when it stops taking part (live, paced, ended, failed). */
+pan_status pan__sync_init(run *r);
+void pan__sync_destroy(run *r);
+int pan__sync_wait(run *r, int camera, double t);
+void pan__sync_leave(run *r, int camera);
 
 /* 1 once pan_pipeline_interrupt was called (async-signal-safe flag). */
 int pan__pipeline_stop_requested(void);

@@ -46,6 +46,9 @@ static void usage(FILE *f)
           "  --rtsp-transport T  tcp (default) or udp\n"
           "  --realtime          read files at their native frame rate (live cameras always are); like live\n"
           "                      cameras they then drop frames (counted) when processing falls behind\n"
+          "  --sync, --no-sync   keep file cameras within 0.1 s of each other's timestamps (default: on with\n"
+          "                      --overlap, whose cross-camera links compare timestamps; the run goes as fast\n"
+          "                      as the slowest file)\n"
           "  --summary-json FILE write the end-of-run summary as JSON\n"
           "  --quiet             no summary on stderr\n"
           "\n"
@@ -278,6 +281,8 @@ int pan_cli_run(int argc, char **argv)
             p.rtsp_udp = !strcmp(t, "udp");
         } else if (!strcmp(a, "--realtime")) {
             p.realtime = 1;
+        } else if (!strcmp(a, "--sync") || !strcmp(a, "--no-sync")) {
+            p.sync = !strcmp(a, "--sync") ? 1 : -1;
         } else if (!strcmp(a, "--summary-json")) {
             NEED_ARG();
             summary_json = argv[++i];

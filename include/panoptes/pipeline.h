@@ -60,6 +60,12 @@ typedef struct pan_pipeline_params {
      * (x, y) of camera a is (x + dx, y + dy) in camera b. */
     const double (*overlaps)[4];
     int n_overlaps;
+    /* Align file cameras by timestamps: a recorded camera is not let more than 0.1 s of stream
+     * time ahead of the slowest other file camera (live and --realtime cameras are aligned by the
+     * wall clock and take no part). Cross-camera links compare the cameras' timestamps as one
+     * clock, so without it recorded files decoded at different speeds link differently run to
+     * run. 0 = on when overlaps are given, 1 = on, -1 = off. Runs as fast as the slowest file. */
+    int sync;
 } pan_pipeline_params;
 
 /* Where a camera is in its life. Every change is logged (INFO, WARN for retrying, ERROR for failed).
