@@ -8,11 +8,13 @@
  *     A conv is a CONV step and an EPILOGUE step (bias, activation, residual); the epilogue of a
  *     conv whose only consumer is a channel concat writes the concat's slice (no copy); an RGB
  *     input is padded to 8 channels for the tensor cores; NanoDet's head Reshape + Transpose
- *     becomes one contiguous copy;
+ *     becomes one contiguous copy; a Gemm/MatMul with constant weights is a 1x1 conv of M pixels
+ *     (row-major [M, K] is NHWC [M, K, 1, 1]) with C as its bias;
  *  3. buffers get offsets in ONE device arena from their lifetimes (step indices), greedy by size;
  *  4. the arena, the constants (weights in KRSC FP16, biases FP32) and the cuDNN workspace come
- *     from the device pool; each conv's engine is chosen by measurement (cuda_conv.h), and where
- *     cuDNN fuses the epilogue into the conv, the EPILOGUE step is skipped;
+ *     from the device pool; each conv's engine is chosen by measurement (cuda_conv.h) — once per
+ *     distinct problem (shape, epilogue, buffer alignments): later convs of the same problem share
+ *     the plan — and where cuDNN fuses the epilogue into the conv, the EPILOGUE step is skipped;
  *  5. the step list is captured once into a CUDA graph (unless PANOPTES_CUDA_GRAPH=0).
  * Running = converting the caller's inputs into the input buffers, one graph launch, converting
  * the outputs out: three or so host calls per batch, nothing allocated after the first host run. */
