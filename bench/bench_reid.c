@@ -226,8 +226,9 @@ static void bench_e2e(const char *label, const char *reid, pan_backend be, const
     *first = 0;
     if (st) printf(", \"error\": \"%s\"}", pan_status_str(st));
     else
-        printf(", \"fps\": %.2f, \"cpu_ms_per_frame\": %.3f, \"pixel_bytes_copied\": %lld}", sum.fps, sum.cpu_ms_per_frame,
-               (long long)sum.pixel_bytes_copied);
+        printf(", \"fps\": %.2f, \"cpu_ms_per_frame\": %.3f, \"steady_fps\": %.2f, \"steady_cpu_ms_per_frame\": %.3f, "
+               "\"pixel_bytes_copied\": %lld}",
+               sum.fps, sum.cpu_ms_per_frame, sum.steady_fps, sum.steady_cpu_ms_per_frame, (long long)sum.pixel_bytes_copied);
     fflush(stdout);
     pan_run_summary_free(&sum);
 }

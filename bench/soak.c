@@ -381,9 +381,9 @@ int main(int argc, char **argv)
     print_metric("open_fds", s, n, warmup, offsetof(sample, fds), "fds", 0);
     print_metric("devpool_in_use_mib", s, n, warmup, offsetof(sample, dev), "MiB", 0);
     printf("\"frames\":%lld,\"fps\":%.1f,\"dropped\":%lld,\"reconnects\":%lld,\"failed_cameras\":%lld,"
-           "\"peak_rss_mib\":%.1f,\"cpu_ms_per_frame\":%.3f,\"status\":\"%s\",\"cameras\":[",
+           "\"peak_rss_mib\":%.1f,\"cpu_ms_per_frame\":%.3f,\"steady_cpu_ms_per_frame\":%.3f,\"status\":\"%s\",\"cameras\":[",
            (long long)frames, wall > 0 ? (double)frames / wall : 0.0, (long long)dropped, (long long)reconnects,
-           (long long)failed, summary.peak_rss_mib, summary.cpu_ms_per_frame,
+           (long long)failed, summary.peak_rss_mib, summary.cpu_ms_per_frame, summary.steady_cpu_ms_per_frame,
            run_status ? pan_status_name(run_status) : "ok");
     for (int i = 0; summary.cameras && i < summary.n_cameras; i++) {
         const pan_camera_summary *c = &summary.cameras[i];

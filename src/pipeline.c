@@ -139,6 +139,9 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
      * waits at most batch_timeout_ms, so a slow camera never holds the others back. */
     int interrupted_seen = 0;
     pan_status run_st = PAN_OK;
+    /* steady state: [first batch after PAN_STEADY_AFTER_S, last batch] */
+    int64_t done = 0, steady_f0 = -1, steady_f1 = 0;
+    double steady_t0 = 0, steady_c0 = 0, steady_t1 = 0, steady_c1 = 0;
     for (;;) {
         int n = 0;
         void *item;
@@ -161,6 +164,13 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
         for (int i = 0; i < n; i++) {
             r.cams[batch[i]->camera].sum->frames++;
             pan_frame_unref(&batch[i]);
+        }
+        done += n;
+        double tb = now_s();
+        if (steady_f0 < 0 && tb - t0 >= PAN_STEADY_AFTER_S) {
+            steady_f0 = done, steady_t0 = tb, steady_c0 = cpu_s();
+        } else if (steady_f0 >= 0) {
+            steady_f1 = done, steady_t1 = tb, steady_c1 = cpu_s();
         }
         if (bs) {
             /* a stage failing (a sink's disk full, the GPU out of memory) ends the run cleanly */
@@ -190,6 +200,10 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     }
     sum->fps = sum->wall_s > 0 ? (double)sum->frames / sum->wall_s : 0;
     sum->cpu_ms_per_frame = sum->frames ? cpu * 1000.0 / (double)sum->frames : 0;
+    if (steady_f0 >= 0 && steady_f1 > steady_f0 && steady_t1 > steady_t0) {
+        sum->steady_fps = (double)(steady_f1 - steady_f0) / (steady_t1 - steady_t0);
+        sum->steady_cpu_ms_per_frame = (steady_c1 - steady_c0) * 1000.0 / (double)(steady_f1 - steady_f0);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     sum->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end through the CLI: the JSON Lines schema, exit statuses, a bad camera among good ones,
-# MOT files, and an interrupted run that keeps every finished frame.
+# MOT files, an interrupted run that keeps every finished frame, the summary's steady-state figures.
 set -u
 CLI="${PANOPTES_CLI:?set by ctest}"
 SAMPLE=data/vtest.mp4
@@ -61,6 +61,16 @@ kill -INT $pid
 wait $pid; rc=$?
 check "interrupted run exits 0" '[ $rc -eq 0 ]'
 check "interrupted run kept complete lines" 'python3 -c "import json,sys; n=sum(1 for l in open(sys.argv[1]) if json.loads(l)); assert n>10, n" "$TMP/int.jsonl"'
+
+# 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one)
+"$CLI" run --camera "$SAMPLE" --no-detect --loop --max-frames 1500 --out /dev/null --summary-json "$TMP/steady.json" \
+    --quiet 2>/dev/null
+check "steady-state fps and host CPU in the summary" 'python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s[\"frames\"] == 1500 and s[\"steady_cpu_ms_per_frame\"] >= 0, s
+assert s[\"wall_s\"] < 2.5 or (s[\"steady_fps\"] > 0 and s[\"steady_cpu_ms_per_frame\"] > 0), s
+" "$TMP/steady.json"'
 
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

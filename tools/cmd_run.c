@@ -127,10 +127,10 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
                    "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
-                   "\"reconnects\":%lld}\n",
+                   "\"reconnects\":%lld,\"steady_fps\":%.2f,\"steady_cpu_ms_per_frame\":%.4f}\n",
                 (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, s->interrupted ? "true" : "false",
-                (long long)s->dropped, (long long)s->reconnects);
+                (long long)s->dropped, (long long)s->reconnects, s->steady_fps, s->steady_cpu_ms_per_frame);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
@@ -149,6 +149,9 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
     fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
             (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
             s->interrupted ? " (interrupted)" : "");
+    if (s->steady_fps > 0)
+        fprintf(f, "  steady state (after the first %.0f s, to the last frame): %.1f frames/s, host CPU %.3f ms/frame\n",
+                PAN_STEADY_AFTER_S, s->steady_fps, s->steady_cpu_ms_per_frame);
     if (s->backend == PAN_BACKEND_CUDA)
         fprintf(f, "  pixel bytes copied host<->device: %lld; device memory used %.1f MiB (%.1f MiB per camera)\n",
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->device_mib_used / s->n_cameras);

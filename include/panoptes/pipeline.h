@@ -118,7 +118,14 @@ typedef struct pan_run_summary {
     /* cuda: device memory the run added at its peak (cudaMemGetInfo sampled every 0.5 s, minus
      * the use once the context was made): decoders, pools, engines; the context excluded. */
     double device_mib_used;
+    /* Steady state: from the first batch processed PAN_STEADY_AFTER_S into the run to the last
+     * batch, so that opening cameras, creating decoders and the first frames' latency, and the
+     * teardown, are left out (they dominate short runs). 0 when the run was shorter. */
+    double steady_fps;
+    double steady_cpu_ms_per_frame;
 } pan_run_summary;
+
+#define PAN_STEADY_AFTER_S 2.0
 
 void pan_pipeline_params_default(pan_pipeline_params *p);
 /* Runs to the end of all sources (or max_frames, or pan_pipeline_interrupt). Returns PAN_OK
