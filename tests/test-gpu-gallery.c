@@ -4,8 +4,8 @@
  *    call with 3 dirty rows: every similarity within 2e-5 of the host's double-accumulated dot
  *    products (FP32 products of unit vectors: rounding ~1e-6);
  *  - pan_identity with backend CUDA (gpu_min_gallery 1: every call on the GPU) and with CPU on the
- *    same synthetic multi-camera stream (600 people, 8 cameras, 128-d embeddings with noise,
- *    people leaving and coming back): the same global id in every report.
+ *    same synthetic multi-camera stream (tests/identity_synth.h: 600 people, 8 cameras, 128-d
+ *    embeddings with noise, people leaving and coming back): the same global id in every report.
  * Skips (exit 77) without a GPU or without CUDA in the build. */
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "panoptes/track.h"
 #include "test.h"
 #include "track/gallery.h"
+#include "identity_synth.h"
 
 static unsigned rng = 777u;
 static float frand(void)
@@ -95,49 +96,15 @@ PAN_TEST(gallery_scores_match_host)
     free(dirty);
 }
 
-/* One synthetic run: returns the global ids of every report, in order. */
-enum { PEOPLE = 600, CAMS = 8, ED = 128, STEPS = 400, PER = 12 };
+/* One synthetic run (identity_synth.h) on the given backend, every call on the GPU for CUDA. */
 static int64_t *run_identity(pan_backend be, int *n_out)
 {
-    static float base[PEOPLE][ED];
-    rng = 4242u;
-    for (int p = 0; p < PEOPLE; p++) unit(base[p], ED);
     pan_identity_params ip = pan_identity_params_default();
     ip.backend = be;
     ip.gpu_min_gallery = 1;
     ip.max_gap_s = 1e9;
-    pan_identity *im = NULL;
-    if (pan_identity_create(&im, &ip)) return NULL;
-    int64_t *ids = malloc((size_t)STEPS * CAMS * PER * sizeof *ids);
-    int n = 0;
-    /* at step s, camera c shows people (s / 40 * 7 + c * 31 + j * 53) % PEOPLE for j < PER, each a
-     * track whose id changes with the 40-step window (a person leaves and comes back as a new
-     * track), embedding = person + noise */
-    for (int s = 0; s < STEPS; s++) {
-        for (int c = 0; c < CAMS; c++) {
-            pan_track_report r[PER];
-            float e[PER][ED];
-            const float *ep[PER];
-            for (int j = 0; j < PER; j++) {
-                int person = (s / 40 * 7 + c * 31 + j * 53) % PEOPLE;
-                r[j] = (pan_track_report){(int64_t)(s / 40) * 1000 + j + 1, 0, 0, 0.9f,
-                                          {(float)j * 100, 10, (float)j * 100 + 40, 110}, PAN_TRACK_CONFIRMED};
-                double nn = 0;
-                for (int k = 0; k < ED; k++) e[j][k] = base[person][k] + 0.08f * frand(), nn += (double)e[j][k] * e[j][k];
-                for (int k = 0; k < ED; k++) e[j][k] = (float)(e[j][k] / sqrt(nn));
-                ep[j] = e[j];
-            }
-            if (pan_identity_assign(im, c, s * 0.04, r, PER, ep, ED)) {
-                pan_identity_destroy(&im);
-                free(ids);
-                return NULL;
-            }
-            for (int j = 0; j < PER; j++) ids[n++] = r[j].global_id;
-        }
-    }
-    fprintf(stderr, "  %s: %lld global ids for %d reports\n", pan_backend_name(be), (long long)pan_identity_count(im), n);
-    pan_identity_destroy(&im);
-    *n_out = n;
+    int64_t *ids = syn_run(&ip, n_out, NULL);
+    if (ids) fprintf(stderr, "  %s: %d reports\n", pan_backend_name(be), *n_out);
     return ids;
 }
 

@@ -1,4 +1,5 @@
-/* Global identities across cameras: same appearance -> same global id; one identity per track
+/* Global identities across cameras: the gallery on a synthetic 8-camera stream (one id per person,
+ * no id over two people, also with eviction and time gating); same appearance -> same global id; one identity per track
  * and per camera at a time; time gating; release on REMOVED; overlap link via a crop mapping,
  * without embeddings; concurrent use from two camera threads. */
 #include <pthread.h>
@@ -6,6 +7,7 @@
 #include "panoptes/mot.h"
 #include "panoptes/track.h"
 #include "test.h"
+#include "identity_synth.h"
 
 enum { D = 16 };
 
@@ -290,5 +292,58 @@ PAN_TEST(identity_two_camera_crops)
     ASSERT_GE(same, 0.8 * both);
 }
 
-PAN_TEST_MAIN(identity_same_embedding_same_global_id, identity_time_gating_and_release, identity_overlap_link,
+/* The gallery on the synthetic 8-camera stream (identity_synth.h): with room for everyone, each
+ * person gets exactly one global id and no id is shared by two people; with room for only 150
+ * identities (the least recently seen forgotten, their embedding slots reused) and a 3 s time
+ * gate (slots freed), people may get new ids but an id never covers two people. A slot handed a
+ * stale row or scores read at the wrong stride merges people. */
+static void purity(const int64_t *ids, const int *who, int n, int *n_ids, int *merged, int *split)
+{
+    int64_t maxid = 0;
+    for (int i = 0; i < n; i++) maxid = ids[i] > maxid ? ids[i] : maxid;
+    int *owner = malloc((size_t)(maxid + 1) * sizeof *owner);
+    int64_t *first = malloc(SYN_PEOPLE * sizeof *first);
+    for (int64_t g = 0; g <= maxid; g++) owner[g] = -1;
+    for (int p = 0; p < SYN_PEOPLE; p++) first[p] = 0;
+    *n_ids = *merged = *split = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t g = ids[i];
+        if (g <= 0) continue;
+        if (owner[g] < 0) owner[g] = who[i], (*n_ids)++;
+        else if (owner[g] != who[i]) (*merged)++;
+        if (!first[who[i]]) first[who[i]] = g;
+        else if (first[who[i]] != g) (*split)++;
+    }
+    free(owner);
+    free(first);
+}
+
+PAN_TEST(identity_gallery_purity)
+{
+    int seen[SYN_PEOPLE] = {0}, people = 0;
+    for (int s = 0; s < SYN_STEPS; s += 40)
+        for (int c = 0; c < SYN_CAMS; c++)
+            for (int j = 0; j < SYN_PER; j++) seen[(s / 40 * 7 + c * 31 + j * 53) % SYN_PEOPLE] = 1;
+    for (int p = 0; p < SYN_PEOPLE; p++) people += seen[p];
+    for (int v = 0; v < 2; v++) {
+        pan_identity_params ip = pan_identity_params_default();
+        if (v == 0) ip.max_gap_s = 1e9;
+        else ip.max_identities = 150, ip.max_gap_s = 3.0;
+        int n = 0, *who = NULL, n_ids, merged, split;
+        int64_t *ids = syn_run(&ip, &n, &who);
+        ASSERT_TRUE(ids != NULL);
+        purity(ids, who, n, &n_ids, &merged, &split);
+        fprintf(stderr, "  %s: %d people, %d global ids, %d reports under another person's id, %d under a later id\n",
+                v ? "150 identities, 3 s gate" : "room for all", people, n_ids, merged, split);
+        ASSERT_EQ(merged, 0);
+        if (v == 0) {
+            ASSERT_EQ(n_ids, people);
+            ASSERT_EQ(split, 0);
+        }
+        free(ids);
+        free(who);
+    }
+}
+
+PAN_TEST_MAIN(identity_gallery_purity, identity_same_embedding_same_global_id, identity_time_gating_and_release, identity_overlap_link,
               identity_link_window, identity_two_threads, identity_two_camera_crops)
