@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "panoptes/decoder.h"
 #include "panoptes/devpool.h"
 #include "panoptes/gpu.h"
@@ -52,13 +53,6 @@ typedef struct camera {
     int max_frames;
     atomic_int started; /* pushed its first frame */
 } camera;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double cpu_s(void)
 {
@@ -161,13 +155,13 @@ static pan_status run_one(const char *clip, int n, double warmup, double seconds
         }
         started++;
     }
-    double t_start = now_s(), t0 = 0, c0 = 0, t1 = 0, c1 = 0;
+    double t_start = bench_now_s(), t0 = 0, c0 = 0, t1 = 0, c1 = 0;
     int64_t frames = 0, f0 = 0, batches = 0, b0 = 0;
     pan_devpool_stats ps0 = {0};
     int phase = 0; /* 0 warm-up, 1 measuring */
     size_t free_mid = free0, free_start = free0;
     for (;;) {
-        double t = now_s();
+        double t = bench_now_s();
         int all_started = 1;
         if (phase == 0)
             for (int i = 0; i < n && all_started; i++) all_started = atomic_load(&cams[i].started);
@@ -238,16 +232,6 @@ done:
     return st;
 }
 
-static int parse_list(const char *s, int *out, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        out[n++] = (int)strtol(s, (char **)&s, 10);
-        if (*s == ',') s++;
-    }
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     const char *clips[MAX_CLIPS];
@@ -255,7 +239,7 @@ int main(int argc, char **argv)
     double seconds = 5, warmup = 1.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--clip") && i + 1 < argc && nclips < MAX_CLIPS) clips[nclips++] = argv[++i];
-        else if (!strcmp(argv[i], "--streams") && i + 1 < argc) nn = parse_list(argv[++i], ns, MAX_NS);
+        else if (!strcmp(argv[i], "--streams") && i + 1 < argc) nn = bench_parse_list(argv[++i], ns, MAX_NS);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atof(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "panoptes/engine.h"
 #include "panoptes/gpu.h"
 #include "panoptes/log.h"
@@ -31,13 +32,6 @@
 #include <cuda_runtime_api.h>
 
 #define MAXB 8
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int cmp_f(const void *a, const void *b)
 {
@@ -142,12 +136,12 @@ int main(int argc, char **argv)
         }
         for (int bi = 0; bi < nb; bi++) {
             int b = batches[bi];
-            double t0 = now_s();
+            double t0 = bench_now_s();
             if (pan_engine_prepare(e, b)) {
                 fprintf(stderr, "bench_engine_gpu: batch %d does not compile\n", b);
                 return 1;
             }
-            if (mode) compile_s[bi] = now_s() - t0;
+            if (mode) compile_s[bi] = bench_now_s() - t0;
             for (int w = 0; w < 10; w++) pan_engine_run_tensors(e, b, &ti, to, s);
             cudaStreamSynchronize(s);
             /* throughput: calibrate the iteration count to ~seconds */
@@ -178,9 +172,9 @@ int main(int argc, char **argv)
             float lat[50], hostus[50];
             for (int it = 0; it < lat_n; it++) {
                 cudaEventRecord(e0, s);
-                double a = now_s();
+                double a = bench_now_s();
                 pan_engine_run_tensors(e, b, &ti, to, s);
-                hostus[it] = (float)((now_s() - a) * 1e6);
+                hostus[it] = (float)((bench_now_s() - a) * 1e6);
                 cudaEventRecord(e1, s);
                 cudaEventSynchronize(e1);
                 cudaEventElapsedTime(&lat[it], e0, e1);

@@ -15,27 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "panoptes/gpu.h"
 #include "track/gallery.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_list(const char *s, int *v, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        v[n++] = atoi(s);
-        const char *c = strchr(s, ',');
-        if (!c) break;
-        s = c + 1;
-    }
-    return n;
-}
 
 int main(int argc, char **argv)
 {
@@ -44,8 +26,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int v = i + 1 < argc;
         if (!strcmp(argv[i], "--dim") && v) dim = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--sizes") && v) ns = parse_list(argv[++i], sizes, 16);
-        else if (!strcmp(argv[i], "--queries") && v) nnq = parse_list(argv[++i], nqs, 8);
+        else if (!strcmp(argv[i], "--sizes") && v) ns = bench_parse_list(argv[++i], sizes, 16);
+        else if (!strcmp(argv[i], "--queries") && v) nnq = bench_parse_list(argv[++i], nqs, 8);
         else if (!strcmp(argv[i], "--seconds") && v) seconds = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_gallery [--dim D] [--sizes N,...] [--queries Q,...] [--seconds S]\n");
@@ -81,11 +63,11 @@ int main(int argc, char **argv)
             /* host */
             pan__gallery_host_scores(rows, dim, all, n, q, nq, out, n);
             int calls = 0;
-            double t0 = now(), t;
+            double t0 = bench_now_s(), t;
             do {
                 pan__gallery_host_scores(rows, dim, all, n, q, nq, out, n);
                 calls++;
-            } while ((t = now() - t0) < seconds);
+            } while ((t = bench_now_s() - t0) < seconds);
             double host_ms = 1e3 * t / calls;
             printf("%s\n  {\"gallery\": %d, \"queries\": %d, \"host_ms\": %.4f", first ? "" : ",", n, nq, host_ms);
             first = 0;
@@ -96,11 +78,11 @@ int main(int argc, char **argv)
                     continue;
                 }
                 calls = 0;
-                t0 = now();
+                t0 = bench_now_s();
                 do {
                     if (pan__gallery_gpu_scores(g, rows, n, dirty, nd, q, nq, out)) break;
                     calls++;
-                } while ((t = now() - t0) < seconds);
+                } while ((t = bench_now_s() - t0) < seconds);
                 double gpu_ms = 1e3 * t / (calls ? calls : 1);
                 printf(", \"gpu_ms\": %.4f, \"gpu_speedup\": %.2f}", gpu_ms, host_ms / gpu_ms);
             } else {

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "panoptes/decoder.h"
 #include "panoptes/gpu.h"
 #include "panoptes/log.h"
@@ -41,13 +42,6 @@
 
 #define NFR 8
 #define MAXB 8
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- frames: decoded on the host, uploaded for cuda ------------------------------------------ */
 
@@ -167,9 +161,9 @@ static void bench_crops(const char *label, const char *model, pan_backend be, he
         int B = batches[b], per = (B + NFR - 1) / NFR;
         pan_reid *r = NULL;
         pan_reid_params rp = {.model_path = model, .backend = be, .max_crops = per * NFR, .single_batch = 1};
-        double t0 = now_s();
+        double t0 = bench_now_s();
         pan_status st = pan_reid_create(&r, &rp);
-        double setup = now_s() - t0;
+        double setup = bench_now_s() - t0;
         printf("%s\n    {\"descriptor\": \"%s\", \"batch\": %d", *first ? "" : ",", label, per * NFR);
         *first = 0;
         if (st) {
@@ -182,12 +176,12 @@ static void bench_crops(const char *label, const char *model, pan_backend be, he
         fill_lists(lists, per, frames[0]->width, frames[0]->height);
         st = pan_reid_embed(r, frames, NFR, lists); /* warm-up */
         int iters = 0;
-        t0 = now_s();
+        t0 = bench_now_s();
         double t = t0;
         while (!st && (t - t0 < seconds || iters < 2)) {
             st = pan_reid_embed(r, frames, NFR, lists);
             iters++;
-            t = now_s();
+            t = bench_now_s();
         }
         if (st) printf(", \"error\": \"%s\"}", pan_status_str(st));
         else
@@ -233,18 +227,6 @@ static void bench_e2e(const char *label, const char *reid, pan_backend be, const
     pan_run_summary_free(&sum);
 }
 
-static int parse_list(const char *s, int *out, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        out[n++] = atoi(s);
-        const char *c = strchr(s, ',');
-        if (!c) break;
-        s = c + 1;
-    }
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     pan_backend be = PAN_BACKEND_CPU;
@@ -255,7 +237,7 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--backend") && v) be = pan_backend_parse(argv[++i]) == PAN_BACKEND_CUDA ? PAN_BACKEND_CUDA : PAN_BACKEND_CPU;
         else if (!strcmp(a, "--models") && v) dir = argv[++i];
-        else if (!strcmp(a, "--batches") && v) nb = parse_list(argv[++i], batches, MAXB);
+        else if (!strcmp(a, "--batches") && v) nb = bench_parse_list(argv[++i], batches, MAXB);
         else if (!strcmp(a, "--seconds") && v) seconds = atof(argv[++i]);
         else if (!strcmp(a, "--video") && v) video = argv[++i];
         else if (!strcmp(a, "--e2e-video") && v) e2e_video = argv[++i];

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
 #if defined(PANOPTES_HAVE_CUDA) && __has_include("panoptes/devpool.h")
@@ -49,13 +50,6 @@
 
 #define MAX_SAMPLES 100000
 #define MAX_SERVERS 64
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void sleep_s(double s)
 {
@@ -149,8 +143,8 @@ static int server_start(server *s)
     s->out = fds[0];
     char buf[64] = {0};
     size_t got = 0;
-    double end = now_s() + 20;
-    while (got < sizeof buf - 1 && !strstr(buf, "ready") && now_s() < end) {
+    double end = bench_now_s() + 20;
+    while (got < sizeof buf - 1 && !strstr(buf, "ready") && bench_now_s() < end) {
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
         if (poll(&pfd, 1, 200) <= 0) continue;
         ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
@@ -314,11 +308,11 @@ int main(int argc, char **argv)
     sample *s = calloc(MAX_SAMPLES, sizeof *s);
     int n = 0, flapped = 0;
     pthread_t th;
-    double t0 = now_s(), next_flap = flap > 0 ? flap : INFINITY, restart_at = INFINITY;
+    double t0 = bench_now_s(), next_flap = flap > 0 ? flap : INFINITY, restart_at = INFINITY;
     int down = -1;
     pthread_create(&th, NULL, run_main, NULL);
     for (double next = t0; !run_done;) {
-        double t = now_s() - t0;
+        double t = bench_now_s() - t0;
         if (t >= duration) break;
         if (n_rtsp && t >= next_flap) {
             down = flapped++ % n_rtsp;
@@ -331,7 +325,7 @@ int main(int argc, char **argv)
             down = -1;
             restart_at = INFINITY;
         }
-        if (now_s() >= next && n < MAX_SAMPLES) {
+        if (bench_now_s() >= next && n < MAX_SAMPLES) {
             sample *x = &s[n++];
             x->t = t;
             x->rss = rss_mib();
@@ -358,7 +352,7 @@ int main(int argc, char **argv)
     }
     pan_pipeline_interrupt();
     pthread_join(th, NULL);
-    double wall = now_s() - t0;
+    double wall = bench_now_s() - t0;
     for (int i = 0; i < n_rtsp; i++) server_stop(&servers[i], SIGTERM);
 
     int64_t frames = 0, dropped = 0, reconnects = 0, failed = 0;
