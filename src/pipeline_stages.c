@@ -26,6 +26,8 @@ struct pan_stages_impl {
     pan_identity *identity;  /* shared by all cameras; called from the batcher thread only */
     pan_track_report reports[MAX_REPORTS];
     const float *embeddings[MAX_REPORTS];
+    pan_frame **reid_frames;          /* the batch's frames whose detections are embedded, */
+    pan_detection_list *reid_lists;   /* and their lists (shallow copies: items are shared) */
     pan_mot_sink **mot;      /* one per camera (--mot DIR), made on the camera's first frame */
     pan_annotate *annotate;  /* camera 0's annotated video, made on its first frame */
     pan_frame_pool *annotate_pool; /* host copies of device frames for it */
@@ -84,7 +86,9 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         st = pan_detector_create(&s->impl->detector, &dp);
         if (st) return st;
         s->impl->lists = calloc((size_t)s->batch, sizeof *s->impl->lists);
-        if (!s->impl->lists) return PAN_NOMEM;
+        s->impl->reid_frames = calloc((size_t)s->batch, sizeof *s->impl->reid_frames);
+        s->impl->reid_lists = calloc((size_t)s->batch, sizeof *s->impl->reid_lists);
+        if (!s->impl->lists || !s->impl->reid_frames || !s->impl->reid_lists) return PAN_NOMEM;
     }
     if (p->mot_dir) {
         if (mkdir(p->mot_dir, 0777) && errno != EEXIST) {
@@ -210,9 +214,24 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
         }
     }
     if (im->reid) {
-        pan_status st = pan_reid_embed(im->reid, frames, n, im->lists);
+        /* --reid-interval N: only each camera's every Nth frame is embedded; the others' detections
+         * carry no embedding (the trackers keep their tracks' smoothed ones) */
+        const int every = s->p->reid_interval > 1 ? s->p->reid_interval : 1;
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (frames[i]->index % every == 0) {
+                im->reid_frames[m] = frames[i];
+                im->reid_lists[m++] = im->lists[i];
+            } else {
+                for (int k = 0; k < im->lists[i].count; k++) {
+                    im->lists[i].items[k].embedding = NULL;
+                    im->lists[i].items[k].embedding_dim = 0;
+                }
+            }
+        }
+        pan_status st = m ? pan_reid_embed(im->reid, im->reid_frames, m, im->reid_lists) : PAN_OK;
         if (st) {
-            pan_log_error("reid", -1, "appearance embedding failed on a batch of %d frames: %s", n, pan_status_str(st));
+            pan_log_error("reid", -1, "appearance embedding failed on a batch of %d frames: %s", m, pan_status_str(st));
             return st;
         }
     }
@@ -273,6 +292,8 @@ void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
         if (s->impl->lists)
             for (int i = 0; i < s->batch; i++) pan_detection_list_free(&s->impl->lists[i]);
         free(s->impl->lists);
+        free(s->impl->reid_frames);
+        free(s->impl->reid_lists);
         pan_detector_destroy(&s->impl->detector);
         pan_reid_destroy(&s->impl->reid);
         free(s->impl->trackers);

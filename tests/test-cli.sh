@@ -42,6 +42,10 @@ check "summary JSON" 'python3 -c "import json,sys; s=json.load(open(sys.argv[1])
 check "bad --backend is a usage error" '[ $rc -eq 2 ]'
 "$CLI" frobnicate >/dev/null 2>&1; rc=$?
 check "unknown command is a usage error" '[ $rc -eq 2 ]'
+"$CLI" run --reid-interval 0 >/dev/null 2>&1; rc=$?
+check "--reid-interval 0 is a usage error" '[ $rc -eq 2 ]'
+"$CLI" run --camera "$SAMPLE" --max-frames 9 --reid default --reid-interval 3 --out "$TMP/ri.jsonl" --quiet 2>/dev/null; rc=$?
+check "--reid-interval 3 runs and tracks" '[ $rc -eq 0 ] && [ "$(wc -l <"$TMP/ri.jsonl")" -eq 9 ] && grep -q "\"state\":\"confirmed\"" "$TMP/ri.jsonl"'
 "$CLI" run --help | grep -q -- "--camera URI"; rc=$?
 check "run --help" '[ $rc -eq 0 ]'
 "$CLI" info --json "$SAMPLE" > "$TMP/info.json"

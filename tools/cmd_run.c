@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "  --reid R            appearance for tracking: default (the default: a colour descriptor, no\n"
           "                      model), off, or an ONNX ReID model (OSNet/torchreid style, [B,3,H,W] RGB in,\n"
           "                      [B,D] out; its embeddings also link identities across cameras)\n"
+          "  --reid-interval N   ReID on every Nth frame of each camera only (default 1: every frame); the\n"
+          "                      frames between are tracked by motion, the tracks keep their embeddings\n"
           "  --overlap A,B,DX,DY cameras A and B see the same scene shifted: pixel (x,y) of A is (x+DX,y+DY)\n"
           "                      in B (repeatable); links their tracks into one global id\n"
           "  --batch N           frames per detector batch (default: 1 on cpu, 32 on cuda)\n"
@@ -284,6 +286,15 @@ int pan_cli_run(int argc, char **argv)
             p.rtsp_udp = !strcmp(t, "udp");
         } else if (!strcmp(a, "--realtime")) {
             p.realtime = 1;
+        } else if (!strcmp(a, "--reid-interval")) {
+            NEED_ARG();
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                fprintf(stderr, "panoptes run: --reid-interval takes a frame count from 1 to 1000, not '%s'\n", argv[i]);
+                return 2;
+            }
+            p.reid_interval = (int)v;
         } else if (!strcmp(a, "--sync") || !strcmp(a, "--no-sync")) {
             p.sync = !strcmp(a, "--sync") ? 1 : -1;
         } else if (!strcmp(a, "--summary-json")) {

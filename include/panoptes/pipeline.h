@@ -66,6 +66,10 @@ typedef struct pan_pipeline_params {
      * clock, so without it recorded files decoded at different speeds link differently run to
      * run. 0 = on when overlaps are given, 1 = on, -1 = off. Runs as fast as the slowest file. */
     int sync;
+    /* ReID on every Nth frame of each camera only (0 or 1 = every frame): the detections of the
+     * other frames carry no embedding and are tracked by motion and IoU, the tracks keeping their
+     * smoothed embeddings. Cuts the ReID cost by N (DeepStream's reidExtractionInterval). */
+    int reid_interval;
 } pan_pipeline_params;
 
 /* Where a camera is in its life. Every change is logged (INFO, WARN for retrying, ERROR for failed).
