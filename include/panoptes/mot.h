@@ -55,7 +55,8 @@ pan_status pan_mot_seq_finish(pan_mot_seq *seq);
 void pan_mot_seq_free(pan_mot_seq *seq);
 
 /* Runs a fresh tracker (params, NULL for defaults) over detections det (frames 1..n_frames; ids
- * ignored; class 0; embeddings when det->emb is set) and appends its confirmed tracks to res as
+ * ignored; class 0; embeddings when det->emb is set, except rows of zeros, which stand for a
+ * detection without one) and appends its confirmed tracks to res as
  * MOTChallenge results (Kalman-filtered boxes, id, score). res is finished. (mot_track.c) */
 pan_status pan_mot_track(const pan_mot_seq *det, const pan_tracker_params *params, pan_mot_seq *res);
 

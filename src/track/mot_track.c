@@ -37,8 +37,11 @@ pan_status pan_mot_track(const pan_mot_seq *det, const pan_tracker_params *param
             d[i].box[3] = r->y + r->h;
             d[i].score = r->conf;
             d[i].class_id = 0;
-            d[i].embedding = det->emb && det->emb_dim > 0 ? det->emb + (b + i) * det->emb_dim : NULL;
-            d[i].embedding_dim = det->emb ? det->emb_dim : 0;
+            const float *e = det->emb && det->emb_dim > 0 ? det->emb + (b + i) * det->emb_dim : NULL;
+            int any = 0;
+            for (int k = 0; e && k < det->emb_dim && !any; k++) any = e[k] != 0.f;
+            d[i].embedding = any ? e : NULL; /* an all-zero row: no embedding (mot.h) */
+            d[i].embedding_dim = any ? det->emb_dim : 0;
         }
         st = pan_tracker_update(t, d, n, rep, cap * 4, &n_out);
         if (st && st != PAN_LIMIT) goto done;
