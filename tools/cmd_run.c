@@ -36,7 +36,7 @@ static void usage(FILE *f)
           "                      [B,D] out; its embeddings also link identities across cameras)\n"
           "  --reid-interval N   ReID on every Nth frame of each camera only (default 1: every frame); the\n"
           "                      frames between are tracked by motion, the tracks keep their embeddings\n"
-          "                      (synthetic scenes: N = 2 keeps ~60%% of appearance's gain, N >= 5 none)\n"
+          "                      (synthetic scenes: N = 2 keeps ~60% of appearance's gain, N >= 5 none)\n"
           "  --overlap A,B,DX,DY cameras A and B see the same scene shifted: pixel (x,y) of A is (x+DX,y+DY)\n"
           "                      in B (repeatable); links their tracks into one global id\n"
           "  --batch N           frames per detector batch (default: 1 on cpu, 32 on cuda)\n"
