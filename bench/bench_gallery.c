@@ -1,5 +1,5 @@
 /* Benchmark: similarities of new tracks' embeddings against the identity gallery, on the host
- * (double-accumulated dot products, what pan_identity does below gpu_min_gallery) vs on the GPU
+ * (one FP32 sgemm, OpenBLAS: what pan_identity does below gpu_min_gallery) vs on the GPU
  * (src/track/gallery_cuda.c: changed rows + queries up, one cuBLASLt FP32 product, similarities
  * down, one wait), in the same run.
  *
@@ -61,11 +61,11 @@ int main(int argc, char **argv)
         for (int qi = 0; qi < nnq; qi++) {
             int nq = nqs[qi];
             /* host */
-            pan__gallery_host_scores(rows, dim, all, n, q, nq, out, n);
+            pan__gallery_host_scores(rows, n, dim, q, nq, out);
             int calls = 0;
             double t0 = bench_now_s(), t;
             do {
-                pan__gallery_host_scores(rows, dim, all, n, q, nq, out, n);
+                pan__gallery_host_scores(rows, n, dim, q, nq, out);
                 calls++;
             } while ((t = bench_now_s() - t0) < seconds);
             double host_ms = 1e3 * t / calls;

@@ -103,7 +103,7 @@ typedef struct pan_identity_params {
      * FP32 rounding (tests/test-gpu-gallery.c); bench/bench_gallery.c measures the crossover. */
     pan_backend backend;   /* CPU */
     int device;            /* CUDA ordinal (0) */
-    int gpu_min_gallery;   /* 256; -1 = never on the GPU */
+    int gpu_min_gallery;   /* 1024; -1 = never on the GPU */
 } pan_identity_params;
 
 pan_identity_params pan_identity_params_default(void);

@@ -1,19 +1,19 @@
-/* Similarities of query embeddings against gallery rows on the host (see gallery.h). */
-#include <stddef.h>
+/* Similarities of query embeddings against gallery rows on the host (see gallery.h): one sgemm
+ * (OpenBLAS where the build has it) of the packed queries against every row. */
+#include <stdlib.h>
+#include <string.h>
 
+#include "nn/cpu_ops.h" /* pan__cpu_sgemm */
 #include "track/gallery.h"
 
-void pan__gallery_host_scores(const float *rows, int dim, const int *which, int n_which, const float *const *q, int nq,
-                              float *out, int out_stride)
+pan_status pan__gallery_host_scores(const float *rows, int n_rows, int dim, const float *const *q, int nq, float *out)
 {
-    for (int k = 0; k < nq; k++) {
-        const float *e = q[k];
-        float *o = out + (size_t)k * (size_t)out_stride;
-        for (int i = 0; i < n_which; i++) {
-            const float *v = rows + (size_t)which[i] * (size_t)dim;
-            double dot = 0.0;
-            for (int j = 0; j < dim; j++) dot += (double)v[j] * e[j];
-            o[which[i]] = (float)dot;
-        }
-    }
+    if (n_rows <= 0 || nq <= 0) return PAN_OK;
+    float *qp = malloc((size_t)nq * (size_t)dim * sizeof *qp);
+    if (!qp) return PAN_NOMEM;
+    for (int k = 0; k < nq; k++) memcpy(qp + (size_t)k * (size_t)dim, q[k], (size_t)dim * sizeof *qp);
+    /* out[nq x n_rows] = Q[nq x dim] · rows[n_rows x dim]^T */
+    pan__cpu_sgemm(0, 1, nq, n_rows, dim, 1.0f, qp, dim, rows, dim, 0.0f, out, n_rows);
+    free(qp);
+    return PAN_OK;
 }

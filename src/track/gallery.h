@@ -9,10 +9,9 @@
 
 #include "panoptes/status.h"
 
-/* Host: out[k * out_stride + which[i]] = dot(q[k], rows[which[i]]) (accumulated in double) for
- * k < nq, i < n_which. */
-void pan__gallery_host_scores(const float *rows, int dim, const int *which, int n_which, const float *const *q, int nq,
-                              float *out, int out_stride);
+/* Host: out[k * n_rows + r] = dot(q[k], rows[r]) for k < nq, r < n_rows: one FP32 sgemm
+ * (OpenBLAS where the build has it). */
+pan_status pan__gallery_host_scores(const float *rows, int n_rows, int dim, const float *const *q, int nq, float *out);
 
 typedef struct pan__gallery_gpu pan__gallery_gpu;
 

@@ -4,7 +4,7 @@
  *
  * Embeddings live in one row-major matrix (`rows`, one slot per identity with an embedding; a
  * slot never moves while its identity lives), so the similarities of a call's queries against the
- * whole gallery are one matrix product: on the host (dot products), or on the GPU
+ * whole gallery are one matrix product: on the host (sgemm), or on the GPU
  * (src/track/gallery.h: a device mirror of `rows` kept current by uploading the slots changed
  * since the last product, cuBLASLt, only the queries x slots similarities come back) when the
  * gallery holds at least gpu_min_gallery identities. A call asks for similarities twice: for the
@@ -60,7 +60,6 @@ struct pan_identity {
     int n_slots, cap_slots;
     int *free_slots, n_free;
     int *dirty, n_dirty;
-    int *which;           /* scratch: the slots identities hold */
     unsigned char *flags; /* per slot: SLOT_DIRTY, SLOT_FRESH */
     pan__gallery_gpu *gpu;
     int gpu_off;          /* no GPU, or it failed once: the host computes */
@@ -85,7 +84,7 @@ pan_identity_params pan_identity_params_default(void)
     p.max_identities = 4096;
     p.link_window_s = 0.0;
     p.backend = PAN_BACKEND_CPU;
-    p.gpu_min_gallery = 256;
+    p.gpu_min_gallery = 1024;
     return p;
 }
 
@@ -118,7 +117,6 @@ void pan_identity_destroy(pan_identity **pim)
     free(im->rows);
     free(im->free_slots);
     free(im->dirty);
-    free(im->which);
     free(im->flags);
     free(im->scores);
     free(im->q);
@@ -236,9 +234,7 @@ static int slot_alloc(pan_identity *im)
             int *fs = realloc(im->free_slots, (size_t)cap * sizeof *fs), *d = NULL;
             if (fs) im->free_slots = fs;
             if (fs && (d = realloc(im->dirty, (size_t)cap * sizeof *d))) im->dirty = d;
-            int *w = d ? realloc(im->which, (size_t)cap * sizeof *w) : NULL;
-            if (w) im->which = w;
-            unsigned char *f = w ? realloc(im->flags, (size_t)cap) : NULL;
+            unsigned char *f = d ? realloc(im->flags, (size_t)cap) : NULL;
             if (!f) return -1;
             im->flags = f;
             im->cap_slots = cap;
@@ -306,12 +302,8 @@ static pan_status score(pan_identity *im, int camera, int nq)
         pan__gallery_gpu_destroy(&im->gpu);
         im->gpu_off = 1;
     }
-    /* host: only the slots identities hold */
-    int nw = 0;
-    for (int i = 0; i < im->ng; i++)
-        if (im->g[i].slot >= 0) im->which[nw++] = im->g[i].slot;
-    pan__gallery_host_scores(im->rows, im->dim, im->which, nw, im->q, nq, im->scores, im->n_slots);
-    return PAN_OK;
+    /* host: the same product (rows no identity holds are scored too, and never read) */
+    return pan__gallery_host_scores(im->rows, im->n_slots, im->dim, im->q, nq, im->scores);
 }
 
 /* Room for n queries. */
