@@ -228,7 +228,9 @@ for l in open(sys.argv[1]):
         print(f'seed python  {r["clip"]:22} N={r["cameras"]:>3} {r["fps"]:>8.1f} fps {r["cpu_ms_per_frame"]:>8.3f} cpu ms/frame')
     else:
         print(f'panoptes     {r["clip"]:22} N={r["streams"]:>3} {r["fps"]:>8.1f} fps {r["cpu_ms_per_frame"]:>8.3f} cpu ms/frame '
-              f'(steady {r.get("steady_fps", 0):.1f} fps {r.get("steady_cpu_ms_per_frame", 0):.3f} ms) '
+              f'(steady {r.get("steady_fps", 0):.1f} fps {r.get("steady_cpu_ms_per_frame", 0):.3f} ms; cams '
+              f'{r.get("cpu_ms_per_frame_cameras", 0):.3f} batcher {r.get("cpu_ms_per_frame_batcher", 0):.3f} '
+              f'other {r.get("cpu_ms_per_frame_other", 0):.3f}) '
               f'{r.get("device_mib_used", 0) / r["streams"]:>6.1f} MiB/cam  px copied {r["pixel_bytes_copied"]}  failed {r["failed_cameras"]} rc {r["rc"]} {r.get("options", "")}')
 EOF
     tail -3 "$OUT/e2e_stderr.txt"

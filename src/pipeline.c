@@ -58,6 +58,13 @@ static double cpu_s(void)
            ru.ru_stime.tv_usec * 1e-6;
 }
 
+double pan__thread_cpu_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 int pan__pipeline_stop_requested(void) { return interrupt_requested != 0; }
 
 static void drop_frame(void *item)
@@ -114,7 +121,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     if ((st = pan__sync_init(&r))) goto out;
     if (r.sync_on) pan_log_info("pipeline", -1, "file cameras aligned by timestamps (within %.1f s)", PAN_SYNC_WINDOW_S);
 
-    double t0 = now_s(), c0 = cpu_s(), last_progress = t0;
+    double t0 = now_s(), c0 = cpu_s(), last_progress = t0, b0 = 0;
     atomic_init(&r.live, p->n_cameras);
     for (int i = 0; i < p->n_cameras; i++) {
         camera *c = &r.cams[i];
@@ -135,6 +142,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
         }
     }
 
+    b0 = pan__thread_cpu_s(); /* the batcher's share starts here (after starting the cameras) */
     /* The batcher: the first frame waits (waking up to notice interrupts), the rest of the batch
      * waits at most batch_timeout_ms, so a slow camera never holds the others back. */
     int interrupted_seen = 0;
@@ -186,6 +194,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
             last_progress = now_s();
         }
     }
+    double batcher_cpu = pan__thread_cpu_s() - b0;
     for (int i = 0; i < p->n_cameras; i++)
         if (r.cams[i].started) pthread_join(r.cams[i].thread, NULL);
     if (p->progress) print_progress(&r, t0, 1);
@@ -200,6 +209,14 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     }
     sum->fps = sum->wall_s > 0 ? (double)sum->frames / sum->wall_s : 0;
     sum->cpu_ms_per_frame = sum->frames ? cpu * 1000.0 / (double)sum->frames : 0;
+    if (sum->frames) {
+        double cams_cpu = 0;
+        for (int i = 0; i < p->n_cameras; i++) cams_cpu += sum->cameras[i].cpu_s;
+        double k = 1000.0 / (double)sum->frames;
+        sum->cpu_ms_per_frame_cameras = cams_cpu * k;
+        sum->cpu_ms_per_frame_batcher = batcher_cpu * k;
+        sum->cpu_ms_per_frame_other = sum->cpu_ms_per_frame - (cams_cpu + batcher_cpu) * k;
+    }
     if (steady_f0 >= 0 && steady_f1 > steady_f0 && steady_t1 > steady_t0) {
         sum->steady_fps = (double)(steady_f1 - steady_f0) / (steady_t1 - steady_t0);
         sum->steady_cpu_ms_per_frame = (steady_c1 - steady_c0) * 1000.0 / (double)(steady_f1 - steady_f0);

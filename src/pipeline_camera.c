@@ -408,6 +408,11 @@ void *pan__camera_main(void *arg)
     camera *c = arg;
     run *r = c->run;
     const pan_pipeline_params *p = r->p;
+#ifdef __linux__
+    char tname[16];
+    snprintf(tname, sizeof tname, "pan-cam%d", c->index);
+    pthread_setname_np(pthread_self(), tname); /* for top -H, perf and gdb */
+#endif
     cam_ctx x = {.c = c, .r = r, .p = p, .kind = pick_decoder(r), .lost_at = -1, .last_pts_out = NAN};
     pan_status st;
     x.network = pan_source_uri_is_network(c->uri);
@@ -468,6 +473,7 @@ void *pan__camera_main(void *arg)
     else
         pan_log_info("camera", c->index, "%s: state ended after %lld frames%s", c->uri, (long long)x.next_index,
                      c->sum->dropped ? " (some dropped: see the summary)" : "");
+    c->sum->cpu_s = pan__thread_cpu_s();
     if (atomic_fetch_sub(&r->live, 1) == 1) pan_queue_close(r->frames);
     return NULL;
 }

@@ -49,6 +49,8 @@ void pan__sync_destroy(run *r);
 int pan__sync_wait(run *r, int camera, double t);
 void pan__sync_leave(run *r, int camera);
 
+/* Host CPU seconds of the calling thread so far. */
+double pan__thread_cpu_s(void);
 /* 1 once pan_pipeline_interrupt was called (async-signal-safe flag). */
 int pan__pipeline_stop_requested(void);
 /* Thread body of one camera: source → decoder → frame queue. */

@@ -66,14 +66,18 @@ wait $pid; rc=$?
 check "interrupted run exits 0" '[ $rc -eq 0 ]'
 check "interrupted run kept complete lines" 'python3 -c "import json,sys; n=sum(1 for l in open(sys.argv[1]) if json.loads(l)); assert n>10, n" "$TMP/int.jsonl"'
 
-# 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one)
+# 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one) and
+#    its host CPU by thread (camera threads + batcher + other = the total)
 "$CLI" run --camera "$SAMPLE" --no-detect --loop --max-frames 1500 --out /dev/null --summary-json "$TMP/steady.json" \
     --quiet 2>/dev/null
-check "steady-state fps and host CPU in the summary" 'python3 -c "
+check "steady-state figures and host CPU by thread in the summary" 'python3 -c "
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s[\"frames\"] == 1500 and s[\"steady_cpu_ms_per_frame\"] >= 0, s
 assert s[\"wall_s\"] < 2.5 or (s[\"steady_fps\"] > 0 and s[\"steady_cpu_ms_per_frame\"] > 0), s
+parts = s[\"cpu_ms_per_frame_cameras\"] + s[\"cpu_ms_per_frame_batcher\"] + s[\"cpu_ms_per_frame_other\"]
+assert abs(parts - s[\"cpu_ms_per_frame\"]) < 1e-3 and s[\"cpu_ms_per_frame_cameras\"] > 0, s
+assert s[\"cameras\"][0][\"thread_cpu_s\"] > 0, s
 " "$TMP/steady.json"'
 
 echo "$passed passed, $fail failed"

@@ -124,16 +124,18 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
                     i ? "," : "", i, (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
                     (long long)c->decode.errors, c->status ? pan_status_name(c->status) : "ok");
             fprintf(f, ",\"state\":\"%s\",\"live\":%s,\"dropped\":%lld,\"reconnects\":%lld,\"failed_attempts\":%lld,"
-                       "\"outage_s\":%.3f}",
+                       "\"outage_s\":%.3f,\"thread_cpu_s\":%.3f}",
                     pan_camera_state_name(c->state), c->live ? "true" : "false", (long long)c->dropped,
-                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s);
+                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s, c->cpu_s);
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
                    "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
-                   "\"reconnects\":%lld,\"steady_fps\":%.2f,\"steady_cpu_ms_per_frame\":%.4f}\n",
+                   "\"reconnects\":%lld,\"steady_fps\":%.2f,\"steady_cpu_ms_per_frame\":%.4f,"
+                   "\"cpu_ms_per_frame_cameras\":%.4f,\"cpu_ms_per_frame_batcher\":%.4f,\"cpu_ms_per_frame_other\":%.4f}\n",
                 (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, s->interrupted ? "true" : "false",
-                (long long)s->dropped, (long long)s->reconnects, s->steady_fps, s->steady_cpu_ms_per_frame);
+                (long long)s->dropped, (long long)s->reconnects, s->steady_fps, s->steady_cpu_ms_per_frame,
+                s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_batcher, s->cpu_ms_per_frame_other);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
@@ -152,6 +154,9 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
     fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
             (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
             s->interrupted ? " (interrupted)" : "");
+    if (s->frames)
+        fprintf(f, "  host CPU by thread, ms/frame: camera threads %.3f, batcher %.3f, other threads %.3f\n",
+                s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_batcher, s->cpu_ms_per_frame_other);
     if (s->steady_fps > 0)
         fprintf(f, "  steady state (after the first %.0f s, to the last frame): %.1f frames/s, host CPU %.3f ms/frame\n",
                 PAN_STEADY_AFTER_S, s->steady_fps, s->steady_cpu_ms_per_frame);

@@ -103,6 +103,9 @@ typedef struct pan_camera_summary {
     int64_t reconnects;          /* connections re-established after a loss */
     int64_t failed_attempts;     /* connection attempts that failed */
     double outage_s;             /* time spent connecting again after losing the stream */
+    double cpu_s;                /* host CPU time of the camera's own thread (source, demuxer,
+                                    NVDEC parser and mapping, or the libavcodec calls; libavcodec's
+                                    worker threads are not in it) */
 } pan_camera_summary;
 
 typedef struct pan_run_summary {
@@ -127,6 +130,13 @@ typedef struct pan_run_summary {
      * teardown, are left out (they dominate short runs). 0 when the run was shorter. */
     double steady_fps;
     double steady_cpu_ms_per_frame;
+    /* Where the host CPU went, ms per frame over the whole run (they sum to cpu_ms_per_frame):
+     * the camera threads (their cpu_s), the batcher (detection, ReID, tracking, identities and
+     * sinks as driven from the calling thread), and every other thread (CUDA driver and NVDEC
+     * threads, libavcodec and OpenBLAS workers, start-up on the calling thread). */
+    double cpu_ms_per_frame_cameras;
+    double cpu_ms_per_frame_batcher;
+    double cpu_ms_per_frame_other;
 } pan_run_summary;
 
 #define PAN_STEADY_AFTER_S 2.0
