@@ -122,6 +122,7 @@ pan_status pan_pipeline_run(const pan_pipeline_params *p, pan_run_summary *sum)
     if (r.sync_on) pan_log_info("pipeline", -1, "file cameras aligned by timestamps (within %.1f s)", PAN_SYNC_WINDOW_S);
 
     double t0 = now_s(), c0 = cpu_s(), last_progress = t0, b0 = 0;
+    r.t0 = t0;
     atomic_init(&r.live, p->n_cameras);
     for (int i = 0; i < p->n_cameras; i++) {
         camera *c = &r.cams[i];

@@ -48,11 +48,7 @@ typedef struct cam_ctx {
     unsigned rng;       /* backoff jitter */
     double lost_at;     /* when the stream was lost (monotonic s); < 0 when not in an outage */
     pan_decoder_stats acc;
-    /* live: timestamps go on across reconnects (a new RTSP session starts its clock again) */
-    int rebase;           /* the next frame starts a new connection's time line */
-    double pts_offset;    /* seconds added to this connection's pts */
-    double last_pts_out;  /* pts of the last frame emitted (NAN: none yet) */
-    double last_wall;     /* when it was emitted */
+    double last_pts_out;  /* live: pts of the last frame emitted (NAN: none yet) */
     double drop_logged_at; /* when drops were last reported (0 = never) */
     int64_t drops_logged;  /* c->sum->dropped at that time */
     /* the previous connection's stream, to notice a change */
@@ -144,17 +140,16 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         return PAN_LIMIT;
     }
     f->index = x->next_index++;
-    if (x->is_live && !isnan(f->pts)) {
-        /* The frame time line of a live camera never goes back: a new connection's timestamps
-         * (which start again near 0) continue from the last frame's, plus the outage. */
-        double t = now_s();
-        if (x->rebase) {
-            x->pts_offset = isnan(x->last_pts_out) ? 0 : x->last_pts_out + (t - x->last_wall) - f->pts;
-            x->rebase = 0;
-        }
-        f->pts += x->pts_offset;
-        x->last_pts_out = f->pts;
-        x->last_wall = t;
+    if (x->is_live) {
+        /* A live camera's frames are stamped with the run's clock when they arrive (decoded):
+         * seconds since the run started, as DeepStream's attach-sys-ts does. A stream's own
+         * timestamps start near 0 at each connection and some servers send a burst of frames at
+         * connect, so they tell neither when a frame was seen nor how two cameras line up; the
+         * cross-camera identities compare cameras' timestamps as one clock. Never goes back. */
+        double t = now_s() - x->r->t0;
+        if (!isnan(x->last_pts_out) && t <= x->last_pts_out) t = x->last_pts_out + 1e-6;
+        f->pts = t;
+        x->last_pts_out = t;
     }
     if (!x->got_frame) {
         x->got_frame = 1;
@@ -267,7 +262,6 @@ static pan_status connect_camera(cam_ctx *x)
     const pan_source_info *info = pan_source_get_info(x->src);
     x->is_live = info->is_live;
     x->await_key = info->is_live;
-    x->rebase = 1;
     x->waited = 0;
     x->drop = info->is_live || p->realtime;
     x->pace = p->realtime && !info->is_live;

@@ -29,6 +29,7 @@ typedef struct run {
     camera *cams;
     atomic_int live;
     pan_stages stages;
+    double t0; /* CLOCK_MONOTONIC seconds when the cameras were started: live cameras' time base */
     /* alignment of file cameras (pipeline_sync.c) */
     int sync_on;
     double *sync_t; /* per camera: timestamp of the frame it is handing over; NULL when off */

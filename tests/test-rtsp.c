@@ -263,6 +263,70 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
 PAN_TEST(server_killed_and_restarted_tcp) { kill_and_restart(pan__t, 0); }
 PAN_TEST(server_killed_and_restarted_udp) { kill_and_restart(pan__t, 1); }
 
+/* (1b) Live cameras share the run's clock: frames are stamped with the time since the run started
+ * when they arrive. Camera 1's server starts 2 s after the run, so its first frame is stamped
+ * >= 1.5 s, not ~0 (its stream's own clock), and while both stream, the two cameras' timestamps
+ * agree within 0.5 s, as the cross-camera identities (which compare them as one clock) need. (With
+ * the streams' own timestamps anchored at the first frame they were 1.0 s apart: the test server
+ * sends faster than real time at first.) */
+PAN_TEST(live_cameras_share_the_run_clock)
+{
+    server a, b2;
+    int pa = free_port(), pb = free_port();
+    while (pb == pa) pb = free_port();
+    int rc = server_start(&a, pa, NULL);
+    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    ASSERT_EQ(rc, 0);
+    char ua[128], ub[128], out[512];
+    snprintf(ua, sizeof ua, "rtsp://127.0.0.1:%d/cam", pa);
+    snprintf(ub, sizeof ub, "rtsp://127.0.0.1:%d/cam", pb);
+    snprintf(out, sizeof out, "%s/clock.jsonl", pan_test_tmpdir());
+    const char *cams[] = {ua, ub};
+    bg_run b;
+    bg_params(&b, cams, 2);
+    b.p.max_frames = 100; /* 4 s at 25 frames/s */
+    b.p.reconnect = 40;
+    b.p.out_path = out;
+    bg_start(&b);
+    sleep_s(2.0);
+    rc = server_start(&b2, pb, NULL);
+    int late = bg_join(&b, 40);
+    server_stop(&a, SIGTERM);
+    server_stop(&b2, SIGTERM);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(late, 0);
+    ASSERT_OK(b.st);
+    FILE *f = fopen(out, "r");
+    ASSERT_TRUE(f != NULL);
+    enum { MAXL = 400 };
+    static int lc[MAXL];
+    static double lp[MAXL];
+    int nl = 0, end[2] = {0, 0};
+    char line[4096];
+    while (nl < MAXL && fgets(line, sizeof line, f)) {
+        int cam;
+        long long idx;
+        double pts;
+        if (sscanf(line, "{\"camera\":%d,\"frame\":%lld,\"pts\":%lf", &cam, &idx, &pts) != 3 || cam < 0 || cam > 1)
+            continue;
+        lc[nl] = cam, lp[nl] = pts, end[cam] = nl++;
+    }
+    fclose(f);
+    /* while both cameras stream: up to the first camera's last line */
+    double last[2] = {NAN, NAN}, first1 = NAN, worst = 0;
+    for (int i = 0; i <= (end[0] < end[1] ? end[0] : end[1]) && i < nl; i++) {
+        int cam = lc[i];
+        if (cam == 1 && isnan(first1)) first1 = lp[i];
+        last[cam] = lp[i];
+        if (!isnan(last[1 - cam]) && fabs(lp[i] - last[1 - cam]) > worst) worst = fabs(lp[i] - last[1 - cam]);
+    }
+    fprintf(stderr, "  camera 1's first frame at %.2f s of the run; the cameras' timestamps at most %.2f s apart\n",
+            first1, worst);
+    ASSERT_GE(first1, 1.5);
+    ASSERT_LE(worst, 0.5);
+    pan_run_summary_free(&b.sum);
+}
+
 /* (2) Nothing listens on the port: connection refused, 1 + reconnect attempts, then `failed`. */
 PAN_TEST(server_never_answers)
 {
@@ -426,6 +490,6 @@ PAN_TEST(live_camera_drops_when_behind)
     pan_run_summary_free(&b.sum);
 }
 
-PAN_TEST_MAIN(server_killed_and_restarted_tcp, server_killed_and_restarted_udp, server_never_answers,
+PAN_TEST_MAIN(server_killed_and_restarted_tcp, live_cameras_share_the_run_clock, server_killed_and_restarted_udp, server_never_answers,
               stalled_server_times_out, stall_mid_stream_recovers, stop_while_connecting,
               live_camera_drops_when_behind)

@@ -43,7 +43,8 @@ typedef struct pan_pipeline_params {
      * cameras on one server do not retry in step). `reconnect` failed attempts in a row (after
      * the first) make the camera `failed`; a frame decoded after a reconnect resets the count.
      * A file served over HTTP is retried while connecting, not once it has started (opening it
-     * again would start it over). */
+     * again would start it over). A live camera's frames carry the run's clock as pts: seconds
+     * since the run started when the frame arrived (one clock for all cameras, across reconnects). */
     int reconnect;             /* attempts after a failure; 0 = none (fail at once), -1 = forever */
     int backoff_min_ms;        /* first retry delay; 0 = 500 */
     int backoff_max_ms;        /* largest retry delay; 0 = 30000 */
