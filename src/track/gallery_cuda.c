@@ -132,9 +132,11 @@ pan_status pan__gallery_gpu_scores(pan__gallery_gpu *g, const float *rows, int n
     if (n_rows <= 0 || nq <= 0) return PAN_OK;
     if ((st = pan_gpu_init(g->device))) return st;
     int all = 0;
+    /* Growing drops a buffer before allocating the next: its capacity is 0 until that succeeds. */
     if (n_rows > g->cap_rows) { /* the copy grows: upload every row once */
         int cap = g->cap_rows ? g->cap_rows : 1024;
         while (cap < n_rows) cap *= 2;
+        g->cap_rows = 0;
         if ((st = grow_block(g, &g->rows_blk, (size_t)cap * rowb, "identity.gallery"))) return st;
         g->cap_rows = cap;
         all = 1;
@@ -143,6 +145,7 @@ pan_status pan__gallery_gpu_scores(pan__gallery_gpu *g, const float *rows, int n
     if (n_up > g->cap_up) {
         int cap = 64;
         while (cap < n_up) cap *= 2;
+        g->cap_up = 0;
         if ((st = grow_block(g, &g->up_blk, (size_t)cap * rowb, "identity.gallery_upload")) ||
             (st = grow_block(g, &g->idx_blk, (size_t)cap * sizeof(int), "identity.gallery_upload")) ||
             (st = grow_host((void **)&g->h_up, (size_t)cap * rowb)) ||
@@ -154,6 +157,7 @@ pan_status pan__gallery_gpu_scores(pan__gallery_gpu *g, const float *rows, int n
     if (n_out > g->cap_out) {
         size_t cap = 4096;
         while (cap < n_out) cap *= 2;
+        g->cap_out = 0;
         if ((st = grow_block(g, &g->out_blk, cap * sizeof(float), "identity.gallery_scores")) ||
             (st = grow_host((void **)&g->h_out, cap * sizeof(float))))
             return st;
