@@ -46,6 +46,11 @@ check "unknown command is a usage error" '[ $rc -eq 2 ]'
 check "--reid-interval 0 is a usage error" '[ $rc -eq 2 ]'
 "$CLI" run --camera "$SAMPLE" --max-frames 9 --reid default --reid-interval 3 --out "$TMP/ri.jsonl" --quiet 2>/dev/null; rc=$?
 check "--reid-interval 3 runs and tracks" '[ $rc -eq 0 ] && [ "$(wc -l <"$TMP/ri.jsonl")" -eq 9 ] && grep -q "\"state\":\"confirmed\"" "$TMP/ri.jsonl"'
+"$CLI" run --cameras "$TMP/none.txt" >/dev/null 2>"$TMP/e.txt"; rc=$?
+check "--cameras with a missing file: usage error naming it" '[ $rc -eq 2 ] && grep -q "none.txt" "$TMP/e.txt"'
+printf '# two views\n\n  %s  \n%s\n' "$SAMPLE" "$SAMPLE" >"$TMP/cams.txt"
+"$CLI" run --cameras "$TMP/cams.txt" --camera "$SAMPLE" --no-detect --max-frames 3 --out "$TMP/cams.jsonl" --quiet 2>/dev/null; rc=$?
+check "--cameras FILE plus --camera: three cameras" '[ $rc -eq 0 ] && [ "$(grep -c "\"camera\":2," "$TMP/cams.jsonl")" -eq 3 ]'
 "$CLI" run --help | grep -q -- "--camera URI"; rc=$?
 check "run --help" '[ $rc -eq 0 ]'
 "$CLI" info --json "$SAMPLE" > "$TMP/info.json"

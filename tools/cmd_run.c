@@ -1,4 +1,6 @@
 /* panoptes run: the main job. */
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,8 @@ static void usage(FILE *f)
           "\n"
           "  --camera URI        a file (MP4, MKV, AVI, TS), an Annex-B .h264/.h265, rtsp:// or http:// URL;\n"
           "                      repeat for more cameras (camera N = the N-th --camera, from 0)\n"
+          "  --cameras FILE      cameras from a file, one URI per line (# comments), numbered in order\n"
+          "                      with the --camera options around it\n"
           "  --backend B         auto (default: cuda when an NVIDIA GPU with NVDEC is usable), cpu, cuda\n"
           "  --out FILE          JSON Lines results ('-' = stdout)\n"
           "  --mot DIR           MOTChallenge track files, DIR/camN.txt\n"
@@ -63,6 +67,72 @@ static int file_exists(const char *p) { return access(p, R_OK) == 0; }
 
 /* Finds a file shipped with Panoptes (data/, models/): $PANOPTES_HOME, the working directory,
  * then the folder above the executable's (build/panoptes → ./). */
+/* The texts of the --cameras files: the camera URIs point into them until the run is over. */
+static char *camera_texts[16];
+static int n_camera_texts;
+
+static void free_camera_lists(void)
+{
+    while (n_camera_texts > 0) free(camera_texts[--n_camera_texts]);
+}
+
+/* --cameras FILE: one URI per line; blank lines and lines starting with '#' are skipped, spaces
+ * around a URI trimmed. 0 on success, else 2 (usage) with a message naming the file. */
+static int read_camera_list(const char *path, const char **cams, int *n_cams)
+{
+    if (n_camera_texts == 16) {
+        fprintf(stderr, "panoptes run: at most 16 --cameras files\n");
+        return 2;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "panoptes run: --cameras %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    size_t len = 0, cap = 4096;
+    char *t = malloc(cap);
+    size_t got;
+    while (t && (got = fread(t + len, 1, cap - 1 - len, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *nt = realloc(t, cap *= 2);
+            if (!nt) free(t);
+            t = nt;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!t || bad) {
+        free(t);
+        fprintf(stderr, "panoptes run: --cameras %s: cannot read it\n", path);
+        return 2;
+    }
+    t[len] = '\0';
+    camera_texts[n_camera_texts++] = t;
+    int before = *n_cams, line_no = 0;
+    for (char *line = t; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        line_no++;
+        while (isspace((unsigned char)*line)) line++;
+        char *end = line + strlen(line);
+        while (end > line && isspace((unsigned char)end[-1])) *--end = '\0';
+        if (*line && *line != '#') {
+            if (*n_cams >= PAN_MAX_CAMERAS) {
+                fprintf(stderr, "panoptes run: --cameras %s:%d: at most %d cameras\n", path, line_no, PAN_MAX_CAMERAS);
+                return 2;
+            }
+            cams[(*n_cams)++] = line;
+        }
+        line = next;
+    }
+    if (*n_cams == before) {
+        fprintf(stderr, "panoptes run: --cameras %s lists no camera (one URI per line, # for comments)\n", path);
+        return 2;
+    }
+    return 0;
+}
+
 static const char *find_asset(const char *rel, char *buf, size_t n)
 {
     const char *home = getenv("PANOPTES_HOME");
@@ -196,6 +266,10 @@ int pan_cli_run(int argc, char **argv)
                 return 2;
             }
             cams[n_cams++] = argv[++i];
+        } else if (!strcmp(a, "--cameras")) {
+            NEED_ARG();
+            int rc = read_camera_list(argv[++i], cams, &n_cams);
+            if (rc) return rc;
         } else if (!strcmp(a, "--backend")) {
             NEED_ARG();
             int b = pan_backend_parse(argv[++i]);
@@ -368,5 +442,6 @@ int pan_cli_run(int argc, char **argv)
     }
     int rc = st ? 3 : sum.failed_cameras ? 1 : 0;
     pan_run_summary_free(&sum);
+    free_camera_lists();
     return rc;
 }
