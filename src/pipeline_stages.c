@@ -29,7 +29,7 @@ struct pan_stages_impl {
     pan_frame **reid_frames;          /* the batch's frames whose detections are embedded, */
     pan_detection_list *reid_lists;   /* and their lists (shallow copies: items are shared) */
     pan_mot_sink **mot;      /* one per camera (--mot DIR), made on the camera's first frame */
-    pan_annotate *annotate;  /* camera 0's annotated video, made on its first frame */
+    pan_annotate *annotate;  /* the annotated camera's video, made on its first frame */
     pan_frame_pool *annotate_pool; /* host copies of device frames for it */
     int annotate_failed;
 };
@@ -181,7 +181,7 @@ static void annotate_frame(pan_stages *s, const pan_frame *f, const pan_frame_re
             return;
         }
         if (pan_frame_pool_get(im->annotate_pool, 1, &host) || pan_frame_download(f, host)) {
-            pan_log_warn("annotate", 0, "cannot copy frame %lld to the host; stopping the annotated video",
+            pan_log_warn("annotate", f->camera, "cannot copy frame %lld to the host; stopping the annotated video",
                          (long long)f->index);
             pan_frame_unref(&host);
             im->annotate_failed = 1;
@@ -197,7 +197,7 @@ static void annotate_frame(pan_stages *s, const pan_frame *f, const pan_frame_re
     pan_status st = pan_annotate_write(im->annotate, f, r);
     pan_frame_unref(&host);
     if (st) {
-        pan_log_warn("annotate", 0, "%s: stopped writing the annotated video", s->p->annotate_path);
+        pan_log_warn("annotate", s->p->annotate_camera, "%s: stopped writing the annotated video", s->p->annotate_path);
         pan_annotate_destroy(&im->annotate);
         im->annotate_failed = 1;
     }
@@ -273,7 +273,7 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             pan_status st = pan_mot_sink_write(*ms, f->index, r.tracks, r.n_tracks);
             if (st) return st;
         }
-        if (s->p->annotate_path && f->camera == 0) annotate_frame(s, f, &r);
+        if (s->p->annotate_path && f->camera == s->p->annotate_camera) annotate_frame(s, f, &r);
     }
     return PAN_OK;
 }

@@ -51,6 +51,18 @@ check "--cameras with a missing file: usage error naming it" '[ $rc -eq 2 ] && g
 printf '# two views\n\n  %s  \n%s\n' "$SAMPLE" "$SAMPLE" >"$TMP/cams.txt"
 "$CLI" run --cameras "$TMP/cams.txt" --camera "$SAMPLE" --no-detect --max-frames 3 --out "$TMP/cams.jsonl" --quiet 2>/dev/null; rc=$?
 check "--cameras FILE plus --camera: three cameras" '[ $rc -eq 0 ] && [ "$(grep -c "\"camera\":2," "$TMP/cams.jsonl")" -eq 3 ]'
+# annotated video of the second camera (a 320x240 synthetic clip beside the sample)
+if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then
+    ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 8 -c:v libx264 -pix_fmt yuv420p \
+        "$TMP/small.mp4"
+    "$CLI" run --camera "$SAMPLE" --camera "$TMP/small.mp4" --annotate-camera 2 --annotate "$TMP/a.mp4" --max-frames 2 \
+        --out /dev/null >/dev/null 2>&1; rc=$?
+    check "--annotate-camera beyond the cameras is a usage error" '[ $rc -eq 2 ]'
+    "$CLI" run --camera "$SAMPLE" --camera "$TMP/small.mp4" --annotate-camera 1 --annotate "$TMP/a.mp4" --max-frames 5 \
+        --out /dev/null --quiet 2>/dev/null; rc=$?
+    check "--annotate-camera 1: a 320x240 video of 5 frames" '[ $rc -eq 0 ] && [ "$(ffprobe -v error -select_streams v \
+        -count_frames -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$TMP/a.mp4")" = "320,240,5" ]'
+fi
 "$CLI" run --help | grep -q -- "--camera URI"; rc=$?
 check "run --help" '[ $rc -eq 0 ]'
 "$CLI" info --json "$SAMPLE" > "$TMP/info.json"

@@ -27,7 +27,8 @@ static void usage(FILE *f)
           "  --backend B         auto (default: cuda when an NVIDIA GPU with NVDEC is usable), cpu, cuda\n"
           "  --out FILE          JSON Lines results ('-' = stdout)\n"
           "  --mot DIR           MOTChallenge track files, DIR/camN.txt\n"
-          "  --annotate FILE     video of camera 0 with boxes and ids (copies frames to the host)\n"
+          "  --annotate FILE     video of one camera with boxes and ids (copies frames to the host)\n"
+          "  --annotate-camera N the camera --annotate shows (default 0)\n"
           "  --max-frames N      stop each camera after N frames\n"
           "  --loop              restart file sources at their end\n"
           "  --model FILE        detector: TF.js model.json or YOLOv8/11 .onnx (default models/nanodet.json)\n"
@@ -287,6 +288,16 @@ int pan_cli_run(int argc, char **argv)
         } else if (!strcmp(a, "--annotate")) {
             NEED_ARG();
             p.annotate_path = argv[++i];
+        } else if (!strcmp(a, "--annotate-camera")) {
+            NEED_ARG();
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v >= PAN_MAX_CAMERAS) {
+                fprintf(stderr, "panoptes run: --annotate-camera takes a camera index (0 = the first --camera), not '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+            p.annotate_camera = (int)v;
         } else if (!strcmp(a, "--max-frames")) {
             NEED_ARG();
             p.max_frames = strtoll(argv[++i], NULL, 10);
@@ -411,6 +422,10 @@ int pan_cli_run(int argc, char **argv)
                     (int)(overlaps[k][0] >= n_cams ? overlaps[k][0] : overlaps[k][1]), n_cams);
             return 2;
         }
+    if (p.annotate_path && p.annotate_camera >= n_cams) {
+        fprintf(stderr, "panoptes run: --annotate-camera %d, but there are %d cameras\n", p.annotate_camera, n_cams);
+        return 2;
+    }
     p.overlaps = (const double(*)[4])overlaps;
     p.n_overlaps = n_overlaps;
     p.cameras = cams;

@@ -24,7 +24,7 @@ typedef struct pan_pipeline_params {
     int64_t max_frames;        /* per camera; 0 = all */
     const char *out_path;      /* JSON Lines; NULL = none */
     const char *mot_dir;       /* MOTChallenge files, one per camera; NULL = none */
-    const char *annotate_path; /* annotated video of camera 0; NULL = none */
+    const char *annotate_path; /* annotated video of camera annotate_camera; NULL = none */
     const char *model_path;    /* detector model; NULL = models/nanodet.json */
     int detect;                /* run the detector (1) or decode only (0) */
     int track;                 /* run the trackers (needs detect) */
@@ -71,6 +71,7 @@ typedef struct pan_pipeline_params {
      * other frames carry no embedding and are tracked by motion and IoU, the tracks keeping their
      * smoothed embeddings. Cuts the ReID cost by N (DeepStream's reidExtractionInterval). */
     int reid_interval;
+    int annotate_camera;       /* the camera annotate_path shows (0) */
 } pan_pipeline_params;
 
 /* Where a camera is in its life. Every change is logged (INFO, WARN for retrying, ERROR for failed).

@@ -23,6 +23,7 @@ struct pan_annotate {
     AVFrame *pic;
     AVPacket *pkt;
     int64_t next_pts;
+    int64_t frame_dur; /* 90 kHz: the last interval between input frames (packets' duration) */
     int header_written;
 };
 
@@ -115,6 +116,7 @@ pan_status pan_annotate_create(pan_annotate **out, const char *path, int width, 
     /* Timestamps come from the frames' own pts (90 kHz), so dropped or variable-rate frames keep
      * their timing; rate only guides the encoder's rate control. */
     a->enc->time_base = (AVRational){1, 90000};
+    a->frame_dur = llrint(90000.0 / (fps > 0 ? fps : 25.0));
     a->enc->framerate = rate;
     a->enc->gop_size = 50;
     if (a->fmt->oformat->flags & AVFMT_GLOBALHEADER) a->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -156,6 +158,8 @@ static pan_status drain(pan_annotate *a)
         int err = avcodec_receive_packet(a->enc, a->pkt);
         if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return PAN_OK;
         if (err < 0) return fail_av(a, "encoding failed", err);
+        /* without a duration the last frame falls outside the MP4 edit list and players drop it */
+        if (a->pkt->duration <= 0) a->pkt->duration = a->frame_dur;
         av_packet_rescale_ts(a->pkt, a->enc->time_base, a->st->time_base);
         a->pkt->stream_index = a->st->index;
         err = av_interleaved_write_frame(a->fmt, a->pkt);
@@ -206,6 +210,7 @@ pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_fra
     draw_text(p, 4, 4, label);
     int64_t pts = isfinite(f->pts) ? llrint(f->pts * 90000.0) : a->next_pts;
     if (pts < a->next_pts) pts = a->next_pts; /* strictly increasing for the muxer */
+    if (a->next_pts > 0 && pts - (a->next_pts - 1) > 0) a->frame_dur = pts - (a->next_pts - 1);
     p->pts = pts;
     a->next_pts = pts + 1;
     int err = avcodec_send_frame(a->enc, p);
