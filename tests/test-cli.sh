@@ -51,6 +51,22 @@ check "--cameras with a missing file: usage error naming it" '[ $rc -eq 2 ] && g
 printf '# two views\n\n  %s  \n%s\n' "$SAMPLE" "$SAMPLE" >"$TMP/cams.txt"
 "$CLI" run --cameras "$TMP/cams.txt" --camera "$SAMPLE" --no-detect --max-frames 3 --out "$TMP/cams.jsonl" --quiet 2>/dev/null; rc=$?
 check "--cameras FILE plus --camera: three cameras" '[ $rc -eq 0 ] && [ "$(grep -c "\"camera\":2," "$TMP/cams.jsonl")" -eq 3 ]'
+# filters and switches: --classes, --score, --no-track, --threads
+"$CLI" run --camera "$SAMPLE" --classes person --score 0.5 --threads 2 --max-frames 4 --out "$TMP/f.jsonl" --quiet 2>/dev/null; rc=$?
+check "--classes person --score 0.5: only people at 0.5 or more" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+dets = [d for r in rows for d in r[\"detections\"]]
+assert len(rows) == 4 and dets and all(d[\"label\"] == \"person\" and d[\"score\"] >= 0.5 for d in dets), dets
+" "$TMP/f.jsonl"'
+"$CLI" run --camera "$SAMPLE" --no-track --max-frames 3 --out "$TMP/nt.jsonl" --quiet 2>/dev/null; rc=$?
+check "--no-track: detections, no tracks" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows and all(r[\"tracks\"] == [] for r in rows) and any(r[\"detections\"] for r in rows)
+" "$TMP/nt.jsonl"'
+"$CLI" run --classes unicorn >/dev/null 2>&1; rc=$?
+check "--classes with an unknown class is a usage error" '[ $rc -eq 2 ]'
 # annotated video of the second camera (a 320x240 synthetic clip beside the sample)
 if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then
     ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 8 -c:v libx264 -pix_fmt yuv420p \
