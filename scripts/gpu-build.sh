@@ -99,6 +99,12 @@ done
     -color_primaries bt709 -color_trc bt709 -c:v libx264 -preset ultrafast -g 6 "$STAGE/data/synth-709-full.mp4"
 "${FF[@]}" -f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 10 -c:v mpeg4 "$STAGE/data/synth-mpeg4.avi"
 
+# The OSNet-shaped ReID models the `reid` and `soak` modes of gpu-run.sh read (random weights,
+# ~10 MB; carried with "models").
+if [ ! -f models/osnet_x0_25.onnx ] || [ ! -f models/osnet_x1_0.onnx ]; then
+    /usr/bin/python3 tests/peers/make_osnet.py models >/dev/null || info "warning: could not make models/osnet_*.onnx"
+fi
+
 du -sh "$STAGE"/* | sed 's/^/gpu-build: /'
 total=$(du -sm "$STAGE" | cut -f1)
 info "staged $total MiB in .gpu/ (the working tree that travels must stay under 64 MiB)"
