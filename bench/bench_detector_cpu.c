@@ -18,25 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "panoptes/detector.h"
 #include "panoptes/engine.h"
 #include "panoptes/log.h"
 #include "panoptes/postprocess.h"
 #include "panoptes/preprocess.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double cpu_ms(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
 
 /* One frame of the sample (YUV420P), or a synthetic one. */
 static int load_frame(pan_frame *f, uint8_t **buf, int *synthetic)
@@ -87,9 +74,9 @@ static void bench_nanodet(int frames, int threads)
     pan_frame *fr[1] = {&f};
     pan_detection_list out = {0};
     pan_detector_detect(d, fr, 1, &out); /* warm-up: plans batch 1 */
-    double c0 = cpu_ms(), t0 = now_ms();
+    double c0 = bench_cpu_ms(), t0 = bench_now_ms();
     for (int i = 0; i < frames; i++) pan_detector_detect(d, fr, 1, &out);
-    double e2e = (now_ms() - t0) / frames, e2e_cpu = (cpu_ms() - c0) / frames;
+    double e2e = (bench_now_ms() - t0) / frames, e2e_cpu = (bench_cpu_ms() - c0) / frames;
     pan_detector_destroy(&d);
 
     /* the parts, with the same conventions as the detector (detector.h) */
@@ -126,13 +113,13 @@ static void bench_nanodet(int frames, int threads)
         pan_preprocess_cpu(&f, &pp, in, &lb);
         pan_engine_run(e, 1, ins, outs);
         for (int i = 0; i < frames; i++) {
-            double a = now_ms();
+            double a = bench_now_ms();
             pan_preprocess_cpu(&f, &pp, in, &lb);
-            double b = now_ms();
+            double b = bench_now_ms();
             pan_engine_run(e, 1, ins, outs);
-            double c = now_ms();
+            double c = bench_now_ms();
             pan_nanodet_decode(&np, cls, reg, &lb, &out, &sc);
-            double dd = now_ms();
+            double dd = bench_now_ms();
             pre += b - a;
             eng += c - b;
             post += dd - c;
@@ -191,10 +178,10 @@ static void bench_yolo(int runs, int size, int threads)
         const float *ins[1] = {in};
         float *outs[1] = {out};
         pan_engine_run(e, 1, ins, outs);
-        double c0 = cpu_ms(), t0 = now_ms();
+        double c0 = bench_cpu_ms(), t0 = bench_now_ms();
         for (int i = 0; i < runs; i++) pan_engine_run(e, 1, ins, outs);
-        ms = (now_ms() - t0) / runs;
-        cms = (cpu_ms() - c0) / runs;
+        ms = (bench_now_ms() - t0) / runs;
+        cms = (bench_cpu_ms() - c0) / runs;
         free(in);
         free(out);
         pan_engine_destroy(&e);

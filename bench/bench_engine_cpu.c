@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "panoptes/engine.h"
 #include "panoptes/log.h"
 
@@ -23,22 +24,6 @@
 #ifndef PANOPTES_SOURCE_DIR
 #define PANOPTES_SOURCE_DIR "."
 #endif
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* CPU time of this process (all threads): on a busy machine wall time includes waiting for a
- * core, CPU time does not. */
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static double tfjs_ms(const char *model, const float *input, size_t n, int runs, const char *dims)
 {
@@ -83,7 +68,7 @@ int main(int argc, char **argv)
     if (runs < 1) runs = 1;
     if (batch < 1) batch = 1;
     pan_log_init();
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     pan_engine_t *e = NULL;
     pan_engine_params ep = {.model_path = model, .backend = PAN_BACKEND_CPU, .max_batch = batch, .threads = threads};
     pan_status st = pan_engine_create(&e, &ep);
@@ -95,7 +80,7 @@ int main(int argc, char **argv)
         printf("{\"error\": \"prepare: %s\"}\n", pan_status_str(st));
         return 1;
     }
-    double plan_ms = now_ms() - t0;
+    double plan_ms = bench_now_ms() - t0;
     pan_engine_tensor_info ii;
     pan_engine_input_info(e, 0, &ii);
     size_t n_in = pan_engine_input_numel(e, 0, batch);
@@ -110,20 +95,20 @@ int main(int argc, char **argv)
     for (int i = 0; i < no; i++) outs[i] = malloc(pan_engine_output_numel(e, i, batch) * sizeof(float));
     const float *ins[1] = {input};
     for (int w = 0; w < 2; w++) pan_engine_run(e, batch, ins, outs);
-    double total = 0, best = 1e30, c0 = cpu_ms();
+    double total = 0, best = 1e30, c0 = bench_cpu_ms();
     double *times = calloc((size_t)runs, sizeof(double));
     for (int r = 0; r < runs; r++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         if ((st = pan_engine_run(e, batch, ins, outs))) {
             printf("{\"error\": \"run: %s\"}\n", pan_status_str(st));
             return 1;
         }
-        double d = now_ms() - a;
+        double d = bench_now_ms() - a;
         times[r] = d;
         total += d;
         if (d < best) best = d;
     }
-    double cpu_time = (cpu_ms() - c0) / runs / batch;
+    double cpu_time = (bench_cpu_ms() - c0) / runs / batch;
     /* median: robust to the stalls of a shared machine */
     for (int i = 1; i < runs; i++)
         for (int k = i; k > 0 && times[k - 1] > times[k]; k--) {

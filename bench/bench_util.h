@@ -1,4 +1,4 @@
-/* Helpers shared by the benchmark programs in bench/: a monotonic clock and comma lists. */
+/* Helpers shared by the benchmark programs in bench/: clocks and comma lists. */
 #ifndef PANOPTES_BENCH_UTIL_H
 #define PANOPTES_BENCH_UTIL_H
 
@@ -12,6 +12,18 @@ static inline double bench_now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* Host CPU seconds of this process, all threads (on a busy machine wall time includes waiting for
+ * a core, CPU time does not). */
+static inline double bench_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static inline double bench_now_ms(void) { return 1e3 * bench_now_s(); }
+static inline double bench_cpu_ms(void) { return 1e3 * bench_cpu_s(); }
 
 /* "64,128,256" -> out (at most max values); returns how many. */
 static inline int bench_parse_list(const char *s, int *out, int max)
