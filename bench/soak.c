@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "rtsp_server.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
 #if defined(PANOPTES_HAVE_CUDA) && __has_include("panoptes/devpool.h")
@@ -103,66 +104,9 @@ static int open_fds(void)
     return n - 3; /* ".", "..", and the directory's own descriptor */
 }
 
-/* ---- RTSP servers (each one process on its own loopback port) ----------------------------- */
+/* ---- RTSP servers: tests/rtsp_server.h, one process each on its own loopback port ------------ */
 
-typedef struct server {
-    pid_t pid;
-    int port;
-    int out;
-} server;
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd < 0) return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int server_start(server *s)
-{
-    int fds[2];
-    char port[16];
-    if (pipe(fds) != 0) return -1;
-    snprintf(port, sizeof port, "%d", s->port);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl("/usr/bin/python3", "python3", "tests/peers/rtsp_server.py", port, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->pid = pid;
-    s->out = fds[0];
-    char buf[64] = {0};
-    size_t got = 0;
-    double end = bench_now_s() + 20;
-    while (got < sizeof buf - 1 && !strstr(buf, "ready") && bench_now_s() < end) {
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        if (poll(&pfd, 1, 200) <= 0) continue;
-        ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
-    return strstr(buf, "ready") ? 0 : -1;
-}
-
-static void server_stop(server *s, int sig)
-{
-    if (s->pid <= 0) return;
-    kill(s->pid, sig);
-    waitpid(s->pid, NULL, 0);
-    close(s->out);
-    s->pid = -1;
-    s->out = -1;
-}
+#define RTSP_SCRIPT "tests/peers/rtsp_server.py"
 
 /* ---- the run -------------------------------------------------------------------------------- */
 
@@ -273,16 +217,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pan_log_init();
 
-    static server servers[MAX_SERVERS];
+    static rtsp_server servers[MAX_SERVERS];
     static char uris[MAX_SERVERS][64];
     const char **cams = calloc((size_t)(n_files + n_rtsp), sizeof *cams);
     for (int i = 0; i < n_files; i++) cams[i] = clip;
     for (int i = 0; i < n_rtsp; i++) {
-        servers[i].port = free_port();
-        if (server_start(&servers[i]) != 0) {
+        servers[i].port = rtsp_free_port();
+        if (rtsp_server_start(&servers[i], servers[i].port, NULL, RTSP_SCRIPT) != 0) {
             fprintf(stderr, "soak: cannot start the RTSP server (tests/peers/rtsp_server.py; needs python3-gi, "
                             "gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*)\n");
-            for (int j = 0; j <= i; j++) server_stop(&servers[j], SIGTERM);
+            for (int j = 0; j <= i; j++) rtsp_server_stop(&servers[j], SIGTERM);
             return 1;
         }
         snprintf(uris[i], sizeof uris[i], "rtsp://127.0.0.1:%d/cam", servers[i].port);
@@ -316,12 +260,12 @@ int main(int argc, char **argv)
         if (t >= duration) break;
         if (n_rtsp && t >= next_flap) {
             down = flapped++ % n_rtsp;
-            server_stop(&servers[down], SIGKILL);
+            rtsp_server_stop(&servers[down], SIGKILL);
             restart_at = t + 2.0;
             next_flap += flap;
         }
         if (down >= 0 && t >= restart_at) {
-            if (server_start(&servers[down]) != 0) fprintf(stderr, "soak: restarting server %d failed\n", down);
+            if (rtsp_server_start(&servers[down], servers[down].port, NULL, RTSP_SCRIPT) != 0) fprintf(stderr, "soak: restarting server %d failed\n", down);
             down = -1;
             restart_at = INFINITY;
         }
@@ -353,7 +297,7 @@ int main(int argc, char **argv)
     pan_pipeline_interrupt();
     pthread_join(th, NULL);
     double wall = bench_now_s() - t0;
-    for (int i = 0; i < n_rtsp; i++) server_stop(&servers[i], SIGTERM);
+    for (int i = 0; i < n_rtsp; i++) rtsp_server_stop(&servers[i], SIGTERM);
 
     int64_t frames = 0, dropped = 0, reconnects = 0, failed = 0;
     if (summary.cameras)

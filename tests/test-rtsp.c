@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "media.h"
+#include "rtsp_server.h"
 #include "panoptes/pipeline.h"
 #include "test.h"
 
-#define PYTHON "/usr/bin/python3"
+#define PYTHON RTSP_SERVER_PYTHON
 
 static double now_s(void)
 {
@@ -37,82 +38,7 @@ static void sleep_s(double s)
     }
 }
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). */
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-    if (fd < 0) return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-typedef struct server {
-    pid_t pid;
-    int port;
-    int out; /* read end of its stdout, kept open while it runs (it must never write to a closed pipe) */
-} server;
-
-/* Starts rtsp_server.py on `port` (mode NULL: H.264 test pattern; "--stall": accepts, never answers)
- * and waits for its "ready" line. 0 = running, 77 = GStreamer's RTSP server is missing, -1 = failed. */
-static int server_start(server *s, int port, const char *mode)
-{
-    int fds[2];
-    char portstr[16];
-    s->pid = -1;
-    s->port = port;
-    s->out = -1;
-    if (access(PYTHON, X_OK) != 0) return 77;
-    if (pipe(fds) != 0) return -1;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        const char *script = pan_test_path("tests/peers/rtsp_server.py");
-        if (mode) execl(PYTHON, PYTHON, script, portstr, mode, (char *)NULL);
-        else execl(PYTHON, PYTHON, script, portstr, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->pid = pid;
-    char buf[64] = {0};
-    size_t got = 0;
-    double end = now_s() + 20;
-    while (got < sizeof buf - 1 && !strstr(buf, "ready") && now_s() < end) {
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        if (poll(&pfd, 1, 200) <= 0) continue;
-        ssize_t k = read(fds[0], buf + got, sizeof buf - 1 - got);
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
-    if (strstr(buf, "ready")) {
-        s->out = fds[0];
-        return 0;
-    }
-    close(fds[0]);
-    int status = 0;
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    s->pid = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 77 ? 77 : -1;
-}
-
-static void server_stop(server *s, int sig)
-{
-    if (s->pid <= 0) return;
-    kill(s->pid, sig);
-    if (sig == SIGSTOP || sig == SIGCONT) return;
-    waitpid(s->pid, NULL, 0);
-    s->pid = -1;
-    if (s->out >= 0) close(s->out);
-    s->out = -1;
-}
+#define RTSP_SCRIPT pan_test_path("tests/peers/rtsp_server.py")
 
 /* The pipeline on a thread, so that the test can act on the server meanwhile. */
 typedef struct bg_run {
@@ -203,9 +129,9 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     const char *clip = pan_test_make_clip("file-cam.mp4", "testsrc2=size=320x240:rate=25:duration=10",
                                           "-c:v libx264 -g 25 -pix_fmt yuv420p");
     ASSERT_TRUE(clip);
-    server srv;
-    int port = free_port();
-    int rc = server_start(&srv, port, NULL);
+    rtsp_server srv;
+    int port = rtsp_free_port();
+    int rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
     ASSERT_EQ(rc, 0);
     char uri[128], out[512];
@@ -222,11 +148,11 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     b.p.out_path = out;
     bg_start(&b);
     sleep_s(2.5);
-    server_stop(&srv, SIGKILL); /* a crash: no TEARDOWN, the socket just closes (TCP) or goes quiet (UDP) */
+    rtsp_server_stop(&srv, SIGKILL); /* a crash: no TEARDOWN, the socket just closes (TCP) or goes quiet (UDP) */
     sleep_s(1.5);
-    rc = server_start(&srv, port, NULL);
+    rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
     int late = bg_join(&b, 40);
-    server_stop(&srv, SIGTERM);
+    rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
@@ -271,10 +197,10 @@ PAN_TEST(server_killed_and_restarted_udp) { kill_and_restart(pan__t, 1); }
  * sends faster than real time at first.) */
 PAN_TEST(live_cameras_share_the_run_clock)
 {
-    server a, b2;
-    int pa = free_port(), pb = free_port();
-    while (pb == pa) pb = free_port();
-    int rc = server_start(&a, pa, NULL);
+    rtsp_server a, b2;
+    int pa = rtsp_free_port(), pb = rtsp_free_port();
+    while (pb == pa) pb = rtsp_free_port();
+    int rc = rtsp_server_start(&a, pa, NULL, RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
     ASSERT_EQ(rc, 0);
     char ua[128], ub[128], out[512];
@@ -289,10 +215,10 @@ PAN_TEST(live_cameras_share_the_run_clock)
     b.p.out_path = out;
     bg_start(&b);
     sleep_s(2.0);
-    rc = server_start(&b2, pb, NULL);
+    rc = rtsp_server_start(&b2, pb, NULL, RTSP_SCRIPT);
     int late = bg_join(&b, 40);
-    server_stop(&a, SIGTERM);
-    server_stop(&b2, SIGTERM);
+    rtsp_server_stop(&a, SIGTERM);
+    rtsp_server_stop(&b2, SIGTERM);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
@@ -335,7 +261,7 @@ PAN_TEST(server_never_answers)
                                           "-c:v libx264 -pix_fmt yuv420p");
     ASSERT_TRUE(clip);
     char uri[128];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", free_port());
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", rtsp_free_port());
     const char *cams[] = {uri, clip};
     bg_run b;
     bg_params(&b, cams, 2);
@@ -359,9 +285,9 @@ PAN_TEST(server_never_answers)
 /* (3) A server that accepts and never says a word: each attempt ends at the timeout. */
 PAN_TEST(stalled_server_times_out)
 {
-    server srv;
-    int port = free_port();
-    int rc = server_start(&srv, port, "--stall");
+    rtsp_server srv;
+    int port = rtsp_free_port();
+    int rc = rtsp_server_start(&srv, port, "--stall", RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP(PYTHON " not found");
     ASSERT_EQ(rc, 0);
     char uri[128];
@@ -373,7 +299,7 @@ PAN_TEST(stalled_server_times_out)
     b.p.reconnect = 1;
     bg_start(&b);
     int late = bg_join(&b, 20);
-    server_stop(&srv, SIGTERM);
+    rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
     const pan_camera_summary *c = &b.sum.cameras[0];
@@ -389,9 +315,9 @@ PAN_TEST(stalled_server_times_out)
  * detected by the read timeout, and the camera comes back once it thaws. */
 PAN_TEST(stall_mid_stream_recovers)
 {
-    server srv;
-    int port = free_port();
-    int rc = server_start(&srv, port, NULL);
+    rtsp_server srv;
+    int port = rtsp_free_port();
+    int rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
     ASSERT_EQ(rc, 0);
     char uri[128];
@@ -403,11 +329,11 @@ PAN_TEST(stall_mid_stream_recovers)
     b.p.reconnect = -1;
     bg_start(&b);
     sleep_s(2.0);
-    server_stop(&srv, SIGSTOP);
+    rtsp_server_stop(&srv, SIGSTOP);
     sleep_s(2.5);
-    server_stop(&srv, SIGCONT);
+    rtsp_server_stop(&srv, SIGCONT);
     int late = bg_join(&b, 40);
-    server_stop(&srv, SIGTERM);
+    rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
     const pan_camera_summary *c = &b.sum.cameras[0];
@@ -423,9 +349,9 @@ PAN_TEST(stall_mid_stream_recovers)
 /* A stop request ends a camera that is still connecting (to a silent server, with a long timeout). */
 PAN_TEST(stop_while_connecting)
 {
-    server srv;
-    int port = free_port();
-    int rc = server_start(&srv, port, "--stall");
+    rtsp_server srv;
+    int port = rtsp_free_port();
+    int rc = rtsp_server_start(&srv, port, "--stall", RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP(PYTHON " not found");
     ASSERT_EQ(rc, 0);
     char uri[128];
@@ -439,7 +365,7 @@ PAN_TEST(stop_while_connecting)
     sleep_s(0.7);
     pan_pipeline_interrupt();
     int late = bg_join(&b, 10);
-    server_stop(&srv, SIGTERM);
+    rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_LE(b.wall, 2.5);
     ASSERT_TRUE(b.sum.interrupted);
@@ -453,9 +379,9 @@ PAN_TEST(live_camera_drops_when_behind)
 {
     const char *model = pan_test_path("models/nanodet.json");
     if (access(model, R_OK) != 0) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh)");
-    server srv;
-    int port = free_port();
-    int rc = server_start(&srv, port, "--fps=60");
+    rtsp_server srv;
+    int port = rtsp_free_port();
+    int rc = rtsp_server_start(&srv, port, "--fps=60", RTSP_SCRIPT);
     if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
     ASSERT_EQ(rc, 0);
     char uri[128], out[512];
@@ -472,7 +398,7 @@ PAN_TEST(live_camera_drops_when_behind)
     b.p.out_path = out;
     bg_start(&b);
     int late = bg_join(&b, 60);
-    server_stop(&srv, SIGTERM);
+    rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
     const pan_camera_summary *c = &b.sum.cameras[0];

@@ -44,7 +44,9 @@ static double max_lead(const char *out, int *lines)
     return lead;
 }
 
-static pan_status run_two(const char *a, const char *b, int sync, int64_t frames, const char *out, pan_run_summary *sum)
+/* Cameras a and b decoded only (cpu), frames each, sync as pan_pipeline_params.sync. */
+static pan_status run_two_loop(const char *a, const char *b, int sync, int loop, int64_t frames, const char *out,
+                               pan_run_summary *sum)
 {
     const char *cams[2] = {a, b};
     pan_pipeline_params p;
@@ -57,7 +59,13 @@ static pan_status run_two(const char *a, const char *b, int sync, int64_t frames
     p.max_frames = frames;
     p.out_path = out;
     p.sync = sync;
+    p.loop = loop;
     return pan_pipeline_run(&p, sum);
+}
+
+static pan_status run_two(const char *a, const char *b, int sync, int64_t frames, const char *out, pan_run_summary *sum)
+{
+    return run_two_loop(a, b, sync, 0, frames, out, sum);
 }
 
 PAN_TEST(file_cameras_aligned_by_timestamps)
@@ -111,20 +119,8 @@ PAN_TEST(looped_files_stay_aligned)
     ASSERT_TRUE(shorty != NULL);
     char out[512];
     snprintf(out, sizeof out, "%s/loop.jsonl", pan_test_tmpdir());
-    const char *cams[2] = {fast, shorty};
-    pan_pipeline_params p;
-    pan_pipeline_params_default(&p);
-    p.cameras = cams;
-    p.n_cameras = 2;
-    p.backend = PAN_BACKEND_CPU;
-    p.detect = 0;
-    p.track = 0;
-    p.max_frames = 130; /* the short clip plays 3.25 times */
-    p.loop = 1;
-    p.sync = 1;
-    p.out_path = out;
     pan_run_summary sum;
-    ASSERT_OK(pan_pipeline_run(&p, &sum));
+    ASSERT_OK(run_two_loop(fast, shorty, 1, 1, 130, out, &sum)); /* the short clip plays 3.25 times */
     ASSERT_EQ(sum.cameras[0].frames, 130);
     ASSERT_EQ(sum.cameras[1].frames, 130);
     int lines = 0;
