@@ -10,19 +10,6 @@ pan_status pan__cpu_op_run(const pan_cpu_call *c)
     case PAN_OP_BATCHNORM: st = pan__cpu_batchnorm(c); break;
     case PAN_OP_GEMM: st = pan__cpu_gemm(c); break;
     case PAN_OP_MATMUL: st = pan__cpu_matmul(c); break;
-    case PAN_OP_RELU:
-    case PAN_OP_LEAKY_RELU:
-    case PAN_OP_SIGMOID:
-    case PAN_OP_TANH:
-    case PAN_OP_HARD_SIGMOID:
-    case PAN_OP_HARD_SWISH:
-    case PAN_OP_SILU:
-    case PAN_OP_CLIP:
-    case PAN_OP_EXP:
-    case PAN_OP_LOG:
-    case PAN_OP_SQRT:
-    case PAN_OP_NEG:
-    case PAN_OP_ABS: st = pan__cpu_unary(c); break;
     case PAN_OP_CAST: st = pan__cpu_cast(c); break;
     case PAN_OP_ADD:
     case PAN_OP_SUB:
@@ -38,7 +25,7 @@ pan_status pan__cpu_op_run(const pan_cpu_call *c)
     case PAN_OP_GLOBAL_AVGPOOL:
     case PAN_OP_GLOBAL_MAXPOOL: st = pan__cpu_global_pool(c); break;
     case PAN_OP_RESIZE: st = pan__cpu_resize(c); break;
-    default: st = pan__cpu_data(c); break;
+    default: st = pan__op_is_unary(c->n->op) ? pan__cpu_unary(c) : pan__cpu_data(c); break;
     }
     if (st == PAN_UNSUPPORTED) {
         const pan_tensor *t = c->n->n_inputs > 0 && c->n->inputs[0] >= 0 ? &c->g->tensors[c->n->inputs[0]] : NULL;

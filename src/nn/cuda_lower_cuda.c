@@ -280,13 +280,11 @@ int pan__cu_act_of(pan_act a)
 static pan_status lower_node(pan_cu_exec *ex, int node_idx, const pan_node *n)
 {
     int pos = ex->n_steps;
-    switch (n->op) {
+    switch (pan__op_is_unary(n->op) ? PAN_OP_RELU : n->op) {
     case PAN_OP_CONV: return pan__cu_lower_conv(ex, node_idx, n);
     case PAN_OP_BATCHNORM: return pan__cu_lower_batchnorm(ex, node_idx, n);
     case PAN_OP_GEMM: case PAN_OP_MATMUL: return pan__cu_lower_gemm(ex, node_idx, n);
-    case PAN_OP_RELU: case PAN_OP_LEAKY_RELU: case PAN_OP_SIGMOID: case PAN_OP_TANH: case PAN_OP_HARD_SIGMOID:
-    case PAN_OP_HARD_SWISH: case PAN_OP_SILU: case PAN_OP_CLIP: case PAN_OP_EXP: case PAN_OP_LOG: case PAN_OP_SQRT:
-    case PAN_OP_NEG: case PAN_OP_ABS: {
+    case PAN_OP_RELU: { /* and every unary op: mapped here by the switch */
         if (!pan__cu_is_float(OUT(0)->dtype)) break;
         NEW_STEP(s, PAN_CU_STEP_UNARY);
         TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &s->y));

@@ -353,7 +353,7 @@ static pan_status infer_reduce(pan_graph *g, pan_node *n)
 pan_status pan__infer_node(pan_graph *g, pan_node *n)
 {
     if (n->n_outputs < 1) return PAN_MODEL;
-    switch (n->op) {
+    switch (pan__op_is_unary(n->op) ? PAN_OP_IDENTITY : n->op) { /* unary ops: Identity's rule */
     case PAN_OP_CONV: return infer_conv(g, n);
     case PAN_OP_BATCHNORM: {
         NEED_INPUTS(5);
@@ -369,20 +369,7 @@ pan_status pan__infer_node(pan_graph *g, pan_node *n)
             }
         return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
     }
-    case PAN_OP_IDENTITY:
-    case PAN_OP_RELU:
-    case PAN_OP_LEAKY_RELU:
-    case PAN_OP_SIGMOID:
-    case PAN_OP_TANH:
-    case PAN_OP_HARD_SIGMOID:
-    case PAN_OP_HARD_SWISH:
-    case PAN_OP_SILU:
-    case PAN_OP_CLIP:
-    case PAN_OP_EXP:
-    case PAN_OP_LOG:
-    case PAN_OP_SQRT:
-    case PAN_OP_NEG:
-    case PAN_OP_ABS:
+    case PAN_OP_IDENTITY: /* and the unary ops: mapped here by the switch */
     case PAN_OP_SOFTMAX: {
         NEED_INPUTS(1);
         const pan_tensor *x = IN(0);

@@ -58,7 +58,7 @@ typedef enum pan_op {
      * y = act(conv(x) + bias + residual)    otherwise */
     PAN_OP_CONV,
     PAN_OP_BATCHNORM,       /* (0: x NC..., 1: scale, 2: bias, 3: mean, 4: var) inference form */
-    /* unary elementwise, parameters in attrs.unary */
+    /* unary elementwise, parameters in attrs.unary: RELU..ABS, kept together (pan__op_is_unary) */
     PAN_OP_RELU,
     PAN_OP_LEAKY_RELU,      /* alpha */
     PAN_OP_SIGMOID,
@@ -112,6 +112,8 @@ typedef enum pan_op {
 } pan_op;
 
 const char *pan__op_name(pan_op op);
+/* One of the unary elementwise ops (RELU..ABS): output shaped as the input, attrs.unary. */
+static inline int pan__op_is_unary(pan_op op) { return op >= PAN_OP_RELU && op <= PAN_OP_ABS; }
 
 /* Activation fused into a conv (or the op of a unary node). */
 typedef enum pan_act {
