@@ -18,25 +18,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const nm = path.join(__dirname, 'node_modules');
-const tf = require(path.join(nm, '@tensorflow/tfjs'));
-require(path.join(nm, '@tensorflow/tfjs-backend-wasm'));
-
-async function loadModel(file) {
-  const mj = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const specs = [];
-  const bufs = [];
-  for (const g of mj.weightsManifest) {
-    for (const w of g.weights) specs.push(w);
-    for (const p of g.paths) bufs.push(fs.readFileSync(path.join(path.dirname(file), p)));
-  }
-  const all = Buffer.concat(bufs);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: mj.modelTopology, weightSpecs: specs, weightData, format: mj.format,
-    generatedBy: mj.generatedBy, convertedBy: mj.convertedBy, signature: mj.signature,
-  }));
-}
+const { tf, loadModel } = require('./tfjs_model');
 
 function iou(a, b) {
   const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
