@@ -22,7 +22,6 @@
 #include "panoptes/pipeline.h"
 #include "test.h"
 
-#define PYTHON RTSP_SERVER_PYTHON
 
 static double now_s(void)
 {
@@ -39,6 +38,15 @@ static void sleep_s(double s)
 }
 
 #define RTSP_SCRIPT pan_test_path("tests/peers/rtsp_server.py")
+#define NO_GST "GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)"
+
+/* A server (mode as rtsp_server_start) on a free port, its URI written to uri: 0, 77 or -1. */
+static int serve(rtsp_server *s, const char *mode, char uri[128])
+{
+    int rc = rtsp_server_start(s, rtsp_free_port(), mode, RTSP_SCRIPT);
+    if (rc == 0) snprintf(uri, 128, "rtsp://127.0.0.1:%d/cam", s->port);
+    return rc;
+}
 
 /* The pipeline on a thread, so that the test can act on the server meanwhile. */
 typedef struct bg_run {
@@ -130,12 +138,11 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
                                           "-c:v libx264 -g 25 -pix_fmt yuv420p");
     ASSERT_TRUE(clip);
     rtsp_server srv;
-    int port = rtsp_free_port();
-    int rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    char uri[128];
+    char out[512];
+    int rc = serve(&srv, NULL, uri);
+    if (rc == 77) PAN_SKIP(NO_GST);
     ASSERT_EQ(rc, 0);
-    char uri[128], out[512];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
     snprintf(out, sizeof out, "%s/restart-%s.jsonl", pan_test_tmpdir(), udp ? "udp" : "tcp");
     const char *cams[] = {clip, uri};
     const int n = 125; /* 5 s of each camera at 25 frames/s */
@@ -150,7 +157,7 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     sleep_s(2.5);
     rtsp_server_stop(&srv, SIGKILL); /* a crash: no TEARDOWN, the socket just closes (TCP) or goes quiet (UDP) */
     sleep_s(1.5);
-    rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
+    rc = rtsp_server_start(&srv, srv.port, NULL, RTSP_SCRIPT);
     int late = bg_join(&b, 40);
     rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(rc, 0);
@@ -201,7 +208,7 @@ PAN_TEST(live_cameras_share_the_run_clock)
     int pa = rtsp_free_port(), pb = rtsp_free_port();
     while (pb == pa) pb = rtsp_free_port();
     int rc = rtsp_server_start(&a, pa, NULL, RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    if (rc == 77) PAN_SKIP(NO_GST);
     ASSERT_EQ(rc, 0);
     char ua[128], ub[128], out[512];
     snprintf(ua, sizeof ua, "rtsp://127.0.0.1:%d/cam", pa);
@@ -286,12 +293,10 @@ PAN_TEST(server_never_answers)
 PAN_TEST(stalled_server_times_out)
 {
     rtsp_server srv;
-    int port = rtsp_free_port();
-    int rc = rtsp_server_start(&srv, port, "--stall", RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP(PYTHON " not found");
-    ASSERT_EQ(rc, 0);
     char uri[128];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    int rc = serve(&srv, "--stall", uri);
+    if (rc == 77) PAN_SKIP(NO_GST);
+    ASSERT_EQ(rc, 0);
     const char *cams[] = {uri};
     bg_run b;
     bg_params(&b, cams, 1);
@@ -316,12 +321,10 @@ PAN_TEST(stalled_server_times_out)
 PAN_TEST(stall_mid_stream_recovers)
 {
     rtsp_server srv;
-    int port = rtsp_free_port();
-    int rc = rtsp_server_start(&srv, port, NULL, RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
-    ASSERT_EQ(rc, 0);
     char uri[128];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    int rc = serve(&srv, NULL, uri);
+    if (rc == 77) PAN_SKIP(NO_GST);
+    ASSERT_EQ(rc, 0);
     const char *cams[] = {uri};
     bg_run b;
     bg_params(&b, cams, 1);
@@ -350,12 +353,10 @@ PAN_TEST(stall_mid_stream_recovers)
 PAN_TEST(stop_while_connecting)
 {
     rtsp_server srv;
-    int port = rtsp_free_port();
-    int rc = rtsp_server_start(&srv, port, "--stall", RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP(PYTHON " not found");
-    ASSERT_EQ(rc, 0);
     char uri[128];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
+    int rc = serve(&srv, "--stall", uri);
+    if (rc == 77) PAN_SKIP(NO_GST);
+    ASSERT_EQ(rc, 0);
     const char *cams[] = {uri};
     bg_run b;
     bg_params(&b, cams, 1);
@@ -380,12 +381,11 @@ PAN_TEST(live_camera_drops_when_behind)
     const char *model = pan_test_path("models/nanodet.json");
     if (access(model, R_OK) != 0) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh)");
     rtsp_server srv;
-    int port = rtsp_free_port();
-    int rc = rtsp_server_start(&srv, port, "--fps=60", RTSP_SCRIPT);
-    if (rc == 77) PAN_SKIP("GStreamer's RTSP server is not installed (python3-gi gir1.2-gst-rtsp-server-1.0)");
+    char uri[128];
+    char out[512];
+    int rc = serve(&srv, "--fps=60", uri);
+    if (rc == 77) PAN_SKIP(NO_GST);
     ASSERT_EQ(rc, 0);
-    char uri[128], out[512];
-    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", port);
     snprintf(out, sizeof out, "%s/drops.jsonl", pan_test_tmpdir());
     const char *cams[] = {uri};
     const int n = 180;
