@@ -22,7 +22,6 @@
 #include "panoptes/pipeline.h"
 #include "test.h"
 
-
 static double now_s(void)
 {
     struct timespec ts;
