@@ -15,6 +15,7 @@
  * hundred entries) and come once per camera frame, so contention is negligible. */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,11 @@
 #include "panoptes/track.h"
 #include "track/gallery.h"
 #include "track/track_impl.h"
+
+typedef struct slot_info {
+    uint64_t born;       /* im->epoch when given out: fresh while it still equals it */
+    unsigned char dirty; /* changed since the GPU copy was updated (listed in im->dirty) */
+} slot_info;
 
 typedef struct ident {
     int64_t gid;
@@ -60,7 +66,8 @@ struct pan_identity {
     int n_slots, cap_slots;
     int *free_slots, n_free;
     int *dirty, n_dirty;
-    unsigned char *flags; /* per slot: SLOT_DIRTY, SLOT_FRESH */
+    slot_info *info;      /* per slot */
+    uint64_t epoch;       /* similarities computed so far (score calls) */
     pan__gallery_gpu *gpu;
     int gpu_off;          /* no GPU, or it failed once: the host computes */
     float *scores;        /* queries x stride of the last product */
@@ -71,7 +78,6 @@ struct pan_identity {
     int cap_q;
 };
 
-enum { SLOT_DIRTY = 1, SLOT_FRESH = 2 };
 
 pan_identity_params pan_identity_params_default(void)
 {
@@ -117,7 +123,7 @@ void pan_identity_destroy(pan_identity **pim)
     free(im->rows);
     free(im->free_slots);
     free(im->dirty);
-    free(im->flags);
+    free(im->info);
     free(im->scores);
     free(im->q);
     free(im->qrow);
@@ -234,15 +240,15 @@ static int slot_alloc(pan_identity *im)
             int *fs = realloc(im->free_slots, (size_t)cap * sizeof *fs), *d = NULL;
             if (fs) im->free_slots = fs;
             if (fs && (d = realloc(im->dirty, (size_t)cap * sizeof *d))) im->dirty = d;
-            unsigned char *f = d ? realloc(im->flags, (size_t)cap) : NULL;
+            slot_info *f = d ? realloc(im->info, (size_t)cap * sizeof *f) : NULL;
             if (!f) return -1;
-            im->flags = f;
+            im->info = f;
             im->cap_slots = cap;
         }
         s = im->n_slots++;
-        im->flags[s] = 0;
+        im->info[s].dirty = 0;
     }
-    im->flags[s] |= SLOT_FRESH;
+    im->info[s].born = im->epoch; /* no similarities for it until the next score() */
     return s;
 }
 
@@ -268,17 +274,17 @@ static void blend(pan_identity *im, ident *g, const float *e)
         float s = (float)(1.0 / sqrt(n));
         for (int i = 0; i < im->dim; i++) v[i] *= s;
     }
-    if (!(im->flags[g->slot] & SLOT_DIRTY)) {
-        im->flags[g->slot] |= SLOT_DIRTY;
+    if (!im->info[g->slot].dirty) {
+        im->info[g->slot].dirty = 1;
         im->dirty[im->n_dirty++] = g->slot;
     }
 }
 
 /* Similarities of the nq queries against every slot: im->scores[q * stride + slot]. Slots given
- * out before this call are scored; later ones are marked FRESH until the next call. */
+ * out before this call are scored; later ones are fresh (no score) until the next call. */
 static pan_status score(pan_identity *im, int camera, int nq)
 {
-    for (int s = 0; s < im->n_slots; s++) im->flags[s] &= (unsigned char)~SLOT_FRESH;
+    im->epoch++; /* slots given out from now on are fresh (born == epoch) */
     im->stride = im->n_slots;
     if (nq == 0 || im->n_slots == 0) return PAN_OK;
     size_t need = (size_t)nq * (size_t)im->n_slots;
@@ -293,7 +299,7 @@ static pan_status score(pan_identity *im, int camera, int nq)
         if (!im->gpu) st = pan__gallery_gpu_create(&im->gpu, im->dim, im->p.device);
         if (!st) st = pan__gallery_gpu_scores(im->gpu, im->rows, im->n_slots, im->dirty, im->n_dirty, im->q, nq, im->scores);
         if (!st) {
-            for (int i = 0; i < im->n_dirty; i++) im->flags[im->dirty[i]] &= (unsigned char)~SLOT_DIRTY;
+            for (int i = 0; i < im->n_dirty; i++) im->info[im->dirty[i]].dirty = 0;
             im->n_dirty = 0;
             return PAN_OK;
         }
@@ -385,7 +391,7 @@ static int64_t choose(pan_identity *im, int camera, double t, const pan_track_re
     best_v = im->p.min_similarity;
     for (int i = 0; i < im->ng; i++) {
         const ident *g = &im->g[i];
-        if (g->slot < 0 || (im->flags[g->slot] & SLOT_FRESH) || g->gid == self || t - g->last_t > im->p.max_gap_s)
+        if (g->slot < 0 || im->info[g->slot].born == im->epoch || g->gid == self || t - g->last_t > im->p.max_gap_s)
             continue;
         double v = sim[g->slot];
         if (v >= best_v && !held(im, camera, g->gid, t)) best_v = v, best = g->gid;
