@@ -16,18 +16,11 @@
 #include "track/gallery.h"
 #include "identity_synth.h"
 
-static unsigned rng = 777u;
-static float frand(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffffff) / 16777216.0f * 2.f - 1.f;
-}
-
+/* A random unit vector (identity_synth.h's generator). */
 static void unit(float *v, int d)
 {
-    double n = 0;
-    for (int i = 0; i < d; i++) v[i] = frand(), n += (double)v[i] * v[i];
-    for (int i = 0; i < d; i++) v[i] = (float)(v[i] / sqrt(n));
+    for (int i = 0; i < d; i++) v[i] = syn_frand();
+    syn_normalise(v, d);
 }
 
 #define NEED_GPU()                                                         \
@@ -56,6 +49,7 @@ PAN_TEST(gallery_scores_match_host)
 {
     NEED_GPU();
     enum { D = 512, N0 = 5000, N1 = 9000, NQ = 7 };
+    syn_rng = 777u;
     float *rows = malloc((size_t)N1 * D * sizeof *rows), qv[NQ][D];
     const float *q[NQ];
     for (int i = 0; i < N1; i++) unit(rows + (size_t)i * D, D);
