@@ -29,13 +29,13 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "panoptes/decoder.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "decode/decoder.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
-#include "panoptes/preprocess_gpu.h"
-#include "panoptes/queue.h"
-#include "panoptes/source.h"
+#include "vision/preprocess_gpu.h"
+#include "core/queue.h"
+#include "io/source.h"
 
 #define MAX_CLIPS 4
 #define MAX_NS 16

@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "panoptes/detector.h"
-#include "panoptes/engine.h"
+#include "vision/detector.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
-#include "panoptes/postprocess.h"
-#include "panoptes/preprocess.h"
+#include "vision/postprocess.h"
+#include "vision/preprocess.h"
 
 /* One frame of the sample (YUV420P), or a synthetic one. */
 static int load_frame(pan_frame *f, uint8_t **buf, int *synthetic)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 
 /* Paths are relative to the source tree: run from the repository root (CMake does not pass the

@@ -24,8 +24,8 @@
 #include <time.h>
 
 #include "bench_util.h"
-#include "panoptes/engine.h"
-#include "panoptes/gpu.h"
+#include "nn/engine.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 
 #ifdef PANOPTES_HAVE_CUDA

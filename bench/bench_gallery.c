@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "bench_util.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "track/gallery.h"
 
 int main(int argc, char **argv)

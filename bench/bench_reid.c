@@ -29,12 +29,12 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "panoptes/decoder.h"
-#include "panoptes/gpu.h"
+#include "decode/decoder.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
-#include "panoptes/reid.h"
-#include "panoptes/source.h"
+#include "vision/reid.h"
+#include "io/source.h"
 
 #ifdef PANOPTES_HAVE_CUDA
 #include <cuda_runtime_api.h>

@@ -44,8 +44,8 @@
 #include "rtsp_server.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
-#if defined(PANOPTES_HAVE_CUDA) && __has_include("panoptes/devpool.h")
-#include "panoptes/devpool.h"
+#if defined(PANOPTES_HAVE_CUDA) && __has_include("core/devpool.h")
+#include "core/devpool.h"
 #define SOAK_DEVPOOL 1
 #endif
 

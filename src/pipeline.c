@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "panoptes/frame.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
-#include "panoptes/queue.h"
-#include "panoptes/sink.h"
-#include "panoptes/source.h"
+#include "core/queue.h"
+#include "io/sink.h"
+#include "io/source.h"
 #include "pipeline_internal.h"
 
 static volatile sig_atomic_t interrupt_requested;

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 #include "panoptes/frame.h"
 #include "panoptes/log.h"
 #include "pipeline_internal.h"

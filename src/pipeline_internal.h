@@ -7,8 +7,8 @@
 #include <stdatomic.h>
 
 #include "panoptes/pipeline.h"
-#include "panoptes/queue.h"
-#include "panoptes/source.h"
+#include "core/queue.h"
+#include "io/source.h"
 #include "pipeline_stages.h"
 
 typedef struct camera {

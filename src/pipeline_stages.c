@@ -9,11 +9,11 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "panoptes/annotate.h"
-#include "panoptes/detector.h"
+#include "io/annotate.h"
+#include "vision/detector.h"
 #include "panoptes/log.h"
-#include "panoptes/mot.h"
-#include "panoptes/reid.h"
+#include "track/mot.h"
+#include "vision/reid.h"
 #include "panoptes/track.h"
 
 #define MAX_REPORTS 1024 /* tracks reported per frame */

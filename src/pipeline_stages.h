@@ -3,10 +3,10 @@
 #ifndef PANOPTES_PIPELINE_STAGES_H
 #define PANOPTES_PIPELINE_STAGES_H
 
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 #include "panoptes/frame.h"
 #include "panoptes/pipeline.h"
-#include "panoptes/sink.h"
+#include "io/sink.h"
 
 typedef struct pan_stages {
     const pan_pipeline_params *p;

@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include "media.h"
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 #include "panoptes/frame.h"
-#include "panoptes/gpu.h"
-#include "panoptes/source.h"
+#include "core/gpu.h"
+#include "io/source.h"
 
 #ifdef PANOPTES_HAVE_CUDA
 #include <cuda_runtime_api.h>

@@ -3,9 +3,9 @@
 #ifndef PANOPTES_TEST_NANODET_FRAMES_H
 #define PANOPTES_TEST_NANODET_FRAMES_H
 
-#include "panoptes/decoder.h"
-#include "panoptes/preprocess.h"
-#include "panoptes/source.h"
+#include "decode/decoder.h"
+#include "vision/preprocess.h"
+#include "io/source.h"
 
 #define PAN_TEST_NANODET_SIZE 416
 

@@ -6,7 +6,7 @@
 #include "media.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
-#include "panoptes/source.h"
+#include "io/source.h"
 #include "test.h"
 
 static const char *write_file(const char *name, const void *data, size_t n)

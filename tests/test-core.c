@@ -2,7 +2,7 @@
 #include <pthread.h>
 
 #include "panoptes/frame.h"
-#include "panoptes/queue.h"
+#include "core/queue.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -5,9 +5,9 @@
 #include <libavutil/mem.h>
 
 #include "media.h"
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 #include "panoptes/log.h"
-#include "panoptes/source.h"
+#include "io/source.h"
 #include "test.h"
 
 #define MAX_FRAMES 4096

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "panoptes/detector.h"
-#include "panoptes/preprocess.h"
+#include "vision/detector.h"
+#include "vision/preprocess.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -6,8 +6,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "test.h"
 

@@ -21,7 +21,7 @@
 #include "nn/cpu_ops.h"
 #include "nn/ir.h"
 #include "nn/nn_backend.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "test.h"
 

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/track.h"
 #include "test.h"
 #include "track/gallery.h"

@@ -26,12 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "panoptes/decoder.h"
-#include "panoptes/engine.h"
-#include "panoptes/gpu.h"
-#include "panoptes/postprocess.h"
-#include "panoptes/preprocess.h"
-#include "panoptes/source.h"
+#include "decode/decoder.h"
+#include "nn/engine.h"
+#include "core/gpu.h"
+#include "vision/postprocess.h"
+#include "vision/preprocess.h"
+#include "io/source.h"
 #include "gpu_media.h" /* pan_test_data: $PANOPTES_DATA_DIR or data/ */
 #include "nanodet_frames.h"
 #include "test.h"

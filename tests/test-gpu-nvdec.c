@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 #include "gpu_media.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
-#include "panoptes/preprocess.h"
-#include "panoptes/preprocess_gpu.h"
+#include "vision/preprocess.h"
+#include "vision/preprocess_gpu.h"
 #include "test.h"
 
 #define MAX_FRAMES 4096

@@ -1,9 +1,9 @@
-/* GPU detection postprocessing vs the cpu decoders (include/panoptes/postprocess.h), on
+/* GPU detection postprocessing vs the cpu decoders (src/vision/postprocess.h), on
  * synthetic raw outputs with a known spread of scores: the same detections in the same order,
  * boxes within 1e-3 px (FP32 outputs) or 0.05 px (FP16 outputs: the logits are rounded to half
  * before both decoders see them, so the difference is only exp/accumulation order), equal
  * classes, scores within 1e-6. Skips without a GPU. */
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 #include "test.h"
 
 #ifdef PANOPTES_HAVE_CUDA

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "gpu_media.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
-#include "panoptes/reid.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
+#include "vision/reid.h"
 #include "test.h"
 #include "vision/roi_crop.h"
 

@@ -4,7 +4,7 @@
  * without embeddings; concurrent use from two camera threads. */
 #include <pthread.h>
 
-#include "panoptes/mot.h"
+#include "track/mot.h"
 #include "panoptes/track.h"
 #include "test.h"
 #include "identity_synth.h"

@@ -2,7 +2,7 @@
  * comments), plus MOTChallenge file reading errors. */
 #include <stdio.h>
 
-#include "panoptes/mot.h"
+#include "track/mot.h"
 #include "test.h"
 
 /* Adds one row: frame, id, x, y, w, h (conf 1, class 1). */

@@ -1,7 +1,7 @@
 /* NanoDet postprocess on synthetic head outputs whose boxes are known in closed form. */
 #include <stdlib.h>
 
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "panoptes/decoder.h"
-#include "panoptes/engine.h"
-#include "panoptes/preprocess.h"
-#include "panoptes/source.h"
+#include "decode/decoder.h"
+#include "nn/engine.h"
+#include "vision/preprocess.h"
+#include "io/source.h"
 #include "nanodet_frames.h"
 #include "test.h"
 

@@ -1,5 +1,5 @@
 /* NMS: hand-made cases for IoU, per-class suppression, thresholds, top-k and tie order. */
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 #include "panoptes/status.h"
 #include "test.h"
 

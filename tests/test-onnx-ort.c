@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/status.h"
 #include "test.h"
 

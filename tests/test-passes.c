@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "nn_test_util.h"
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 #include "test.h"
 

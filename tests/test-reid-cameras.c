@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "gpu_media.h"
-#include "panoptes/decoder.h"
-#include "panoptes/source.h"
+#include "decode/decoder.h"
+#include "io/source.h"
 #include "pipeline_stages.h"
 #include "test.h"
 

@@ -2,7 +2,7 @@
  * descriptor's basic properties (unit length, deterministic). The GPU twin: test-gpu-roi-crop.c. */
 #include <string.h>
 
-#include "panoptes/reid.h"
+#include "vision/reid.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "gpu_media.h"
-#include "panoptes/detector.h"
-#include "panoptes/mot.h"
-#include "panoptes/reid.h"
+#include "vision/detector.h"
+#include "track/mot.h"
+#include "vision/reid.h"
 #include "panoptes/track.h"
 #include "test.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "gpu_media.h"
-#include "panoptes/reid.h"
+#include "vision/reid.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -3,7 +3,7 @@
  * drops below, or ID switches rise above, the values measured when this test was written
  * (2026-11-27). If a change improves them, raise the bars here in the same commit.
  * PAN_SYNTH_PRINT=1 prints the values without checking them. */
-#include "panoptes/mot.h"
+#include "track/mot.h"
 #include "test.h"
 
 typedef struct scene_case {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 #include "test.h"
 

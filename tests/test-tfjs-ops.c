@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "test.h"
 
 static int write_file(const char *path, const void *data, size_t n)

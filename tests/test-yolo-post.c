@@ -1,7 +1,7 @@
 /* YOLOv8/11 postprocess on synthetic [4+C, N] outputs. */
 #include <stdlib.h>
 
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 #include "panoptes/status.h"
 #include "test.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 static void eval_usage(FILE *f)
 {

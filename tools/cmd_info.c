@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "panoptes/source.h"
+#include "io/source.h"
 
 int pan_cli_info(int argc, char **argv)
 {

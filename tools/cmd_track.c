@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 static void track_usage(FILE *f)
 {

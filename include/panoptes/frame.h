@@ -10,7 +10,6 @@
 #ifndef PANOPTES_FRAME_H
 #define PANOPTES_FRAME_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,8 +57,9 @@ struct pan_frame {
     uint8_t *data[3]; /* host pointers, or device pointers (CUdeviceptr cast) */
     int pitch[3];     /* bytes per row of each plane */
 
-    /* reference counting; private to frame.c and frame providers */
-    atomic_int refs;
+    /* reference counting; private to frame.c and frame providers (an int changed only with
+     * atomic builtins, so that this header is plain C and C++) */
+    int refs;
     pan_frame_release_fn release;
     void *release_opaque;
 };

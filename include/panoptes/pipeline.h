@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "panoptes/backend.h"
-#include "panoptes/decoder.h"
+#include "decode/decoder.h" /* interim: the engine rewrite removes it */
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

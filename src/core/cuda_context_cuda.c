@@ -1,10 +1,10 @@
-/* Shared CUDA context, streams, events and residency checks (include/panoptes/gpu.h).
+/* Shared CUDA context, streams, events and residency checks (src/core/gpu.h).
  *
  * The runtime API's device context *is* the driver's primary context, so cudaSetDevice +
  * cudaFree(0) retains it once and every module (the runtime-API kernels, cuBLASLt, cuDNN and
  * nvcuvid through the driver API) works in the same context: no context is created, pushed or
  * popped per frame. */
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,12 +1,12 @@
-/* Device memory pool: arenas carved into size classes (see include/panoptes/devpool.h). */
-#include "panoptes/devpool.h"
+/* Device memory pool: arenas carved into size classes (see src/core/devpool.h). */
+#include "core/devpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/cuda_check.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 
 #define MIN_CLASS_BYTES ((size_t)256)

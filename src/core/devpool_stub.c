@@ -1,6 +1,6 @@
 /* cpu-only builds: the device pool's API links and says there is no GPU. */
 #ifndef PANOPTES_HAVE_CUDA
-#include "panoptes/devpool.h"
+#include "core/devpool.h"
 
 #include <string.h>
 

@@ -25,14 +25,14 @@ const char *pan_pixfmt_name(pan_pixfmt fmt)
 
 void pan_frame_init_ref(pan_frame *frame, pan_frame_release_fn release, void *opaque)
 {
-    atomic_init(&frame->refs, 1);
+    __atomic_store_n(&frame->refs, 1, __ATOMIC_RELAXED);
     frame->release = release;
     frame->release_opaque = opaque;
 }
 
 pan_frame *pan_frame_ref(pan_frame *frame)
 {
-    atomic_fetch_add_explicit(&frame->refs, 1, memory_order_relaxed);
+    __atomic_fetch_add(&frame->refs, 1, __ATOMIC_RELAXED);
     return frame;
 }
 
@@ -42,7 +42,7 @@ void pan_frame_unref(pan_frame **frame)
     if (!frame || !*frame) return;
     f = *frame;
     *frame = NULL;
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1 && f->release)
+    if (__atomic_fetch_sub(&f->refs, 1, __ATOMIC_ACQ_REL) == 1 && f->release)
         f->release(f, f->release_opaque);
 }
 

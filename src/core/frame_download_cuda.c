@@ -3,7 +3,7 @@
 
 #include "core/cuda_check.h"
 #include "panoptes/frame.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 
 pan_status pan_frame_download(const pan_frame *src, pan_frame *dst)
 {

@@ -1,6 +1,6 @@
 /* cpu-only builds: the GPU API links; there is no device, nothing is ever copied. */
 #ifndef PANOPTES_HAVE_CUDA
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-#include "panoptes/queue.h"
+#include "core/queue.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* Decoder front: picks the implementation and keeps the counters common to all of them. */
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 
 #include <stdlib.h>
 

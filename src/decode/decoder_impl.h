@@ -2,7 +2,7 @@
 #ifndef PANOPTES_DECODER_IMPL_H
 #define PANOPTES_DECODER_IMPL_H
 
-#include "panoptes/decoder.h"
+#include "decode/decoder.h"
 
 typedef struct pan_decoder_ops {
     const char *name;

@@ -42,7 +42,7 @@
 
 #include "decode/decoder_impl.h"
 #include "decode/nvdec_frame.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 
 /* The loader's own messages ("Cannot load libnvcuvid.so.1") go to DEBUG: a machine without a

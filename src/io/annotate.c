@@ -1,7 +1,7 @@
-/* Annotated-video sink (include/panoptes/annotate.h). Draws straight into a YUV420P copy of the
+/* Annotated-video sink (src/io/annotate.h). Draws straight into a YUV420P copy of the
  * frame: box edges in the track's colour (chroma + luma), labels as white 5x7 glyphs on a dark
  * strip, so no RGB round trip is needed. */
-#include "panoptes/annotate.h"
+#include "io/annotate.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>

@@ -1,4 +1,4 @@
-/* JSON Lines sink (schema in include/panoptes/sink.h). Written by hand with a fixed schema: a
+/* JSON Lines sink (schema in src/io/sink.h). Written by hand with a fixed schema: a
  * per-frame object is a few hundred bytes and formatting it must stay cheap. */
 #include <errno.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "panoptes/log.h"
-#include "panoptes/sink.h"
+#include "io/sink.h"
 
 struct pan_jsonl_sink {
     FILE *f;

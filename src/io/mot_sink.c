@@ -1,4 +1,4 @@
-/* MOTChallenge result sink (format in include/panoptes/mot.h): one text file per camera,
+/* MOTChallenge result sink (format in src/track/mot.h): one text file per camera,
  * a line per confirmed track per frame, flushed at the end of every frame. */
 #include <errno.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "panoptes/log.h"
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 struct pan_mot_sink {
     FILE *f;

@@ -1,5 +1,5 @@
 /* libavformat source: opens a camera URI and yields compressed packets of its best video stream. */
-#include "panoptes/source.h"
+#include "io/source.h"
 
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>

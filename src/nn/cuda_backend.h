@@ -26,7 +26,7 @@
 #include "nn/cuda_conv.h"
 #include "nn/cuda_ops.h"
 #include "nn/ir.h"
-#include "panoptes/devpool.h"
+#include "core/devpool.h"
 
 #define TAG "cuda-engine"
 

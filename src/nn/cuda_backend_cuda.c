@@ -20,7 +20,7 @@
 #include "core/cuda_check.h"
 #include "nn/cuda_backend.h"
 #include "nn/nn_backend.h"
-#include "panoptes/gpu.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 
 typedef struct cu_backend {

@@ -5,7 +5,7 @@
 
 #include "nn/ir.h"
 #include "nn/nn_backend.h"
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 
 #define TAG "engine"

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/status.h"
 
 #define PAN_MAX_DIMS PAN_ENGINE_MAX_DIMS

@@ -12,7 +12,7 @@
 #define PANOPTES_NN_BACKEND_H
 
 #include "nn/ir.h"
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 
 typedef struct pan_nn_backend pan_nn_backend;
 

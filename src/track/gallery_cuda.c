@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "core/cuda_check.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "track/gallery.h"
 #include "track/gallery_kernels.h"

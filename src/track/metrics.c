@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "panoptes/log.h"
-#include "panoptes/mot.h"
+#include "track/mot.h"
 #include "track/track_impl.h"
 
 #define EPS 1e-9 /* float slack on thresholds, like TrackEval's np.finfo('float').eps */

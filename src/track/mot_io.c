@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 /* Frames beyond this are refused: the frame index is allocated densely (a 10-hour 30 fps video
  * has 1.08 M frames). */

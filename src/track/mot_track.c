@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 pan_status pan_mot_track(const pan_mot_seq *det, const pan_tracker_params *params, pan_mot_seq *res)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "panoptes/mot.h"
+#include "track/mot.h"
 
 typedef struct rng {
     uint64_t s;

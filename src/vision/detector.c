@@ -1,10 +1,10 @@
-/* Detector: engine + model input convention + postprocess (see include/panoptes/detector.h). */
-#include "panoptes/detector.h"
+/* Detector: engine + model input convention + postprocess (see src/vision/detector.h). */
+#include "vision/detector.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 #include "vision/detector_impl.h"
 

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "core/cuda_check.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
-#include "panoptes/preprocess_gpu.h"
+#include "vision/preprocess_gpu.h"
 #include "vision/detector_impl.h"
 #include "vision/postprocess_gpu.h"
 

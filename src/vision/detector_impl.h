@@ -9,10 +9,10 @@
 #ifndef PANOPTES_VISION_DETECTOR_IMPL_H
 #define PANOPTES_VISION_DETECTOR_IMPL_H
 
-#include "panoptes/detector.h"
-#include "panoptes/engine.h"
-#include "panoptes/postprocess.h"
-#include "panoptes/preprocess.h"
+#include "vision/detector.h"
+#include "nn/engine.h"
+#include "vision/postprocess.h"
+#include "vision/preprocess.h"
 
 typedef struct pan__detector_backend pan__detector_backend;
 

@@ -1,5 +1,5 @@
 /* Internal: the one host implementation of sampling a YUV frame, shared by the preprocessing
- * reference (preprocess.c) and the ReID crops (roi_crop.c) so both follow include/panoptes/
+ * reference (preprocess.c) and the ReID crops (roi_crop.c) so both follow src/vision/
  * preprocess.h's rules (bilinear, pixel centres aligned, edges clamped, 4:2:0 chroma centre-sited,
  * BT.601/709 and limited/full range). */
 #ifndef PANOPTES_VISION_FRAME_SAMPLE_H

@@ -22,7 +22,7 @@
  *   the result is sorted by score and cut to max_num.
  * The boxes are then mapped back through the letterbox (pan_letterbox_unmap_box), the
  * equivalent of warp_boxes with the inverse warp matrix, clamped to the source frame. */
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Greedy non-maximum suppression on the host, and the grow-only detection list.
- * Conventions (IoU, threshold comparison, tie order) are in include/panoptes/postprocess.h. */
-#include "panoptes/postprocess.h"
+ * Conventions (IoU, threshold comparison, tie order) are in src/vision/postprocess.h. */
+#include "vision/postprocess.h"
 
 #include <math.h>
 #include <stdlib.h>

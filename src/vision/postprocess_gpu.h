@@ -1,6 +1,6 @@
 /* Detection postprocessing on the GPU: decode the model's raw outputs, threshold, class-wise
  * NMS and top-k for a whole batch, so only compact lists ([B, top_k, 6] floats) reach the host.
- * Same conventions as the cpu decoders in include/panoptes/postprocess.h (NanoDet GFL decode,
+ * Same conventions as the cpu decoders in src/vision/postprocess.h (NanoDet GFL decode,
  * YOLOv8/11 best-class decode, pan_box_iou, the total order of pan_nms), checked against them in
  * tests/test-gpu-postprocess.c.
  *

@@ -1,5 +1,5 @@
-/* cpu reference of the preprocessing contract in include/panoptes/preprocess.h. */
-#include "panoptes/preprocess.h"
+/* cpu reference of the preprocessing contract in src/vision/preprocess.h. */
+#include "vision/preprocess.h"
 #include "vision/frame_sample.h"
 
 #include <math.h>

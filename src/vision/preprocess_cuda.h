@@ -1,5 +1,5 @@
 /* Internal: the batched preprocessing kernel's launcher (src/vision/preprocess.cu), callable from C.
- * Semantics are those of include/panoptes/preprocess.h; the cpu twin is src/vision/preprocess.c. */
+ * Semantics are those of src/vision/preprocess.h; the cpu twin is src/vision/preprocess.c. */
 #ifndef PANOPTES_PREPROCESS_CUDA_H
 #define PANOPTES_PREPROCESS_CUDA_H
 

@@ -1,15 +1,15 @@
-/* Host side of the batched GPU preprocessing (include/panoptes/preprocess_gpu.h): fills the
+/* Host side of the batched GPU preprocessing (src/vision/preprocess_gpu.h): fills the
  * per-image descriptors, uploads them (metadata: ~100 bytes per image, never pixels), makes the
  * batch stream wait for each NVDEC frame's map event, and launches the one kernel. */
-#include "panoptes/preprocess_gpu.h"
+#include "vision/preprocess_gpu.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cuda_check.h"
 #include "decode/nvdec_frame.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "vision/preprocess_cuda.h"
 

@@ -1,6 +1,6 @@
 /* cpu-only builds: the batched GPU preprocessing links and says there is no GPU. */
 #ifndef PANOPTES_HAVE_CUDA
-#include "panoptes/preprocess_gpu.h"
+#include "vision/preprocess_gpu.h"
 
 pan_status pan_preprocess_gpu_create(pan_preprocess_gpu **pp, const pan_preprocess_params *params, int max_batch, int device)
 {

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/cuda_check.h"
-#include "panoptes/devpool.h"
-#include "panoptes/gpu.h"
+#include "core/devpool.h"
+#include "core/gpu.h"
 #include "panoptes/log.h"
 #include "vision/reid_impl.h"
 #include "vision/roi_crop.h"

@@ -1,6 +1,6 @@
 /* Internal: the default appearance descriptor's per-pixel soft binning, one inline function
  * compiled for the host (reid.c) and for the GPU (roi_crop.cu), so both compute the same thing.
- * See include/panoptes/reid.h for the descriptor as a whole.
+ * See src/vision/reid.h for the descriptor as a whole.
  *
  * A pixel (R, G, B on 0–255) votes with total weight 1:
  *   chroma weight c = clamp((s − 0.15) / 0.15) · clamp((v − 30) / 30), with v = max(R,G,B),

@@ -4,8 +4,8 @@
 #ifndef PANOPTES_VISION_REID_IMPL_H
 #define PANOPTES_VISION_REID_IMPL_H
 
-#include "panoptes/engine.h"
-#include "panoptes/reid.h"
+#include "nn/engine.h"
+#include "vision/reid.h"
 
 typedef struct pan__reid_backend pan__reid_backend;
 

@@ -1,9 +1,9 @@
-/* cpu reference of the ROI crop (include/panoptes/reid.h, "Crop geometry") and of the default
+/* cpu reference of the ROI crop (src/vision/reid.h, "Crop geometry") and of the default
  * appearance descriptor. The CUDA twins are in roi_crop.cu; tests/test-gpu-roi-crop.c compares. */
 #include <math.h>
 #include <string.h>
 
-#include "panoptes/reid.h"
+#include "vision/reid.h"
 #include "vision/frame_sample.h"
 #include "vision/reid_desc.h"
 #include "vision/roi_crop.h"

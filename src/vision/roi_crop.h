@@ -1,12 +1,12 @@
 /* Internal: ROI crop geometry and the CUDA crop/descriptor launchers (src/vision/roi_crop.cu),
- * callable from C. Semantics: include/panoptes/reid.h ("Crop geometry"); cpu twin roi_crop.c. */
+ * callable from C. Semantics: src/vision/reid.h ("Crop geometry"); cpu twin roi_crop.c. */
 #ifndef PANOPTES_VISION_ROI_CROP_H
 #define PANOPTES_VISION_ROI_CROP_H
 
 #include <stdint.h>
 
 #ifndef __CUDACC__ /* frame.h (C11 atomics) is not for nvcc */
-#include "panoptes/reid.h"
+#include "vision/reid.h"
 #endif
 
 #ifdef __cplusplus

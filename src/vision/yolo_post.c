@@ -10,7 +10,7 @@
  *   so an anchor whose best class is filtered out yields nothing (Ultralytics `classes=`);
  * - box (cx − w/2, cy − h/2, cx + w/2, cy + h/2); class-wise NMS, IoU 0.7, max_det 300;
  * - boxes mapped back through the letterbox and clamped to the frame (scale_boxes + clip_boxes). */
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 // Device twin of src/vision/frame_sample.h: bilinear sampling of a decoder plane, shared by the
 // preprocess kernel (preprocess.cu) and the ROI crop kernel (roi_crop.cu), so the detector's input
-// and the ReID crops follow include/panoptes/preprocess.h's rules with the same arithmetic.
+// and the ReID crops follow src/vision/preprocess.h's rules with the same arithmetic.
 #ifndef PANOPTES_VISION_YUV_SAMPLE_CUH
 #define PANOPTES_VISION_YUV_SAMPLE_CUH
 

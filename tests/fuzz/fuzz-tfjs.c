@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "panoptes/engine.h"
+#include "nn/engine.h"
 #include "panoptes/log.h"
 
 /* Internal entry points (src/nn/ir.h, nn_backend.h), declared here because fuzz targets are

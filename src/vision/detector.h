@@ -20,7 +20,7 @@
 #include "panoptes/backend.h"
 #include "panoptes/detection.h"
 #include "panoptes/frame.h"
-#include "panoptes/postprocess.h"
+#include "vision/postprocess.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

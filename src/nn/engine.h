@@ -32,7 +32,7 @@
 
 #include "panoptes/backend.h"
 #include "panoptes/frame.h"      /* pan_memory */
-#include "panoptes/preprocess.h" /* pan_layout */
+#include "vision/preprocess.h" /* pan_layout */
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

@@ -25,7 +25,7 @@
  *    suits tracking within a camera, not a gallery search across cameras: the pipeline gives
  *    the global identities embeddings only from a ReID model.
  *
- * Crop geometry (both kinds), as include/panoptes/preprocess.h with the box as the source:
+ * Crop geometry (both kinds), as src/vision/preprocess.h with the box as the source:
  * box [x1, y1, x2, y2] in source pixels (continuous, detection.h), clamped to the frame, at least
  * one pixel wide and high. Stretch: sx = W / (x2 − x1), sy = H / (y2 − y1), output pixel (X, Y)
  * samples u = x1 + (X + 0.5) / sx − 0.5, v = y1 + (Y + 0.5) / sy − 0.5. Keep-aspect: s = min(sx,
@@ -50,8 +50,8 @@
 #include "panoptes/backend.h"
 #include "panoptes/detection.h"
 #include "panoptes/frame.h"
-#include "panoptes/postprocess.h" /* pan_detection_list */
-#include "panoptes/preprocess.h"
+#include "vision/postprocess.h" /* pan_detection_list */
+#include "vision/preprocess.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

@@ -5,7 +5,7 @@
 #define PANOPTES_ANNOTATE_H
 
 #include "panoptes/frame.h"
-#include "panoptes/sink.h"
+#include "io/sink.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

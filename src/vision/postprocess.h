@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "panoptes/detection.h"
-#include "panoptes/preprocess.h"
+#include "vision/preprocess.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /* Batched GPU preprocessing: frames of many cameras, still where the decoder left them in
  * device memory (NVDEC surfaces, NV12, or device YUV420P), become one FP16 input tensor with
- * ONE kernel launch per batch. Semantics: include/panoptes/preprocess.h, identical to
+ * ONE kernel launch per batch. Semantics: src/vision/preprocess.h, identical to
  * pan_preprocess_cpu within ±1 on the 0–255 scale (tests/test-gpu-preprocess.c checks it).
  *
  * Output layout: n images of 3·W·H FP16 values each, image i at out + i·3·W·H; inside one image
@@ -18,7 +18,7 @@
 #define PANOPTES_PREPROCESS_GPU_H
 
 #include "panoptes/frame.h"
-#include "panoptes/preprocess.h"
+#include "vision/preprocess.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
 #define PANOPTES_DECODER_H
 
 #include "panoptes/frame.h"
-#include "panoptes/source.h"
+#include "io/source.h"
 #include "panoptes/status.h"
 
 #ifdef __cplusplus
