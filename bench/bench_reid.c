@@ -16,7 +16,7 @@
  * the engine is planned for exactly B (single_batch), setup_s is that planning.
  * Defaults: cuda batches 64,128,256,512; cpu 8,32.
  *
- * frames/s end to end: pan_pipeline_run on K copies of --e2e-video (cameras), N frames each,
+ * frames/s end to end: pan_test_run (tests/pipeline_run.h) on K copies of --e2e-video (cameras), N frames each,
  * detection + tracking, with --reid off, default, and each model; fps and host CPU ms/frame from
  * the run summary. Defaults: cuda K = 4, N = 300 (1080p); cpu K = 1, N = 40 (data/vtest.mp4).
  *
@@ -33,6 +33,7 @@
 #include "core/gpu.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_run.h"
 #include "vision/reid.h"
 #include "io/source.h"
 
@@ -202,8 +203,6 @@ static void bench_e2e(const char *label, const char *reid, pan_backend be, const
     for (int i = 0; i < cams && i < 64; i++) uris[i] = video;
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
-    p.cameras = uris;
-    p.n_cameras = cams;
     p.backend = be;
     p.max_frames = frames;
     p.detect = 1;
@@ -212,9 +211,8 @@ static void bench_e2e(const char *label, const char *reid, pan_backend be, const
     static const int person = 0;
     p.classes = &person;
     p.n_classes = 1;
-    pan_run_summary sum;
-    memset(&sum, 0, sizeof sum);
-    pan_status st = pan_pipeline_run(&p, &sum);
+    pan_pipeline_stats sum;
+    pan_status st = pan_test_run(&p, uris, cams < 64 ? cams : 64, NULL, NULL, &sum);
     printf("%s\n    {\"reid\": \"%s\", \"cameras\": %d, \"frames\": %lld", *first ? "" : ",", label, cams,
            (long long)sum.frames);
     *first = 0;
@@ -224,7 +222,7 @@ static void bench_e2e(const char *label, const char *reid, pan_backend be, const
                "\"pixel_bytes_copied\": %lld}",
                sum.fps, sum.cpu_ms_per_frame, sum.steady_fps, sum.steady_cpu_ms_per_frame, (long long)sum.pixel_bytes_copied);
     fflush(stdout);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
 }
 
 int main(int argc, char **argv)

@@ -44,6 +44,7 @@
 #include "rtsp_server.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_run.h"
 #if defined(PANOPTES_HAVE_CUDA) && __has_include("core/devpool.h")
 #include "core/devpool.h"
 #define SOAK_DEVPOOL 1
@@ -115,14 +116,17 @@ typedef struct sample {
 } sample;
 
 static pan_pipeline_params params;
-static pan_run_summary summary;
+static pan_pipeline_stats summary;
 static pan_status run_status;
-static volatile int run_done;
+static volatile int run_done, run_stop;
+static const char **run_cams;
+static int run_n;
+static const char *run_out;
 
 static void *run_main(void *arg)
 {
     (void)arg;
-    run_status = pan_pipeline_run(&params, &summary);
+    run_status = pan_test_run(&params, run_cams, run_n, run_out, &run_stop, &summary);
     run_done = 1;
     return NULL;
 }
@@ -234,15 +238,15 @@ int main(int argc, char **argv)
     }
 
     pan_pipeline_params_default(&params);
-    params.cameras = cams;
-    params.n_cameras = n_files + n_rtsp;
+    run_cams = cams;
+    run_n = n_files + n_rtsp;
     int b = pan_backend_parse(backend);
     params.backend = b < 0 ? PAN_BACKEND_CPU : (pan_backend)b;
     params.loop = 1;
     params.detect = detect;
     params.track = detect && track;
     params.reid = reid;
-    params.out_path = out;
+    run_out = out;
     params.realtime = realtime;
     params.reconnect = -1;
     params.timeout_ms = 2000;
@@ -294,7 +298,7 @@ int main(int argc, char **argv)
         }
         sleep_s(0.1);
     }
-    pan_pipeline_interrupt();
+    run_stop = 1;
     pthread_join(th, NULL);
     double wall = bench_now_s() - t0;
     for (int i = 0; i < n_rtsp; i++) rtsp_server_stop(&servers[i], SIGTERM);
@@ -324,13 +328,13 @@ int main(int argc, char **argv)
            (long long)failed, summary.peak_rss_mib, summary.cpu_ms_per_frame, summary.steady_cpu_ms_per_frame,
            run_status ? pan_status_name(run_status) : "ok");
     for (int i = 0; summary.cameras && i < summary.n_cameras; i++) {
-        const pan_camera_summary *c = &summary.cameras[i];
+        const pan_camera_stats *c = &summary.cameras[i];
         printf("%s{\"uri\":\"%s\",\"frames\":%lld,\"dropped\":%lld,\"reconnects\":%lld,\"outage_s\":%.1f,\"state\":\"%s\"}",
                i ? "," : "", c->uri, (long long)c->frames, (long long)c->dropped, (long long)c->reconnects, c->outage_s,
                pan_camera_state_name(c->state));
     }
     printf("]}\n");
-    pan_run_summary_free(&summary);
+    pan_pipeline_stats_free(&summary);
     free(s);
     free(cams);
     return run_status ? 1 : 0;

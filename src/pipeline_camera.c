@@ -1,10 +1,10 @@
-/* One thread per camera: source → decoder → the shared frame queue, and the camera's life:
+/* One thread per camera: source → decoder → the pipeline's frame queue, and the camera's life:
  *
  *   connecting ──open+first frame──> live ──lost (error, end of a live stream, no data for
  *        │                            ▲      timeout_ms)──> retrying ──backoff──> (open again)
  *        └──cannot open──> retrying ──┘                          │
  *                                                                └──attempts used up──> failed
- *   live ──end of a file, --max-frames, stop──> ended
+ *   live ──end of a file, max_frames──> ended        stop or remove_camera──> stopped
  *
  * Pacing: a file camera waits for room in the queue (back-pressure); a live camera (or a file
  * with --realtime, which is also slowed to its native rate) never waits: a decoded frame that
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/log_internal.h"
 #include "decode/decoder.h"
 #include "panoptes/frame.h"
 #include "panoptes/log.h"
@@ -31,7 +32,7 @@
 
 typedef struct cam_ctx {
     camera *c;
-    run *r;
+    pan_pipeline *pl;
     const pan_pipeline_params *p;
     pan_source *src;
     pan_decoder *dec;
@@ -47,10 +48,11 @@ typedef struct cam_ctx {
     int used;           /* failed attempts in a row, since the last frame */
     unsigned rng;       /* backoff jitter */
     double lost_at;     /* when the stream was lost (monotonic s); < 0 when not in an outage */
-    pan_decoder_stats acc;
+    pan_decoder_stats acc; /* decoders of earlier connections */
+    int64_t emitted;       /* frames handed over (for the thread-CPU sampling) */
     double last_pts_out;  /* live: pts of the last frame emitted (NAN: none yet) */
     double drop_logged_at; /* when drops were last reported (0 = never) */
-    int64_t drops_logged;  /* c->sum->dropped at that time */
+    int64_t drops_logged;  /* c->dropped at that time */
     /* the previous connection's stream, to notice a change */
     int had_stream, codec_id, width, height;
     /* --realtime: wall-clock time that corresponds to pts0 */
@@ -58,37 +60,18 @@ typedef struct cam_ctx {
     double pace_t0, pace_pts0, last_pts, fps;
 } cam_ctx;
 
-const char *pan_camera_state_name(pan_camera_state s)
-{
-    switch (s) {
-    case PAN_CAMERA_CONNECTING: return "connecting";
-    case PAN_CAMERA_LIVE: return "live";
-    case PAN_CAMERA_RETRYING: return "retrying";
-    case PAN_CAMERA_FAILED: return "failed";
-    case PAN_CAMERA_ENDED: return "ended";
-    }
-    return "?";
-}
+static double now_s(void) { return pan__now_s(); }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+int pan__camera_stopping(const camera *c) { return atomic_load(&((camera *)c)->stop) != 0; }
 
-static int stop_requested(void *opaque)
-{
-    (void)opaque;
-    return pan__pipeline_stop_requested();
-}
+static int stop_requested(void *opaque) { return pan__camera_stopping(opaque); }
 
 /* Sleeps up to `s` seconds, waking every 50 ms to notice a stop. Returns 1 when stopped. */
-static int sleep_unless_stopped(double s)
+static int sleep_unless_stopped(const camera *c, double s)
 {
     double end = now_s() + s;
     for (;;) {
-        if (pan__pipeline_stop_requested()) return 1;
+        if (pan__camera_stopping(c)) return 1;
         double left = end - now_s();
         if (left <= 0) return 0;
         if (left > 0.05) left = 0.05;
@@ -97,21 +80,42 @@ static int sleep_unless_stopped(double s)
     }
 }
 
-static void set_state(cam_ctx *x, pan_camera_state st) { x->c->sum->state = st; }
+#define ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
+#define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+/* doubles: the generic builtin */
+#define SETD(field, v)                                  \
+    do {                                                \
+        double v_ = (v);                                \
+        __atomic_store(&(field), &v_, __ATOMIC_RELAXED); \
+    } while (0)
+
+static void set_state(cam_ctx *x, pan_camera_state st, pan_status status, const char *message)
+{
+    pan__camera_post(x->c, st, status, message);
+}
 
 static int same_camera(const void *queued, const void *item)
 {
     return ((const pan_frame *)queued)->camera == ((const pan_frame *)item)->camera;
 }
 
-/* Waits for room in the queue (back-pressure), waking up now and then to notice a stop. */
-static pan_status push_blocking(run *r, pan_frame *f)
+/* Waits for room in the queue (back-pressure). Also when the camera is being stopped: what was
+ * decoded is delivered, and the delivery thread keeps taking frames until every camera is done. */
+static pan_status push_blocking(pan_pipeline *pl, pan_frame *f) { return pan_queue_push(pl->frames, f, -1); }
+
+/* Decoder counters so far (earlier connections + this one), for the statistics. */
+static void publish_decode_stats(cam_ctx *x)
 {
-    for (;;) {
-        pan_status st = pan_queue_push(r->frames, f, 200);
-        if (st != PAN_TIMEOUT) return st;
-        if (pan__pipeline_stop_requested()) return PAN_INTERRUPTED;
+    pan_decoder_stats s = x->acc;
+    if (x->dec) {
+        pan_decoder_stats d;
+        pan_decoder_get_stats(x->dec, &d);
+        s.packets += d.packets;
+        s.errors += d.errors;
     }
+    SET(x->c->packets, s.packets);
+    SET(x->c->decode_errors, s.errors);
 }
 
 /* --realtime: holds a file's frame until its presentation time, measured from the first frame.
@@ -127,15 +131,14 @@ static int pace_frame(cam_ctx *x, const pan_frame *f)
     }
     x->last_pts = pts;
     double wait = x->pace_t0 + (pts - x->pace_pts0) - now;
-    return wait > 0 ? sleep_unless_stopped(wait) : 0;
+    return wait > 0 ? sleep_unless_stopped(x->c, wait) : 0;
 }
 
-/* Takes the caller's reference to f. PAN_LIMIT once --max-frames is reached. */
+/* Takes the caller's reference to f. PAN_LIMIT once max_frames is reached. */
 static pan_status emit(cam_ctx *x, pan_frame *f)
 {
-    const pan_pipeline_params *p = x->p;
     camera *c = x->c;
-    if (p->max_frames > 0 && x->next_index >= p->max_frames) {
+    if (c->max_frames > 0 && x->next_index >= c->max_frames) {
         pan_frame_unref(&f);
         return PAN_LIMIT;
     }
@@ -146,7 +149,7 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
          * timestamps start near 0 at each connection and some servers send a burst of frames at
          * connect, so they tell neither when a frame was seen nor how two cameras line up; the
          * cross-camera identities compare cameras' timestamps as one clock. Never goes back. */
-        double t = now_s() - x->r->t0;
+        double t = now_s() - x->pl->t0;
         if (!isnan(x->last_pts_out) && t <= x->last_pts_out) t = x->last_pts_out + 1e-6;
         f->pts = t;
         x->last_pts_out = t;
@@ -156,56 +159,55 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         x->used = 0;
         if (x->lost_at >= 0) {
             double out = now_s() - x->lost_at;
-            c->sum->outage_s += out;
-            c->sum->reconnects++;
+            SETD(c->outage_s, c->outage_s + out); /* only this thread writes it */
+            ADD(c->reconnects, 1);
             x->lost_at = -1;
-            pan_log_info("camera", c->index,
+            pan_log_info("camera", c->id,
                          "%s: state live again after %.1f s (reconnect %lld); frames go on from index %lld", c->uri, out,
-                         (long long)c->sum->reconnects, (long long)f->index);
+                         (long long)GET(c->reconnects), (long long)f->index);
         } else if (x->network && f->index == 0) {
-            pan_log_info("camera", c->index, "%s: state live", c->uri);
+            pan_log_info("camera", c->id, "%s: state live", c->uri);
         }
-        set_state(x, PAN_CAMERA_LIVE);
+        set_state(x, PAN_CAMERA_LIVE, PAN_OK, NULL);
     }
-    if (x->pace && pace_frame(x, f)) {
-        pan_frame_unref(&f);
-        return PAN_INTERRUPTED;
+    if ((++x->emitted & 31) == 1) {
+        SETD(c->thread_cpu_s, pan__thread_cpu_s());
+        publish_decode_stats(x);
     }
-    if (!x->drop && pan__sync_wait(x->r, c->index, isnan(f->pts) ? (double)f->index / x->fps : f->pts)) {
-        pan_frame_unref(&f);
-        return PAN_INTERRUPTED;
-    }
+    /* a camera being stopped hands over what it decoded without waiting for its time */
+    if (x->pace) pace_frame(x, f);
+    if (!x->drop) pan__sync_wait(c, isnan(f->pts) ? (double)f->index / x->fps : f->pts);
     pan_status st;
     if (x->drop) {
         /* The pipeline is behind: the camera never waits. Its oldest queued frame goes and the new
          * one takes a place at the back (drop oldest first); with none of its frames queued, the
          * new frame goes. Decoding is never skipped, so the reference chain stays whole. */
         void *old = NULL;
-        st = pan_queue_push_evict(x->r->frames, f, same_camera, &old);
+        st = pan_queue_push_evict(x->pl->frames, f, same_camera, &old);
         if (old) {
             pan_frame *of = old;
             f = of; /* what is dropped below */
             st = PAN_TIMEOUT;
         }
         if (st == PAN_TIMEOUT) {
-            c->sum->dropped++;
-            pan_log_debug("camera", c->index, "frame %lld dropped: the frame queue is full", (long long)f->index);
+            ADD(c->dropped, 1);
+            pan_log_debug("camera", c->id, "frame %lld dropped: the frame queue is full", (long long)f->index);
             double t = now_s();
             if (x->drop_logged_at == 0 || t - x->drop_logged_at >= DROP_LOG_EVERY_S) {
                 /* at most one line a minute: how many went since the last one */
-                pan_log_info("camera", c->index,
+                pan_log_info("camera", c->id,
                              "%s: processing is behind the camera: %lld frame(s) dropped%s (index %lld; counted in the "
                              "summary)",
-                             c->uri, (long long)(c->sum->dropped - x->drops_logged),
+                             c->uri, (long long)(GET(c->dropped) - x->drops_logged),
                              x->drop_logged_at == 0 ? "" : " in the last minute", (long long)f->index);
                 x->drop_logged_at = t;
-                x->drops_logged = c->sum->dropped;
+                x->drops_logged = GET(c->dropped);
             }
             pan_frame_unref(&f);
             return PAN_OK;
         }
     } else {
-        st = push_blocking(x->r, f);
+        st = push_blocking(x->pl, f);
     }
     if (st) pan_frame_unref(&f);
     return st;
@@ -238,26 +240,30 @@ static pan_status decode_packet(cam_ctx *x, const pan_packet *pkt)
     }
 }
 
-static pan_decoder_kind pick_decoder(run *r) { return r->backend == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU; }
+static pan_decoder_kind pick_decoder(const pan_pipeline *pl)
+{
+    return pl->backend == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU;
+}
 
 /* Opens the source and makes a decoder for it. */
 static pan_status connect_camera(cam_ctx *x)
 {
     camera *c = x->c;
-    run *r = x->r;
+    pan_pipeline *pl = x->pl;
     const pan_pipeline_params *p = x->p;
     pan_source_params sp = {.uri = c->uri,
-                            .camera = c->index,
-                            .loop = p->loop,
-                            .timeout_ms = p->timeout_ms,
-                            .rtsp_udp = p->rtsp_udp,
-                            .stop = stop_requested};
+                            .camera = c->id,
+                            .loop = c->loop,
+                            .timeout_ms = c->timeout_ms,
+                            .rtsp_udp = c->rtsp_udp,
+                            .stop = stop_requested,
+                            .stop_opaque = c};
     pan_status st = pan_source_create(&x->src, &sp);
     if (st) return st;
     pthread_mutex_lock(&c->lock);
     c->src = x->src;
     pthread_mutex_unlock(&c->lock);
-    if (pan__pipeline_stop_requested()) pan_source_interrupt(x->src);
+    if (pan__camera_stopping(c)) pan_source_interrupt(x->src);
 
     const pan_source_info *info = pan_source_get_info(x->src);
     x->is_live = info->is_live;
@@ -266,11 +272,11 @@ static pan_status connect_camera(cam_ctx *x)
     x->drop = info->is_live || p->realtime;
     x->pace = p->realtime && !info->is_live;
     x->fps = info->fps > 0 ? info->fps : 25.0;
-    if (x->drop) pan__sync_leave(x->r, c->index); /* live or paced: the wall clock aligns it */
+    if (x->drop) pan__sync_leave(c); /* live or paced: the wall clock aligns it */
     x->paced = 0;
-    c->sum->live = x->drop;
+    SET(c->live, x->drop);
     if (x->had_stream && (info->codec_id != x->codec_id || info->width != x->width || info->height != x->height))
-        pan_log_info("camera", c->index, "%s: the stream changed on reconnect (%dx%d → %s %dx%d)", c->uri, x->width,
+        pan_log_info("camera", c->id, "%s: the stream changed on reconnect (%dx%d → %s %dx%d)", c->uri, x->width,
                      x->height, info->codec, info->width, info->height);
     x->had_stream = 1;
     x->codec_id = info->codec_id;
@@ -279,32 +285,30 @@ static pan_status connect_camera(cam_ctx *x)
 
     pan_decoder_params dp = {
         .kind = x->kind,
-        .camera = c->index,
+        .camera = c->id,
         .uri = c->uri,
         .codecpar = pan_source_codecpar(x->src),
         /* Frames a camera may hold downstream at once. Host frames are cheap; each NVDEC output
          * surface of a 1080p stream is 3 MiB of device memory, so NVDEC cameras get 4: enough to
          * keep a camera's frames flowing into batches, and the camera waits (back-pressure)
          * while the batcher holds them. */
-        .max_frames = x->kind == PAN_DECODER_NVDEC ? 4 : pan_queue_capacity(r->frames) + 4,
+        .max_frames = x->kind == PAN_DECODER_NVDEC ? 4 : pan_queue_capacity(pl->frames) + 4,
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
-    st = pan_stages_camera_decoder_params(&r->stages, c->index, &dp);
-    if (st) return st;
     st = pan_decoder_create(&x->dec, &dp);
     if (st && dp.kind == PAN_DECODER_NVDEC && p->fallback_cpu) {
-        pan_log_warn("pipeline", c->index, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
+        pan_log_warn("pipeline", c->id, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
-        dp.max_frames = pan_queue_capacity(r->frames) + 4;
+        dp.max_frames = pan_queue_capacity(pl->frames) + 4;
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;
     x->kind = dp.kind; /* a fallback sticks for later connections */
-    c->sum->decoder = dp.kind;
+    SET(c->decoder, (int)dp.kind + 1);
     x->got_frame = 0;
-    pan_log_info("pipeline", c->index, "%s: %s %dx%d %.2f fps, %s, decoder %s%s", c->uri, info->codec, info->width,
+    pan_log_info("pipeline", c->id, "%s: %s %dx%d %.2f fps, %s, decoder %s%s", c->uri, info->codec, info->width,
                  info->height, info->fps, info->color_desc, pan_decoder_kind_name(dp.kind),
                  !x->drop ? "" : info->is_live ? ", live (drops frames when behind)" : ", paced at its frame rate");
     return PAN_OK;
@@ -315,7 +319,7 @@ static pan_status stream_camera(cam_ctx *x)
 {
     for (;;) {
         pan_packet pkt;
-        if (pan__pipeline_stop_requested()) return PAN_INTERRUPTED;
+        if (pan__camera_stopping(x->c)) return PAN_INTERRUPTED;
         pan_status st = pan_source_read(x->src, &pkt);
         if (st) return st; /* logged by the source */
         if (x->await_key) {
@@ -329,7 +333,7 @@ static pan_status stream_camera(cam_ctx *x)
             }
             x->await_key = 0;
             if (x->waited)
-                pan_log_debug("camera", x->c->index, "%s: started at a keyframe after %lld packets", x->c->uri,
+                pan_log_debug("camera", x->c->id, "%s: started at a keyframe after %lld packets", x->c->uri,
                               (long long)x->waited);
         }
         st = decode_packet(x, &pkt);
@@ -343,7 +347,7 @@ static pan_status close_connection(cam_ctx *x, int drain)
     camera *c = x->c;
     pan_status st = PAN_OK;
     if (x->dec) {
-        if (drain && !pan__pipeline_stop_requested()) {
+        if (drain && !pan__camera_stopping(c)) {
             st = pan_decoder_send_packet(x->dec, NULL);
             if (!st) st = drain_decoder(x);
             if (st == PAN_EOF || st == PAN_EAGAIN) st = PAN_OK;
@@ -354,8 +358,8 @@ static pan_status close_connection(cam_ctx *x, int drain)
         x->acc.frames += s.frames;
         x->acc.errors += s.errors;
         x->acc.skipped += s.skipped;
-        c->sum->decode = x->acc;
         pan_decoder_destroy(&x->dec);
+        publish_decode_stats(x);
     }
     pthread_mutex_lock(&c->lock);
     c->src = NULL;
@@ -397,87 +401,115 @@ static double backoff_s(cam_ctx *x, int n)
     return d > hi ? hi : d;
 }
 
+/* Why the camera stopped, for its state and statistics: the status, and the last error the
+ * camera's thread logged (the source's or decoder's own words) when there is one. */
+static void describe(char *buf, size_t n, const char *what, pan_status st)
+{
+    const char *last = pan__log_last_error();
+    if (*last) snprintf(buf, n, "%s: %s", what, last);
+    else snprintf(buf, n, "%s: %s", what, pan_status_str(st));
+}
+
 void *pan__camera_main(void *arg)
 {
     camera *c = arg;
-    run *r = c->run;
-    const pan_pipeline_params *p = r->p;
+    pan_pipeline *pl = c->pl;
+    const pan_pipeline_params *p = &pl->p;
 #ifdef __linux__
     char tname[16];
-    snprintf(tname, sizeof tname, "pan-cam%d", c->index);
+    snprintf(tname, sizeof tname, "pan-cam%d", c->id);
     pthread_setname_np(pthread_self(), tname); /* for top -H, perf and gdb */
 #endif
-    cam_ctx x = {.c = c, .r = r, .p = p, .kind = pick_decoder(r), .lost_at = -1, .last_pts_out = NAN};
+    cam_ctx x = {.c = c, .pl = pl, .p = p, .kind = pick_decoder(pl), .lost_at = -1, .last_pts_out = NAN};
     pan_status st;
+    char msg[PAN_ERROR_TEXT] = "";
     x.network = pan_source_uri_is_network(c->uri);
-    x.rng = 0x9e3779b9u ^ (unsigned)c->index * 2654435761u;
-    set_state(&x, PAN_CAMERA_CONNECTING);
-    if (x.network) pan_log_info("camera", c->index, "%s: state connecting", c->uri);
+    x.rng = 0x9e3779b9u ^ (unsigned)c->id * 2654435761u;
+    if (x.network) pan_log_info("camera", c->id, "%s: state connecting", c->uri);
 
     for (;;) {
+        pan__log_clear_last_error();
         st = connect_camera(&x);
         int connected = st == PAN_OK;
         if (connected) st = stream_camera(&x);
         pan_status cs = close_connection(&x, connected && st != PAN_INTERRUPTED && st != PAN_CLOSED);
-        if (st == PAN_LIMIT || cs == PAN_LIMIT) st = PAN_OK;     /* --max-frames reached */
+        if (st == PAN_LIMIT || cs == PAN_LIMIT) st = PAN_OK;     /* max_frames reached */
         else if (st == PAN_EOF && !x.is_live) st = cs;          /* the end of a file */
-        if (pan__pipeline_stop_requested()) {
-            st = PAN_OK;
+        if (pan__camera_stopping(c)) {
+            st = PAN_INTERRUPTED; /* stopped: whatever the interrupted read said */
             break;
         }
         if (st == PAN_OK) break;
         if (st == PAN_EOF) st = PAN_NET; /* a live stream ended by its server: lost */
-        if (!x.network || !retryable(st)) break;
-        if (connected && !x.is_live) break; /* a file over HTTP: opening it again would restart it */
+        if (!x.network || !retryable(st)) {
+            describe(msg, sizeof msg, connected ? "stream failed" : "cannot open", st);
+            break;
+        }
+        if (connected && !x.is_live) {
+            describe(msg, sizeof msg, "the file over the network broke off", st);
+            break; /* a file over HTTP: opening it again would restart it */
+        }
         if (x.got_frame) {
             x.lost_at = now_s(); /* it was live: an outage starts */
         } else {
-            c->sum->failed_attempts++;
+            ADD(c->failed_attempts, 1);
         }
-        if (p->reconnect >= 0 && x.used >= p->reconnect) {
+        if (c->reconnect >= 0 && x.used >= c->reconnect) {
             char why[64];
             if (x.got_frame) snprintf(why, sizeof why, "the stream was lost");
             else snprintf(why, sizeof why, "%d attempt(s) failed", x.used + 1);
-            pan_log_error("camera", c->index,
+            pan_log_error("camera", c->id,
                           "%s: state failed: %s (%s); giving up (check that the camera is reachable; --reconnect N "
                           "allows N more attempts, -1 forever)",
                           c->uri, why, pan_status_str(st));
+            snprintf(msg, sizeof msg, "%s (%s); gave up", why, pan_status_str(st));
             break;
         }
         x.used++;
         double d = backoff_s(&x, x.used);
-        set_state(&x, PAN_CAMERA_RETRYING);
         char of[32] = "";
-        if (p->reconnect > 0) snprintf(of, sizeof of, " of %d", p->reconnect);
-        pan_log_warn("camera", c->index, "%s: state retrying: %s; reconnecting in %.1f s (attempt %d%s)", c->uri,
-                     x.got_frame ? "connection lost" : pan_status_str(st), d, x.used, of);
+        if (c->reconnect > 0) snprintf(of, sizeof of, " of %d", c->reconnect);
+        char retry[PAN_ERROR_TEXT];
+        snprintf(retry, sizeof retry, "%s; reconnecting in %.1f s (attempt %d%s)",
+                 x.got_frame ? "connection lost" : pan_status_str(st), d, x.used, of);
+        pan_log_warn("camera", c->id, "%s: state retrying: %s", c->uri, retry);
+        set_state(&x, PAN_CAMERA_RETRYING, st, retry);
         x.got_frame = 0;
-        if (sleep_unless_stopped(d)) {
-            st = PAN_OK;
+        if (sleep_unless_stopped(c, d)) {
+            st = PAN_INTERRUPTED;
             break;
         }
     }
-    pan__sync_leave(r, c->index);
-    if (x.lost_at >= 0) c->sum->outage_s += now_s() - x.lost_at;
-    c->sum->status = st;
-    set_state(&x, st ? PAN_CAMERA_FAILED : PAN_CAMERA_ENDED);
-    if (st)
-        pan_log_error("pipeline", c->index, "%s: camera stopped: %s (other cameras continue)", c->uri,
-                      pan_status_str(st));
-    else
-        pan_log_info("camera", c->index, "%s: state ended after %lld frames%s", c->uri, (long long)x.next_index,
-                     c->sum->dropped ? " (some dropped: see the summary)" : "");
-    c->sum->cpu_s = pan__thread_cpu_s();
-    if (atomic_fetch_sub(&r->live, 1) == 1) pan_queue_close(r->frames);
+    pan__sync_leave(c);
+    if (x.lost_at >= 0) SETD(c->outage_s, c->outage_s + now_s() - x.lost_at);
+    publish_decode_stats(&x);
+    if (st == PAN_INTERRUPTED) {
+        c->final_state = PAN_CAMERA_STOPPED;
+        c->final_status = PAN_OK;
+        pan_log_info("camera", c->id, "%s: state stopped after %lld frames", c->uri, (long long)x.next_index);
+    } else if (st) {
+        c->final_state = PAN_CAMERA_FAILED;
+        c->final_status = st;
+        snprintf(c->final_message, sizeof c->final_message, "%s", msg[0] ? msg : pan_status_str(st));
+        pthread_mutex_lock(&c->lock);
+        snprintf(c->error, sizeof c->error, "%s", c->final_message);
+        pthread_mutex_unlock(&c->lock);
+        pan_log_error("pipeline", c->id, "%s: camera stopped: %s (other cameras continue)", c->uri, c->final_message);
+    } else {
+        c->final_state = PAN_CAMERA_ENDED;
+        c->final_status = PAN_OK;
+        pan_log_info("camera", c->id, "%s: state ended after %lld frames%s", c->uri, (long long)x.next_index,
+                     GET(c->dropped) ? " (some dropped: see the summary)" : "");
+    }
+    SETD(c->thread_cpu_s, pan__thread_cpu_s());
+    /* after the last frame: when the delivery thread takes this, the camera's frames are all out */
+    pan_queue_push(pl->frames, &c->marker, -1);
     return NULL;
 }
 
-void pan__camera_interrupt_all(run *r)
+void pan__camera_interrupt(camera *c)
 {
-    for (int i = 0; i < r->p->n_cameras; i++) {
-        camera *c = &r->cams[i];
-        pthread_mutex_lock(&c->lock);
-        if (c->src) pan_source_interrupt(c->src);
-        pthread_mutex_unlock(&c->lock);
-    }
+    pthread_mutex_lock(&c->lock);
+    if (c->src) pan_source_interrupt(c->src);
+    pthread_mutex_unlock(&c->lock);
 }

@@ -1,62 +1,151 @@
-/* Internal: state shared by the pipeline's threads (pipeline.c: the batcher; pipeline_camera.c:
- * one thread per camera). */
+/* Internal: the pipeline object and its threads.
+ *
+ *   pipeline.c          the object: lifecycle, cameras added and removed, consumers, statistics
+ *   pipeline_camera.c   one thread per camera: source → decoder → the frame queue, its states
+ *   pipeline_deliver.c  the delivery thread: batches → stages → consumers; camera events; ends
+ *   pipeline_stages.c   the stages: detect → ReID → per-camera track → identities
+ *   pipeline_sync.c     file cameras aligned by timestamps
+ *
+ * Locks: pl->lock guards the camera list, the event list and the pipeline's state; cam->lock
+ * guards a camera's source pointer and error text. Never take pl->lock while holding cam->lock.
+ * Counters a camera thread writes and others read are changed with relaxed atomic builtins. */
 #ifndef PANOPTES_PIPELINE_INTERNAL_H
 #define PANOPTES_PIPELINE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "panoptes/pipeline.h"
 #include "core/queue.h"
+#include "decode/decoder.h"
 #include "io/source.h"
+#include "panoptes/pipeline.h"
 #include "pipeline_stages.h"
 
+#define PAN_ERROR_TEXT 512
+
 typedef struct camera {
-    struct run *run;
-    int index;
-    const char *uri;
+    struct pan_pipeline *pl;
+    int id;
+    char *uri, *name; /* name NULL when none */
+    /* the camera's settings: its own, or the pipeline's */
+    int loop, timeout_ms, reconnect, rtsp_udp;
+    int64_t max_frames;
+
     pthread_t thread;
-    int started;
-    pthread_mutex_t lock; /* guards src against the interrupter */
+    int started;         /* the thread was created (joined by the delivery thread) */
+    atomic_int stop;     /* stop reading: remove_camera, pan_pipeline_stop or a failed pipeline */
+    int removing;        /* remove_camera was called (pl->lock) */
+    int finalized;       /* its end was delivered (delivery thread; read under pl->lock) */
+    /* The marker the camera thread queues after its last frame (format PAN_PIXFMT_NONE): when the
+     * delivery thread pops it, every frame of the camera has been popped before it. */
+    pan_frame marker;
+
+    pthread_mutex_t lock; /* src, error */
     pan_source *src;
-    pan_camera_summary *sum;
+    char error[PAN_ERROR_TEXT];
+
+    /* written by the camera thread (atomic builtins), read anywhere */
+    int state;           /* pan_camera_state */
+    int status;          /* pan_status of a failed camera */
+    int live;
+    int decoder;         /* pan_decoder_kind + 1; 0 before the first connection */
+    int64_t dropped, reconnects, failed_attempts, packets, decode_errors;
+    double outage_s, thread_cpu_s;
+    double sync_t;       /* pipeline_sync.c, under pl->sync_lock */
+    /* its final state, set by its thread before the marker; the delivery thread tells it */
+    pan_camera_state final_state;
+    pan_status final_status;
+    char final_message[PAN_ERROR_TEXT];
+
+    /* written by the delivery thread only */
+    struct pan_stages_cam *stages;
+    int64_t frames, detections;
+    double fps, fps_t;   /* frames/s over the last interval; when it started */
+    int64_t fps_frames;
 } camera;
 
-typedef struct run {
-    const pan_pipeline_params *p;
+typedef struct pending_event {
+    struct pending_event *next;
+    pan_camera_event e; /* name, uri, message: owned copies */
+} pending_event;
+
+struct pan_pipeline {
+    pan_pipeline_params p;
+    int *classes;
+    double (*overlaps)[4];
+    char *model_path, *reid;
     pan_backend backend;
-    pan_queue *frames;
-    camera *cams;
-    atomic_int live;
     pan_stages stages;
-    double t0; /* CLOCK_MONOTONIC seconds when the cameras were started: live cameras' time base */
-    /* alignment of file cameras (pipeline_sync.c) */
+    pan_queue *frames;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;  /* a camera ended, the pipeline failed or stopped */
+    camera **cams;           /* not yet finalized-and-removed, ascending id */
+    int n_cams, cap_cams;
+    int next_id;
+    int started, stopping, stopped;
+    pan_status status;       /* why the pipeline failed */
+    pending_event *events, **events_tail;
+    pan_consumer *consumers;
+    int n_consumers;
+    int *consumer_off;       /* detached after an error (delivery thread) */
+
+    pthread_t deliver_thread;
+    int deliver_started;
+    double t0;               /* CLOCK_MONOTONIC s at start: the clock of live cameras' pts */
+    double cpu0;             /* process CPU s at start */
+    double t_end, cpu_end;   /* the same when stopped (the statistics stay as they were) */
+    size_t dev_base, dev_peak;
+    uint64_t pixel_bytes0;
+
+    /* totals of removed cameras (pl->lock) */
+    int64_t removed_frames, removed_dropped, removed_reconnects;
+    double removed_cameras_cpu_s;
+
+    /* delivery thread's figures, read by get_stats under pl->lock */
+    int64_t frames_done, batches, batch_hist[PAN_BATCH_HIST];
+    double deliver_cpu_s;
+    int64_t steady_f0, steady_f1;
+    double steady_t0, steady_c0, steady_t1, steady_c1;
+
+    /* pipeline_sync.c */
     int sync_on;
-    double *sync_t; /* per camera: timestamp of the frame it is handing over; NULL when off */
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_cond;
-} run;
+};
 
 /* How far (seconds of stream time) a file camera may run ahead of the slowest other one when
  * aligned: a few frames, well inside the identities' overlap_dt_s (0.5 s). */
 #define PAN_SYNC_WINDOW_S 0.1
 
-/* pipeline_sync.c: with r->sync_on, file cameras hand their frames over in timestamp order
- * (within PAN_SYNC_WINDOW_S). init/destroy around the run; a file camera calls pan__sync_wait
- * before handing over a frame with timestamp t (returns 1 when the run is being stopped), and
- * every camera calls pan__sync_leave when it stops taking part (live, paced, ended, failed). */
-pan_status pan__sync_init(run *r);
-void pan__sync_destroy(run *r);
-int pan__sync_wait(run *r, int camera, double t);
-void pan__sync_leave(run *r, int camera);
+/* pipeline_sync.c: with pl->sync_on, file cameras hand their frames over in timestamp order
+ * (within PAN_SYNC_WINDOW_S). A file camera calls pan__sync_wait before handing over a frame
+ * with timestamp t (returns 1 when the camera is being stopped), and every camera calls
+ * pan__sync_leave when it stops taking part (live, paced, ended, failed). */
+void pan__sync_init(struct pan_pipeline *pl);
+void pan__sync_destroy(struct pan_pipeline *pl);
+int pan__sync_wait(camera *c, double t);
+void pan__sync_leave(camera *c);
 
-/* Host CPU seconds of the calling thread so far. */
+double pan__now_s(void);
+/* Host CPU seconds of the calling thread so far; of the whole process. */
 double pan__thread_cpu_s(void);
-/* 1 once pan_pipeline_interrupt was called (async-signal-safe flag). */
-int pan__pipeline_stop_requested(void);
-/* Thread body of one camera: source → decoder → frame queue. */
+double pan__process_cpu_s(void);
+
+/* pipeline_camera.c: thread body of one camera: source → decoder → frame queue. */
 void *pan__camera_main(void *arg);
-/* Wakes blocking source reads of every camera (on interrupt). */
-void pan__camera_interrupt_all(run *r);
+/* Wakes a camera's blocking reads (remove, stop). */
+void pan__camera_interrupt(camera *c);
+/* 1 once the camera should stop reading. */
+int pan__camera_stopping(const camera *c);
+
+/* pipeline.c: queues a state change for the consumers (any thread) and records it. */
+void pan__camera_post(camera *c, pan_camera_state state, pan_status status, const char *message);
+/* The camera with this id, or NULL (pl->lock held by the caller). */
+camera *pan__camera_find(struct pan_pipeline *pl, int id);
+void pan__camera_free(camera *c);
+
+/* pipeline_deliver.c: the delivery thread. */
+void *pan__deliver_main(void *arg);
 
 #endif

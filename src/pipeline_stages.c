@@ -1,20 +1,17 @@
-/* The stages after the batcher. */
+/* The stages after the batcher (see pipeline_stages.h). */
 #include "pipeline_stages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <errno.h>
 #include <math.h>
-#include <sys/stat.h>
 
-#include "io/annotate.h"
-#include "vision/detector.h"
+#include "decode/decoder.h"
 #include "panoptes/log.h"
-#include "track/mot.h"
-#include "vision/reid.h"
 #include "panoptes/track.h"
+#include "vision/detector.h"
+#include "vision/reid.h"
 
 #define MAX_REPORTS 1024 /* tracks reported per frame */
 
@@ -22,16 +19,15 @@ struct pan_stages_impl {
     pan_detector *detector;
     pan_detection_list *lists; /* one per batch slot, reused */
     pan_reid *reid;          /* appearance embeddings for the trackers; NULL with --reid off */
-    pan_tracker **trackers;  /* one per camera, made on the camera's first frame */
-    pan_identity *identity;  /* shared by all cameras; called from the batcher thread only */
+    pan_identity *identity;  /* shared by all cameras; NULL without tracking */
     pan_track_report reports[MAX_REPORTS];
     const float *embeddings[MAX_REPORTS];
     pan_frame **reid_frames;          /* the batch's frames whose detections are embedded, */
     pan_detection_list *reid_lists;   /* and their lists (shallow copies: items are shared) */
-    pan_mot_sink **mot;      /* one per camera (--mot DIR), made on the camera's first frame */
-    pan_annotate *annotate;  /* the annotated camera's video, made on its first frame */
-    pan_frame_pool *annotate_pool; /* host copies of device frames for it */
-    int annotate_failed;
+};
+
+struct pan_stages_cam {
+    pan_tracker *tracker;
 };
 
 pan_status pan_stages_resolve_backend(pan_backend requested, pan_backend *chosen)
@@ -68,10 +64,6 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
     s->batch = p->batch > 0 ? p->batch : (backend == PAN_BACKEND_CUDA ? 32 : 1);
     s->impl = calloc(1, sizeof *s->impl);
     if (!s->impl) return PAN_NOMEM;
-    if (p->out_path) {
-        st = pan_jsonl_sink_create(&s->jsonl, p->out_path);
-        if (st) return st;
-    }
     if (p->detect) {
         pan_detector_params dp = {
             .model_path = p->model_path,
@@ -90,17 +82,7 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         s->impl->reid_lists = calloc((size_t)s->batch, sizeof *s->impl->reid_lists);
         if (!s->impl->lists || !s->impl->reid_frames || !s->impl->reid_lists) return PAN_NOMEM;
     }
-    if (p->mot_dir) {
-        if (mkdir(p->mot_dir, 0777) && errno != EEXIST) {
-            pan_log_error("sink", -1, "%s: cannot create the MOT folder: %s", p->mot_dir, strerror(errno));
-            return PAN_IO;
-        }
-        s->impl->mot = calloc((size_t)p->n_cameras, sizeof *s->impl->mot);
-        if (!s->impl->mot) return PAN_NOMEM;
-    }
     if (p->track && p->detect) {
-        s->impl->trackers = calloc((size_t)p->n_cameras, sizeof *s->impl->trackers);
-        if (!s->impl->trackers) return PAN_NOMEM;
         pan_identity_params ip = pan_identity_params_default();
         ip.backend = backend; /* cuda: gallery similarities on the GPU once the gallery is large */
         st = pan_identity_create(&s->impl->identity, &ip);
@@ -125,14 +107,13 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
     return PAN_OK;
 }
 
-pan_status pan_stages_camera_decoder_params(pan_stages *s, int camera, pan_decoder_params *dp) { return PAN_OK; }
-
 /* Per-camera tracking, then global identities; fills r->tracks. */
-static pan_status track_frame(pan_stages *s, const pan_frame *f, const pan_detection *all, int n_all,
-                              pan_frame_result *r)
+static pan_status track_frame(pan_stages *s, pan_stages_cam **cam, const pan_frame *f, const pan_detection *all,
+                              int n_all, pan_frame_result *r)
 {
     struct pan_stages_impl *im = s->impl;
-    pan_tracker **t = &im->trackers[f->camera];
+    if (!*cam && !(*cam = calloc(1, sizeof **cam))) return PAN_NOMEM;
+    pan_tracker **t = &(*cam)->tracker;
     pan_status st;
     int n = 0, dim = 0;
     if (!*t) {
@@ -168,42 +149,8 @@ static pan_status track_frame(pan_stages *s, const pan_frame *f, const pan_detec
     return PAN_OK;
 }
 
-/* The annotated video is a convenience: if it cannot be written, say so once and go on. */
-static void annotate_frame(pan_stages *s, const pan_frame *f, const pan_frame_result *r)
-{
-    struct pan_stages_impl *im = s->impl;
-    if (im->annotate_failed) return;
-    pan_frame *host = NULL;
-    if (f->memory != PAN_MEMORY_HOST) {
-        /* the one place pixels leave the GPU, on request; counted in the summary */
-        if (!im->annotate_pool && pan_frame_pool_create(&im->annotate_pool, f->width, f->height, f->format, 1)) {
-            im->annotate_failed = 1;
-            return;
-        }
-        if (pan_frame_pool_get(im->annotate_pool, 1, &host) || pan_frame_download(f, host)) {
-            pan_log_warn("annotate", f->camera, "cannot copy frame %lld to the host; stopping the annotated video",
-                         (long long)f->index);
-            pan_frame_unref(&host);
-            im->annotate_failed = 1;
-            return;
-        }
-        f = host;
-    }
-    if (!im->annotate && pan_annotate_create(&im->annotate, s->p->annotate_path, f->width, f->height, 25.0)) {
-        pan_frame_unref(&host);
-        im->annotate_failed = 1;
-        return;
-    }
-    pan_status st = pan_annotate_write(im->annotate, f, r);
-    pan_frame_unref(&host);
-    if (st) {
-        pan_log_warn("annotate", s->p->annotate_camera, "%s: stopped writing the annotated video", s->p->annotate_path);
-        pan_annotate_destroy(&im->annotate);
-        im->annotate_failed = 1;
-    }
-}
-
-pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pan_run_summary *sum)
+pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stages_cam ***cams, int n,
+                                    pan_status (*deliver)(void *opaque, int i, pan_frame_result *r), void *opaque)
 {
     struct pan_stages_impl *im = s->impl;
     if (im->detector) {
@@ -243,6 +190,7 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             .pts = f->pts,
             .width = f->width,
             .height = f->height,
+            .image = f,
         };
         if (im->detector) {
             /* lists are in descending score order (NMS output): the reported ones are a prefix */
@@ -250,55 +198,40 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pa
             while (k < im->lists[i].count && im->lists[i].items[k].score >= s->p->score_threshold) k++;
             r.detections = im->lists[i].items;
             r.n_detections = k;
-            sum->cameras[f->camera].detections += r.n_detections;
         }
         pan_log_debug("pipeline", f->camera, "frame %lld pts %.3f", (long long)f->index, f->pts);
-        if (s->impl->trackers) {
-            pan_status st = track_frame(s, f, im->detector ? im->lists[i].items : NULL,
+        if (im->identity) {
+            pan_status st = track_frame(s, cams[i], f, im->detector ? im->lists[i].items : NULL,
                                         im->detector ? im->lists[i].count : 0, &r);
             if (st) return st;
         }
-        if (s->jsonl) {
-            pan_status st = pan_jsonl_sink_write(s->jsonl, &r);
-            if (st) return st;
-        }
-        if (im->mot && im->trackers) {
-            pan_mot_sink **ms = &im->mot[f->camera];
-            if (!*ms) {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/cam%d.txt", s->p->mot_dir, f->camera);
-                pan_status st = pan_mot_sink_create(ms, path);
-                if (st) return st;
-            }
-            pan_status st = pan_mot_sink_write(*ms, f->index, r.tracks, r.n_tracks);
-            if (st) return st;
-        }
-        if (s->p->annotate_path && f->camera == s->p->annotate_camera) annotate_frame(s, f, &r);
+        pan_status st = deliver(opaque, i, &r);
+        if (st) return st;
     }
     return PAN_OK;
 }
 
-void pan_stages_destroy(pan_stages *s, pan_run_summary *sum)
+void pan_stages_cam_destroy(pan_stages_cam **c)
 {
-    pan_jsonl_sink_destroy(&s->jsonl);
-    if (s->impl && s->impl->trackers)
-        for (int i = 0; i < s->p->n_cameras; i++) pan_tracker_destroy(&s->impl->trackers[i]);
-    if (s->impl) {
-        pan_annotate_destroy(&s->impl->annotate);
-        pan_frame_pool_destroy(&s->impl->annotate_pool);
-        if (s->impl->mot)
-            for (int i = 0; i < s->p->n_cameras; i++) pan_mot_sink_destroy(&s->impl->mot[i]);
-        free(s->impl->mot);
-        if (s->impl->lists)
-            for (int i = 0; i < s->batch; i++) pan_detection_list_free(&s->impl->lists[i]);
-        free(s->impl->lists);
-        free(s->impl->reid_frames);
-        free(s->impl->reid_lists);
-        pan_detector_destroy(&s->impl->detector);
-        pan_reid_destroy(&s->impl->reid);
-        free(s->impl->trackers);
-        pan_identity_destroy(&s->impl->identity);
+    if (!*c) return;
+    pan_tracker_destroy(&(*c)->tracker);
+    free(*c);
+    *c = NULL;
+}
+
+void pan_stages_destroy(pan_stages *s)
+{
+    struct pan_stages_impl *im = s->impl;
+    if (im) {
+        if (im->lists)
+            for (int i = 0; i < s->batch; i++) pan_detection_list_free(&im->lists[i]);
+        free(im->lists);
+        free(im->reid_frames);
+        free(im->reid_lists);
+        pan_detector_destroy(&im->detector);
+        pan_reid_destroy(&im->reid);
+        pan_identity_destroy(&im->identity);
     }
-    free(s->impl);
+    free(im);
     s->impl = NULL;
 }

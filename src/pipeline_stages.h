@@ -1,27 +1,31 @@
-/* Internal: the stages after the batcher (detect → track → identities → sinks), kept apart from
- * the threading in pipeline.c. */
+/* Internal: the stages after the batcher (detect → ReID → per-camera track → identities), kept
+ * apart from the threading in pipeline_deliver.c. They run on the delivery thread only. */
 #ifndef PANOPTES_PIPELINE_STAGES_H
 #define PANOPTES_PIPELINE_STAGES_H
 
-#include "decode/decoder.h"
 #include "panoptes/frame.h"
 #include "panoptes/pipeline.h"
-#include "io/sink.h"
 
 typedef struct pan_stages {
     const pan_pipeline_params *p;
     pan_backend backend;
-    int batch;                 /* frames per detector batch */
-    pan_jsonl_sink *jsonl;
-    struct pan_stages_impl *impl; /* detector, trackers, identities, other sinks */
+    int batch;                    /* frames per detector batch */
+    struct pan_stages_impl *impl; /* detector, ReID, identities */
 } pan_stages;
+
+/* Per-camera state of the stages (the camera's tracker); made on the camera's first frame. */
+typedef struct pan_stages_cam pan_stages_cam;
 
 /* auto → cuda when usable, else cpu; cuda requested but unusable → PAN_NOGPU with a message. */
 pan_status pan_stages_resolve_backend(pan_backend requested, pan_backend *chosen);
 pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_backend backend);
-/* Lets the stages set per-camera decoder parameters (CUDA stream, device) before the decoder is made. */
-pan_status pan_stages_camera_decoder_params(pan_stages *s, int camera, pan_decoder_params *dp);
-pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, int n, pan_run_summary *sum);
-void pan_stages_destroy(pan_stages *s, pan_run_summary *sum);
+/* Runs the stages on a batch; cams[i] is frame i's camera state. For each frame in order, fills a
+ * result (camera, frame, pts, size, detections, tracks; valid until the next frame's) and calls
+ * deliver; a non-zero return from deliver stops the batch and is returned. */
+pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stages_cam ***cams, int n,
+                                    pan_status (*deliver)(void *opaque, int i, pan_frame_result *r),
+                                    void *opaque);
+void pan_stages_cam_destroy(pan_stages_cam **c);
+void pan_stages_destroy(pan_stages *s);
 
 #endif

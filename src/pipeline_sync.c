@@ -4,7 +4,7 @@
  * frame is more than PAN_SYNC_WINDOW_S ahead of the slowest other participating camera waits
  * (waking every 200 ms to notice a stop) until that camera catches up, ends or fails. Cameras start
  * at -infinity (not opened yet: the others wait for their first frame) and leave at +infinity
- * (live streams, --realtime files, ended or failed cameras). So recorded cameras reach the batcher
+ * (live streams, `realtime` files, ended or failed cameras). So recorded cameras reach the batcher
  * in timestamp order within the window, and the global identities, which compare the cameras'
  * timestamps as one clock, see them as they were recorded, run after run. */
 #include <math.h>
@@ -13,53 +13,51 @@
 
 #include "pipeline_internal.h"
 
-pan_status pan__sync_init(run *r)
+void pan__sync_init(pan_pipeline *pl)
 {
-    r->sync_t = NULL;
-    if (!r->sync_on) return PAN_OK;
-    r->sync_t = malloc((size_t)r->p->n_cameras * sizeof *r->sync_t);
-    if (!r->sync_t) return PAN_NOMEM;
-    for (int i = 0; i < r->p->n_cameras; i++) r->sync_t[i] = -INFINITY;
-    pthread_mutex_init(&r->sync_lock, NULL);
-    pthread_cond_init(&r->sync_cond, NULL);
-    return PAN_OK;
+    pthread_mutex_init(&pl->sync_lock, NULL);
+    pthread_cond_init(&pl->sync_cond, NULL);
 }
 
-void pan__sync_destroy(run *r)
+void pan__sync_destroy(pan_pipeline *pl)
 {
-    if (!r->sync_t) return;
-    free(r->sync_t);
-    r->sync_t = NULL;
-    pthread_mutex_destroy(&r->sync_lock);
-    pthread_cond_destroy(&r->sync_cond);
+    pthread_mutex_destroy(&pl->sync_lock);
+    pthread_cond_destroy(&pl->sync_cond);
 }
 
-void pan__sync_leave(run *r, int camera)
+void pan__sync_leave(camera *c)
 {
-    if (!r->sync_t) return;
-    pthread_mutex_lock(&r->sync_lock);
-    r->sync_t[camera] = INFINITY;
-    pthread_cond_broadcast(&r->sync_cond);
-    pthread_mutex_unlock(&r->sync_lock);
+    pan_pipeline *pl = c->pl;
+    pthread_mutex_lock(&pl->sync_lock);
+    c->sync_t = INFINITY;
+    pthread_cond_broadcast(&pl->sync_cond);
+    pthread_mutex_unlock(&pl->sync_lock);
 }
 
-static double slowest_other(const run *r, int camera)
+/* The timestamp of the slowest other camera taking part (pl->sync_lock held; the camera list is
+ * read under pl->lock, which is never taken the other way round). */
+static double slowest_other(pan_pipeline *pl, const camera *self)
 {
     double m = INFINITY;
-    for (int i = 0; i < r->p->n_cameras; i++)
-        if (i != camera && r->sync_t[i] < m) m = r->sync_t[i];
+    pthread_mutex_lock(&pl->lock);
+    for (int i = 0; i < pl->n_cams; i++) {
+        const camera *c = pl->cams[i];
+        if (c != self && c->started && !c->finalized && c->sync_t < m) m = c->sync_t;
+    }
+    pthread_mutex_unlock(&pl->lock);
     return m;
 }
 
-int pan__sync_wait(run *r, int camera, double t)
+int pan__sync_wait(camera *c, double t)
 {
-    if (!r->sync_t || !isfinite(t)) return 0;
+    pan_pipeline *pl = c->pl;
+    if (!pl->sync_on || !isfinite(t)) return 0;
     int stopped = 0;
-    pthread_mutex_lock(&r->sync_lock);
-    r->sync_t[camera] = t;
-    pthread_cond_broadcast(&r->sync_cond);
-    while (t > slowest_other(r, camera) + PAN_SYNC_WINDOW_S) {
-        if (pan__pipeline_stop_requested()) {
+    pthread_mutex_lock(&pl->sync_lock);
+    c->sync_t = t;
+    pthread_cond_broadcast(&pl->sync_cond);
+    while (t > slowest_other(pl, c) + PAN_SYNC_WINDOW_S) {
+        if (pan__camera_stopping(c)) {
             stopped = 1;
             break;
         }
@@ -67,8 +65,8 @@ int pan__sync_wait(run *r, int camera, double t)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 200 * 1000000L;
         if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&r->sync_cond, &r->sync_lock, &until);
+        pthread_cond_timedwait(&pl->sync_cond, &pl->sync_lock, &until);
     }
-    pthread_mutex_unlock(&r->sync_lock);
+    pthread_mutex_unlock(&pl->sync_lock);
     return stopped;
 }

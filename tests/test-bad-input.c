@@ -6,6 +6,7 @@
 #include "media.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_run.h"
 #include "io/source.h"
 #include "test.h"
 
@@ -113,18 +114,16 @@ PAN_TEST(bad_urls)
     ASSERT_TRUE(open_status("") < 0);
 }
 
-static pan_status run_cameras(const char **cams, int n, pan_run_summary *sum, int64_t max_frames)
+static pan_status run_cameras(const char **cams, int n, pan_pipeline_stats *sum, int64_t max_frames)
 {
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
-    p.cameras = cams;
-    p.n_cameras = n;
     p.backend = PAN_BACKEND_CPU;
     p.detect = 0;
     p.track = 0;
     p.max_frames = max_frames;
     p.timeout_ms = 1500;
-    return pan_pipeline_run(&p, sum);
+    return pan_test_run(&p, cams, n, NULL, NULL, sum);
 }
 
 PAN_TEST(bad_cameras_do_not_stop_good_ones)
@@ -140,7 +139,7 @@ PAN_TEST(bad_cameras_do_not_stop_good_ones)
     unsigned char junk[4096] = {1, 2, 3};
     const char *junkf = write_file("junk.mkv", junk, sizeof junk);
     const char *cams[] = {good, "/nonexistent.mp4", trunc, junkf, garbled, "rtsp://127.0.0.1:1/x", good};
-    pan_run_summary sum;
+    pan_pipeline_stats sum;
     ASSERT_OK(run_cameras(cams, 7, &sum, 0));
     ASSERT_EQ(sum.cameras[0].frames, 50);
     ASSERT_EQ(sum.cameras[0].status, PAN_OK);
@@ -155,7 +154,7 @@ PAN_TEST(bad_cameras_do_not_stop_good_ones)
     ASSERT_GE(sum.cameras[4].frames, 60);
     ASSERT_TRUE(sum.cameras[5].status < 0);
     ASSERT_EQ(sum.failed_cameras, 3);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
 }
 
 PAN_TEST(many_cameras_exact_counts)
@@ -167,25 +166,23 @@ PAN_TEST(many_cameras_exact_counts)
     ASSERT_TRUE(a && b && c);
     const char *cams[] = {a, b, c, a, b, c, a, b};
     const int expect[] = {50, 30, 30, 50, 30, 30, 50, 30};
-    pan_run_summary sum;
+    pan_pipeline_stats sum;
     ASSERT_OK(run_cameras(cams, 8, &sum, 0));
     for (int i = 0; i < 8; i++) ASSERT_EQ(sum.cameras[i].frames, expect[i]);
     ASSERT_EQ(sum.failed_cameras, 0);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
     /* --max-frames and --loop */
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
     const char *one[] = {c, a};
-    p.cameras = one;
-    p.n_cameras = 2;
     p.backend = PAN_BACKEND_CPU;
     p.detect = 0;
     p.loop = 1;
     p.max_frames = 77;
-    ASSERT_OK(pan_pipeline_run(&p, &sum));
+    ASSERT_OK(pan_test_run(&p, one, 2, NULL, NULL, &sum));
     ASSERT_EQ(sum.cameras[0].frames, 77);
     ASSERT_EQ(sum.cameras[1].frames, 77);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
 }
 
 PAN_TEST_MAIN(missing_file, empty_file, garbage_bytes, audio_only_is_unsupported, bad_urls,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End to end through the CLI: the JSON Lines schema, exit statuses, a bad camera among good ones,
-# MOT files, an interrupted run that keeps every finished frame, the summary's steady-state figures.
+# MOT files, an interrupted run that keeps every finished frame, option checking, camera names, the
+# summary's steady-state figures.
 set -u
 CLI="${PANOPTES_CLI:?set by ctest}"
 SAMPLE=data/vtest.mp4
@@ -90,14 +91,57 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
     check "cuda without GPU: exit 3 and a message" '[ $rc -eq 3 ] && grep -q "no usable NVIDIA GPU" "$TMP/cuda.txt"'
 fi
 
-# 4. SIGINT mid-run: finished frames kept, every line complete JSON, clean exit
-"$CLI" run --camera "$SAMPLE" --loop --no-detect --out "$TMP/int.jsonl" --quiet 2>/dev/null &
+# 4. SIGINT / SIGTERM mid-run: finished frames kept, every line complete JSON, exit 128 + signal, the
+#    cameras marked stopped (an interrupted run is not a complete one)
+"$CLI" run --camera "$SAMPLE" --loop --no-detect --out "$TMP/int.jsonl" --summary-json "$TMP/int.json" --quiet 2>/dev/null &
 pid=$!
 sleep 1.5
 kill -INT $pid
 wait $pid; rc=$?
-check "interrupted run exits 0" '[ $rc -eq 0 ]'
+check "interrupted run exits 130" '[ $rc -eq 130 ]'
 check "interrupted run kept complete lines" 'python3 -c "import json,sys; n=sum(1 for l in open(sys.argv[1]) if json.loads(l)); assert n>10, n" "$TMP/int.jsonl"'
+check "interrupted run: summary says interrupted, camera stopped" 'python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s[\"interrupted\"] and s[\"stopped_cameras\"] == 1 and s[\"cameras\"][0][\"state\"] == \"stopped\", s
+" "$TMP/int.json"'
+"$CLI" run --camera "$SAMPLE" --loop --no-detect --out "$TMP/term.jsonl" --quiet 2>/dev/null &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid; rc=$?
+check "SIGTERM exits 143" '[ $rc -eq 143 ]'
+
+# 4b. numeric options are checked: every bad value exits 2 naming the option, the value and the range
+for bad in "--max-frames -3" "--max-frames abc" "--score 2" "--score -1" "--score abc" "--batch 0" "--batch -1" \
+           "--batch abc" "--batch 100000" "--timeout abc" "--timeout 0" "--timeout -5" "--reconnect abc" \
+           "--reconnect -7" "--threads 0" "--max-backoff 0" "--annotate-camera x" "--max-frames 12x"; do
+    opt=${bad% *}; val=${bad#* }
+    "$CLI" run --camera "$SAMPLE" "$opt" "$val" --no-detect --quiet >/dev/null 2>"$TMP/bad.txt"; rc=$?
+    check "$bad: exit 2 naming option, value and range" '[ $rc -eq 2 ] && grep -q -- "$opt" "$TMP/bad.txt" && grep -q -- "$val" "$TMP/bad.txt" && grep -q "from" "$TMP/bad.txt"'
+done
+"$CLI" run --camera "$SAMPLE" --batch >/dev/null 2>"$TMP/bad.txt"; rc=$?
+check "an option without its value: exit 2" '[ $rc -eq 2 ] && grep -q "needs a value" "$TMP/bad.txt"'
+
+# 4c. camera names, inline comments in --cameras files, an unwritable --summary-json found at the start
+printf '%s   # the door\n' "$SAMPLE" >"$TMP/cams2.txt"
+"$CLI" run --cameras "$TMP/cams2.txt" --camera "$SAMPLE" --name 'hall "B"' --no-detect --max-frames 2 \
+    --out "$TMP/names.jsonl" --quiet 2>/dev/null; rc=$?
+check "--name and a --cameras file with an inline comment" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert sorted((r[\"camera\"], r.get(\"name\")) for r in rows) == [(0, None)] * 2 + [(1, \"hall \\\"B\\\"\")] * 2, rows
+assert list(rows[0].keys())[:2] == [\"camera\", \"name\"] or rows[0][\"camera\"] == 0
+" "$TMP/names.jsonl"'
+"$CLI" run --name x >/dev/null 2>&1; rc=$?
+check "--name without a --camera before it: exit 2" '[ $rc -eq 2 ]'
+start=$(date +%s%N)
+"$CLI" run --camera "$SAMPLE" --loop --no-detect --summary-json /nonexistent/dir/s.json --quiet >/dev/null 2>"$TMP/sj.txt"; rc=$?
+check "unwritable --summary-json: exit 3 at once, named" '[ $rc -eq 3 ] && grep -q "/nonexistent/dir/s.json" "$TMP/sj.txt"'
+"$CLI" run --camera "$SAMPLE" --no-detect --max-frames 2 --out /nonexistent/dir/o.jsonl --quiet >/dev/null 2>"$TMP/o.txt"; rc=$?
+check "unwritable --out: exit 3, named, no (null) summary row" '[ $rc -eq 3 ] && grep -q "/nonexistent/dir/o.jsonl" "$TMP/o.txt" && ! grep -q "(null)" "$TMP/o.txt"'
+"$CLI" run --camera "$SAMPLE" --no-detect --max-frames 2 2>"$TMP/noout.txt" >/dev/null; rc=$?
+check "no output given: said so" '[ $rc -eq 0 ] && grep -q "results are not written" "$TMP/noout.txt"'
 
 # 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one) and
 #    its host CPU by thread (camera threads + batcher + other = the total)

@@ -24,6 +24,7 @@
 
 #include "gpu_media.h"
 #include "decode/decoder.h"
+#include "io/sink.h"
 #include "io/source.h"
 #include "pipeline_stages.h"
 #include "test.h"
@@ -78,6 +79,11 @@ static pan_frame *cam_next(cam *c)
     }
 }
 
+static pan_status write_jsonl(void *opaque, int i, pan_frame_result *r)
+{
+    return pan_jsonl_sink_write(opaque, r);
+}
+
 static double run_config(const char *dir, const char *reid, int overlap, pan_backend be, char *score, size_t n)
 {
     char out[512], l[512], r[512], cmd[1024];
@@ -89,10 +95,7 @@ static double run_config(const char *dir, const char *reid, int overlap, pan_bac
     static const int person = 0;
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
-    p.cameras = uris;
-    p.n_cameras = 2;
     p.backend = be;
-    p.out_path = out;
     p.classes = &person;
     p.n_classes = 1;
     p.batch = 2;
@@ -101,24 +104,25 @@ static double run_config(const char *dir, const char *reid, int overlap, pan_bac
     p.n_overlaps = overlap;
     p.model_path = pan_test_path("models/nanodet.json");
     pan_stages s;
-    pan_camera_summary cs[2];
-    memset(cs, 0, sizeof cs);
-    pan_run_summary sum;
-    memset(&sum, 0, sizeof sum);
-    sum.n_cameras = 2;
-    sum.cameras = cs;
+    pan_stages_cam *sc[2] = {NULL, NULL};
+    pan_stages_cam **scs[2] = {&sc[0], &sc[1]};
+    pan_jsonl_sink *sink = NULL;
     cam c[2];
     double frac = -1;
     pan_decoder_kind kind = be == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU;
-    if (pan_stages_create(&s, &p, be) || cam_open(&c[0], l, 0, kind) || cam_open(&c[1], r, 1, kind)) return -1;
+    (void)uris;
+    if (pan_jsonl_sink_create(&sink, out) || pan_stages_create(&s, &p, be) || cam_open(&c[0], l, 0, kind) || cam_open(&c[1], r, 1, kind)) return -1;
     for (;;) {
         pan_frame *f[2] = {cam_next(&c[0]), cam_next(&c[1])};
-        int ok = f[0] && f[1] && pan_stages_process_batch(&s, f, 2, &sum) == PAN_OK;
+        int ok = f[0] && f[1] && pan_stages_process_batch(&s, f, scs, 2, write_jsonl, sink) == PAN_OK;
         pan_frame_unref(&f[0]);
         pan_frame_unref(&f[1]);
         if (!ok) break;
     }
-    pan_stages_destroy(&s, &sum);
+    pan_stages_cam_destroy(&sc[0]);
+    pan_stages_cam_destroy(&sc[1]);
+    pan_stages_destroy(&s);
+    pan_jsonl_sink_destroy(&sink);
     cam_close(&c[0]);
     cam_close(&c[1]);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' 768 1152", pan_test_path("tests/peers/score_overlap.py"), out);

@@ -20,6 +20,7 @@
 #include "media.h"
 #include "rtsp_server.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_run.h"
 #include "test.h"
 
 static double now_s(void)
@@ -50,7 +51,11 @@ static int serve(rtsp_server *s, const char *mode, char uri[128])
 /* The pipeline on a thread, so that the test can act on the server meanwhile. */
 typedef struct bg_run {
     pan_pipeline_params p;
-    pan_run_summary sum;
+    const char **cams;
+    int n;
+    const char *out;   /* JSON Lines, or NULL */
+    volatile int stop; /* stops the run (as SIGINT does `panoptes run`) */
+    pan_pipeline_stats sum;
     pan_status st;
     pthread_t thread;
     double t0, wall;
@@ -59,7 +64,7 @@ typedef struct bg_run {
 static void *bg_main(void *arg)
 {
     bg_run *b = arg;
-    b->st = pan_pipeline_run(&b->p, &b->sum);
+    b->st = pan_test_run(&b->p, b->cams, b->n, b->out, &b->stop, &b->sum);
     b->wall = now_s() - b->t0;
     return NULL;
 }
@@ -68,8 +73,8 @@ static void bg_params(bg_run *b, const char **cams, int n)
 {
     memset(b, 0, sizeof *b);
     pan_pipeline_params_default(&b->p);
-    b->p.cameras = cams;
-    b->p.n_cameras = n;
+    b->cams = cams;
+    b->n = n;
     b->p.backend = PAN_BACKEND_CPU;
     b->p.detect = 0;
     b->p.track = 0;
@@ -91,7 +96,7 @@ static int bg_join(bg_run *b, double limit)
     while (pthread_tryjoin_np(b->thread, NULL) == EBUSY) {
         if (now_s() - b->t0 > limit && !late) {
             late = 1;
-            pan_pipeline_interrupt();
+            b->stop = 1;
         }
         sleep_s(0.05);
     }
@@ -151,7 +156,7 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     b.p.realtime = 1;
     b.p.reconnect = 20;
     b.p.rtsp_udp = udp;
-    b.p.out_path = out;
+    b.out = out;
     bg_start(&b);
     sleep_s(2.5);
     rtsp_server_stop(&srv, SIGKILL); /* a crash: no TEARDOWN, the socket just closes (TCP) or goes quiet (UDP) */
@@ -162,7 +167,7 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
-    const pan_camera_summary *file = &b.sum.cameras[0], *live = &b.sum.cameras[1];
+    const pan_camera_stats *file = &b.sum.cameras[0], *live = &b.sum.cameras[1];
     fprintf(stderr, "  %s: live camera %lld frames, %lld dropped, %lld reconnects, %lld failed attempts, %.2f s outage;"
                     " file camera %lld frames, %lld dropped; %.1f s\n",
             udp ? "udp" : "tcp", (long long)live->frames, (long long)live->dropped, (long long)live->reconnects,
@@ -189,7 +194,7 @@ static void kill_and_restart(pan_test_ctx *pan__t, int udp)
     ASSERT_EQ(jsonl_check(out, 1, &last), live->frames);
     ASSERT_LE(last, n - 1); /* the camera stops at index n-1 (which may have been dropped) */
     ASSERT_EQ(jsonl_check(out, 0, &last), file->frames);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 PAN_TEST(server_killed_and_restarted_tcp) { kill_and_restart(pan__t, 0); }
@@ -218,7 +223,7 @@ PAN_TEST(live_cameras_share_the_run_clock)
     bg_params(&b, cams, 2);
     b.p.max_frames = 100; /* 4 s at 25 frames/s */
     b.p.reconnect = 40;
-    b.p.out_path = out;
+    b.out = out;
     bg_start(&b);
     sleep_s(2.0);
     rc = rtsp_server_start(&b2, pb, NULL, RTSP_SCRIPT);
@@ -256,7 +261,7 @@ PAN_TEST(live_cameras_share_the_run_clock)
             first1, worst);
     ASSERT_GE(first1, 1.5);
     ASSERT_LE(worst, 0.5);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 /* (2) Nothing listens on the port: connection refused, 1 + reconnect attempts, then `failed`. */
@@ -275,7 +280,7 @@ PAN_TEST(server_never_answers)
     bg_start(&b);
     ASSERT_EQ(bg_join(&b, 20), 0);
     ASSERT_OK(b.st);
-    const pan_camera_summary *c = &b.sum.cameras[0];
+    const pan_camera_stats *c = &b.sum.cameras[0];
     ASSERT_EQ(c->status, PAN_NET);
     ASSERT_EQ(c->state, PAN_CAMERA_FAILED);
     ASSERT_EQ(c->failed_attempts, 3);
@@ -285,7 +290,7 @@ PAN_TEST(server_never_answers)
     ASSERT_EQ(b.sum.cameras[1].frames, 25);
     ASSERT_EQ(b.sum.failed_cameras, 1);
     ASSERT_LE(b.wall, 5.0); /* refused at once; two waits of at most 0.3 s */
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 /* (3) A server that accepts and never says a word: each attempt ends at the timeout. */
@@ -306,13 +311,13 @@ PAN_TEST(stalled_server_times_out)
     rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
-    const pan_camera_summary *c = &b.sum.cameras[0];
+    const pan_camera_stats *c = &b.sum.cameras[0];
     ASSERT_EQ(c->status, PAN_TIMEOUT);
     ASSERT_EQ(c->state, PAN_CAMERA_FAILED);
     ASSERT_EQ(c->failed_attempts, 2);
     ASSERT_GE(b.wall, 1.4); /* two attempts of 0.7 s */
     ASSERT_LE(b.wall, 6.0);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 /* A server that freezes mid-stream (SIGSTOP: the connection stays open, nothing comes) is
@@ -338,14 +343,14 @@ PAN_TEST(stall_mid_stream_recovers)
     rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
-    const pan_camera_summary *c = &b.sum.cameras[0];
+    const pan_camera_stats *c = &b.sum.cameras[0];
     fprintf(stderr, "  %lld frames, %lld dropped, %lld reconnects, %lld failed attempts, %.2f s outage\n",
             (long long)c->frames, (long long)c->dropped, (long long)c->reconnects, (long long)c->failed_attempts,
             c->outage_s);
     ASSERT_EQ(c->status, PAN_OK);
     ASSERT_GE(c->reconnects, 1);
     ASSERT_EQ(c->frames + c->dropped, 100);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 /* A stop request ends a camera that is still connecting (to a silent server, with a long timeout). */
@@ -363,14 +368,15 @@ PAN_TEST(stop_while_connecting)
     b.p.reconnect = -1;
     bg_start(&b);
     sleep_s(0.7);
-    pan_pipeline_interrupt();
+    b.stop = 1;
     int late = bg_join(&b, 10);
     rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_LE(b.wall, 2.5);
-    ASSERT_TRUE(b.sum.interrupted);
+    ASSERT_EQ(b.sum.stopped_cameras, 1);
+    ASSERT_EQ(b.sum.cameras[0].state, PAN_CAMERA_STOPPED);
     ASSERT_EQ(b.sum.cameras[0].frames, 0);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 /* A live camera faster than the pipeline (the cpu detector takes ~0.1 s a frame on 2 cores; the
@@ -394,13 +400,13 @@ PAN_TEST(live_camera_drops_when_behind)
     b.p.track = 1;
     b.p.model_path = model;
     b.p.max_frames = n;
-    b.p.out_path = out;
+    b.out = out;
     bg_start(&b);
     int late = bg_join(&b, 60);
     rtsp_server_stop(&srv, SIGTERM);
     ASSERT_EQ(late, 0);
     ASSERT_OK(b.st);
-    const pan_camera_summary *c = &b.sum.cameras[0];
+    const pan_camera_stats *c = &b.sum.cameras[0];
     fprintf(stderr, "  %lld frames processed, %lld dropped, peak RSS %.1f MiB\n", (long long)c->frames,
             (long long)c->dropped, b.sum.peak_rss_mib);
     ASSERT_EQ(c->status, PAN_OK);
@@ -412,7 +418,7 @@ PAN_TEST(live_camera_drops_when_behind)
     long long last;
     ASSERT_EQ(jsonl_check(out, 0, &last), c->frames);
     ASSERT_LE(last, n - 1);
-    pan_run_summary_free(&b.sum);
+    pan_pipeline_stats_free(&b.sum);
 }
 
 PAN_TEST_MAIN(server_killed_and_restarted_tcp, live_cameras_share_the_run_clock, server_killed_and_restarted_udp, server_never_answers,

@@ -12,6 +12,7 @@
 
 #include "media.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_run.h"
 #include "test.h"
 
 /* data/name under the source tree, or NULL when missing. */
@@ -46,24 +47,21 @@ static double max_lead(const char *out, int *lines)
 
 /* Cameras a and b decoded only (cpu), frames each, sync as pan_pipeline_params.sync. */
 static pan_status run_two_loop(const char *a, const char *b, int sync, int loop, int64_t frames, const char *out,
-                               pan_run_summary *sum)
+                               pan_pipeline_stats *sum)
 {
     const char *cams[2] = {a, b};
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
-    p.cameras = cams;
-    p.n_cameras = 2;
     p.backend = PAN_BACKEND_CPU;
     p.detect = 0;
     p.track = 0;
     p.max_frames = frames;
-    p.out_path = out;
     p.sync = sync;
     p.loop = loop;
-    return pan_pipeline_run(&p, sum);
+    return pan_test_run(&p, cams, 2, out, NULL, sum);
 }
 
-static pan_status run_two(const char *a, const char *b, int sync, int64_t frames, const char *out, pan_run_summary *sum)
+static pan_status run_two(const char *a, const char *b, int sync, int64_t frames, const char *out, pan_pipeline_stats *sum)
 {
     return run_two_loop(a, b, sync, 0, frames, out, sum);
 }
@@ -75,7 +73,7 @@ PAN_TEST(file_cameras_aligned_by_timestamps)
     char out[512];
     snprintf(out, sizeof out, "%s/sync.jsonl", pan_test_tmpdir());
     for (int sync = -1; sync <= 1; sync += 2) {
-        pan_run_summary sum;
+        pan_pipeline_stats sum;
         ASSERT_OK(run_two(slow, fast, sync, 150, out, &sum));
         ASSERT_EQ(sum.cameras[0].frames, 150);
         ASSERT_EQ(sum.cameras[1].frames, 150);
@@ -85,7 +83,7 @@ PAN_TEST(file_cameras_aligned_by_timestamps)
                 sync > 0 ? "on " : "off", lines, lead, sum.fps);
         ASSERT_EQ(lines, 300);
         if (sync > 0) ASSERT_LE(lead, 0.25);
-        pan_run_summary_free(&sum);
+        pan_pipeline_stats_free(&sum);
     }
 }
 
@@ -96,15 +94,15 @@ PAN_TEST(a_camera_that_ends_releases_the_others)
     if (!pan_test_have_ffmpeg()) PAN_SKIP("no ffmpeg to make the short clip");
     const char *two = pan_test_make_clip("two-frames.mp4", "testsrc2=size=320x240:rate=10", "-frames:v 2 -c:v libx264 -pix_fmt yuv420p");
     ASSERT_TRUE(two != NULL);
-    pan_run_summary sum;
+    pan_pipeline_stats sum;
     ASSERT_OK(run_two(fast, two, 1, 60, NULL, &sum));
     ASSERT_EQ(sum.cameras[0].frames, 60);
     ASSERT_EQ(sum.cameras[1].frames, 2);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
     /* a missing file fails at once: the other camera goes on */
     ASSERT_TRUE(run_two(fast, "/nonexistent/cam.mp4", 1, 30, NULL, &sum) != PAN_OK || sum.failed_cameras == 1);
     ASSERT_EQ(sum.cameras[0].frames, 30);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
 }
 
 /* With --loop, a short clip's later passes go on in time (the source shifts their timestamps), so
@@ -119,7 +117,7 @@ PAN_TEST(looped_files_stay_aligned)
     ASSERT_TRUE(shorty != NULL);
     char out[512];
     snprintf(out, sizeof out, "%s/loop.jsonl", pan_test_tmpdir());
-    pan_run_summary sum;
+    pan_pipeline_stats sum;
     ASSERT_OK(run_two_loop(fast, shorty, 1, 1, 130, out, &sum)); /* the short clip plays 3.25 times */
     ASSERT_EQ(sum.cameras[0].frames, 130);
     ASSERT_EQ(sum.cameras[1].frames, 130);
@@ -128,7 +126,7 @@ PAN_TEST(looped_files_stay_aligned)
     fprintf(stderr, "  looped 4 s clip beside the sample: largest lead %.2f s over %d lines\n", lead, lines);
     ASSERT_EQ(lines, 260);
     ASSERT_LE(lead, 0.25);
-    pan_run_summary_free(&sum);
+    pan_pipeline_stats_free(&sum);
 }
 
 PAN_TEST_MAIN(file_cameras_aligned_by_timestamps, a_camera_that_ends_releases_the_others, looped_files_stay_aligned)

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
 #include "cli.h"
+#include "io/outputs.h"
 #include "panoptes/detection.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
@@ -22,8 +25,9 @@ static void usage(FILE *f)
           "\n"
           "  --camera URI        a file (MP4, MKV, AVI, TS), an Annex-B .h264/.h265, rtsp:// or http:// URL;\n"
           "                      repeat for more cameras (camera N = the N-th --camera, from 0)\n"
-          "  --cameras FILE      cameras from a file, one URI per line (# comments), numbered in order\n"
-          "                      with the --camera options around it\n"
+          "  --name NAME         a name for the --camera before it (written as \"name\" in JSON Lines)\n"
+          "  --cameras FILE      cameras from a file, one URI per line (# starts a comment), numbered in\n"
+          "                      order with the --camera options around it\n"
           "  --backend B         auto (default: cuda when an NVIDIA GPU with NVDEC is usable), cpu, cuda\n"
           "  --out FILE          JSON Lines results ('-' = stdout)\n"
           "  --mot DIR           MOTChallenge track files, DIR/camN.txt\n"
@@ -60,7 +64,9 @@ static void usage(FILE *f)
           "  --summary-json FILE write the end-of-run summary as JSON\n"
           "  --quiet             no summary on stderr\n"
           "\n"
-          "Exit status: 0 all cameras ran to the end, 1 some camera failed, 2 bad usage, 3 the run failed.\n",
+          "Exit status: 0 every camera ran to its end, 1 some camera failed, 2 bad usage, 3 the run failed\n"
+          "(a model, an output or the GPU), 130 / 143 interrupted by SIGINT / SIGTERM (cameras stopped\n"
+          "before their end are marked `stopped`; every finished frame is written).\n",
           f);
 }
 
@@ -77,9 +83,9 @@ static void free_camera_lists(void)
     while (n_camera_texts > 0) free(camera_texts[--n_camera_texts]);
 }
 
-/* --cameras FILE: one URI per line; blank lines and lines starting with '#' are skipped, spaces
- * around a URI trimmed. 0 on success, else 2 (usage) with a message naming the file. */
-static int read_camera_list(const char *path, const char **cams, int *n_cams)
+/* --cameras FILE: one URI per line; blank lines and comments (from a '#' at the start of a line or
+ * after a space) are skipped, spaces around a URI trimmed. 0 on success, else 2 (usage) with a message naming the file. */
+static int read_camera_list(const char *path, const char **cams, const char **names, int *n_cams)
 {
     if (n_camera_texts == 16) {
         fprintf(stderr, "panoptes run: at most 16 --cameras files\n");
@@ -115,14 +121,21 @@ static int read_camera_list(const char *path, const char **cams, int *n_cams)
         char *next = strchr(line, '\n');
         if (next) *next++ = '\0';
         line_no++;
+        /* a '#' at the start or after a space starts a comment (a URI may hold '#' inside) */
+        for (char *h = strchr(line, '#'); h; h = strchr(h + 1, '#'))
+            if (h == line || isspace((unsigned char)h[-1])) {
+                *h = '\0';
+                break;
+            }
         while (isspace((unsigned char)*line)) line++;
         char *end = line + strlen(line);
         while (end > line && isspace((unsigned char)end[-1])) *--end = '\0';
-        if (*line && *line != '#') {
+        if (*line) {
             if (*n_cams >= PAN_MAX_CAMERAS) {
                 fprintf(stderr, "panoptes run: --cameras %s:%d: at most %d cameras\n", path, line_no, PAN_MAX_CAMERAS);
                 return 2;
             }
+            names[*n_cams] = NULL;
             cams[(*n_cams)++] = line;
         }
         line = next;
@@ -157,11 +170,13 @@ static const char *find_asset(const char *rel, char *buf, size_t n)
     return NULL;
 }
 
+/* SIGINT/SIGTERM: the main thread notices, stops the pipeline (every decoded frame is delivered)
+ * and exits 128 + the signal. A second signal ends the process the ordinary way. */
+static volatile sig_atomic_t got_signal;
+
 static void on_signal(int sig)
 {
-    (void)sig;
-    pan_pipeline_interrupt();
-    /* a second signal ends the process the ordinary way */
+    got_signal = sig;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
 }
@@ -184,38 +199,68 @@ static int parse_classes(const char *s, int *out, int max)
     return n;
 }
 
-static void write_summary(FILE *f, const pan_run_summary *s, int json)
+/* Whole-string numbers in a range; a usage error names the option, the value and the range. */
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "panoptes run: %s takes a whole number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "panoptes run: %s takes a number from %g to %g, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted, int json)
 {
     if (json) {
         fprintf(f, "{\"backend\":\"%s\",\"cameras\":[", pan_backend_name(s->backend));
         for (int i = 0; i < s->n_cameras; i++) {
-            const pan_camera_summary *c = &s->cameras[i];
-            fprintf(f, "%s{\"camera\":%d,\"frames\":%lld,\"detections\":%lld,\"decoder\":\"%s\",\"decode_errors\":%lld,"
-                       "\"status\":\"%s\"",
-                    i ? "," : "", i, (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
-                    (long long)c->decode.errors, c->status ? pan_status_name(c->status) : "ok");
+            const pan_camera_stats *c = &s->cameras[i];
+            fprintf(f, "%s{\"camera\":%d,\"name\":\"%s\",\"frames\":%lld,\"detections\":%lld,\"decoder\":\"%s\","
+                       "\"decode_errors\":%lld,\"status\":\"%s\"",
+                    i ? "," : "", c->id, c->name, (long long)c->frames, (long long)c->detections,
+                    *c->decoder ? c->decoder : "none", (long long)c->decode_errors,
+                    c->status ? pan_status_name(c->status) : "ok");
             fprintf(f, ",\"state\":\"%s\",\"live\":%s,\"dropped\":%lld,\"reconnects\":%lld,\"failed_attempts\":%lld,"
                        "\"outage_s\":%.3f,\"thread_cpu_s\":%.3f}",
                     pan_camera_state_name(c->state), c->live ? "true" : "false", (long long)c->dropped,
-                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s, c->cpu_s);
+                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s, c->thread_cpu_s);
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
-                   "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,\"dropped\":%lld,"
-                   "\"reconnects\":%lld,\"steady_fps\":%.2f,\"steady_cpu_ms_per_frame\":%.4f,"
-                   "\"cpu_ms_per_frame_cameras\":%.4f,\"cpu_ms_per_frame_batcher\":%.4f,\"cpu_ms_per_frame_other\":%.4f}\n",
-                (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
-                (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, s->interrupted ? "true" : "false",
-                (long long)s->dropped, (long long)s->reconnects, s->steady_fps, s->steady_cpu_ms_per_frame,
-                s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_batcher, s->cpu_ms_per_frame_other);
+                   "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,"
+                   "\"stopped_cameras\":%d,\"dropped\":%lld,\"reconnects\":%lld,\"steady_fps\":%.2f,"
+                   "\"steady_cpu_ms_per_frame\":%.4f,\"cpu_ms_per_frame_cameras\":%.4f,\"cpu_ms_per_frame_batcher\":%.4f,"
+                   "\"cpu_ms_per_frame_other\":%.4f,\"batches\":%lld,\"batch_mean\":%.2f}\n",
+                (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
+                (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, interrupted ? "true" : "false",
+                s->stopped_cameras, (long long)s->dropped, (long long)s->reconnects, s->steady_fps,
+                s->steady_cpu_ms_per_frame, s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery,
+                s->cpu_ms_per_frame_other, (long long)s->batches, s->batch_mean);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
     for (int i = 0; i < s->n_cameras; i++) {
-        const pan_camera_summary *c = &s->cameras[i];
-        fprintf(f, "  camera %d  %-40s %8lld frames  %8lld detections  decoder %-5s  %s", i, c->uri,
-                (long long)c->frames, (long long)c->detections, pan_decoder_kind_name(c->decoder),
-                c->status ? pan_status_str(c->status) : "ok");
-        if (c->decode.errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode.errors);
+        const pan_camera_stats *c = &s->cameras[i];
+        fprintf(f, "  camera %d  %-40s %8lld frames  %8lld detections  decoder %-5s  %s", c->id, c->uri,
+                (long long)c->frames, (long long)c->detections, *c->decoder ? c->decoder : "none",
+                c->status ? pan_status_str(c->status) : pan_camera_state_name(c->state));
+        if (c->decode_errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode_errors);
         if (c->live || c->reconnects || c->failed_attempts)
             fprintf(f, "  [%s: %lld dropped, %lld reconnects, %lld failed attempts, %.1f s outage]",
                     pan_camera_state_name(c->state), (long long)c->dropped, (long long)c->reconnects,
@@ -223,183 +268,248 @@ static void write_summary(FILE *f, const pan_run_summary *s, int json)
         fputc('\n', f);
     }
     fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
-            (long long)s->frames, s->wall_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
-            s->interrupted ? " (interrupted)" : "");
+            (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
+            interrupted ? " (interrupted)" : "");
     if (s->frames)
-        fprintf(f, "  host CPU by thread, ms/frame: camera threads %.3f, batcher %.3f, other threads %.3f\n",
-                s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_batcher, s->cpu_ms_per_frame_other);
+        fprintf(f, "  host CPU by thread, ms/frame: camera threads %.3f, delivery %.3f, other threads %.3f\n",
+                s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery, s->cpu_ms_per_frame_other);
     if (s->steady_fps > 0)
         fprintf(f, "  steady state (after the first %.0f s, to the last frame): %.1f frames/s, host CPU %.3f ms/frame\n",
                 PAN_STEADY_AFTER_S, s->steady_fps, s->steady_cpu_ms_per_frame);
     if (s->backend == PAN_BACKEND_CUDA)
         fprintf(f, "  pixel bytes copied host<->device: %lld; device memory used %.1f MiB (%.1f MiB per camera)\n",
-                (long long)s->pixel_bytes_copied, s->device_mib_used, s->device_mib_used / s->n_cameras);
+                (long long)s->pixel_bytes_copied, s->device_mib_used,
+                s->n_cameras ? s->device_mib_used / s->n_cameras : 0.0);
+}
+
+static void print_progress(pan_pipeline *pl, int final)
+{
+    pan_pipeline_stats s;
+    if (pan_pipeline_get_stats(pl, &s)) return;
+    fprintf(stderr, "\r%lld frames, %d camera(s), %.1f frames/s   %s", (long long)s.frames, s.n_cameras, s.fps,
+            final ? "\n" : "");
+    pan_pipeline_stats_free(&s);
+}
+
+enum {
+    OPT_CAMERA = 256, OPT_NAME, OPT_CAMERAS, OPT_BACKEND, OPT_OUT, OPT_MOT, OPT_ANNOTATE, OPT_ANNOTATE_CAMERA,
+    OPT_MAX_FRAMES, OPT_LOOP, OPT_MODEL, OPT_CLASSES, OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID,
+    OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
+    OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
+};
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"camera", required_argument, NULL, OPT_CAMERA},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"cameras", required_argument, NULL, OPT_CAMERAS},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"mot", required_argument, NULL, OPT_MOT},
+    {"annotate", required_argument, NULL, OPT_ANNOTATE},
+    {"annotate-camera", required_argument, NULL, OPT_ANNOTATE_CAMERA},
+    {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
+    {"loop", no_argument, NULL, OPT_LOOP},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"classes", required_argument, NULL, OPT_CLASSES},
+    {"score", required_argument, NULL, OPT_SCORE},
+    {"no-detect", no_argument, NULL, OPT_NO_DETECT},
+    {"no-track", no_argument, NULL, OPT_NO_TRACK},
+    {"reid", required_argument, NULL, OPT_REID},
+    {"reid-interval", required_argument, NULL, OPT_REID_INTERVAL},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"fallback", required_argument, NULL, OPT_FALLBACK},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"reconnect", required_argument, NULL, OPT_RECONNECT},
+    {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
+    {"rtsp-transport", required_argument, NULL, OPT_RTSP_TRANSPORT},
+    {"realtime", no_argument, NULL, OPT_REALTIME},
+    {"sync", no_argument, NULL, OPT_SYNC},
+    {"no-sync", no_argument, NULL, OPT_NO_SYNC},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything the command line sets. */
+typedef struct run_opts {
+    pan_pipeline_params p;
+    pan_outputs_params out;
+    const char *cams[PAN_MAX_CAMERAS];
+    const char *names[PAN_MAX_CAMERAS];
+    int n_cams;
+    int classes[PAN_COCO_CLASSES];
+    double overlaps[64][4];
+    int n_overlaps;
+    const char *summary_json;
+    int quiet;
+} run_opts;
+
+/* 0 = go on, else the exit status (2 usage, 0 --help). */
+static int parse_options(int argc, char **argv, run_opts *o)
+{
+    pan_pipeline_params *p = &o->p;
+    long v;
+    double d;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return -1;
+        case OPT_CAMERA:
+            if (o->n_cams >= PAN_MAX_CAMERAS) {
+                fprintf(stderr, "panoptes run: at most %d cameras\n", PAN_MAX_CAMERAS);
+                return 2;
+            }
+            o->names[o->n_cams] = NULL;
+            o->cams[o->n_cams++] = optarg;
+            break;
+        case OPT_NAME:
+            if (!o->n_cams || o->names[o->n_cams - 1]) {
+                fprintf(stderr, "panoptes run: --name '%s' must follow the --camera it names\n", optarg);
+                return 2;
+            }
+            o->names[o->n_cams - 1] = optarg;
+            break;
+        case OPT_CAMERAS: {
+            int rc = read_camera_list(optarg, o->cams, o->names, &o->n_cams);
+            if (rc) return rc;
+            break;
+        }
+        case OPT_BACKEND: {
+            int b = pan_backend_parse(optarg);
+            if (b < 0) {
+                fprintf(stderr, "panoptes run: --backend must be auto, cpu or cuda, not '%s'\n", optarg);
+                return 2;
+            }
+            p->backend = (pan_backend)b;
+            break;
+        }
+        case OPT_OUT: o->out.jsonl_path = optarg; break;
+        case OPT_MOT: o->out.mot_dir = optarg; break;
+        case OPT_ANNOTATE: o->out.annotate_path = optarg; break;
+        case OPT_ANNOTATE_CAMERA:
+            if (parse_long("--annotate-camera", optarg, 0, PAN_MAX_CAMERAS - 1, &v)) return 2;
+            o->out.annotate_camera = (int)v;
+            break;
+        case OPT_MAX_FRAMES:
+            if (parse_long("--max-frames", optarg, 1, LONG_MAX, &v)) return 2;
+            p->max_frames = v;
+            break;
+        case OPT_LOOP: p->loop = 1; break;
+        case OPT_MODEL: p->model_path = optarg; break;
+        case OPT_CLASSES: {
+            int n = parse_classes(optarg, o->classes, PAN_COCO_CLASSES);
+            if (n < 0) return 2;
+            p->classes = o->classes;
+            p->n_classes = n;
+            break;
+        }
+        case OPT_SCORE:
+            if (parse_double("--score", optarg, 0, 1, &d)) return 2;
+            p->score_threshold = (float)d;
+            break;
+        case OPT_NO_DETECT: p->detect = 0, p->track = 0; break;
+        case OPT_NO_TRACK: p->track = 0; break;
+        case OPT_REID:
+            p->reid = optarg;
+            if (strcmp(p->reid, "default") && strcmp(p->reid, "off") && !file_exists(p->reid)) {
+                fprintf(stderr, "panoptes run: --reid takes default, off or an ONNX model file; '%s' cannot be read\n",
+                        p->reid);
+                return 2;
+            }
+            break;
+        case OPT_REID_INTERVAL:
+            if (parse_long("--reid-interval", optarg, 1, 1000, &v)) return 2;
+            p->reid_interval = (int)v;
+            break;
+        case OPT_OVERLAP: {
+            double *ov = o->overlaps[o->n_overlaps];
+            char tail;
+            if (o->n_overlaps >= 64 ||
+                sscanf(optarg, "%lf,%lf,%lf,%lf%c", &ov[0], &ov[1], &ov[2], &ov[3], &tail) != 4 ||
+                ov[0] != (int)ov[0] || ov[1] != (int)ov[1] || ov[0] < 0 || ov[1] < 0 || ov[0] == ov[1]) {
+                fprintf(stderr, "panoptes run: --overlap takes A,B,DX,DY (two different camera indices and a shift in "
+                                "pixels), at most 64 times; not '%s'\n", optarg);
+                return 2;
+            }
+            o->n_overlaps++;
+            break;
+        }
+        case OPT_BATCH:
+            if (parse_long("--batch", optarg, 1, 4096, &v)) return 2;
+            p->batch = (int)v;
+            break;
+        case OPT_FALLBACK:
+            if (strcmp(optarg, "cpu")) {
+                fprintf(stderr, "panoptes run: --fallback takes 'cpu', not '%s'\n", optarg);
+                return 2;
+            }
+            p->fallback_cpu = 1;
+            break;
+        case OPT_THREADS:
+            if (parse_long("--threads", optarg, 1, 64, &v)) return 2;
+            p->decoder_threads = (int)v;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_long("--timeout", optarg, 1, 3600000, &v)) return 2;
+            p->timeout_ms = (int)v;
+            break;
+        case OPT_RECONNECT:
+            if (parse_long("--reconnect", optarg, -1, 1000000, &v)) return 2;
+            p->reconnect = (int)v;
+            break;
+        case OPT_MAX_BACKOFF:
+            if (parse_double("--max-backoff", optarg, 0.001, 86400, &d)) return 2;
+            p->backoff_max_ms = (int)(d * 1000);
+            if (p->backoff_max_ms < 500) p->backoff_min_ms = p->backoff_max_ms;
+            break;
+        case OPT_RTSP_TRANSPORT:
+            if (strcmp(optarg, "tcp") && strcmp(optarg, "udp")) {
+                fprintf(stderr, "panoptes run: --rtsp-transport takes tcp or udp, not '%s'\n", optarg);
+                return 2;
+            }
+            p->rtsp_udp = !strcmp(optarg, "udp");
+            break;
+        case OPT_REALTIME: p->realtime = 1; break;
+        case OPT_SYNC: p->sync = 1; break;
+        case OPT_NO_SYNC: p->sync = -1; break;
+        case OPT_SUMMARY_JSON: o->summary_json = optarg; break;
+        case OPT_QUIET: o->quiet = 1; break;
+        case ':':
+            fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            if (optopt >= OPT_CAMERA)
+                fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", argv[optind - 1]);
+            else
+                fprintf(stderr, "panoptes run: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "panoptes run: unexpected argument '%s' (cameras are given with --camera URI)\n", argv[optind]);
+        return 2;
+    }
+    return 0;
 }
 
 int pan_cli_run(int argc, char **argv)
 {
-    static const char *cams[PAN_MAX_CAMERAS];
-    static int classes[PAN_COCO_CLASSES];
+    static run_opts o; /* large; one run per process */
     char sample[PATH_MAX], model[PATH_MAX];
-    static double overlaps[64][4];
-    int n_overlaps = 0;
-    const char *summary_json = NULL;
-    int quiet = 0, n_cams = 0;
-    pan_pipeline_params p;
-    pan_pipeline_params_default(&p);
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define NEED_ARG()                                                                   \
-    do {                                                                             \
-        if (i + 1 >= argc) {                                                         \
-            fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", a);      \
-            return 2;                                                                \
-        }                                                                            \
-    } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--camera")) {
-            NEED_ARG();
-            if (n_cams >= PAN_MAX_CAMERAS) {
-                fprintf(stderr, "panoptes run: at most %d cameras\n", PAN_MAX_CAMERAS);
-                return 2;
-            }
-            cams[n_cams++] = argv[++i];
-        } else if (!strcmp(a, "--cameras")) {
-            NEED_ARG();
-            int rc = read_camera_list(argv[++i], cams, &n_cams);
-            if (rc) return rc;
-        } else if (!strcmp(a, "--backend")) {
-            NEED_ARG();
-            int b = pan_backend_parse(argv[++i]);
-            if (b < 0) {
-                fprintf(stderr, "panoptes run: --backend must be auto, cpu or cuda, not '%s'\n", argv[i]);
-                return 2;
-            }
-            p.backend = (pan_backend)b;
-        } else if (!strcmp(a, "--out")) {
-            NEED_ARG();
-            p.out_path = argv[++i];
-        } else if (!strcmp(a, "--mot")) {
-            NEED_ARG();
-            p.mot_dir = argv[++i];
-        } else if (!strcmp(a, "--annotate")) {
-            NEED_ARG();
-            p.annotate_path = argv[++i];
-        } else if (!strcmp(a, "--annotate-camera")) {
-            NEED_ARG();
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0 || v >= PAN_MAX_CAMERAS) {
-                fprintf(stderr, "panoptes run: --annotate-camera takes a camera index (0 = the first --camera), not '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-            p.annotate_camera = (int)v;
-        } else if (!strcmp(a, "--max-frames")) {
-            NEED_ARG();
-            p.max_frames = strtoll(argv[++i], NULL, 10);
-            if (p.max_frames < 0) p.max_frames = 0;
-        } else if (!strcmp(a, "--loop")) {
-            p.loop = 1;
-        } else if (!strcmp(a, "--model")) {
-            NEED_ARG();
-            p.model_path = argv[++i];
-        } else if (!strcmp(a, "--classes")) {
-            NEED_ARG();
-            int n = parse_classes(argv[++i], classes, PAN_COCO_CLASSES);
-            if (n < 0) return 2;
-            p.classes = classes;
-            p.n_classes = n;
-        } else if (!strcmp(a, "--score")) {
-            NEED_ARG();
-            p.score_threshold = strtof(argv[++i], NULL);
-        } else if (!strcmp(a, "--no-detect")) {
-            p.detect = 0;
-            p.track = 0;
-        } else if (!strcmp(a, "--no-track")) {
-            p.track = 0;
-        } else if (!strcmp(a, "--reid")) {
-            NEED_ARG();
-            p.reid = argv[++i];
-            if (strcmp(p.reid, "default") && strcmp(p.reid, "off") && !file_exists(p.reid)) {
-                fprintf(stderr, "panoptes run: --reid takes default, off or an ONNX model file; '%s' cannot be read\n", p.reid);
-                return 2;
-            }
-        } else if (!strcmp(a, "--overlap")) {
-            NEED_ARG();
-            double *o = overlaps[n_overlaps];
-            char tail;
-            if (n_overlaps >= 64 || sscanf(argv[++i], "%lf,%lf,%lf,%lf%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4 ||
-                o[0] != (int)o[0] || o[1] != (int)o[1] || o[0] < 0 || o[1] < 0 || o[0] == o[1]) {
-                fprintf(stderr, "panoptes run: --overlap takes A,B,DX,DY (two different camera indices and a shift in "
-                                "pixels), at most 64 times; not '%s'\n", argv[i]);
-                return 2;
-            }
-            n_overlaps++;
-        } else if (!strcmp(a, "--batch")) {
-            NEED_ARG();
-            p.batch = atoi(argv[++i]);
-        } else if (!strcmp(a, "--fallback")) {
-            NEED_ARG();
-            if (strcmp(argv[++i], "cpu")) {
-                fprintf(stderr, "panoptes run: --fallback takes 'cpu'\n");
-                return 2;
-            }
-            p.fallback_cpu = 1;
-        } else if (!strcmp(a, "--threads")) {
-            NEED_ARG();
-            p.decoder_threads = atoi(argv[++i]);
-        } else if (!strcmp(a, "--timeout")) {
-            NEED_ARG();
-            p.timeout_ms = atoi(argv[++i]);
-        } else if (!strcmp(a, "--reconnect")) {
-            NEED_ARG();
-            p.reconnect = atoi(argv[++i]);
-            if (p.reconnect < -1) p.reconnect = -1;
-        } else if (!strcmp(a, "--max-backoff")) {
-            NEED_ARG();
-            p.backoff_max_ms = (int)(strtod(argv[++i], NULL) * 1000);
-            if (p.backoff_max_ms <= 0) {
-                fprintf(stderr, "panoptes run: --max-backoff takes seconds > 0, e.g. 0.5 or 30\n");
-                return 2;
-            }
-            if (p.backoff_max_ms < 500) p.backoff_min_ms = p.backoff_max_ms;
-        } else if (!strcmp(a, "--rtsp-transport")) {
-            NEED_ARG();
-            const char *t = argv[++i];
-            if (strcmp(t, "tcp") && strcmp(t, "udp")) {
-                fprintf(stderr, "panoptes run: --rtsp-transport takes tcp or udp, not '%s'\n", t);
-                return 2;
-            }
-            p.rtsp_udp = !strcmp(t, "udp");
-        } else if (!strcmp(a, "--realtime")) {
-            p.realtime = 1;
-        } else if (!strcmp(a, "--reid-interval")) {
-            NEED_ARG();
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1000) {
-                fprintf(stderr, "panoptes run: --reid-interval takes a frame count from 1 to 1000, not '%s'\n", argv[i]);
-                return 2;
-            }
-            p.reid_interval = (int)v;
-        } else if (!strcmp(a, "--sync") || !strcmp(a, "--no-sync")) {
-            p.sync = !strcmp(a, "--sync") ? 1 : -1;
-        } else if (!strcmp(a, "--summary-json")) {
-            NEED_ARG();
-            summary_json = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else {
-            fprintf(stderr, "panoptes run: unknown option '%s' (see --help)\n", a);
-            return 2;
-        }
-#undef NEED_ARG
+    memset(&o, 0, sizeof o);
+    pan_pipeline_params_default(&o.p);
+    pan_pipeline_params *p = &o.p;
+    int rc = parse_options(argc, argv, &o);
+    if (rc) {
+        free_camera_lists();
+        return rc < 0 ? 0 : rc;
     }
-    if (n_cams == 0) {
+    if (o.n_cams == 0) {
         const char *s = find_asset("data/vtest.mp4", sample, sizeof sample);
         if (!s) {
             fputs("panoptes run: no --camera given and the bundled sample data/vtest.mp4 is missing;\n"
@@ -407,30 +517,51 @@ int pan_cli_run(int argc, char **argv)
                   stderr);
             return 2;
         }
-        cams[n_cams++] = s;
+        o.cams[o.n_cams++] = s;
     }
-    if (!p.model_path && p.detect) p.model_path = find_asset("models/nanodet.json", model, sizeof model);
-    if (!p.model_path && p.detect) {
+    rc = 2;
+    if (!p->model_path && p->detect) p->model_path = find_asset("models/nanodet.json", model, sizeof model);
+    if (!p->model_path && p->detect) {
         fputs("panoptes run: the default detector models/nanodet.json is missing; run scripts/setup.sh, pass\n"
               "--model FILE, or --no-detect to decode only\n",
               stderr);
-        return 2;
+        goto out;
     }
-    for (int k = 0; k < n_overlaps; k++)
-        if (overlaps[k][0] >= n_cams || overlaps[k][1] >= n_cams) {
+    for (int k = 0; k < o.n_overlaps; k++)
+        if (o.overlaps[k][0] >= o.n_cams || o.overlaps[k][1] >= o.n_cams) {
             fprintf(stderr, "panoptes run: --overlap names camera %d, but there are %d cameras\n",
-                    (int)(overlaps[k][0] >= n_cams ? overlaps[k][0] : overlaps[k][1]), n_cams);
-            return 2;
+                    (int)(o.overlaps[k][0] >= o.n_cams ? o.overlaps[k][0] : o.overlaps[k][1]), o.n_cams);
+            goto out;
         }
-    if (p.annotate_path && p.annotate_camera >= n_cams) {
-        fprintf(stderr, "panoptes run: --annotate-camera %d, but there are %d cameras\n", p.annotate_camera, n_cams);
-        return 2;
+    if (o.out.annotate_path && o.out.annotate_camera >= o.n_cams) {
+        fprintf(stderr, "panoptes run: --annotate-camera %d, but there are %d cameras\n", o.out.annotate_camera,
+                o.n_cams);
+        goto out;
     }
-    p.overlaps = (const double(*)[4])overlaps;
-    p.n_overlaps = n_overlaps;
-    p.cameras = cams;
-    p.n_cameras = n_cams;
-    p.progress = isatty(STDERR_FILENO) && !quiet;
+    p->overlaps = (const double(*)[4])o.overlaps;
+    p->n_overlaps = o.n_overlaps;
+    if (!o.out.jsonl_path && !o.out.mot_dir && !o.out.annotate_path && !o.quiet)
+        fputs("panoptes run: no --out, --mot or --annotate: results are not written, only the summary\n", stderr);
+
+    /* everything that can be checked before the cameras run is checked now */
+    rc = 3;
+    FILE *summary = NULL;
+    pan_outputs *outs = NULL;
+    pan_pipeline *pl = NULL;
+    pan_status st;
+    if (o.summary_json && !(summary = fopen(o.summary_json, "w"))) {
+        fprintf(stderr, "panoptes run: --summary-json %s: cannot write it: %s\n", o.summary_json, strerror(errno));
+        goto out;
+    }
+    if ((st = pan_outputs_create(&outs, &o.out))) {
+        fprintf(stderr, "panoptes run: cannot open the outputs: %s (see the message above)\n", pan_status_str(st));
+        goto done;
+    }
+    if ((st = pan_pipeline_create(&pl, p))) {
+        fprintf(stderr, "panoptes run: %s\n", pan_status_str(st));
+        goto done;
+    }
+    if ((st = pan_outputs_attach(outs, pl))) goto done;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -439,24 +570,33 @@ int pan_cli_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    pan_run_summary sum;
-    pan_status st = pan_pipeline_run(&p, &sum);
-    if (!sum.cameras) {
-        fprintf(stderr, "panoptes run: %s\n", pan_status_str(st));
-        return 3;
+    if ((st = pan_pipeline_start(pl))) goto done;
+    for (int i = 0; i < o.n_cams; i++) {
+        pan_camera_params cp = {.uri = o.cams[i], .name = o.names[i]};
+        if ((st = pan_pipeline_add_camera(pl, &cp, NULL))) goto done;
     }
-    if (!quiet) write_summary(stderr, &sum, 0);
-    if (summary_json) {
-        FILE *f = fopen(summary_json, "w");
-        if (f) {
-            write_summary(f, &sum, 1);
-            fclose(f);
-        } else {
-            fprintf(stderr, "panoptes run: cannot write %s\n", summary_json);
-        }
+    int progress = isatty(STDERR_FILENO) && !o.quiet;
+    while (!got_signal && (st = pan_pipeline_wait(pl, 250)) == PAN_TIMEOUT)
+        if (progress) print_progress(pl, 0);
+    pan_status run_st = pan_pipeline_stop(pl);
+    if (progress) print_progress(pl, 1);
+
+    pan_pipeline_stats stats;
+    if ((st = pan_pipeline_get_stats(pl, &stats))) goto done;
+    int interrupted = got_signal != 0;
+    if (!o.quiet) write_summary(stderr, &stats, interrupted, 0);
+    if (summary) {
+        write_summary(summary, &stats, interrupted, 1);
+        if (fclose(summary)) fprintf(stderr, "panoptes run: --summary-json %s: write failed\n", o.summary_json);
+        summary = NULL;
     }
-    int rc = st ? 3 : sum.failed_cameras ? 1 : 0;
-    pan_run_summary_free(&sum);
+    rc = interrupted ? 128 + got_signal : run_st ? 3 : stats.failed_cameras ? 1 : 0;
+    pan_pipeline_stats_free(&stats);
+done:
+    pan_pipeline_destroy(&pl);
+    pan_outputs_destroy(&outs);
+    if (summary) fclose(summary);
+out:
     free_camera_lists();
     return rc;
 }

@@ -37,9 +37,11 @@ void pan_log_write(pan_log_level level, const char *module, int camera, const ch
     ;
 
 #define PAN_LOG_ENABLED(lvl) ((int)(lvl) <= pan_log_level_current)
-#define pan_log(lvl, module, camera, ...)                                  \
-    do {                                                                   \
-        if (PAN_LOG_ENABLED(lvl)) pan_log_write((lvl), (module), (camera), __VA_ARGS__); \
+/* Errors and warnings are always formatted (they are rare): the last one of each thread is kept
+ * for the camera's statistics even when the level hides it. */
+#define pan_log(lvl, module, camera, ...)                                                             \
+    do {                                                                                              \
+        if (PAN_LOG_ENABLED(lvl) || (int)(lvl) <= PAN_LOG_WARN) pan_log_write((lvl), (module), (camera), __VA_ARGS__); \
     } while (0)
 #define pan_log_error(module, camera, ...) pan_log(PAN_LOG_ERROR, module, camera, __VA_ARGS__)
 #define pan_log_warn(module, camera, ...) pan_log(PAN_LOG_WARN, module, camera, __VA_ARGS__)

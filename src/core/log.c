@@ -1,4 +1,5 @@
 #include "panoptes/log.h"
+#include "core/log_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,9 @@
 volatile int pan_log_level_current = PAN_LOG_INFO;
 
 static pan_log_sink_fn log_sink;
+/* The last error or warning logged on each thread, without its "[level] module: camera N: "
+ * prefix (pan__log_last_error). */
+static _Thread_local char last_error[512];
 static void *log_sink_opaque;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -64,8 +68,17 @@ void pan_log_write(pan_log_level level, const char *module, int camera, const ch
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
         va_end(ap);
     }
+    if (level <= PAN_LOG_WARN) {
+        size_t k = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+        snprintf(last_error, sizeof last_error, "%s", line + k);
+    }
+    if (!PAN_LOG_ENABLED(level)) return;
     pthread_mutex_lock(&log_lock);
     if (log_sink) log_sink(log_sink_opaque, level, line);
     else fprintf(stderr, "%s\n", line);
     pthread_mutex_unlock(&log_lock);
 }
+
+const char *pan__log_last_error(void) { return last_error; }
+
+void pan__log_clear_last_error(void) { last_error[0] = 0; }

@@ -13,7 +13,27 @@ struct pan_jsonl_sink {
     FILE *f;
     int owns;
     char *path;
+    pan_jsonl_extra_fn extra;
+    void *extra_opaque;
 };
+
+void pan_jsonl_sink_set_extra(pan_jsonl_sink *s, pan_jsonl_extra_fn fn, void *opaque)
+{
+    s->extra = fn;
+    s->extra_opaque = opaque;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void write_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
 
 pan_status pan_jsonl_sink_create(pan_jsonl_sink **out, const char *path)
 {
@@ -47,7 +67,13 @@ static void write_box(FILE *f, const float b[4])
 pan_status pan_jsonl_sink_write(pan_jsonl_sink *s, const pan_frame_result *r)
 {
     FILE *f = s->f;
-    fprintf(f, "{\"camera\":%d,\"frame\":%lld,", r->camera, (long long)r->frame);
+    fprintf(f, "{\"camera\":%d,", r->camera);
+    if (r->name) {
+        fputs("\"name\":", f);
+        write_string(f, r->name);
+        fputc(',', f);
+    }
+    fprintf(f, "\"frame\":%lld,", (long long)r->frame);
     if (isfinite(r->pts)) fprintf(f, "\"pts\":%.6f,", r->pts);
     else fputs("\"pts\":null,", f);
     fprintf(f, "\"width\":%d,\"height\":%d,\"detections\":[", r->width, r->height);
@@ -67,7 +93,9 @@ pan_status pan_jsonl_sink_write(pan_jsonl_sink *s, const pan_frame_result *r)
         write_box(f, t->box);
         fprintf(f, ",\"state\":\"%s\"}", pan_track_state_name(t->state));
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    if (s->extra) s->extra(s->extra_opaque, r, f);
+    fputs("}\n", f);
     if (fflush(f) != 0 || ferror(f)) {
         pan_log_error("sink", r->camera, "%s: write failed: %s (disk full?)", s->path, strerror(errno));
         return PAN_IO;

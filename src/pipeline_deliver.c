@@ -1,0 +1,230 @@
+/* The delivery thread: batches of frames from all cameras → the stages → the consumers, and the
+ * cameras' events and ends.
+ *
+ *   camera threads ──frames, then a marker──> frame queue ──> batch (≤ batch frames, closed when
+ *   full or batch_timeout_ms after its first frame) ──> detect → ReID → track → identities ──>
+ *   consumers, frame after frame ──> cameras whose marker came in the batch are finalized
+ *
+ * A camera's marker follows its last frame through the queue, so when the marker is popped every
+ * frame of the camera has been popped, and once the batch is delivered the camera's end can be
+ * told: its final event comes after its last frame. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gpu.h"
+#include "panoptes/log.h"
+#include "pipeline_internal.h"
+
+typedef struct deliver_ctx {
+    pan_pipeline *pl;
+    camera **bc; /* the camera of each frame of the batch */
+} deliver_ctx;
+
+/* Calls every consumer still attached; a failing one is detached, or fails the pipeline. */
+static pan_status deliver_frame(void *opaque, int i, pan_frame_result *r)
+{
+    deliver_ctx *x = opaque;
+    pan_pipeline *pl = x->pl;
+    camera *c = x->bc[i];
+    r->name = c->name;
+    c->frames++;
+    c->detections += r->n_detections;
+    for (int k = 0; k < pl->n_consumers; k++) {
+        const pan_consumer *cs = &pl->consumers[k];
+        if (pl->consumer_off[k] || !cs->on_frame) continue;
+        pan_status st = cs->on_frame(cs->opaque, r);
+        if (!st) continue;
+        pl->consumer_off[k] = 1;
+        if (cs->required) {
+            pan_log_error("pipeline", -1, "%s failed (%s): the pipeline stops", cs->name ? cs->name : "a consumer",
+                          pan_status_str(st));
+            return st;
+        }
+        pan_log_error("pipeline", -1, "%s failed (%s): it gets no more results", cs->name ? cs->name : "a consumer",
+                      pan_status_str(st));
+    }
+    return PAN_OK;
+}
+
+static void free_event(pending_event *e)
+{
+    free((char *)e->e.name);
+    free((char *)e->e.uri);
+    free((char *)e->e.message);
+    free(e);
+}
+
+/* Hands the queued camera events to the consumers. */
+static void deliver_events(pan_pipeline *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pending_event *e = pl->events;
+    pl->events = NULL;
+    pl->events_tail = &pl->events;
+    pthread_mutex_unlock(&pl->lock);
+    while (e) {
+        pending_event *next = e->next;
+        for (int k = 0; k < pl->n_consumers; k++)
+            if (!pl->consumer_off[k] && pl->consumers[k].on_camera)
+                pl->consumers[k].on_camera(pl->consumers[k].opaque, &e->e);
+        free_event(e);
+        e = next;
+    }
+}
+
+/* A failure of the stages or of a required consumer: the pipeline stops its cameras; what is
+ * still queued is dropped and the cameras end as `stopped`. */
+static void fail(pan_pipeline *pl, pan_status st)
+{
+    pthread_mutex_lock(&pl->lock);
+    if (!pl->status) {
+        pl->status = st;
+        pan_log_error("pipeline", -1, "the pipeline failed (%s): stopping its cameras", pan_status_str(st));
+    }
+    for (int i = 0; i < pl->n_cams; i++) atomic_store(&pl->cams[i]->stop, 1);
+    for (int i = 0; i < pl->n_cams; i++) pan__camera_interrupt(pl->cams[i]);
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+/* The camera's marker was popped and its frames are delivered: tell its end. */
+static void finalize(pan_pipeline *pl, int id)
+{
+    pthread_mutex_lock(&pl->lock);
+    camera *c = pan__camera_find(pl, id);
+    pthread_mutex_unlock(&pl->lock);
+    if (!c) return;
+    if (c->started) pthread_join(c->thread, NULL);
+    c->started = 0;
+    pan_stages_cam_destroy(&c->stages);
+    c->fps = 0;
+    pan__camera_post(c, c->final_state, c->final_status, c->final_message[0] ? c->final_message : NULL);
+    pthread_mutex_lock(&pl->lock);
+    c->finalized = 1;
+    int removing = c->removing;
+    pthread_cond_broadcast(&pl->changed);
+    pthread_mutex_unlock(&pl->lock);
+    if (removing) pan__camera_post(c, PAN_CAMERA_REMOVED, PAN_OK, NULL); /* frees it */
+}
+
+/* Once a second: frames/s per camera, device memory. */
+static void tick(pan_pipeline *pl, double now)
+{
+    pthread_mutex_lock(&pl->lock);
+    for (int i = 0; i < pl->n_cams; i++) {
+        camera *c = pl->cams[i];
+        if (c->fps_t > 0 && now > c->fps_t) c->fps = (double)(c->frames - c->fps_frames) / (now - c->fps_t);
+        c->fps_t = now;
+        c->fps_frames = c->frames;
+    }
+    pthread_mutex_unlock(&pl->lock);
+    /* device memory peaks while every decoder is alive: sample it here, not at the end */
+    size_t dev_free, dev_total;
+    if (pl->dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK && dev_total - dev_free > pl->dev_peak)
+        pl->dev_peak = dev_total - dev_free;
+}
+
+static void count_batch(pan_pipeline *pl, int n, double cpu0)
+{
+    double now = pan__now_s();
+    pthread_mutex_lock(&pl->lock);
+    pl->frames_done += n;
+    pl->batches++;
+    int k = 0;
+    while (k + 1 < PAN_BATCH_HIST && (n >> (k + 1))) k++;
+    pl->batch_hist[k]++;
+    pl->deliver_cpu_s = pan__thread_cpu_s() - cpu0;
+    if (pl->steady_f0 < 0 && now - pl->t0 >= PAN_STEADY_AFTER_S) {
+        pl->steady_f0 = pl->frames_done, pl->steady_t0 = now, pl->steady_c0 = pan__process_cpu_s();
+    } else if (pl->steady_f0 >= 0) {
+        pl->steady_f1 = pl->frames_done, pl->steady_t1 = now, pl->steady_c1 = pan__process_cpu_s();
+    }
+    pthread_mutex_unlock(&pl->lock);
+}
+
+void *pan__deliver_main(void *arg)
+{
+    pan_pipeline *pl = arg;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "pan-deliver");
+#endif
+    const int bmax = pl->stages.batch;
+    const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
+    pan_frame **batch = calloc((size_t)bmax, sizeof *batch);
+    pan_stages_cam ***cams = calloc((size_t)bmax, sizeof *cams);
+    camera **bc = calloc((size_t)bmax, sizeof *bc);
+    /* markers of one batch: at most one per camera */
+    int *ended = calloc(PAN_MAX_CAMERAS, sizeof *ended), n_ended = 0;
+    double cpu0 = pan__thread_cpu_s(), last_tick = pan__now_s();
+    deliver_ctx x = {.pl = pl, .bc = bc};
+    if (!batch || !cams || !bc || !ended) {
+        /* nothing can be delivered; the cameras are stopped and their frames dropped (a camera's
+         * end is still told once its thread is done) */
+        fail(pl, PAN_NOMEM);
+        free(batch), free(cams), free(bc), free(ended);
+        batch = NULL, cams = NULL, bc = NULL, ended = NULL;
+    }
+
+    for (;;) {
+        deliver_events(pl);
+        double now = pan__now_s();
+        if (now - last_tick >= 1.0) {
+            tick(pl, now);
+            last_tick = now;
+        }
+        void *item;
+        pan_status q = pan_queue_pop(pl->frames, &item, 100);
+        if (q == PAN_TIMEOUT) continue;
+        if (q == PAN_EOF) break;
+        /* The first item waited; the rest of the batch waits at most batch_timeout_ms after the
+         * first frame, so a slow camera never holds the others back. */
+        int n = 0;
+        double deadline = 0;
+        for (;;) {
+            pan_frame *f = item;
+            if (f->format == PAN_PIXFMT_NONE) {
+                if (ended && n_ended < PAN_MAX_CAMERAS) ended[n_ended++] = f->camera;
+                else finalize(pl, f->camera); /* no batch in flight in that case */
+            } else if (!batch) {
+                pan_frame_unref(&f);
+            } else {
+                if (!n) deadline = pan__now_s() + timeout_s;
+                batch[n++] = f;
+                if (n == bmax) break;
+            }
+            int wait_ms = n ? (int)((deadline - pan__now_s()) * 1000) : 0;
+            if (pan_queue_pop(pl->frames, &item, wait_ms < 0 ? 0 : wait_ms) != PAN_OK) break;
+        }
+        if (n) {
+            pthread_mutex_lock(&pl->lock);
+            for (int i = 0; i < n; i++) {
+                bc[i] = pan__camera_find(pl, batch[i]->camera); /* alive: its marker is behind */
+                cams[i] = &bc[i]->stages;
+            }
+            pan_status failed = pl->status;
+            pthread_mutex_unlock(&pl->lock);
+            if (!failed) {
+                pan_status st = pan_stages_process_batch(&pl->stages, batch, cams, n, deliver_frame, &x);
+                if (st) fail(pl, st);
+            }
+            for (int i = 0; i < n; i++) pan_frame_unref(&batch[i]);
+            count_batch(pl, n, cpu0);
+        }
+        for (int i = 0; i < n_ended; i++) finalize(pl, ended[i]);
+        n_ended = 0;
+    }
+    deliver_events(pl);
+    for (int k = 0; k < pl->n_consumers; k++)
+        if (pl->consumers[k].on_stop) pl->consumers[k].on_stop(pl->consumers[k].opaque);
+    pthread_mutex_lock(&pl->lock);
+    pl->deliver_cpu_s = pan__thread_cpu_s() - cpu0;
+    pthread_mutex_unlock(&pl->lock);
+    tick(pl, pan__now_s());
+    free(batch);
+    free(cams);
+    free(bc);
+    free(ended);
+    return NULL;
+}
