@@ -70,6 +70,9 @@ APT_PKGS=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     # events over MQTT (libmosquitto) and its test: a loopback broker and mosquitto_sub
     libmosquitto-dev mosquitto mosquitto-clients
+    # panoptes serve: HTTP (libmicrohttpd), config file (libyaml), snapshots (TurboJPEG); its tests check
+    # /metrics with promtool (prometheus) and drive the status page in a headless chromium
+    libmicrohttpd-dev libyaml-dev libturbojpeg0-dev prometheus chromium
 )
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
