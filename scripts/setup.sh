@@ -68,6 +68,11 @@ APT_PKGS=(
     # live-camera tests and soak: a loopback RTSP server (tests/peers/rtsp_server.py)
     python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+    # events over MQTT (libmosquitto) and its test: a loopback broker and mosquitto_sub
+    libmosquitto-dev mosquitto mosquitto-clients
+    # panoptes serve: HTTP (libmicrohttpd), config file (libyaml), snapshots (TurboJPEG); its tests check
+    # /metrics with promtool (prometheus) and drive the status page in a headless chromium
+    libmicrohttpd-dev libyaml-dev libturbojpeg0-dev prometheus chromium
 )
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

@@ -227,7 +227,7 @@ static int node_peers_ready(void)
 PAN_TEST(matches_official_postprocess_in_js)
 {
     if (!have("models/nanodet.json") || !have("data/vtest.mp4")) PAN_SKIP("models/nanodet.json or data/vtest.mp4 missing (run scripts/setup.sh)");
-    if (!node_peers_ready()) PAN_SKIP("node or tests/peers/node_modules (tfjs) missing: cd tests/peers && npm install --ignore-scripts");
+    if (!node_peers_ready()) PAN_SKIP_PEER("node or tests/peers/node_modules (tfjs) missing: cd tests/peers && npm install --ignore-scripts");
     enum { N = 3 };
     clip c;
     if (clip_read(&c, N, 40)) PAN_SKIP("cannot read frames with ffmpeg/ffprobe");

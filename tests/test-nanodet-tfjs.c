@@ -63,7 +63,7 @@ PAN_TEST(nanodet_matches_tfjs)
     const char *model = pan_test_path("models/nanodet.json");
     if (access(model, F_OK) || access(pan_test_path("models/nanodet.bin"), F_OK))
         PAN_SKIP("models/nanodet.{json,bin} missing (run scripts/setup.sh)");
-    if (!peers_ready()) PAN_SKIP("tests/peers/node_modules missing (cd tests/peers && npm install --ignore-scripts)");
+    if (!peers_ready()) PAN_SKIP_PEER("tests/peers/node_modules missing (cd tests/peers && npm install --ignore-scripts)");
 
     enum { B = 3 };
     size_t in_n = (size_t)B * 3 * S * S;

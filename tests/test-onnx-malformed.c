@@ -108,7 +108,7 @@ static void node(pb *g, const char *name, const char *op, int n_in, const char *
 /* What to break in the reference model: x[B,2,4,4] -> Conv(w[3,2,1,1], b[3]) -> Relu -> y */
 enum defect {
     OK = 0, NO_GRAPH, BAD_RAW_SIZE, HUGE_DIMS, NEG_DIM, UNKNOWN_OP, MISSING_INPUT, EXTERNAL_DATA, CYCLE,
-    PRODUCED_TWICE, DYNAMIC_HW, CONV3D, NO_OPSET, OUTPUT_UNDEFINED, BAD_DTYPE,
+    PRODUCED_TWICE, DYNAMIC_HW, CONV3D, NO_OPSET, OUTPUT_UNDEFINED, BAD_DTYPE, TWO_UNKNOWN_OPS,
 };
 
 static pb model(enum defect def)
@@ -135,9 +135,9 @@ static pb model(enum defect def)
     const char *conv_in[3] = {"x", def == MISSING_INPUT ? "nope" : "w", "b"};
     if (def == CYCLE) conv_in[0] = "y";
     int64_t ks[3] = {1, 1, 1};
-    node(&g, "conv0", "Conv", 3, conv_in, "h", "kernel_shape", def == CONV3D ? 3 : 2, ks);
+    node(&g, "conv0", def == TWO_UNKNOWN_OPS ? "NotAConv" : "Conv", 3, conv_in, "h", "kernel_shape", def == CONV3D ? 3 : 2, ks);
     const char *relu_in[1] = {"h"};
-    node(&g, "act0", def == UNKNOWN_OP ? "FancyAct" : "Relu", 1, relu_in, def == OUTPUT_UNDEFINED ? "z" : "y", NULL, 0, NULL);
+    node(&g, "act0", def == UNKNOWN_OP || def == TWO_UNKNOWN_OPS ? "FancyAct" : "Relu", 1, relu_in, def == OUTPUT_UNDEFINED ? "z" : "y", NULL, 0, NULL);
     if (def == PRODUCED_TWICE) node(&g, "act1", "Relu", 1, relu_in, "y", NULL, 0, NULL);
     pb_str(&g, 2, "g");
     pb_int(&m, 1, 8); /* ir_version */
@@ -205,6 +205,8 @@ PAN_TEST(each_defect_fails_with_a_message)
         {NO_OPSET, PAN_MODEL, {"opset"}},
         {OUTPUT_UNDEFINED, PAN_MODEL, {"'y'"}},
         {BAD_DTYPE, PAN_UNSUPPORTED, {"'w'", "element type"}},
+        /* every unknown op of the model in one message, not only the first */
+        {TWO_UNKNOWN_OPS, PAN_UNSUPPORTED, {"NotAConv (node 'conv0')", "FancyAct (node 'act0')", "ONNX importer"}},
     };
     pan_log_set_sink(sink, NULL);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -74,10 +74,10 @@ static int read_entry(FILE *f, entry *e)
 PAN_TEST(engine_matches_onnxruntime)
 {
     const char *py = find_python();
-    if (!py) PAN_SKIP("python3 with the onnx module (Debian python3-onnx) not found");
+    if (!py) PAN_SKIP_PEER("python3 with the onnx module (Debian python3-onnx) not found");
     if (access(pan_test_path("tests/peers/node_modules/onnxruntime-node/package.json"), R_OK) ||
         system("node --version >/dev/null 2>&1"))
-        PAN_SKIP("node or tests/peers/node_modules/onnxruntime-node missing: cd tests/peers && npm install --ignore-scripts");
+        PAN_SKIP_PEER("node or tests/peers/node_modules/onnxruntime-node missing: cd tests/peers && npm install --ignore-scripts");
     char dir[] = "/tmp/panoptes-onnx-ort-XXXXXX";
     ASSERT_TRUE(mkdtemp(dir) != NULL);
     char cmd[4096], path[512];

@@ -50,10 +50,10 @@ static float *read_bin(const char *path, size_t n)
 PAN_TEST(reid_cpu_matches_onnxruntime)
 {
     if (system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1"))
-        PAN_SKIP("/usr/bin/python3 with the onnx module (Debian python3-onnx) not found");
+        PAN_SKIP_PEER("/usr/bin/python3 with the onnx module (Debian python3-onnx) not found");
     if (access(pan_test_path("tests/peers/node_modules/onnxruntime-node/package.json"), R_OK) ||
         system("node --version >/dev/null 2>&1"))
-        PAN_SKIP("node or tests/peers/node_modules/onnxruntime-node missing: cd tests/peers && npm install --ignore-scripts");
+        PAN_SKIP_PEER("node or tests/peers/node_modules/onnxruntime-node missing: cd tests/peers && npm install --ignore-scripts");
     const char *vt = pan_test_data("vtest.mp4");
     if (!vt) PAN_SKIP("data/vtest.mp4 missing (run scripts/setup.sh)");
     grab g = {{0}, 0};

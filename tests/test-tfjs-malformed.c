@@ -122,6 +122,9 @@ PAN_TEST(broken_models_fail_cleanly)
     static const bad_case cases[] = {
         {"unknown op", PH "," CONSTS ",{\"name\":\"conv\",\"op\":\"FancyOp\",\"input\":[\"x\"]}," TAIL, GOOD_MANIFEST, 222,
          PAN_UNSUPPORTED, "FancyOp"},
+        {"every unknown op in one message",
+         PH "," CONSTS ",{\"name\":\"conv\",\"op\":\"FancyOp\",\"input\":[\"x\"]},{\"name\":\"add\",\"op\":\"OtherOp\",\"input\":[\"conv\",\"b\"]},{\"name\":\"out\",\"op\":\"FancyOp\",\"input\":[\"add\"]}",
+         GOOD_MANIFEST, 222, PAN_UNSUPPORTED, "FancyOp (2 nodes, first 'conv'), OtherOp (node 'add')"},
         {"missing shard", GOOD_NODES, MANIFEST("nope.bin", "3,3,2,3", "float16"), 222, PAN_NOTFOUND, "nope.bin"},
         {"truncated shard", GOOD_NODES, GOOD_MANIFEST, 100, PAN_CORRUPT, "'w'"},
         {"weights one byte short", GOOD_NODES, GOOD_MANIFEST, 221, PAN_CORRUPT, "'b'"},

@@ -29,7 +29,7 @@ PAN_TEST(corpus_models_match_tfjs)
 {
     if (access(pan_test_path("tests/peers/node_modules/@tensorflow/tfjs-backend-wasm"), F_OK) ||
         system("node --version >/dev/null 2>&1"))
-        PAN_SKIP("tests/peers/node_modules missing (cd tests/peers && npm install --ignore-scripts)");
+        PAN_SKIP_PEER("tests/peers/node_modules missing (cd tests/peers && npm install --ignore-scripts)");
     static const char *models[] = {"conv", "nanodet-mini", "misc", "more"};
     char dir[] = "/tmp/panoptes-tfjs-ops-XXXXXX";
     ASSERT_TRUE(mkdtemp(dir));

@@ -43,6 +43,18 @@ typedef struct pan_test_ctx {
 #define PAN_SKIP(...) do { fprintf(stderr, "  skipped: "); fprintf(stderr, __VA_ARGS__); \
     fprintf(stderr, "\n"); pan__t->skipped = 1; return; } while (0)
 
+/* For a missing reference peer (TF.js or ONNX Runtime under tests/peers/node_modules, Debian's
+ * python3-onnx that builds the models they compare): skips, except under CI (CI=true or 1), where
+ * scripts/setup.sh has installed every peer, so a missing one fails the case instead of letting a
+ * comparison that never ran pass as skipped. */
+static inline int pan_test_under_ci(void)
+{
+    const char *ci = getenv("CI");
+    return ci && (!strcmp(ci, "true") || !strcmp(ci, "1"));
+}
+#define PAN_SKIP_PEER(...) do { if (pan_test_under_ci()) { fprintf(stderr, "  CI=true, so a missing peer fails: "); \
+    PAN__FAIL(__VA_ARGS__); } PAN_SKIP(__VA_ARGS__); } while (0)
+
 /* Path of a file under the source tree (PANOPTES_SOURCE_DIR is set by CMake). */
 static inline const char *pan_test_path(const char *rel)
 {

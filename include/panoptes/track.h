@@ -49,7 +49,8 @@ typedef struct pan_tracker_params {
     float std_weight_position; /* 1/20 */
     float std_weight_velocity; /* 1/160 */
     int camera;                /* for log lines only; -1 if none */
-    /* Frame size in pixels, or 0 when unknown. When known, a lost track whose predicted centre
+    /* Frame size in pixels, or 0 when unknown. When known, reported boxes are clamped to
+     * [0, frame_width] x [0, frame_height] (the filter's estimate is not), and a lost track whose predicted centre
      * leaves the frame is removed at once: it walked out, and keeping it only invites someone
      * entering at the same border to take over its id. (Removing tracks lost while merely touching
      * an edge was tried and rejected: it split tracks of people walking along an edge.) (0, 0) */

@@ -26,7 +26,6 @@ static int retained[PAN_GPU_MAX_DEVICES];
 static _Thread_local int thread_device = -1; /* device made current on this thread */
 
 static atomic_int strict_mode = -1; /* -1: not read from the environment yet */
-static atomic_ullong pixel_bytes;
 static atomic_ullong violations;
 
 static void probe(void)
@@ -250,6 +249,3 @@ pan_status pan_gpu_check_device_ptr(const void *p, const char *stage)
     return PAN_OK;
 }
 
-void pan_gpu_count_pixel_copy(size_t bytes) { atomic_fetch_add_explicit(&pixel_bytes, bytes, memory_order_relaxed); }
-
-uint64_t pan_gpu_pixel_bytes_copied(void) { return atomic_load(&pixel_bytes); }

@@ -10,7 +10,8 @@
  * pan_gpu_check_device_ptr(ptr, "stage name"). In strict mode (the default) a pointer that is
  * not device memory is a hard PAN_RESIDENCY error naming the stage, never a silent fallback.
  * Bytes of pixel data copied between host and device are counted (pan_gpu_count_pixel_copy);
- * the run summary prints pan_gpu_pixel_bytes_copied(), which must be 0 on the cuda backend.
+ * the run summary prints the run's own count (pan_gpu_pixel_copy_scope), which must be 0 on the
+ * cuda backend.
  *
  * In builds without CUDA every function links and returns PAN_NOGPU (or 0 / "none"). */
 #ifndef PANOPTES_GPU_H
@@ -79,9 +80,18 @@ int pan_gpu_strict(void);
 uint64_t pan_gpu_residency_violations(void);
 
 /* Host<->device copies of pixel data must be counted by whoever makes them (test and debug
- * tools only; the cuda pipeline makes none). Thread-safe. */
+ * tools only; the cuda pipeline makes none). Thread-safe; counted in every build (gpu_copies.c). */
 void pan_gpu_count_pixel_copy(size_t bytes);
+/* All copies of the process so far (monotonic). A run's own figure is its scope's, not this. */
 uint64_t pan_gpu_pixel_bytes_copied(void);
+/* Per-run accounting. `counter` (zeroed by the caller, living as long as the run) receives the
+ * copies made by the calling thread from now on, in addition to the process total, until the
+ * thread joins another scope or NULL. A pipeline calls it with its run's counter first thing in
+ * every thread it starts (and NULL before the thread ends), and reports
+ * pan_gpu_pixel_copy_scope_read(&counter): copies by the consumers it calls (--annotate's
+ * downloads) count, copies by the rest of the process do not. */
+void pan_gpu_pixel_copy_scope(uint64_t *counter);
+uint64_t pan_gpu_pixel_copy_scope_read(const uint64_t *counter);
 
 #ifdef __cplusplus
 }

@@ -75,8 +75,6 @@ pan_status pan_gpu_check_device_ptr(const void *p, const char *stage)
 void pan_gpu_set_strict(int strict) { (void)strict; }
 int pan_gpu_strict(void) { return 1; }
 uint64_t pan_gpu_residency_violations(void) { return 0; }
-void pan_gpu_count_pixel_copy(size_t bytes) { (void)bytes; }
-uint64_t pan_gpu_pixel_bytes_copied(void) { return 0; }
 #endif
 
 #ifndef PANOPTES_HAVE_CUDA

@@ -108,6 +108,10 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
 {
     size_t arena_bytes = 0, scratch = 0, n_ptrs = 0;
     int64_t top = 0;
+    unsigned char has[PAN_OP_COUNT];
+    for (int op = 0; op < PAN_OP_COUNT; op++) has[op] = (unsigned char)pan__cpu_has_op((pan_op)op);
+    pan_status st = pan__graph_check_backend(g, "cpu", has);
+    if (st) return st;
     for (int i = 0; i < g->n_tensors; i++) {
         const pan_tensor *T = &g->tensors[i];
         if (T->offset >= 0 && T->offset + T->nbytes > top) top = T->offset + T->nbytes;

@@ -1,32 +1,17 @@
-/* Dispatch of one IR node to its cpu kernel. */
+/* Dispatch of one IR node to its cpu kernel: the op table's cpu column (op_table.h). */
 #include "nn/cpu_ops.h"
 #include "panoptes/log.h"
 
+typedef pan_status (*cpu_kernel)(const pan_cpu_call *c);
+#define PAN__OP_CPU(id, name, kind, attrs, onnx, shape, cpu, cuda) cpu,
+static const cpu_kernel cpu_kernels[PAN_OP_COUNT] = {PAN_OP_TABLE(PAN__OP_CPU)};
+#undef PAN__OP_CPU
+
+int pan__cpu_has_op(pan_op op) { return (unsigned)op < PAN_OP_COUNT && cpu_kernels[op] != NULL; }
+
 pan_status pan__cpu_op_run(const pan_cpu_call *c)
 {
-    pan_status st;
-    switch (c->n->op) {
-    case PAN_OP_CONV: st = pan__cpu_conv(c); break;
-    case PAN_OP_BATCHNORM: st = pan__cpu_batchnorm(c); break;
-    case PAN_OP_GEMM: st = pan__cpu_gemm(c); break;
-    case PAN_OP_MATMUL: st = pan__cpu_matmul(c); break;
-    case PAN_OP_CAST: st = pan__cpu_cast(c); break;
-    case PAN_OP_ADD:
-    case PAN_OP_SUB:
-    case PAN_OP_MUL:
-    case PAN_OP_DIV:
-    case PAN_OP_POW:
-    case PAN_OP_MAX:
-    case PAN_OP_MIN: st = pan__cpu_binary(c); break;
-    case PAN_OP_SOFTMAX: st = pan__cpu_softmax(c); break;
-    case PAN_OP_REDUCE_MEAN: st = pan__cpu_reduce_mean(c); break;
-    case PAN_OP_MAXPOOL:
-    case PAN_OP_AVGPOOL: st = pan__cpu_pool2d(c); break;
-    case PAN_OP_GLOBAL_AVGPOOL:
-    case PAN_OP_GLOBAL_MAXPOOL: st = pan__cpu_global_pool(c); break;
-    case PAN_OP_RESIZE: st = pan__cpu_resize(c); break;
-    default: st = pan__op_is_unary(c->n->op) ? pan__cpu_unary(c) : pan__cpu_data(c); break;
-    }
+    pan_status st = pan__cpu_has_op(c->n->op) ? cpu_kernels[c->n->op](c) : PAN_UNSUPPORTED;
     if (st == PAN_UNSUPPORTED) {
         const pan_tensor *t = c->n->n_inputs > 0 && c->n->inputs[0] >= 0 ? &c->g->tensors[c->n->inputs[0]] : NULL;
         pan_log_error("nn", -1, "%s: node '%s' (%s): not supported by the cpu backend for dtype %s", c->g->source,

@@ -33,11 +33,13 @@ typedef struct pan_cpu_call {
     void *scratch;         /* pan__cpu_op_scratch_bytes(g, n) bytes, 64-byte aligned */
 } pan_cpu_call;
 
+/* The op has a cpu kernel (the op table's cpu column is not NULL). */
+int pan__cpu_has_op(pan_op op);
 /* Workspace one node needs (im2col buffer for convs); 0 for most ops. */
 size_t pan__cpu_op_scratch_bytes(const pan_graph *g, const pan_node *n);
 pan_status pan__cpu_op_run(const pan_cpu_call *c);
 
-/* Per-family entry points (cpu_ops_*.c), dispatched by pan__cpu_op_run. */
+/* Per-family entry points (cpu_ops_*.c): the op table's cpu column, dispatched by pan__cpu_op_run. */
 pan_status pan__cpu_conv(const pan_cpu_call *c);
 pan_status pan__cpu_batchnorm(const pan_cpu_call *c);
 pan_status pan__cpu_gemm(const pan_cpu_call *c);
@@ -50,7 +52,7 @@ pan_status pan__cpu_reduce_mean(const pan_cpu_call *c);
 pan_status pan__cpu_pool2d(const pan_cpu_call *c);
 pan_status pan__cpu_global_pool(const pan_cpu_call *c);
 pan_status pan__cpu_resize(const pan_cpu_call *c);
-pan_status pan__cpu_data(const pan_cpu_call *c); /* concat, split, slice, transpose, pad, gather, ... */
+pan_status pan__cpu_data(const pan_cpu_call *c); /* identity, concat, split, slice, transpose, pad, gather, ... */
 
 /* Applies a fused activation to n floats in place. */
 void pan__cpu_act(float *x, int64_t n, pan_act act, float alpha, float beta);

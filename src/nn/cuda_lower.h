@@ -21,7 +21,10 @@ int pan__cu_act_of(pan_act a);
 pan_status pan__cu_add_copy(pan_cu_exec *ex, int node_idx, int rank, const int64_t *dims, int tx, int ty,
                             const int64_t *xstr, int64_t xoff, const int64_t *ystr, int64_t yoff, int ydtype);
 
-/* Per-op lowering: append the node's steps (node_idx = its index in ex->g->nodes). */
+/* Per-op lowering, the op table's cuda column: append the node's steps (node_idx = its index in
+ * ex->g->nodes). */
+pan_status pan__cu_lower_unary(pan_cu_exec *ex, int node_idx, const pan_node *n);
+pan_status pan__cu_lower_cast(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_conv(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_gemm(pan_cu_exec *ex, int node_idx, const pan_node *n);
 pan_status pan__cu_lower_batchnorm(pan_cu_exec *ex, int node_idx, const pan_node *n);

@@ -275,46 +275,35 @@ int pan__cu_act_of(pan_act a)
     }
 }
 
-/* The channel concat that is the only consumer of conv output t, and t's channel offset in it;
- * -1 when t has other consumers, is a graph output, or the concat is not along NHWC channels. */
-static pan_status lower_node(pan_cu_exec *ex, int node_idx, const pan_node *n)
+pan_status pan__cu_lower_unary(pan_cu_exec *ex, int node_idx, const pan_node *n)
 {
     int pos = ex->n_steps;
-    switch (pan__op_is_unary(n->op) ? PAN_OP_RELU : n->op) {
-    case PAN_OP_CONV: return pan__cu_lower_conv(ex, node_idx, n);
-    case PAN_OP_BATCHNORM: return pan__cu_lower_batchnorm(ex, node_idx, n);
-    case PAN_OP_GEMM: case PAN_OP_MATMUL: return pan__cu_lower_gemm(ex, node_idx, n);
-    case PAN_OP_RELU: { /* and every unary op: mapped here by the switch */
-        if (!pan__cu_is_float(OUT(0)->dtype)) break;
-        NEW_STEP(s, PAN_CU_STEP_UNARY);
-        TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &s->y));
-        TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &s->a));
-        if (IN(0)->flags & PAN_TENSOR_CONST) break; /* would have been folded; layouts could differ */
-        s->op = unop_of(n->op);
-        s->alpha = n->attrs.unary.alpha;
-        s->beta = n->attrs.unary.beta;
-        s->n = ex->ti[n->outputs[0]].numel;
-        return PAN_OK;
+    if (!pan__cu_is_float(OUT(0)->dtype) || (IN(0)->flags & PAN_TENSOR_CONST)) { /* would have been folded */
+        pan__cu_lower_error(ex, n, "not supported by the cuda backend on integer or constant inputs (use --backend cpu)");
+        return PAN_UNSUPPORTED;
     }
-    case PAN_OP_CAST:
-        if (pan__cu_is_float(IN(0)->dtype) && pan__cu_is_float(OUT(0)->dtype)) return pan__cu_lower_reshape(ex, node_idx, n);
-        break;
-    case PAN_OP_ADD: case PAN_OP_SUB: case PAN_OP_MUL: case PAN_OP_DIV: case PAN_OP_POW: case PAN_OP_MAX:
-    case PAN_OP_MIN: return pan__cu_lower_binary(ex, node_idx, n);
-    case PAN_OP_CONCAT: case PAN_OP_SPLIT: return pan__cu_lower_concat_split(ex, node_idx, n);
-    case PAN_OP_IDENTITY: case PAN_OP_RESHAPE: case PAN_OP_FLATTEN: case PAN_OP_SQUEEZE: case PAN_OP_UNSQUEEZE:
-        return pan__cu_lower_reshape(ex, node_idx, n);
-    case PAN_OP_TRANSPOSE: case PAN_OP_EXPAND: case PAN_OP_SLICE: return pan__cu_lower_transpose_expand_slice(ex, node_idx, n);
-    case PAN_OP_PAD: return pan__cu_lower_pad(ex, node_idx, n);
-    case PAN_OP_MAXPOOL: case PAN_OP_AVGPOOL: case PAN_OP_GLOBAL_AVGPOOL: case PAN_OP_GLOBAL_MAXPOOL:
-        return pan__cu_lower_pool(ex, node_idx, n);
-    case PAN_OP_RESIZE: return pan__cu_lower_resize(ex, node_idx, n);
-    case PAN_OP_SOFTMAX: return pan__cu_lower_softmax(ex, node_idx, n);
-    default: break;
-    }
-    pan__cu_lower_error(ex, n, "not supported by the cuda backend (use --backend cpu, or file an issue with the model)");
+    NEW_STEP(s, PAN_CU_STEP_UNARY);
+    TRY(pan__cu_tensor_ref(ex, n->outputs[0], pos, &s->y));
+    TRY(pan__cu_tensor_ref(ex, n->inputs[0], pos, &s->a));
+    s->op = unop_of(n->op);
+    s->alpha = n->attrs.unary.alpha;
+    s->beta = n->attrs.unary.beta;
+    s->n = ex->ti[n->outputs[0]].numel;
+    return PAN_OK;
+}
+
+pan_status pan__cu_lower_cast(pan_cu_exec *ex, int node_idx, const pan_node *n)
+{
+    if (pan__cu_is_float(IN(0)->dtype) && pan__cu_is_float(OUT(0)->dtype)) return pan__cu_lower_reshape(ex, node_idx, n);
+    pan__cu_lower_error(ex, n, "not supported by the cuda backend between integer types (use --backend cpu)");
     return PAN_UNSUPPORTED;
 }
+
+/* The op table's cuda column. */
+typedef pan_status (*lower_fn)(pan_cu_exec *ex, int node_idx, const pan_node *n);
+#define PAN__OP_CUDA(id, name, kind, attrs, onnx, shape, cpu, cuda) cuda,
+static const lower_fn lowerings[PAN_OP_COUNT] = {PAN_OP_TABLE(PAN__OP_CUDA)};
+#undef PAN__OP_CUDA
 
 pan_status pan__cu_lower(pan_cu_exec *ex)
 {
@@ -333,6 +322,10 @@ pan_status pan__cu_lower(pan_cu_exec *ex)
             return PAN_LIMIT;
         }
     }
+    /* every op of the model the backend lacks, in one message */
+    unsigned char has[PAN_OP_COUNT];
+    for (int op = 0; op < PAN_OP_COUNT; op++) has[op] = lowerings[op] != NULL;
+    TRY(pan__graph_check_backend(g, "cuda", has));
     /* graph inputs and outputs get buffers even when no step touches them */
     for (int i = 0; i < g->n_inputs; i++) {
         pan_cu_ref r;
@@ -345,7 +338,7 @@ pan_status pan__cu_lower(pan_cu_exec *ex)
         for (int k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0 && !(g->tensors[n->outputs[k]].flags & PAN_TENSOR_CONST)) runtime = 1;
         if (!runtime) continue; /* folded */
-        TRY(lower_node(ex, i, n));
+        TRY(lowerings[n->op](ex, i, n));
     }
     for (int i = 0; i < g->n_outputs; i++) {
         pan_cu_ref r;

@@ -78,7 +78,7 @@ pan_status pan__slice_resolve(const pan_graph *g, const pan_node *n, int64_t *st
     return PAN_OK;
 }
 
-static pan_status infer_reshape(pan_graph *g, pan_node *n)
+static pan_status infer_reshape_rule(pan_graph *g, pan_node *n)
 {
     const pan_tensor *x = IN(0);
     const pan_tensor *s = pan__infer_const_input(g, n, 1, "shape");
@@ -132,7 +132,7 @@ static pan_status infer_reshape(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x->dtype, (int)k, d);
 }
 
-static pan_status infer_concat(pan_graph *g, pan_node *n)
+static pan_status infer_concat_rule(pan_graph *g, pan_node *n)
 {
     if (n->n_inputs < 1 || need(g, n, n->n_inputs)) return PAN_MODEL;
     const pan_tensor *x0 = IN(0);
@@ -158,7 +158,7 @@ static pan_status infer_concat(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x0->dtype, x0->rank, d);
 }
 
-static pan_status infer_split(pan_graph *g, pan_node *n)
+static pan_status infer_split_rule(pan_graph *g, pan_node *n)
 {
     const pan_tensor *x = IN(0);
     int ax = pan__infer_axis(g, n, n->attrs.axis.axis, x->rank);
@@ -257,139 +257,205 @@ static pan_status infer_shape_const(pan_graph *g, pan_node *n, int slot, int64_t
     return PAN_OK;
 }
 
-pan_status pan__infer_data_node(pan_graph *g, pan_node *n)
+/* The rules below (the op table's shape column) all need input 0 (x). */
+
+pan_status pan__infer_concat(pan_graph *g, pan_node *n)
 {
+    if (need(g, n, 1)) return PAN_MODEL;
+    return infer_concat_rule(g, n);
+}
+
+pan_status pan__infer_split(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    return infer_split_rule(g, n);
+}
+
+pan_status pan__infer_slice(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    pan_status st;
+    int64_t start[PAN_MAX_DIMS], step[PAN_MAX_DIMS];
+    if (need(g, n, 3)) return PAN_MODEL;
+    if ((st = pan__slice_resolve(g, n, start, step, d))) return st;
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
+}
+
+pan_status pan__infer_reshape(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    if (need(g, n, 2)) return PAN_MODEL;
+    return infer_reshape_rule(g, n);
+}
+
+pan_status pan__infer_transpose(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    pan_transpose_attrs *a = &n->attrs.transpose;
+    if (a->n_perm == 0) {
+        a->n_perm = x->rank;
+        for (int i = 0; i < x->rank; i++) a->perm[i] = x->rank - 1 - i;
+    }
+    int seen[PAN_MAX_DIMS] = {0};
+    if (a->n_perm != x->rank) {
+        pan__infer_error(g, n, "perm has %d entries for '%s' of rank %d", a->n_perm, x->name, x->rank);
+        return PAN_SHAPE;
+    }
+    for (int i = 0; i < x->rank; i++) {
+        if (a->perm[i] < 0 || a->perm[i] >= x->rank || seen[a->perm[i]]++) {
+            pan__infer_error(g, n, "perm is not a permutation of 0..%d", x->rank - 1);
+            return PAN_SHAPE;
+        }
+        d[i] = x->dims[a->perm[i]];
+    }
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
+}
+
+pan_status pan__infer_flatten(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    int64_t ax = n->attrs.axis.axis < 0 ? n->attrs.axis.axis + x->rank : n->attrs.axis.axis;
+    if (ax < 0 || ax > x->rank) {
+        pan__infer_error(g, n, "axis %lld out of range", (long long)n->attrs.axis.axis);
+        return PAN_SHAPE;
+    }
+    d[0] = d[1] = 1;
+    for (int i = 0; i < x->rank; i++) d[i >= ax] *= x->dims[i];
+    return pan__infer_set(g, n, 0, x->dtype, 2, d);
+}
+
+pan_status pan__infer_squeeze(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    return infer_squeeze(g, n, 0);
+}
+
+pan_status pan__infer_unsqueeze(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    return infer_squeeze(g, n, 1);
+}
+
+pan_status pan__infer_expand(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
     int64_t d[PAN_MAX_DIMS];
     int r;
     pan_status st;
+    if (need(g, n, 2)) return PAN_MODEL;
+    int64_t s[PAN_MAX_DIMS];
+    int sr;
+    if ((st = infer_shape_const(g, n, 1, s, &sr))) return st;
+    r = sr > x->rank ? sr : x->rank;
+    for (int i = 0; i < r; i++) {
+        int ix = i - (r - x->rank), is = i - (r - sr);
+        int64_t a = ix >= 0 ? x->dims[ix] : 1, b = is >= 0 ? s[is] : 1;
+        if (a != b && a != 1 && b != 1) {
+            pan__infer_error(g, n, "cannot expand '%s' to the requested shape", x->name);
+            return PAN_SHAPE;
+        }
+        d[i] = a == 1 ? b : a;
+    }
+    return pan__infer_set(g, n, 0, x->dtype, r, d);
+}
+
+pan_status pan__infer_pad(pan_graph *g, pan_node *n)
+{
     if (need(g, n, 1)) return PAN_MODEL;
     const pan_tensor *x = IN(0);
-    switch (n->op) {
-    case PAN_OP_CONCAT: return infer_concat(g, n);
-    case PAN_OP_SPLIT: return infer_split(g, n);
-    case PAN_OP_SLICE: {
-        int64_t start[PAN_MAX_DIMS], step[PAN_MAX_DIMS];
-        if (need(g, n, 3)) return PAN_MODEL;
-        if ((st = pan__slice_resolve(g, n, start, step, d))) return st;
-        return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
+    int64_t d[PAN_MAX_DIMS];
+    if (need(g, n, 2)) return PAN_MODEL;
+    const pan_tensor *p = pan__infer_const_input(g, n, 1, "pads");
+    if (!p) return PAN_UNSUPPORTED;
+    if (pan__tensor_numel(p) != 2 * x->rank) {
+        pan__infer_error(g, n, "pads '%s' needs %d elements", p->name, 2 * x->rank);
+        return PAN_SHAPE;
     }
-    case PAN_OP_RESHAPE:
-        if (need(g, n, 2)) return PAN_MODEL;
-        return infer_reshape(g, n);
-    case PAN_OP_TRANSPOSE: {
-        pan_transpose_attrs *a = &n->attrs.transpose;
-        if (a->n_perm == 0) {
-            a->n_perm = x->rank;
-            for (int i = 0; i < x->rank; i++) a->perm[i] = x->rank - 1 - i;
-        }
-        int seen[PAN_MAX_DIMS] = {0};
-        if (a->n_perm != x->rank) {
-            pan__infer_error(g, n, "perm has %d entries for '%s' of rank %d", a->n_perm, x->name, x->rank);
+    for (int i = 0; i < x->rank; i++) {
+        int64_t b = pan__tensor_get_i64(p, i), e = pan__tensor_get_i64(p, i + x->rank);
+        if (b < -PAN_MAX_DIM_VALUE || b > PAN_MAX_DIM_VALUE || e < -PAN_MAX_DIM_VALUE || e > PAN_MAX_DIM_VALUE ||
+            (b < 0 || e < 0) || (n->attrs.pad.mode == PAN_PAD_REFLECT && (b >= x->dims[i] || e >= x->dims[i])) ||
+            (n->attrs.pad.mode != PAN_PAD_CONSTANT && x->dims[i] == 0 && (b || e))) {
+            pan__infer_error(g, n, "pads %lld,%lld on axis %d are invalid or unsupported (negative pads)",
+                             (long long)b, (long long)e, i);
             return PAN_SHAPE;
         }
-        for (int i = 0; i < x->rank; i++) {
-            if (a->perm[i] < 0 || a->perm[i] >= x->rank || seen[a->perm[i]]++) {
-                pan__infer_error(g, n, "perm is not a permutation of 0..%d", x->rank - 1);
-                return PAN_SHAPE;
-            }
-            d[i] = x->dims[a->perm[i]];
-        }
-        return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
+        d[i] = x->dims[i] + b + e;
     }
-    case PAN_OP_FLATTEN: {
-        int64_t ax = n->attrs.axis.axis < 0 ? n->attrs.axis.axis + x->rank : n->attrs.axis.axis;
-        if (ax < 0 || ax > x->rank) {
-            pan__infer_error(g, n, "axis %lld out of range", (long long)n->attrs.axis.axis);
-            return PAN_SHAPE;
-        }
-        d[0] = d[1] = 1;
-        for (int i = 0; i < x->rank; i++) d[i >= ax] *= x->dims[i];
-        return pan__infer_set(g, n, 0, x->dtype, 2, d);
-    }
-    case PAN_OP_SQUEEZE: return infer_squeeze(g, n, 0);
-    case PAN_OP_UNSQUEEZE: return infer_squeeze(g, n, 1);
-    case PAN_OP_EXPAND: {
-        if (need(g, n, 2)) return PAN_MODEL;
-        int64_t s[PAN_MAX_DIMS];
-        int sr;
-        if ((st = infer_shape_const(g, n, 1, s, &sr))) return st;
-        r = sr > x->rank ? sr : x->rank;
-        for (int i = 0; i < r; i++) {
-            int ix = i - (r - x->rank), is = i - (r - sr);
-            int64_t a = ix >= 0 ? x->dims[ix] : 1, b = is >= 0 ? s[is] : 1;
-            if (a != b && a != 1 && b != 1) {
-                pan__infer_error(g, n, "cannot expand '%s' to the requested shape", x->name);
-                return PAN_SHAPE;
-            }
-            d[i] = a == 1 ? b : a;
-        }
-        return pan__infer_set(g, n, 0, x->dtype, r, d);
-    }
-    case PAN_OP_PAD: {
-        if (need(g, n, 2)) return PAN_MODEL;
-        const pan_tensor *p = pan__infer_const_input(g, n, 1, "pads");
-        if (!p) return PAN_UNSUPPORTED;
-        if (pan__tensor_numel(p) != 2 * x->rank) {
-            pan__infer_error(g, n, "pads '%s' needs %d elements", p->name, 2 * x->rank);
-            return PAN_SHAPE;
-        }
-        for (int i = 0; i < x->rank; i++) {
-            int64_t b = pan__tensor_get_i64(p, i), e = pan__tensor_get_i64(p, i + x->rank);
-            if (b < -PAN_MAX_DIM_VALUE || b > PAN_MAX_DIM_VALUE || e < -PAN_MAX_DIM_VALUE || e > PAN_MAX_DIM_VALUE ||
-                (b < 0 || e < 0) || (n->attrs.pad.mode == PAN_PAD_REFLECT && (b >= x->dims[i] || e >= x->dims[i])) ||
-                (n->attrs.pad.mode != PAN_PAD_CONSTANT && x->dims[i] == 0 && (b || e))) {
-                pan__infer_error(g, n, "pads %lld,%lld on axis %d are invalid or unsupported (negative pads)",
-                                 (long long)b, (long long)e, i);
-                return PAN_SHAPE;
-            }
-            d[i] = x->dims[i] + b + e;
-        }
-        return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
-    }
-    case PAN_OP_GATHER: {
-        if (need(g, n, 2)) return PAN_MODEL;
-        const pan_tensor *idx = IN(1);
-        int ax = pan__infer_axis(g, n, n->attrs.axis.axis, x->rank);
-        if (ax < 0) return PAN_SHAPE;
-        if (idx->dtype != PAN_DTYPE_I32 && idx->dtype != PAN_DTYPE_I64) {
-            pan__infer_error(g, n, "indices '%s' must be int32/int64", idx->name);
-            return PAN_MODEL;
-        }
-        r = 0;
-        if (x->rank - 1 + idx->rank > PAN_MAX_DIMS) return PAN_SHAPE;
-        for (int i = 0; i < ax; i++) d[r++] = x->dims[i];
-        for (int i = 0; i < idx->rank; i++) d[r++] = idx->dims[i];
-        for (int i = ax + 1; i < x->rank; i++) d[r++] = x->dims[i];
-        return pan__infer_set(g, n, 0, x->dtype, r, d);
-    }
-    case PAN_OP_SHAPE: {
-        int64_t s = n->attrs.shape.start, e = n->attrs.shape.end ? n->attrs.shape.end : x->rank;
-        if (s < 0) s += x->rank;
-        if (e < 0) e += x->rank;
-        s = s < 0 ? 0 : s > x->rank ? x->rank : s;
-        e = e < 0 ? 0 : e > x->rank ? x->rank : e;
-        n->attrs.shape.start = s;
-        n->attrs.shape.end = e;
-        d[0] = e > s ? e - s : 0;
-        if (d[0] == 0) n->attrs.shape.end = s; /* empty */
-        return pan__infer_set(g, n, 0, PAN_DTYPE_I64, 1, d);
-    }
-    case PAN_OP_CONSTANT_OF_SHAPE:
-        if ((st = infer_shape_const(g, n, 0, d, &r))) return st;
-        return pan__infer_set(g, n, 0, n->attrs.fill.dtype, r, d);
-    case PAN_OP_SPARSE_TO_DENSE: {
-        if (need(g, n, 4)) return PAN_MODEL;
-        if ((st = infer_shape_const(g, n, 1, d, &r))) return st;
-        const pan_tensor *v = IN(2);
-        if (IN(3)->dtype != v->dtype || pan__tensor_numel(IN(3)) != 1 || x->rank > 2 ||
-            (x->rank == 2 && x->dims[1] != r) || (pan__tensor_numel(v) != 1 && pan__tensor_numel(v) != (x->rank ? x->dims[0] : 1))) {
-            pan__infer_error(g, n, "indices/values/default do not fit output shape of rank %d", r);
-            return PAN_SHAPE;
-        }
-        return pan__infer_set(g, n, 0, v->dtype, r, d);
-    }
-    default:
-        pan__infer_error(g, n, "op has no shape rule");
-        return PAN_UNSUPPORTED;
-    }
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, d);
 }
+
+pan_status pan__infer_gather(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    int r;
+    if (need(g, n, 2)) return PAN_MODEL;
+    const pan_tensor *idx = IN(1);
+    int ax = pan__infer_axis(g, n, n->attrs.axis.axis, x->rank);
+    if (ax < 0) return PAN_SHAPE;
+    if (idx->dtype != PAN_DTYPE_I32 && idx->dtype != PAN_DTYPE_I64) {
+        pan__infer_error(g, n, "indices '%s' must be int32/int64", idx->name);
+        return PAN_MODEL;
+    }
+    r = 0;
+    if (x->rank - 1 + idx->rank > PAN_MAX_DIMS) return PAN_SHAPE;
+    for (int i = 0; i < ax; i++) d[r++] = x->dims[i];
+    for (int i = 0; i < idx->rank; i++) d[r++] = idx->dims[i];
+    for (int i = ax + 1; i < x->rank; i++) d[r++] = x->dims[i];
+    return pan__infer_set(g, n, 0, x->dtype, r, d);
+}
+
+pan_status pan__infer_shape(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    int64_t s = n->attrs.shape.start, e = n->attrs.shape.end ? n->attrs.shape.end : x->rank;
+    if (s < 0) s += x->rank;
+    if (e < 0) e += x->rank;
+    s = s < 0 ? 0 : s > x->rank ? x->rank : s;
+    e = e < 0 ? 0 : e > x->rank ? x->rank : e;
+    n->attrs.shape.start = s;
+    n->attrs.shape.end = e;
+    d[0] = e > s ? e - s : 0;
+    if (d[0] == 0) n->attrs.shape.end = s; /* empty */
+    return pan__infer_set(g, n, 0, PAN_DTYPE_I64, 1, d);
+}
+
+pan_status pan__infer_constant_of_shape(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    int64_t d[PAN_MAX_DIMS];
+    int r;
+    pan_status st;
+    if ((st = infer_shape_const(g, n, 0, d, &r))) return st;
+    return pan__infer_set(g, n, 0, n->attrs.fill.dtype, r, d);
+}
+
+pan_status pan__infer_sparse_to_dense(pan_graph *g, pan_node *n)
+{
+    if (need(g, n, 1)) return PAN_MODEL;
+    const pan_tensor *x = IN(0);
+    int64_t d[PAN_MAX_DIMS];
+    int r;
+    pan_status st;
+    if (need(g, n, 4)) return PAN_MODEL;
+    if ((st = infer_shape_const(g, n, 1, d, &r))) return st;
+    const pan_tensor *v = IN(2);
+    if (IN(3)->dtype != v->dtype || pan__tensor_numel(IN(3)) != 1 || x->rank > 2 ||
+        (x->rank == 2 && x->dims[1] != r) || (pan__tensor_numel(v) != 1 && pan__tensor_numel(v) != (x->rank ? x->dims[0] : 1))) {
+        pan__infer_error(g, n, "indices/values/default do not fit output shape of rank %d", r);
+        return PAN_SHAPE;
+    }
+    return pan__infer_set(g, n, 0, v->dtype, r, d);
+}
+

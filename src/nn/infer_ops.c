@@ -116,7 +116,7 @@ static int window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *pb, 
     return 0;
 }
 
-static pan_status infer_conv(pan_graph *g, pan_node *n)
+pan_status pan__infer_conv(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(2);
     const pan_tensor *x = IN(0), *w = IN(1);
@@ -161,7 +161,7 @@ static pan_status infer_conv(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x->dtype, 4, d);
 }
 
-static pan_status infer_pool(pan_graph *g, pan_node *n)
+pan_status pan__infer_pool(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(1);
     const pan_tensor *x = IN(0);
@@ -183,7 +183,7 @@ static pan_status infer_pool(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x->dtype, 4, d);
 }
 
-static pan_status infer_binary(pan_graph *g, pan_node *n)
+pan_status pan__infer_binary(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(2);
     const pan_tensor *a = IN(0), *b = IN(1);
@@ -209,7 +209,7 @@ static pan_status infer_binary(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, a->dtype, r, d);
 }
 
-static pan_status infer_resize(pan_graph *g, pan_node *n)
+pan_status pan__infer_resize(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(1);
     const pan_tensor *x = IN(0);
@@ -264,7 +264,7 @@ static pan_status infer_resize(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x->dtype, 4, d);
 }
 
-static pan_status infer_gemm(pan_graph *g, pan_node *n)
+pan_status pan__infer_gemm(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(2);
     const pan_tensor *A = IN(0), *B = IN(1);
@@ -290,7 +290,7 @@ static pan_status infer_gemm(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, A->dtype, 2, d);
 }
 
-static pan_status infer_matmul(pan_graph *g, pan_node *n)
+pan_status pan__infer_matmul(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(2);
     const pan_tensor *A = IN(0), *B = IN(1);
@@ -325,7 +325,7 @@ static pan_status infer_matmul(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, A->dtype, k, d);
 }
 
-static pan_status infer_reduce(pan_graph *g, pan_node *n)
+pan_status pan__infer_reduce(pan_graph *g, pan_node *n)
 {
     NEED_INPUTS(1);
     const pan_tensor *x = IN(0);
@@ -350,57 +350,69 @@ static pan_status infer_reduce(pan_graph *g, pan_node *n)
     return pan__infer_set(g, n, 0, x->dtype, r, d);
 }
 
-pan_status pan__infer_node(pan_graph *g, pan_node *n)
+pan_status pan__infer_batchnorm(pan_graph *g, pan_node *n)
 {
-    if (n->n_outputs < 1) return PAN_MODEL;
-    switch (pan__op_is_unary(n->op) ? PAN_OP_IDENTITY : n->op) { /* unary ops: Identity's rule */
-    case PAN_OP_CONV: return infer_conv(g, n);
-    case PAN_OP_BATCHNORM: {
-        NEED_INPUTS(5);
-        const pan_tensor *x = IN(0);
-        if (x->rank < 2) {
-            pan__infer_error(g, n, "input '%s' needs rank >= 2", x->name);
+    NEED_INPUTS(5);
+    const pan_tensor *x = IN(0);
+    if (x->rank < 2) {
+        pan__infer_error(g, n, "input '%s' needs rank >= 2", x->name);
+        return PAN_SHAPE;
+    }
+    for (int k = 1; k < 5; k++)
+        if (pan__tensor_numel(IN(k)) != x->dims[1]) {
+            pan__infer_error(g, n, "parameter '%s' must have %lld elements", IN(k)->name, (long long)x->dims[1]);
             return PAN_SHAPE;
         }
-        for (int k = 1; k < 5; k++)
-            if (pan__tensor_numel(IN(k)) != x->dims[1]) {
-                pan__infer_error(g, n, "parameter '%s' must have %lld elements", IN(k)->name, (long long)x->dims[1]);
-                return PAN_SHAPE;
-            }
-        return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
+}
+
+/* Output shaped and typed as input 0 (Identity). */
+pan_status pan__infer_same(pan_graph *g, pan_node *n)
+{
+    NEED_INPUTS(1);
+    return pan__infer_set(g, n, 0, IN(0)->dtype, IN(0)->rank, IN(0)->dims);
+}
+
+/* Unary elementwise: as the input, which must be floating point except for the ops that are
+ * exact on integers too (Relu, Clip, Neg, Abs). */
+pan_status pan__infer_unary(pan_graph *g, pan_node *n)
+{
+    NEED_INPUTS(1);
+    const pan_tensor *x = IN(0);
+    if (!is_float(x->dtype) && n->op != PAN_OP_NEG && n->op != PAN_OP_ABS && n->op != PAN_OP_RELU && n->op != PAN_OP_CLIP) {
+        pan__infer_error(g, n, "input '%s' must be floating point, is %s", x->name, pan_dtype_name(x->dtype));
+        return PAN_UNSUPPORTED;
     }
-    case PAN_OP_IDENTITY: /* and the unary ops: mapped here by the switch */
-    case PAN_OP_SOFTMAX: {
-        NEED_INPUTS(1);
-        const pan_tensor *x = IN(0);
-        if (n->op != PAN_OP_IDENTITY && n->op != PAN_OP_NEG && n->op != PAN_OP_ABS && !is_float(x->dtype) &&
-            n->op != PAN_OP_RELU && n->op != PAN_OP_CLIP) {
-            pan__infer_error(g, n, "input '%s' must be floating point, is %s", x->name, pan_dtype_name(x->dtype));
-            return PAN_UNSUPPORTED;
-        }
-        if (n->op == PAN_OP_SOFTMAX && pan__infer_axis(g, n, n->attrs.axis.axis, x->rank) < 0) return PAN_SHAPE;
-        return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
+}
+
+pan_status pan__infer_softmax(pan_graph *g, pan_node *n)
+{
+    NEED_INPUTS(1);
+    const pan_tensor *x = IN(0);
+    if (!is_float(x->dtype)) {
+        pan__infer_error(g, n, "input '%s' must be floating point, is %s", x->name, pan_dtype_name(x->dtype));
+        return PAN_UNSUPPORTED;
     }
-    case PAN_OP_CAST: {
-        NEED_INPUTS(1);
-        if ((unsigned)n->attrs.cast.to >= PAN_DTYPE_COUNT) return PAN_MODEL;
-        return pan__infer_set(g, n, 0, n->attrs.cast.to, IN(0)->rank, IN(0)->dims);
-    }
-    case PAN_OP_ADD:
-    case PAN_OP_SUB:
-    case PAN_OP_MUL:
-    case PAN_OP_DIV:
-    case PAN_OP_POW:
-    case PAN_OP_MAX:
-    case PAN_OP_MIN: return infer_binary(g, n);
-    case PAN_OP_MAXPOOL:
-    case PAN_OP_AVGPOOL:
-    case PAN_OP_GLOBAL_AVGPOOL:
-    case PAN_OP_GLOBAL_MAXPOOL: return infer_pool(g, n);
-    case PAN_OP_RESIZE: return infer_resize(g, n);
-    case PAN_OP_GEMM: return infer_gemm(g, n);
-    case PAN_OP_MATMUL: return infer_matmul(g, n);
-    case PAN_OP_REDUCE_MEAN: return infer_reduce(g, n);
-    default: return pan__infer_data_node(g, n);
-    }
+    if (pan__infer_axis(g, n, n->attrs.axis.axis, x->rank) < 0) return PAN_SHAPE;
+    return pan__infer_set(g, n, 0, x->dtype, x->rank, x->dims);
+}
+
+pan_status pan__infer_cast(pan_graph *g, pan_node *n)
+{
+    NEED_INPUTS(1);
+    if ((unsigned)n->attrs.cast.to >= PAN_DTYPE_COUNT) return PAN_MODEL;
+    return pan__infer_set(g, n, 0, n->attrs.cast.to, IN(0)->rank, IN(0)->dims);
+}
+
+/* The table's shape column. */
+typedef pan_status (*infer_fn)(pan_graph *g, pan_node *n);
+#define PAN__OP_SHAPE(id, name, kind, attrs, onnx, shape, cpu, cuda) shape,
+static const infer_fn shape_rules[PAN_OP_COUNT] = {PAN_OP_TABLE(PAN__OP_SHAPE)};
+#undef PAN__OP_SHAPE
+
+pan_status pan__infer_node(pan_graph *g, pan_node *n)
+{
+    if (n->n_outputs < 1 || (unsigned)n->op >= PAN_OP_COUNT) return PAN_MODEL;
+    return shape_rules[n->op](g, n);
 }

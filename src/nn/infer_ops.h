@@ -1,4 +1,5 @@
-/* Per-op shape and dtype rules (infer_ops.c, infer_ops2.c), used by pan__graph_infer_shapes. */
+/* Per-op shape and dtype rules (infer_ops.c: compute ops, infer_data.c: data movement), used by
+ * pan__graph_infer_shapes through the op table's shape column (op_table.h). */
 #ifndef PANOPTES_NN_INFER_OPS_H
 #define PANOPTES_NN_INFER_OPS_H
 
@@ -7,8 +8,34 @@
 /* Sets the dtype/rank/dims of n's outputs from its inputs (all concrete). Logs and returns
  * PAN_SHAPE / PAN_MODEL / PAN_UNSUPPORTED naming the node, op and tensor. */
 pan_status pan__infer_node(pan_graph *g, pan_node *n);
-/* Second half of the table (data-movement ops), called by pan__infer_node. */
-pan_status pan__infer_data_node(pan_graph *g, pan_node *n);
+
+/* The shape column of the op table: each sets the dtype/rank/dims of n's outputs. */
+pan_status pan__infer_same(pan_graph *g, pan_node *n); /* as input 0 */
+pan_status pan__infer_unary(pan_graph *g, pan_node *n);
+pan_status pan__infer_binary(pan_graph *g, pan_node *n);
+pan_status pan__infer_conv(pan_graph *g, pan_node *n);
+pan_status pan__infer_batchnorm(pan_graph *g, pan_node *n);
+pan_status pan__infer_cast(pan_graph *g, pan_node *n);
+pan_status pan__infer_pool(pan_graph *g, pan_node *n);
+pan_status pan__infer_resize(pan_graph *g, pan_node *n);
+pan_status pan__infer_softmax(pan_graph *g, pan_node *n);
+pan_status pan__infer_gemm(pan_graph *g, pan_node *n);
+pan_status pan__infer_matmul(pan_graph *g, pan_node *n);
+pan_status pan__infer_reduce(pan_graph *g, pan_node *n);
+pan_status pan__infer_concat(pan_graph *g, pan_node *n);
+pan_status pan__infer_split(pan_graph *g, pan_node *n);
+pan_status pan__infer_slice(pan_graph *g, pan_node *n);
+pan_status pan__infer_reshape(pan_graph *g, pan_node *n);
+pan_status pan__infer_transpose(pan_graph *g, pan_node *n);
+pan_status pan__infer_flatten(pan_graph *g, pan_node *n);
+pan_status pan__infer_squeeze(pan_graph *g, pan_node *n);
+pan_status pan__infer_unsqueeze(pan_graph *g, pan_node *n);
+pan_status pan__infer_expand(pan_graph *g, pan_node *n);
+pan_status pan__infer_pad(pan_graph *g, pan_node *n);
+pan_status pan__infer_gather(pan_graph *g, pan_node *n);
+pan_status pan__infer_shape(pan_graph *g, pan_node *n);
+pan_status pan__infer_constant_of_shape(pan_graph *g, pan_node *n);
+pan_status pan__infer_sparse_to_dense(pan_graph *g, pan_node *n);
 
 /* Helpers shared by the two files. */
 void pan__infer_error(const pan_graph *g, const pan_node *n, const char *fmt, ...)

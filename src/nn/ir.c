@@ -10,19 +10,6 @@
 
 #define TAG "nn"
 
-static const char *const op_names[PAN_OP_COUNT] = {
-    "Identity", "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
-    "HardSwish", "SiLU", "Clip", "Exp", "Log", "Sqrt", "Neg", "Abs", "Cast", "Add", "Sub", "Mul", "Div",
-    "Pow", "Max", "Min", "Concat", "Split", "Slice", "Reshape", "Transpose", "Flatten", "Squeeze",
-    "Unsqueeze", "Expand", "Pad", "Gather", "Shape", "ConstantOfShape", "SparseToDense", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Resize", "Softmax", "Gemm", "MatMul", "ReduceMean",
-};
-
-const char *pan__op_name(pan_op op)
-{
-    return (unsigned)op < PAN_OP_COUNT && op_names[op] ? op_names[op] : "?";
-}
-
 static const char *const dtype_names[PAN_DTYPE_COUNT] = {"float32", "float16", "int32", "int64",
                                                          "uint8", "bool", "int8", "float64"};
 static const size_t dtype_sizes[PAN_DTYPE_COUNT] = {4, 2, 4, 8, 1, 1, 1, 8};

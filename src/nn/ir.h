@@ -32,7 +32,8 @@
  * CHANGE LOG (keep additive): v1 2026-11-27 first version. v1.1: Split size -1 (TF SplitV);
  * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. v1.3: name hash
  * (pan__graph_find_tensor O(1)), node/tensor count limits, heap-ordered pan__graph_sort.
- * v1.4: pan__f2i / pan__d2f (no UB on NaN or huge values). */
+ * v1.4: pan__f2i / pan__d2f (no UB on NaN or huge values). v1.5: ops generated from the op table
+ * (op_table.h); pan__graph_check_backend lists every op a backend lacks in one message. */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -49,71 +50,31 @@
 #define PAN_MAX_DIM_VALUE (INT64_C(1) << 31)
 #define PAN_MAX_TENSOR_ELEMS (INT64_C(1) << 32)
 
-/* Ops. Append only; the names table in ir.c follows this order. Inputs are listed as
- * (slot: meaning); "?" marks optional. */
+/* Ops: generated from PAN_OP_TABLE (op_table.h), which lists each op's inputs, attributes, shape
+ * rule, cpu kernel and cuda lowering. */
+#include "nn/op_table.h"
+
 typedef enum pan_op {
-    PAN_OP_IDENTITY = 0,    /* (0: x) */
-    /* conv: (0: x NCHW, 1: w OIHW, 2?: bias [O], 3?: residual, same shape as y).
-     * y = act(conv(x) + bias) + residual    when attrs.conv.residual_after_act
-     * y = act(conv(x) + bias + residual)    otherwise */
-    PAN_OP_CONV,
-    PAN_OP_BATCHNORM,       /* (0: x NC..., 1: scale, 2: bias, 3: mean, 4: var) inference form */
-    /* unary elementwise, parameters in attrs.unary: RELU..ABS, kept together (pan__op_is_unary) */
-    PAN_OP_RELU,
-    PAN_OP_LEAKY_RELU,      /* alpha */
-    PAN_OP_SIGMOID,
-    PAN_OP_TANH,
-    PAN_OP_HARD_SIGMOID,    /* max(0, min(1, alpha*x + beta)); ONNX default alpha 0.2, beta 0.5 */
-    PAN_OP_HARD_SWISH,      /* x * max(0, min(1, x/6 + 0.5)) */
-    PAN_OP_SILU,            /* x * sigmoid(x); made by fusion from Mul(x, Sigmoid(x)) */
-    PAN_OP_CLIP,            /* min(max(x, alpha), beta); +-INFINITY when absent */
-    PAN_OP_EXP,
-    PAN_OP_LOG,
-    PAN_OP_SQRT,
-    PAN_OP_NEG,
-    PAN_OP_ABS,
-    PAN_OP_CAST,            /* attrs.cast.to */
-    /* binary elementwise with numpy broadcasting: (0: a, 1: b) */
-    PAN_OP_ADD,
-    PAN_OP_SUB,
-    PAN_OP_MUL,
-    PAN_OP_DIV,             /* integer division truncates toward zero (C), as ONNX */
-    PAN_OP_POW,
-    PAN_OP_MAX,
-    PAN_OP_MIN,
-    /* data movement */
-    PAN_OP_CONCAT,          /* (0..n-1) along attrs.axis.axis */
-    PAN_OP_SPLIT,           /* (0: x, 1?: sizes I64) along attrs.axis.axis into n_outputs parts
-                             * (equal parts, the last smaller, when sizes is absent; one size may
-                             * be -1 = the rest, as TF SplitV) */
-    PAN_OP_SLICE,           /* (0: x, 1: starts, 2: ends, 3?: axes, 4?: steps) */
-    PAN_OP_RESHAPE,         /* (0: x, 1: shape I64) attrs.reshape */
-    PAN_OP_TRANSPOSE,       /* attrs.transpose.perm (n_perm 0 = reverse the dims) */
-    PAN_OP_FLATTEN,         /* attrs.axis.axis: [prod(d<axis), prod(d>=axis)] */
-    PAN_OP_SQUEEZE,         /* (0: x, 1?: axes); all size-1 dims when absent */
-    PAN_OP_UNSQUEEZE,       /* (0: x, 1: axes) */
-    PAN_OP_EXPAND,          /* (0: x, 1: shape) numpy broadcast to shape */
-    PAN_OP_PAD,             /* (0: x, 1: pads I64 [2*rank] = begins then ends, 2?: value scalar) attrs.pad.mode */
-    PAN_OP_GATHER,          /* (0: data, 1: indices I32/I64) attrs.axis.axis */
-    PAN_OP_SHAPE,           /* (0: x) -> I64 [rank] (attrs.shape start/end, end 0 = rank) */
-    PAN_OP_CONSTANT_OF_SHAPE, /* (0: shape I64) attrs.fill */
-    PAN_OP_SPARSE_TO_DENSE, /* TF: (0: indices [n] or [n,r], 1: output_shape, 2: values (scalar or [n]), 3: default) */
-    /* pooling, NCHW */
-    PAN_OP_MAXPOOL,         /* attrs.pool; padding counts as -inf */
-    PAN_OP_AVGPOOL,         /* attrs.pool */
-    PAN_OP_GLOBAL_AVGPOOL,
-    PAN_OP_GLOBAL_MAXPOOL,
-    PAN_OP_RESIZE,          /* (0: x NCHW, 1?: roi (ignored), 2?: scales F32 [4], 3?: sizes I64 [4] or [2]=H,W) attrs.resize */
-    PAN_OP_SOFTMAX,         /* attrs.axis.axis (opset 13: along one axis) */
-    PAN_OP_GEMM,            /* (0: A, 1: B, 2?: C) attrs.gemm: alpha*A'B' + beta*C, 2-D */
-    PAN_OP_MATMUL,          /* numpy matmul, batched, broadcast leading dims */
-    PAN_OP_REDUCE_MEAN,     /* (0: x, 1?: axes) attrs.reduce */
+#define PAN__OP_ENUM(id, name, kind, attrs, onnx, shape, cpu, cuda) PAN_OP_##id,
+    PAN_OP_TABLE(PAN__OP_ENUM)
+#undef PAN__OP_ENUM
     PAN_OP_COUNT
 } pan_op;
 
+/* The table's kind and onnx columns. */
+typedef enum pan_op_kind { PAN_OPK_OTHER = 0, PAN_OPK_UNARY, PAN_OPK_BINARY } pan_op_kind;
+typedef enum pan_op_onnx { PAN_ONNX_NO = 0, PAN_ONNX_AS_IS, PAN_ONNX_OWN } pan_op_onnx;
+
 const char *pan__op_name(pan_op op);
-/* One of the unary elementwise ops (RELU..ABS): output shaped as the input, attrs.unary. */
-static inline int pan__op_is_unary(pan_op op) { return op >= PAN_OP_RELU && op <= PAN_OP_ABS; }
+pan_op_kind pan__op_kind(pan_op op);
+pan_op_onnx pan__op_onnx(pan_op op);
+const char *pan__op_attrs(pan_op op); /* the table's attrs column ("none", "conv", ...) */
+/* The op whose table name is `name` (exact, case-sensitive), or -1. */
+int pan__op_from_name(const char *name);
+/* One of the unary elementwise ops (kind UNARY): output shaped as the input, attrs.unary. */
+static inline int pan__op_is_unary(pan_op op) { return pan__op_kind(op) == PAN_OPK_UNARY; }
+/* Binary elementwise with numpy broadcasting (kind BINARY). */
+static inline int pan__op_is_binary(pan_op op) { return pan__op_kind(op) == PAN_OPK_BINARY; }
 
 /* Activation fused into a conv (or the op of a unary node). */
 typedef enum pan_act {
@@ -199,7 +160,10 @@ typedef struct pan_resize_attrs {
 typedef struct pan_gemm_attrs { float alpha, beta; int trans_a, trans_b; } pan_gemm_attrs;
 typedef struct pan_reduce_attrs { int keepdims; int noop_with_empty_axes; } pan_reduce_attrs;
 
+typedef struct pan_no_attrs { char unused; } pan_no_attrs; /* the table's "none" */
+
 typedef union pan_attrs {
+    pan_no_attrs none;
     pan_conv_attrs conv;
     pan_pool_attrs pool;
     pan_unary_attrs unary;
@@ -333,6 +297,22 @@ double pan__tensor_get_f64(const pan_tensor *t, int64_t i);
 int pan__graph_consumers(const pan_graph *g, int t);
 /* Removes dead nodes and renumbers nothing else. */
 void pan__graph_compact(pan_graph *g);
+
+/* ---- unsupported ops, all in one message (op_table.c) ------------------------------------- */
+/* Distinct op names with a count and the first node, collected over a whole model so that one
+ * error names every op that is missing instead of stopping at the first. */
+typedef struct pan_op_missing {
+    struct pan_op_missing_entry { char *op, *node; int count; } *v;
+    int n, cap;
+    int nomem; /* an allocation failed: the report says so */
+} pan_op_missing;
+void pan__op_missing_add(pan_op_missing *m, const char *op, const char *node);
+/* Logs one error "<source>: <n> op(s) ... not supported by <who>: A (2 nodes, first 'x'), B ('y').
+ * <hint>" and returns PAN_UNSUPPORTED when anything was added (PAN_OK otherwise); frees m. */
+pan_status pan__op_missing_report(pan_op_missing *m, const char *source, const char *who, const char *hint);
+/* Every live node of g whose op has no kernel on the backend (has[op] == 0), in one message naming
+ * the backend. PAN_UNSUPPORTED when any, else PAN_OK. */
+pan_status pan__graph_check_backend(const pan_graph *g, const char *backend, const unsigned char *has);
 
 /* ---- passes (passes.c) ------------------------------------------------------------------ */
 /* On a graph inferred for a batch. Each keeps the graph's outputs bit-for-bit meaning-equal. */

@@ -376,6 +376,28 @@ static pan_status add_constant_node(pan__onnx_ctx *c, const Onnx__NodeProto *n)
     return pan__onnx_bind(c, out, idx);
 }
 
+/* Every operator the importer does not know (and every node of another domain), in one message
+ * before anything is converted, so that a user learns the whole list at once. */
+static pan_status check_ops(pan__onnx_ctx *c, const Onnx__GraphProto *gp)
+{
+    pan_op_missing m = {0};
+    char buf[300];
+    for (size_t k = 0; k < gp->n_node; k++) {
+        const Onnx__NodeProto *n = gp->node[k];
+        if (!n || !n->op_type) continue; /* reported by the conversion */
+        const char *label = n->name && *n->name ? n->name : n->n_output && n->output[0] ? n->output[0] : "";
+        if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) {
+            snprintf(buf, sizeof buf, "%s (domain '%s')", n->op_type, n->domain);
+            pan__op_missing_add(&m, buf, label);
+        } else if (!pan__onnx_op_known(n->op_type)) {
+            pan__op_missing_add(&m, n->op_type, label);
+        }
+    }
+    snprintf(buf, sizeof buf, "the ONNX importer (opset %lld)", (long long)c->opset);
+    return pan__op_missing_report(&m, c->source, buf,
+                                  "Only the default ONNX domain is read; export without these ops, or file an issue naming them");
+}
+
 static pan_status build_graph(pan__onnx_ctx *c, const Onnx__ModelProto *m)
 {
     pan_status st;
@@ -392,6 +414,7 @@ static pan_status build_graph(pan__onnx_ctx *c, const Onnx__ModelProto *m)
                      (long long)c->opset);
     if (gp->n_sparse_initializer)
         return pan__onnx_fail(c, PAN_UNSUPPORTED, "sparse initializers are not supported");
+    if ((st = check_ops(c, gp))) return st;
     for (size_t i = 0; i < gp->n_initializer; i++) {
         if (!gp->initializer[i]) continue;
         int r = pan__onnx_add_initializer(c, gp->initializer[i], gp->initializer[i]->name);

@@ -54,6 +54,8 @@ int pan__onnx_attr_ints(const Onnx__NodeProto *n, const char *name, const int64_
 
 /* Converts the current node (c->node) into IR nodes. */
 pan_status pan__onnx_convert_node(pan__onnx_ctx *c);
+/* The importer converts this default-domain op_type (an AS_IS op of the table, a converter, Constant). */
+int pan__onnx_op_known(const char *op_type);
 
 /* ONNX element type -> IR dtype (FLOAT16/BFLOAT16 become F32: computed in FP32). -1 if unsupported. */
 int pan__onnx_dtype(int32_t onnx_type);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/onnx.h"
 #include "nn/onnx_impl.h"
 
 static pan_status gather_io(pan__onnx_ctx *c, pan__onnx_io *x)
@@ -302,6 +303,145 @@ static int reduce_mean(pan__onnx_ctx *c, pan__onnx_io *x)
     return attr_or_input(c, x, PAN_OP_REDUCE_MEAN, "axes", 18, &a);
 }
 
+/* ---- converters of the ops marked OWN in the op table, and ONNX-only aliases ---- */
+static int batchnorm(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    int st = pan__onnx_need_inputs(c, x, 5);
+    if (st) return st;
+    for (int i = 1; i < x->n_out; i++)
+        if (x->out[i] >= 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "training-mode outputs");
+    pan_attrs a;
+    memset(&a, 0, sizeof a);
+    a.bn.epsilon = pan__onnx_attr_f(c->node, "epsilon", 1e-5f);
+    return pan__onnx_add(c, PAN_OP_BATCHNORM, 5, x->in, 1, x->out, &a);
+}
+
+static int leaky_relu(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    return unary(c, x, PAN_OP_LEAKY_RELU, pan__onnx_attr_f(c->node, "alpha", 0.01f), 0);
+}
+
+static int hard_sigmoid(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    return unary(c, x, PAN_OP_HARD_SIGMOID, pan__onnx_attr_f(c->node, "alpha", 0.2f), pan__onnx_attr_f(c->node, "beta", 0.5f));
+}
+
+static int dropout(pan__onnx_ctx *c, pan__onnx_io *x) { return unary(c, x, PAN_OP_IDENTITY, 0, 0); }
+static int max_(pan__onnx_ctx *c, pan__onnx_io *x) { return binary(c, x, PAN_OP_MAX, 1); }
+static int min_(pan__onnx_ctx *c, pan__onnx_io *x) { return binary(c, x, PAN_OP_MIN, 1); }
+static int sum(pan__onnx_ctx *c, pan__onnx_io *x) { return binary(c, x, PAN_OP_ADD, 1); }
+
+static int gemm(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    int st = pan__onnx_need_inputs(c, x, 2);
+    if (st) return st;
+    pan_attrs a;
+    memset(&a, 0, sizeof a);
+    a.gemm.alpha = pan__onnx_attr_f(c->node, "alpha", 1.f);
+    a.gemm.beta = pan__onnx_attr_f(c->node, "beta", 1.f);
+    a.gemm.trans_a = (int)pan__onnx_attr_i(c->node, "transA", 0);
+    a.gemm.trans_b = (int)pan__onnx_attr_i(c->node, "transB", 0);
+    int in[3] = {x->in[0], x->in[1], x->n_in > 2 ? x->in[2] : -1};
+    return pan__onnx_add(c, PAN_OP_GEMM, 3, in, 1, x->out, &a);
+}
+
+static int concat(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    if (x->n_in < 1) return pan__onnx_fail(c, PAN_MODEL, "no inputs");
+    for (int i = 0; i < x->n_in; i++)
+        if (x->in[i] < 0) return pan__onnx_fail(c, PAN_MODEL, "input %d is missing", i);
+    return axis_op(c, x, PAN_OP_CONCAT, 0, 1);
+}
+
+static int reshape(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    pan_attrs a;
+    memset(&a, 0, sizeof a);
+    a.reshape.allowzero = (int)pan__onnx_attr_i(c->node, "allowzero", 0);
+    a.reshape.batch_leading = c->static_batch1; /* see onnx.c: static batch-1 exports */
+    return attr_or_input(c, x, PAN_OP_RESHAPE, "shape", 5, &a);
+}
+
+static int transpose(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    int st = pan__onnx_need_inputs(c, x, 1);
+    if (st) return st;
+    const int64_t *p;
+    int k = pan__onnx_attr_ints(c->node, "perm", &p);
+    if (k > PAN_MAX_DIMS || k == -2) return pan__onnx_fail(c, PAN_UNSUPPORTED, "perm of %d values", k);
+    pan_attrs a;
+    memset(&a, 0, sizeof a);
+    a.transpose.n_perm = k < 0 ? 0 : k;
+    for (int i = 0; i < a.transpose.n_perm; i++) a.transpose.perm[i] = p[i];
+    return pan__onnx_add(c, PAN_OP_TRANSPOSE, 1, x->in, 1, x->out, &a);
+}
+
+static int flatten(pan__onnx_ctx *c, pan__onnx_io *x) { return axis_op(c, x, PAN_OP_FLATTEN, 1, 1); }
+static int squeeze(pan__onnx_ctx *c, pan__onnx_io *x) { return attr_or_input(c, x, PAN_OP_SQUEEZE, "axes", 13, NULL); }
+static int unsqueeze(pan__onnx_ctx *c, pan__onnx_io *x) { return attr_or_input(c, x, PAN_OP_UNSQUEEZE, "axes", 13, NULL); }
+static int gather(pan__onnx_ctx *c, pan__onnx_io *x) { return axis_op(c, x, PAN_OP_GATHER, 0, 2); }
+
+static int shape(pan__onnx_ctx *c, pan__onnx_io *x)
+{
+    int st = pan__onnx_need_inputs(c, x, 1);
+    if (st) return st;
+    pan_attrs a;
+    memset(&a, 0, sizeof a);
+    a.shape.start = pan__onnx_attr_i(c->node, "start", 0);
+    a.shape.end = pan__onnx_attr_i(c->node, "end", 0);
+    return pan__onnx_add(c, PAN_OP_SHAPE, 1, x->in, 1, x->out, &a);
+}
+
+static int maxpool(pan__onnx_ctx *c, pan__onnx_io *x) { return pool(c, x, PAN_OP_MAXPOOL); }
+static int avgpool(pan__onnx_ctx *c, pan__onnx_io *x) { return pool(c, x, PAN_OP_AVGPOOL); }
+static int resize(pan__onnx_ctx *c, pan__onnx_io *x) { return pan__onnx_op_resize(c, x, 0); }
+static int upsample(pan__onnx_ctx *c, pan__onnx_io *x) { return pan__onnx_op_resize(c, x, 1); }
+
+/* ONNX op_type -> converter: the op table's OWN rows plus ONNX-only names (Dropout, Sum, Range,
+ * Upsample). The AS_IS rows need no entry. Constant is handled while reading the graph (onnx.c). */
+static const struct {
+    const char *name;
+    int (*fn)(pan__onnx_ctx *c, pan__onnx_io *x);
+} converters[] = {
+    {"Conv", conv},           {"BatchNormalization", batchnorm}, {"LeakyRelu", leaky_relu},
+    {"HardSigmoid", hard_sigmoid}, {"Clip", clip},              {"Cast", pan__onnx_op_cast_to},
+    {"Max", max_},            {"Min", min_},                     {"Sum", sum},
+    {"Dropout", dropout},     {"Gemm", gemm},                    {"Concat", concat},
+    {"Split", pan__onnx_op_split}, {"Slice", pan__onnx_op_slice}, {"Reshape", reshape},
+    {"Transpose", transpose}, {"Flatten", flatten},              {"Squeeze", squeeze},
+    {"Unsqueeze", unsqueeze}, {"Pad", pan__onnx_op_pad},         {"Gather", gather},
+    {"Shape", shape},         {"ConstantOfShape", pan__onnx_op_const_of_shape}, {"Range", pan__onnx_op_range},
+    {"MaxPool", maxpool},     {"AveragePool", avgpool},          {"Resize", resize},
+    {"Upsample", upsample},   {"Softmax", softmax},              {"ReduceMean", reduce_mean},
+};
+
+static int converter_of(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof converters / sizeof converters[0]; i++)
+        if (!strcmp(converters[i].name, op_type)) return (int)i;
+    return -1;
+}
+
+int pan__onnx_has_converter(const char *op_type) { return op_type && converter_of(op_type) >= 0; }
+
+int pan__onnx_op_known(const char *op_type)
+{
+    if (!op_type) return 0;
+    if (!strcmp(op_type, "Constant") || converter_of(op_type) >= 0) return 1;
+    int op = pan__op_from_name(op_type);
+    return op >= 0 && pan__op_onnx((pan_op)op) == PAN_ONNX_AS_IS;
+}
+
+/* AS_IS rows: the ONNX node's inputs and outputs as they are, no attributes. */
+static int as_is(pan__onnx_ctx *c, pan__onnx_io *x, pan_op op)
+{
+    int n_out = x->n_out;
+    while (n_out > 1 && x->out[n_out - 1] < 0) n_out--; /* absent trailing optional outputs */
+    for (int i = 0; i < n_out; i++)
+        if (x->out[i] < 0) return pan__onnx_fail(c, PAN_UNSUPPORTED, "output %d is absent", i);
+    return pan__onnx_add(c, op, x->n_in, x->in, n_out, x->out, NULL);
+}
+
 pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
 {
     pan__onnx_io *px = malloc(sizeof *px); /* ~16 KiB: kept off the stack */
@@ -309,107 +449,12 @@ pan_status pan__onnx_convert_node(pan__onnx_ctx *c)
     int st = gather_io(c, px);
     if (st) goto done;
     const char *op = c->node->op_type;
-    pan_attrs a;
-    memset(&a, 0, sizeof a);
-#define IS(s) (!strcmp(op, s))
-    if (IS("Conv")) st = conv(c, px);
-    else if (IS("BatchNormalization")) {
-        if (!(st = pan__onnx_need_inputs(c, px, 5))) {
-            for (int i = 1; i < px->n_out; i++)
-                if (px->out[i] >= 0) st = pan__onnx_fail(c, PAN_UNSUPPORTED, "training-mode outputs");
-            a.bn.epsilon = pan__onnx_attr_f(c->node, "epsilon", 1e-5f);
-            if (!st) st = pan__onnx_add(c, PAN_OP_BATCHNORM, 5, px->in, 1, px->out, &a);
-        }
-    }
-    else if (IS("Relu")) st = unary(c, px, PAN_OP_RELU, 0, 0);
-    else if (IS("Sigmoid")) st = unary(c, px, PAN_OP_SIGMOID, 0, 0);
-    else if (IS("Tanh")) st = unary(c, px, PAN_OP_TANH, 0, 0);
-    else if (IS("Exp")) st = unary(c, px, PAN_OP_EXP, 0, 0);
-    else if (IS("Log")) st = unary(c, px, PAN_OP_LOG, 0, 0);
-    else if (IS("Sqrt")) st = unary(c, px, PAN_OP_SQRT, 0, 0);
-    else if (IS("Neg")) st = unary(c, px, PAN_OP_NEG, 0, 0);
-    else if (IS("Abs")) st = unary(c, px, PAN_OP_ABS, 0, 0);
-    else if (IS("HardSwish")) st = unary(c, px, PAN_OP_HARD_SWISH, 0, 0);
-    else if (IS("LeakyRelu")) st = unary(c, px, PAN_OP_LEAKY_RELU, pan__onnx_attr_f(c->node, "alpha", 0.01f), 0);
-    else if (IS("HardSigmoid"))
-        st = unary(c, px, PAN_OP_HARD_SIGMOID, pan__onnx_attr_f(c->node, "alpha", 0.2f),
-                   pan__onnx_attr_f(c->node, "beta", 0.5f));
-    else if (IS("Identity") || IS("Dropout")) st = unary(c, px, PAN_OP_IDENTITY, 0, 0);
-    else if (IS("Clip")) st = clip(c, px);
-    else if (IS("Cast")) st = pan__onnx_op_cast_to(c, px);
-    else if (IS("Add")) st = binary(c, px, PAN_OP_ADD, 0);
-    else if (IS("Sub")) st = binary(c, px, PAN_OP_SUB, 0);
-    else if (IS("Mul")) st = binary(c, px, PAN_OP_MUL, 0);
-    else if (IS("Div")) st = binary(c, px, PAN_OP_DIV, 0);
-    else if (IS("Pow")) st = binary(c, px, PAN_OP_POW, 0);
-    else if (IS("Max")) st = binary(c, px, PAN_OP_MAX, 1);
-    else if (IS("Min")) st = binary(c, px, PAN_OP_MIN, 1);
-    else if (IS("Sum")) st = binary(c, px, PAN_OP_ADD, 1);
-    else if (IS("MatMul")) st = binary(c, px, PAN_OP_MATMUL, 0);
-    else if (IS("Gemm")) {
-        if (!(st = pan__onnx_need_inputs(c, px, 2))) {
-            a.gemm.alpha = pan__onnx_attr_f(c->node, "alpha", 1.f);
-            a.gemm.beta = pan__onnx_attr_f(c->node, "beta", 1.f);
-            a.gemm.trans_a = (int)pan__onnx_attr_i(c->node, "transA", 0);
-            a.gemm.trans_b = (int)pan__onnx_attr_i(c->node, "transB", 0);
-            int in[3] = {px->in[0], px->in[1], px->n_in > 2 ? px->in[2] : -1};
-            st = pan__onnx_add(c, PAN_OP_GEMM, 3, in, 1, px->out, &a);
-        }
-    }
-    else if (IS("Concat")) {
-        if (px->n_in < 1) st = pan__onnx_fail(c, PAN_MODEL, "no inputs");
-        else {
-            for (int i = 0; i < px->n_in && !st; i++)
-                if (px->in[i] < 0) st = pan__onnx_fail(c, PAN_MODEL, "input %d is missing", i);
-            if (!st) st = axis_op(c, px, PAN_OP_CONCAT, 0, 1);
-        }
-    }
-    else if (IS("Split")) st = pan__onnx_op_split(c, px);
-    else if (IS("Slice")) st = pan__onnx_op_slice(c, px);
-    else if (IS("Reshape")) {
-        a.reshape.allowzero = (int)pan__onnx_attr_i(c->node, "allowzero", 0);
-        a.reshape.batch_leading = c->static_batch1; /* see onnx.c: static batch-1 exports */
-        st = attr_or_input(c, px, PAN_OP_RESHAPE, "shape", 5, &a);
-    }
-    else if (IS("Transpose")) {
-        if (!(st = pan__onnx_need_inputs(c, px, 1))) {
-            const int64_t *p;
-            int k = pan__onnx_attr_ints(c->node, "perm", &p);
-            if (k > PAN_MAX_DIMS || k == -2) st = pan__onnx_fail(c, PAN_UNSUPPORTED, "perm of %d values", k);
-            else {
-                a.transpose.n_perm = k < 0 ? 0 : k;
-                for (int i = 0; i < a.transpose.n_perm; i++) a.transpose.perm[i] = p[i];
-                st = pan__onnx_add(c, PAN_OP_TRANSPOSE, 1, px->in, 1, px->out, &a);
-            }
-        }
-    }
-    else if (IS("Flatten")) st = axis_op(c, px, PAN_OP_FLATTEN, 1, 1);
-    else if (IS("Squeeze")) st = attr_or_input(c, px, PAN_OP_SQUEEZE, "axes", 13, NULL);
-    else if (IS("Unsqueeze")) st = attr_or_input(c, px, PAN_OP_UNSQUEEZE, "axes", 13, NULL);
-    else if (IS("Expand")) st = pan__onnx_need_inputs(c, px, 2) ? PAN_MODEL : pan__onnx_add(c, PAN_OP_EXPAND, 2, px->in, 1, px->out, NULL);
-    else if (IS("Pad")) st = pan__onnx_op_pad(c, px);
-    else if (IS("Gather")) st = axis_op(c, px, PAN_OP_GATHER, 0, 2);
-    else if (IS("Shape")) {
-        if (!(st = pan__onnx_need_inputs(c, px, 1))) {
-            a.shape.start = pan__onnx_attr_i(c->node, "start", 0);
-            a.shape.end = pan__onnx_attr_i(c->node, "end", 0);
-            st = pan__onnx_add(c, PAN_OP_SHAPE, 1, px->in, 1, px->out, &a);
-        }
-    }
-    else if (IS("ConstantOfShape")) st = pan__onnx_op_const_of_shape(c, px);
-    else if (IS("Range")) st = pan__onnx_op_range(c, px);
-    else if (IS("MaxPool")) st = pool(c, px, PAN_OP_MAXPOOL);
-    else if (IS("AveragePool")) st = pool(c, px, PAN_OP_AVGPOOL);
-    else if (IS("GlobalAveragePool")) st = unary(c, px, PAN_OP_GLOBAL_AVGPOOL, 0, 0);
-    else if (IS("GlobalMaxPool")) st = unary(c, px, PAN_OP_GLOBAL_MAXPOOL, 0, 0);
-    else if (IS("Resize")) st = pan__onnx_op_resize(c, px, 0);
-    else if (IS("Upsample")) st = pan__onnx_op_resize(c, px, 1);
-    else if (IS("Softmax")) st = softmax(c, px);
-    else if (IS("ReduceMean")) st = reduce_mean(c, px);
+    int k = converter_of(op), ir = pan__op_from_name(op);
+    if (k >= 0) st = converters[k].fn(c, px);
+    else if (ir >= 0 && pan__op_onnx((pan_op)ir) == PAN_ONNX_AS_IS) st = as_is(c, px, (pan_op)ir);
     else
         st = pan__onnx_fail(c, PAN_UNSUPPORTED, "operator '%s' is not supported by Panoptes (opset %lld)", op,
                             (long long)c->opset);
-#undef IS
 done:
     free(px);
     return st;

@@ -13,11 +13,9 @@
 
 #include "nn/passes_util.h"
 
-static int is_unary(pan_op op)
-{
-    return (op >= PAN_OP_RELU && op <= PAN_OP_ABS) || op == PAN_OP_IDENTITY;
-}
-static int is_binary(pan_op op) { return op >= PAN_OP_ADD && op <= PAN_OP_MIN; }
+/* Elementwise ops commute with a transpose (the op table's UNARY and BINARY kinds). */
+static int is_unary(pan_op op) { return pan__op_is_unary(op) || op == PAN_OP_IDENTITY; }
+static int is_binary(pan_op op) { return pan__op_is_binary(op); }
 
 static int producer_op(const pan_graph *g, int t, pan_op op)
 {

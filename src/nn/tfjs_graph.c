@@ -143,11 +143,15 @@ pan_status pan__tfjs_convert_nodes(pan_graph *g, json_t *nodes, json_t *signatur
             if (t < 0) return t;
         }
     }
-    /* pass 2: convert */
+    /* pass 2: convert; ops the importer does not know are collected and reported together */
+    pan_op_missing missing = {0};
     for (size_t i = 0; i < nn; i++) {
         json_t *node = json_array_get(nodes, i);
         pan_tfjs_node *c = malloc(sizeof *c);
-        if (!c) return PAN_NOMEM;
+        if (!c) {
+            pan__op_missing_report(&missing, g->source, "the TF.js importer", NULL);
+            return PAN_NOMEM;
+        }
         c->g = g;
         c->node = node;
         c->name = json_string_value(json_object_get(node, "name"));
@@ -180,9 +184,19 @@ pan_status pan__tfjs_convert_nodes(pan_graph *g, json_t *nodes, json_t *signatur
                 c->out[c->n_out++] = t;
             }
             st = pan__tfjs_convert_one(c);
+            if (st == PAN_NOTFOUND) {
+                pan__op_missing_add(&missing, c->op, c->name);
+                st = PAN_OK;
+            }
         }
         free(c);
-        if (st) return st;
+        if (st) {
+            pan__op_missing_report(&missing, g->source, "the TF.js importer", NULL);
+            return st;
+        }
     }
+    if ((st = pan__op_missing_report(&missing, g->source, "the TF.js importer",
+                                     "Convert the model without these ops, or file an issue naming them")))
+        return st;
     return mark_outputs(g, nodes, signature);
 }

@@ -24,9 +24,10 @@ typedef struct pan_tfjs_node {
 json_t *pan__tfjs_attr(const pan_tfjs_node *c, const char *key, const char *kind); /* attr.<key>.<kind> */
 int64_t pan__tfjs_json_int(json_t *v, int64_t def);                        /* TF ints are strings */
 pan_dtype pan__tfjs_dtype(const char *tf_type);                              /* "DT_FLOAT" -> F32 ... */
-/* Converts one node (tfjs_ops.c); logs and returns the status on failure. */
+/* Converts one node (tfjs_ops.c); logs and returns the status on failure, except for an op the
+ * importer does not know: PAN_NOTFOUND, logged by the caller with every other unknown op at once. */
 pan_status pan__tfjs_convert_one(pan_tfjs_node *c);
-/* Less common ops (tfjs_ops_more.c); PAN_UNSUPPORTED with a message for unknown ones. */
+/* Less common ops (tfjs_ops_more.c); PAN_NOTFOUND (not logged) for unknown ones. */
 pan_status pan__tfjs_convert_more(pan_tfjs_node *c);
 
 /* Helpers of the converters (tfjs_ops.c). */

@@ -337,7 +337,7 @@ pan_status pan__tfjs_convert_one(pan_tfjs_node *c)
     for (size_t i = 0; i < sizeof simple_ops / sizeof simple_ops[0]; i++)
         if (!strcmp(op, simple_ops[i].tf)) {
             pan_op o = simple_ops[i].op;
-            int need = o >= PAN_OP_ADD && o <= PAN_OP_MIN ? 2 : o == PAN_OP_SPARSE_TO_DENSE ? 4 : 1;
+            int need = pan__op_is_binary(o) ? 2 : o == PAN_OP_SPARSE_TO_DENSE ? 4 : 1;
             if (c->n_in < need) FAIL(PAN_MODEL, "needs %d inputs, has %d", need, c->n_in);
             if (!strcmp(op, "BiasAdd") && (get_format(c, &nhwc) || !nhwc))
                 FAIL(PAN_UNSUPPORTED, "BiasAdd is supported in NHWC only");

@@ -101,5 +101,5 @@ pan_status pan__tfjs_convert_more(pan_tfjs_node *c)
         free(parts);
         return ret(r);
     }
-    FAIL(PAN_UNSUPPORTED, "TensorFlow op '%s' is not supported by the TF.js importer", op);
+    return PAN_NOTFOUND; /* unknown op: the caller lists all of them in one message */
 }

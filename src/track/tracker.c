@@ -62,6 +62,15 @@ struct pan_tracker {
     pan__lap_ws lap;
 };
 
+/* Reported boxes lie in the frame, [0, w] x [0, h], as the detections do: the Kalman estimate
+ * runs past a border when an object walks out (its velocity carries on while its clamped
+ * detections stop). Only the report is clamped; the filter keeps predicting where it went. */
+static void clamp_to_frame(float b[4], int w, int h)
+{
+    const float lim[4] = {(float)w, (float)h, (float)w, (float)h};
+    for (int i = 0; i < 4; i++) b[i] = b[i] < 0.f ? 0.f : b[i] > lim[i] ? lim[i] : b[i];
+}
+
 pan_tracker_params pan_tracker_params_default(void)
 {
     pan_tracker_params p = {0};
@@ -471,6 +480,7 @@ pan_status pan_tracker_update(pan_tracker *t, const pan_detection *dets, int n,
             r->class_id = k->class_id;
             r->score = k->score;
             memcpy(r->box, k->box, sizeof r->box);
+            if (p->frame_width > 0 && p->frame_height > 0) clamp_to_frame(r->box, p->frame_width, p->frame_height);
             r->state = s;
         }
     }

@@ -1,0 +1,251 @@
+/* `panoptes serve` config file and camera descriptions: every field read, and every mistake
+ * reported with the file, the line and the key. */
+#include "test.h"
+
+#ifdef PANOPTES_HAVE_SERVE
+#include <unistd.h>
+
+#include "serve/config.h"
+
+static const char full_yaml[] =
+    "# a full config\n"
+    "listen: 0.0.0.0:9090\n"
+    "token_file: /etc/panoptes/token\n"
+    "backend: cpu\n"
+    "model: models/nanodet.json\n"
+    "classes: [person, car, 2]\n"
+    "score: 0.5\n"
+    "detect: true\n"
+    "track: no\n"
+    "reid: off\n"
+    "reid_interval: 3\n"
+    "batch: 8\n"
+    "threads: 2\n"
+    "fallback_cpu: yes\n"
+    "max_backoff_s: 10\n"
+    "outputs:\n"
+    "  jsonl: /tmp/out.jsonl\n"
+    "  mot: /tmp/mot\n"
+    "defaults:\n"
+    "  reconnect: forever\n"
+    "  timeout_ms: 2500\n"
+    "cameras:\n"
+    "  - uri: rtsp://10.0.0.5/stream1\n"
+    "    name: door\n"
+    "    transport: udp\n"
+    "    timeout_ms: 3000\n"
+    "    reconnect: 5\n"
+    "  - data/vtest.mp4\n"
+    "  - uri: data/vtest.mp4\n"
+    "    name: no\n"
+    "    loop: true\n"
+    "    max_frames: 100\n"
+    "    reconnect: 0\n";
+
+PAN_TEST(full_config_reads_every_key)
+{
+    pan_serve_config c;
+    char err[512] = "";
+    pan_status st = pan_serve_config_parse(&c, "full.yaml", full_yaml, sizeof full_yaml - 1, err, sizeof err);
+    if (st) fprintf(stderr, "  %s\n", err);
+    ASSERT_OK(st);
+    ASSERT_STREQ(c.listen, "0.0.0.0:9090");
+    ASSERT_STREQ(c.token_file, "/etc/panoptes/token");
+    ASSERT_STREQ(c.backend, "cpu");
+    ASSERT_STREQ(c.model, "models/nanodet.json");
+    ASSERT_EQ(c.n_classes, 3);
+    ASSERT_EQ(c.classes[0], 0);
+    ASSERT_EQ(c.classes[1], 2);
+    ASSERT_EQ(c.classes[2], 2);
+    ASSERT_NEAR(c.score, 0.5, 1e-9);
+    ASSERT_EQ(c.detect, 1);
+    ASSERT_EQ(c.track, 0);
+    ASSERT_STREQ(c.reid, "off");
+    ASSERT_EQ(c.reid_interval, 3);
+    ASSERT_EQ(c.batch, 8);
+    ASSERT_EQ(c.threads, 2);
+    ASSERT_EQ(c.fallback_cpu, 1);
+    ASSERT_EQ(c.max_backoff_s, 10);
+    ASSERT_STREQ(c.jsonl, "/tmp/out.jsonl");
+    ASSERT_STREQ(c.mot, "/tmp/mot");
+    ASSERT_EQ(c.defaults.reconnect, PAN_SERVE_RECONNECT_FOREVER);
+    ASSERT_EQ(c.defaults.timeout_ms, 2500);
+    ASSERT_EQ(c.n_cameras, 3);
+    ASSERT_STREQ(c.cameras[0].uri, "rtsp://10.0.0.5/stream1");
+    ASSERT_STREQ(c.cameras[0].name, "door");
+    ASSERT_EQ(c.cameras[0].transport, 2);
+    ASSERT_EQ(c.cameras[0].timeout_ms, 3000);
+    ASSERT_EQ(c.cameras[0].reconnect, 5);
+    ASSERT_STREQ(c.cameras[1].uri, "data/vtest.mp4");
+    ASSERT_TRUE(c.cameras[1].name == NULL);
+    ASSERT_EQ(c.cameras[1].reconnect, 0);
+    /* `name: no` is the string "no", not a boolean */
+    ASSERT_STREQ(c.cameras[2].name, "no");
+    ASSERT_EQ(c.cameras[2].loop, 1);
+    ASSERT_EQ(c.cameras[2].max_frames, 100);
+    ASSERT_EQ(c.cameras[2].reconnect, PAN_SERVE_RECONNECT_NONE);
+    pan_serve_config_free(&c);
+    ASSERT_EQ(c.n_cameras, 0);
+}
+
+PAN_TEST(empty_file_is_an_empty_config)
+{
+    pan_serve_config c;
+    char err[256];
+    ASSERT_OK(pan_serve_config_parse(&c, "empty.yaml", "", 0, err, sizeof err));
+    ASSERT_EQ(c.n_cameras, 0);
+    ASSERT_TRUE(c.listen == NULL);
+    ASSERT_EQ(c.detect, -1);
+    pan_serve_config_free(&c);
+    const char only_comment[] = "# nothing yet\ncameras:\n";
+    ASSERT_OK(pan_serve_config_parse(&c, "c.yaml", only_comment, sizeof only_comment - 1, err, sizeof err));
+    ASSERT_EQ(c.n_cameras, 0);
+    pan_serve_config_free(&c);
+}
+
+/* Parses text that must fail; the message must contain `want`. */
+static int fails_with(const char *text, const char *want, char *err, size_t n)
+{
+    pan_serve_config c;
+    pan_status st = pan_serve_config_parse(&c, "bad.yaml", text, strlen(text), err, n);
+    if (st == PAN_OK) {
+        pan_serve_config_free(&c);
+        snprintf(err, n, "(parsed without error)");
+        return 0;
+    }
+    if (c.n_cameras != 0 || c.listen) return 0; /* left empty on error */
+    return strstr(err, want) != NULL;
+}
+
+#define ASSERT_FAILS_WITH(text, want)                                              \
+    do {                                                                           \
+        char e_[512] = "";                                                         \
+        if (!fails_with(text, want, e_, sizeof e_))                                \
+            PAN__FAIL("expected an error containing \"%s\", got \"%s\"", want, e_); \
+    } while (0)
+
+PAN_TEST(errors_name_the_line_and_the_key)
+{
+    ASSERT_FAILS_WITH("listen: 127.0.0.1:8080\nmodle: x.onnx\n", "bad.yaml:2: modle: unknown key");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n  - uri: b.mp4\n    timeout_ms: soon\n",
+                      "bad.yaml:4: cameras[1].timeout_ms: expected an integer");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n    colour: red\n", "bad.yaml:3: cameras[0].colour: unknown field");
+    ASSERT_FAILS_WITH("cameras:\n  - name: door\n", "bad.yaml:2: cameras[0]: a camera needs a uri");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n    transport: sctp\n", "cameras[0].transport: expected \"tcp\" or \"udp\"");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n    loop: sometimes\n", "cameras[0].loop: expected true or false");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n    reconnect: -5\n", "cameras[0].reconnect: -5 is out of range");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: [a, b]\n", "bad.yaml:2: cameras[0].uri: expected a single value");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: \"\"\n", "cameras[0].uri: must not be empty");
+    ASSERT_FAILS_WITH("cameras: rtsp://x\n", "bad.yaml:1: cameras: expected a list");
+    ASSERT_FAILS_WITH("listen: 1.2.3.4\n", "bad.yaml:1: listen: '1.2.3.4': expected ADDR:PORT");
+    ASSERT_FAILS_WITH("listen: 127.0.0.1:99999\n", "listen: '127.0.0.1:99999': the port must be");
+    ASSERT_FAILS_WITH("backend: quantum\n", "bad.yaml:1: backend: 'quantum' is not a backend");
+    ASSERT_FAILS_WITH("score: 2\n", "score: expected a number from 0 to 1");
+    ASSERT_FAILS_WITH("\n\nclasses: [person, unicorn]\n", "bad.yaml:3: classes: 'unicorn' is not a COCO class");
+    ASSERT_FAILS_WITH("outputs:\n  video: a.mp4\n", "bad.yaml:2: outputs: unknown output 'video'");
+    ASSERT_FAILS_WITH("defaults:\n  uri: a.mp4\n", "bad.yaml:2: defaults: uri belongs to a camera");
+    ASSERT_FAILS_WITH("batch: 1\nbatch: 2\n", "bad.yaml:2: (top level): 'batch' is given twice");
+    ASSERT_FAILS_WITH("detect: maybe\n", "detect: expected true or false");
+    ASSERT_FAILS_WITH("- a\n- b\n", "bad.yaml:1: (top level): expected a mapping");
+    ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n   name: x\n", "bad.yaml:3:");
+    ASSERT_FAILS_WITH("listen: [1, 2]\n", "listen: expected a single value");
+}
+
+PAN_TEST(missing_file_is_named)
+{
+    pan_serve_config c;
+    char err[512];
+    ASSERT_EQ(pan_serve_config_load(&c, "/nonexistent/serve.yaml", err, sizeof err), PAN_NOTFOUND);
+    ASSERT_TRUE(strstr(err, "/nonexistent/serve.yaml") != NULL);
+}
+
+PAN_TEST(load_reads_a_file)
+{
+    char path[] = "/tmp/test-serve-config-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    const char text[] = "cameras:\n  - uri: data/vtest.mp4\n    name: lobby\n";
+    ASSERT_EQ(write(fd, text, sizeof text - 1), (long long)(sizeof text - 1));
+    close(fd);
+    pan_serve_config c;
+    char err[512];
+    pan_status st = pan_serve_config_load(&c, path, err, sizeof err);
+    unlink(path);
+    ASSERT_OK(st);
+    ASSERT_EQ(c.n_cameras, 1);
+    ASSERT_STREQ(c.cameras[0].name, "lobby");
+    pan_serve_config_free(&c);
+}
+
+PAN_TEST(camera_json_is_checked_field_by_field)
+{
+    char err[256];
+    pan_serve_camera cam = {0};
+    json_t *o = json_loads("{\"uri\":\"rtsp://a/b\",\"name\":\"gate\",\"transport\":\"tcp\",\"timeout_ms\":100,"
+                           "\"reconnect\":\"forever\",\"loop\":false,\"max_frames\":0}", 0, NULL);
+    ASSERT_OK(pan_serve_camera_from_json(&cam, o, err, sizeof err));
+    json_decref(o);
+    ASSERT_STREQ(cam.uri, "rtsp://a/b");
+    ASSERT_EQ(cam.transport, 1);
+    ASSERT_EQ(cam.reconnect, PAN_SERVE_RECONNECT_FOREVER);
+    ASSERT_EQ(cam.loop, -1);
+    ASSERT_EQ(cam.max_frames, -1);
+    pan_serve_camera copy;
+    ASSERT_OK(pan_serve_camera_copy(&copy, &cam));
+    ASSERT_TRUE(pan_serve_camera_equal(&copy, &cam));
+    copy.loop = 1;
+    ASSERT_TRUE(!pan_serve_camera_equal(&copy, &cam));
+    json_t *back = pan_serve_camera_to_json(&cam);
+    ASSERT_STREQ(json_string_value(json_object_get(back, "reconnect")), "forever");
+    json_decref(back);
+    pan_serve_camera_clear(&copy);
+    pan_serve_camera_clear(&cam);
+
+    static const struct { const char *json, *want; } bad[] = {
+        {"{\"name\":\"x\"}", "uri: missing"},
+        {"{\"uri\":\"a\",\"url\":\"b\"}", "url: unknown field"},
+        {"{\"uri\":5}", "uri: expected a string"},
+        {"{\"uri\":\"a\\u0001b\"}", "uri: contains a control character"},
+        {"{\"uri\":\"a\",\"timeout_ms\":\"5\"}", "timeout_ms: expected an integer"},
+        {"{\"uri\":\"a\",\"max_frames\":-3}", "max_frames: -3 is out of range"},
+        {"[1,2]", "expected a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pan_serve_camera c = {0};
+        json_t *v = json_loads(bad[i].json, 0, NULL);
+        ASSERT_TRUE(v != NULL);
+        pan_status st = pan_serve_camera_from_json(&c, v, err, sizeof err);
+        json_decref(v);
+        pan_serve_camera_clear(&c);
+        if (st != PAN_INVAL || !strstr(err, bad[i].want))
+            PAN__FAIL("%s: expected \"%s\", got %d \"%s\"", bad[i].json, bad[i].want, st, err);
+    }
+}
+
+PAN_TEST(listen_addresses)
+{
+    char host[64], err[256];
+    int port;
+    ASSERT_OK(pan_serve_parse_listen("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err));
+    ASSERT_STREQ(host, "127.0.0.1");
+    ASSERT_EQ(port, 8080);
+    ASSERT_OK(pan_serve_parse_listen("[::1]:0", host, sizeof host, &port, err, sizeof err));
+    ASSERT_STREQ(host, "::1");
+    ASSERT_EQ(port, 0);
+    ASSERT_OK(pan_serve_parse_listen(":80", host, sizeof host, &port, err, sizeof err));
+    ASSERT_STREQ(host, "");
+    ASSERT_EQ(pan_serve_parse_listen("::1:80", host, sizeof host, &port, err, sizeof err), PAN_INVAL);
+    ASSERT_EQ(pan_serve_parse_listen("localhost:http", host, sizeof host, &port, err, sizeof err), PAN_INVAL);
+    ASSERT_EQ(pan_serve_parse_listen("[::1]80", host, sizeof host, &port, err, sizeof err), PAN_INVAL);
+    ASSERT_EQ(pan_serve_parse_listen("a:-1", host, sizeof host, &port, err, sizeof err), PAN_INVAL);
+}
+
+PAN_TEST_MAIN(full_config_reads_every_key, empty_file_is_an_empty_config, errors_name_the_line_and_the_key,
+              missing_file_is_named, load_reads_a_file, camera_json_is_checked_field_by_field, listen_addresses)
+#else
+int main(void)
+{
+    fprintf(stderr, "skipped: panoptes serve is not built (needs libmicrohttpd-dev, libyaml-dev, libturbojpeg0-dev)\n");
+    return 77;
+}
+#endif
