@@ -190,7 +190,6 @@ pan_status pan_pipeline_start(pan_pipeline *pl)
     }
     pl->t0 = pan__now_s();
     pl->cpu0 = pan__process_cpu_s();
-    pl->pixel_bytes0 = pan_gpu_pixel_bytes_copied();
     pl->steady_f0 = -1;
     if (pthread_create(&pl->deliver_thread, NULL, pan__deliver_main, pl)) {
         pthread_mutex_unlock(&pl->lock);

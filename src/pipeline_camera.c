@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/gpu.h"
 #include "core/log_internal.h"
 #include "decode/decoder.h"
 #include "panoptes/frame.h"
@@ -420,6 +421,7 @@ void *pan__camera_main(void *arg)
     snprintf(tname, sizeof tname, "pan-cam%d", c->id);
     pthread_setname_np(pthread_self(), tname); /* for top -H, perf and gdb */
 #endif
+    pan_gpu_pixel_copy_scope(&pl->pixel_copies);
     cam_ctx x = {.c = c, .pl = pl, .p = p, .kind = pick_decoder(pl), .lost_at = -1, .last_pts_out = NAN};
     pan_status st;
     char msg[PAN_ERROR_TEXT] = "";
@@ -504,6 +506,7 @@ void *pan__camera_main(void *arg)
     SETD(c->thread_cpu_s, pan__thread_cpu_s());
     /* after the last frame: when the delivery thread takes this, the camera's frames are all out */
     pan_queue_push(pl->frames, &c->marker, -1);
+    pan_gpu_pixel_copy_scope(NULL);
     return NULL;
 }
 

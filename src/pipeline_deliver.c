@@ -150,6 +150,7 @@ void *pan__deliver_main(void *arg)
 #ifdef __linux__
     pthread_setname_np(pthread_self(), "pan-deliver");
 #endif
+    pan_gpu_pixel_copy_scope(&pl->pixel_copies); /* copies made here (consumers') count for this pipeline */
     const int bmax = pl->stages.batch;
     const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
     pan_frame **batch = calloc((size_t)bmax, sizeof *batch);
@@ -226,5 +227,6 @@ void *pan__deliver_main(void *arg)
     free(cams);
     free(bc);
     free(ended);
+    pan_gpu_pixel_copy_scope(NULL);
     return NULL;
 }

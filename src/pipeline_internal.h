@@ -96,7 +96,7 @@ struct pan_pipeline {
     double cpu0;             /* process CPU s at start */
     double t_end, cpu_end;   /* the same when stopped (the statistics stay as they were) */
     size_t dev_base, dev_peak;
-    uint64_t pixel_bytes0;
+    uint64_t pixel_copies;   /* pixel bytes copied by the pipeline's threads (pan_gpu_pixel_copy_scope) */
 
     /* totals of removed cameras (pl->lock) */
     int64_t removed_frames, removed_dropped, removed_reconnects;

@@ -85,7 +85,7 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
             (pl->steady_c1 - pl->steady_c0) * 1000.0 / (double)(pl->steady_f1 - pl->steady_f0);
     }
     if (pl->dev_base) s->device_mib_used = ((double)pl->dev_peak - (double)pl->dev_base) / (1024.0 * 1024.0);
-    if (pl->t0 > 0) s->pixel_bytes_copied = (int64_t)(pan_gpu_pixel_bytes_copied() - pl->pixel_bytes0);
+    s->pixel_bytes_copied = (int64_t)pan_gpu_pixel_copy_scope_read(&pl->pixel_copies);
     pthread_mutex_unlock(&pl->lock);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
