@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "panoptes/log.h"
+#include "panoptes/version.h"
 
 static void usage(FILE *f)
 {
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        puts("panoptes 0.1.0");
+        printf("panoptes %s\n", pan_version());
         return 0;
     }
     if (!strcmp(cmd, "run")) return pan_cli_run(argc - 1, argv + 1);

@@ -1,0 +1,3 @@
+#include "panoptes/version.h"
+
+const char *pan_version(void) { return PAN_VERSION_STRING; }
