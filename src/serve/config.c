@@ -151,7 +151,8 @@ static pan_status camera_map(walk *w, pan_serve_camera *cam, const char *path, c
     if (st) return st;
     FOR_PAIRS(map, p) {
         const yaml_node_t *k = yaml_document_get_node(w->doc, p->key), *v = yaml_document_get_node(w->doc, p->value);
-        if (!need_uri && !strcmp(scalar(k), "uri")) return fail_at(w, k, path, "uri belongs to a camera, not to the defaults");
+        if (!need_uri && (!strcmp(scalar(k), "uri") || !strcmp(scalar(k), "name")))
+            return fail_at(w, k, path, "%s belongs to a camera, not to the defaults", scalar(k));
         if ((st = camera_field(w, cam, path, k, v))) return st;
     }
     if (need_uri && !cam->uri) return fail_at(w, map, path, "a camera needs a uri");
