@@ -329,6 +329,8 @@ static void *run(void *opaque)
         if (why) {
             char w[160];
             snprintf(w, sizeof w, "%s", why); /* strerror's buffer is reused */
+            size_t wn = strlen(w);
+            if (wn && w[wn - 1] == '.') w[wn - 1] = 0; /* libmosquitto's messages end with one */
             drop_client(m, w);
             next_try = now_s() + backoff;
             backoff = fmin(backoff * 2, m->p.retry_max_s);
@@ -418,9 +420,10 @@ void pan_mqtt_destroy(pan_mqtt **pm, pan_mqtt_stats *final)
     m->st.undelivered = m->q_n + m->n_inflight;
     m->st.connected = 0;
     if (m->st.dropped || m->st.undelivered)
-        pan_log_warn("mqtt", -1, "%s: %lld of %lld events delivered; %lld dropped while the broker was unreachable "
-                     "(queue of %d full), %lld not delivered at exit", m->url, (long long)m->st.delivered,
-                     (long long)m->st.queued, (long long)m->st.dropped, m->p.queue_max, (long long)m->st.undelivered);
+        pan_log_warn("mqtt", -1, "%s: %lld of %lld events delivered, %lld dropped (the queue of %d was full while "
+                     "the broker was unreachable), %lld not delivered at exit (broker unreachable)", m->url,
+                     (long long)m->st.delivered, (long long)m->st.queued, (long long)m->st.dropped, m->p.queue_max,
+                     (long long)m->st.undelivered);
     else
         pan_log_info("mqtt", -1, "%s: %lld events delivered", m->url, (long long)m->st.delivered);
     if (final) *final = m->st;
