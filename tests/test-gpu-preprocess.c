@@ -1,6 +1,7 @@
 /* The batched GPU preprocessing kernel against its cpu twin (pan_preprocess_cpu) on real frames:
  * vtest.mp4 (768x576, BT.601 limited) and a synthetic full-range BT.709 clip (640x360), each
- * under all four matrix x range descriptions, mixed sizes in ONE batch, three model inputs
+ * under all four matrix x range descriptions (each with another display rotation: 0, 90, 180,
+ * 270), mixed sizes in ONE batch, three model inputs
  * (letterbox both ways, stretch), NCHW and NHWC, RGB and BGR. Tolerance: 1 on the 0–255 scale
  * (= 1/std after normalisation) plus the FP16 rounding of the output (|v|·2^-11).
  * Also: residency checks refuse host buffers, and the kernel copies no pixels. Skips without a GPU. */
@@ -54,6 +55,7 @@ static pan_frame host_view(const pan_frame *d, uint8_t *buf)
     h.memory = PAN_MEMORY_HOST;
     h.matrix = d->matrix;
     h.range = d->range;
+    h.rotation = d->rotation;
     h.data[0] = buf;
     h.data[1] = buf + (size_t)d->width * d->height;
     h.pitch[0] = d->width;
@@ -105,6 +107,7 @@ PAN_TEST(gpu_preprocess_matches_cpu)
             memcpy(&alias[n], base[i], sizeof alias[n]);
             alias[n].matrix = c & 1 ? PAN_COLOR_BT709 : PAN_COLOR_BT601;
             alias[n].range = c & 2 ? PAN_RANGE_FULL : PAN_RANGE_LIMITED;
+            alias[n].rotation = 90 * c; /* analysed as displayed: each description also turned */
             pan_frame_init_ref(&alias[n], NULL, NULL);
             batch[n] = &alias[n];
             n++;

@@ -1,6 +1,6 @@
 /* The ROI crop kernel (src/vision/roi_crop.cu) against its cpu twin (pan_roi_crop_cpu) on real
  * frames of data/vtest.mp4 (768x576, BT.601 limited, also described as BT.709 / full range):
- * ONE launch for all crops of three frames, boxes inside, across and outside the frame edges,
+ * ONE launch for all crops of three frames (also display-rotated 90/180/270), boxes inside, across and outside the frame edges,
  * tiny and frame-sized, stretch and keep-aspect, NCHW FP16 (the torchreid normalisation) and
  * NHWC FP32 (raw 0–255, the default descriptor's input). Tolerance: 1 on the 0–255 scale plus
  * the FP16 rounding of the output (|v|·2^-11).
@@ -60,6 +60,7 @@ static pan_frame host_view(const pan_frame *d, uint8_t *buf)
     h.memory = PAN_MEMORY_HOST;
     h.matrix = d->matrix;
     h.range = d->range;
+    h.rotation = d->rotation;
     h.data[0] = buf;
     h.data[1] = buf + (size_t)d->width * d->height;
     h.pitch[0] = d->width;
@@ -93,12 +94,14 @@ PAN_TEST(gpu_roi_crop_matches_cpu)
     ASSERT_EQ(g.got, NF);
     uint8_t *hbuf[NF];
     for (int i = 0; i < NF; i++) ASSERT_TRUE(dev[i] && (hbuf[i] = pan_test_download_nv12(dev[i])) != NULL);
-    /* every frame under two descriptions: the real one and BT.709 full range */
+    /* every frame under two descriptions: the real one and BT.709 full range with a display
+     * rotation (90, 180, 270: the crop is cut from the frame as displayed, boxes in displayed
+     * pixels) */
     enum { NI = 2 * NF };
     pan_frame alias[NI];
     for (int i = 0; i < NI; i++) {
         memcpy(&alias[i], dev[i % NF], sizeof alias[i]);
-        if (i >= NF) alias[i].matrix = PAN_COLOR_BT709, alias[i].range = PAN_RANGE_FULL;
+        if (i >= NF) alias[i].matrix = PAN_COLOR_BT709, alias[i].range = PAN_RANGE_FULL, alias[i].rotation = 90 * (i - NF + 1);
         pan_frame_init_ref(&alias[i], NULL, NULL);
     }
     pan_roi_params cfg[4];

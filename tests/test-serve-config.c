@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "serve/config.h"
+#include "serve/reload.h"
 
 static const char full_yaml[] =
     "# a full config\n"
@@ -23,6 +24,7 @@ static const char full_yaml[] =
     "threads: 2\n"
     "fallback_cpu: yes\n"
     "max_backoff_s: 10\n"
+    "realtime: true\n"
     "outputs:\n"
     "  jsonl: /tmp/out.jsonl\n"
     "  mot: /tmp/mot\n"
@@ -66,6 +68,7 @@ PAN_TEST(full_config_reads_every_key)
     ASSERT_EQ(c.threads, 2);
     ASSERT_EQ(c.fallback_cpu, 1);
     ASSERT_EQ(c.max_backoff_s, 10);
+    ASSERT_EQ(c.realtime, 1);
     ASSERT_STREQ(c.jsonl, "/tmp/out.jsonl");
     ASSERT_STREQ(c.mot, "/tmp/mot");
     ASSERT_EQ(c.defaults.reconnect, PAN_SERVE_RECONNECT_FOREVER);
@@ -222,6 +225,27 @@ PAN_TEST(camera_json_is_checked_field_by_field)
     }
 }
 
+PAN_TEST(reload_keeps_unchanged_cameras_and_adds_and_removes_the_rest)
+{
+    pan_serve_camera run[4] = {{.uri = "a"}, {.uri = "b", .name = "door"}, {.uri = "c"}, {.uri = "a"}};
+    pan_serve_camera want[4] = {{.uri = "a"}, {.uri = "b", .name = "gate"}, {.uri = "c"}, {.uri = "d"}};
+    int keep[4], add[4];
+    /* "a" twice becomes "a" once; b is renamed (remove + add); c stays; d is new */
+    ASSERT_EQ(pan_serve_reload_plan(run, 4, want, 4, keep, add), 4);
+    ASSERT_EQ(keep[0], 1);
+    ASSERT_EQ(keep[1], 0);
+    ASSERT_EQ(keep[2], 1);
+    ASSERT_EQ(keep[3], 0);
+    ASSERT_EQ(add[0], 0);
+    ASSERT_EQ(add[1], 1);
+    ASSERT_EQ(add[2], 0);
+    ASSERT_EQ(add[3], 1);
+    want[1].name = "door";
+    ASSERT_EQ(pan_serve_reload_plan(run, 3, want, 3, keep, add), 0);
+    ASSERT_EQ(pan_serve_reload_plan(run, 0, want, 2, keep, add), 2);
+    ASSERT_EQ(pan_serve_reload_plan(run, 2, want, 0, keep, add), 2);
+}
+
 PAN_TEST(listen_addresses)
 {
     char host[64], err[256];
@@ -241,7 +265,8 @@ PAN_TEST(listen_addresses)
 }
 
 PAN_TEST_MAIN(full_config_reads_every_key, empty_file_is_an_empty_config, errors_name_the_line_and_the_key,
-              missing_file_is_named, load_reads_a_file, camera_json_is_checked_field_by_field, listen_addresses)
+              missing_file_is_named, load_reads_a_file, camera_json_is_checked_field_by_field,
+              reload_keeps_unchanged_cameras_and_adds_and_removes_the_rest, listen_addresses)
 #else
 int main(void)
 {

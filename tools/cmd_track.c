@@ -1,10 +1,15 @@
 /* panoptes track: the tracker alone on MOTChallenge detections (the "public detections" protocol),
- * or on a synthetic scene with ground truth. */
+ * or on a synthetic scene with ground truth; optionally with analytics (counting lines, zones,
+ * events to a file and MQTT) on its tracks, so that counting is measurable offline. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "analytics/analytics.h"
+#include "analytics/mqtt.h"
 #include "cli.h"
 #include "track/mot.h"
 
@@ -38,6 +43,19 @@ static void track_usage(FILE *f)
           "  --score-scale K   multiply detection scores by K first (detectors scoring outside 0..1)\n"
           "  --size WxH        frame size in pixels: tracks that walk out through an edge end at once\n"
           "                    (with --synth: 1280x720 by default)\n"
+          "Analytics on the tracks (README.md, \"Analytics and events\"); the camera is camera 0:\n"
+          "  --analytics FILE  counting lines and zones ({\"cameras\": {\"0\": {\"lines\": [...], \"zones\": [...]}}})\n"
+          "  --counts-out FILE write the final counts: {\"lines\": {\"door\": {\"in\": N, \"out\": M}},\n"
+          "                    \"zones\": {\"queue\": {\"dwell_s\": [...]}}}\n"
+          "  --events FILE     write events (track_start, track_end, line_cross, zone_enter, zone_exit),\n"
+          "                    one JSON object a line\n"
+          "  --mqtt URL        publish events to mqtt://host[:port]/prefix (QoS 1, topic prefix/0/events)\n"
+          "  --mqtt-queue N    events kept while the broker is unreachable (10000); beyond, the oldest\n"
+          "                    are dropped and counted\n"
+          "  --naive           count on the confirmed tracks alone (no trace before confirmation, no\n"
+          "                    continuation of broken tracks): for comparison\n"
+          "  --fps F           frame rate giving the events' times: pts = (frame - 1) / F (30)\n"
+          "  --rate F          process at most F frames per second (to drive live consumers)\n"
           "Prints frames, tracks and host time per frame to stderr.\n",
           f);
 }
@@ -55,14 +73,169 @@ static int num(const char *opt, const char *s, double lo, double hi, double *out
     return 0;
 }
 
+typedef struct track_analytics {
+    const char *file, *counts_out, *events, *mqtt;
+    int naive, mqtt_queue;
+    double fps, rate;
+    pan_analytics *a;
+    pan_event_file *ef;
+    pan_mqtt *mq;
+} track_analytics;
+
+/* The tracker over det, as pan_mot_track does (same tracks in res), with each frame's reports and
+ * detections given to the analytics. The tracker reports lost and removed tracks too, so that a
+ * track's end is known at once (res keeps the confirmed ones only). */
+static pan_status track_frames(const pan_mot_seq *det, const pan_tracker_params *params, track_analytics *ta,
+                               pan_mot_seq *res)
+{
+    pan_status st;
+    pan_tracker_params tp = *params;
+    pan_tracker *t = NULL;
+    pan_detection *d = NULL;
+    pan_track_report *rep = NULL;
+    int cap = 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    memset(res, 0, sizeof *res);
+    tp.report_lost = 1;
+    if ((st = pan_tracker_create(&t, &tp))) return st;
+    for (int f = 1; f <= det->n_frames; f++) {
+        size_t b = det->frame_start[f], e = det->frame_start[f + 1];
+        int n = (int)(e - b), n_out = 0;
+        if (n + 64 > cap) {
+            cap = (n + 64) * 2;
+            pan_detection *d2 = realloc(d, (size_t)cap * sizeof *d2);
+            if (d2) d = d2;
+            pan_track_report *r2 = realloc(rep, (size_t)cap * 8 * sizeof *r2); /* live tracks, lost ones too */
+            if (r2) rep = r2;
+            if (!d2 || !r2) {
+                st = PAN_NOMEM;
+                goto done;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            const pan_mot_row *r = &det->rows[b + i];
+            memset(&d[i], 0, sizeof d[i]);
+            d[i].box[0] = r->x, d[i].box[1] = r->y, d[i].box[2] = r->x + r->w, d[i].box[3] = r->y + r->h;
+            d[i].score = r->conf;
+            const float *em = det->emb && det->emb_dim > 0 ? det->emb + (b + i) * det->emb_dim : NULL;
+            int any = 0;
+            for (int k = 0; em && k < det->emb_dim && !any; k++) any = em[k] != 0.f;
+            d[i].embedding = any ? em : NULL;
+            d[i].embedding_dim = any ? det->emb_dim : 0;
+        }
+        st = pan_tracker_update(t, d, n, rep, cap * 8, &n_out);
+        if (st && st != PAN_LIMIT) goto done;
+        for (int i = 0; i < n_out; i++) {
+            if (rep[i].state != PAN_TRACK_CONFIRMED) continue;
+            pan_mot_row o = {f, rep[i].id, rep[i].box[0], rep[i].box[1], rep[i].box[2] - rep[i].box[0],
+                             rep[i].box[3] - rep[i].box[1], rep[i].score, -1, -1.f};
+            if ((st = pan_mot_seq_push(res, &o))) goto done;
+        }
+        pan_analytics_frame fr = {0, NULL, f - 1, (f - 1) / ta->fps, tp.frame_width, tp.frame_height,
+                                  ta->naive ? NULL : d, ta->naive ? 0 : n, rep, n_out};
+        if ((st = pan_analytics_update(ta->a, &fr))) goto done;
+        if (ta->rate > 0) { /* hold the pace: the next frame is due 1/rate after this one */
+            double due = (double)next.tv_nsec * 1e-9 + 1.0 / ta->rate;
+            next.tv_sec += (time_t)due;
+            next.tv_nsec = (long)((due - floor(due)) * 1e9);
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {}
+        }
+    }
+    if ((st = pan_analytics_finish(ta->a))) goto done;
+    st = pan_mot_seq_finish(res);
+done:
+    pan_tracker_destroy(&t);
+    free(d);
+    free(rep);
+    if (st) pan_mot_seq_free(res);
+    return st;
+}
+
+/* Opens what the analytics options ask for. Returns the exit status on error (2: bad usage or a
+ * bad analytics file or URL; 1: a file that cannot be written), 0 otherwise. */
+static int analytics_open(track_analytics *ta)
+{
+    char err[1024];
+    pan_analytics_config *cfg = NULL;
+    pan_analytics_params ap;
+    pan_status st;
+    if (ta->file) {
+        if ((st = pan_analytics_config_load(&cfg, ta->file, err, sizeof err)) ||
+            (st = pan_analytics_config_check_cameras(cfg, 1, err, sizeof err))) {
+            fprintf(stderr, "panoptes track: %s\n", err);
+            pan_analytics_config_destroy(&cfg);
+            return 2;
+        }
+    }
+    pan_analytics_params_default(&ap);
+    ap.robust = !ta->naive;
+    ap.fps = ta->fps;
+    st = pan_analytics_create(&ta->a, cfg, &ap);
+    pan_analytics_config_destroy(&cfg);
+    if (st) {
+        fprintf(stderr, "panoptes track: cannot create the analytics: %s\n", pan_status_str(st));
+        return 1;
+    }
+    if (ta->mqtt) {
+        pan_mqtt_params mp;
+        pan_mqtt_params_default(&mp);
+        if (ta->mqtt_queue > 0) mp.queue_max = ta->mqtt_queue;
+        if ((st = pan_mqtt_create(&ta->mq, ta->mqtt, &mp, err, sizeof err))) {
+            fprintf(stderr, "panoptes track: --mqtt: %s\n", err);
+            return st == PAN_INVAL ? 2 : 1;
+        }
+        pan_analytics_add_listener(ta->a, pan_mqtt_publish_event, ta->mq);
+    }
+    if (ta->events) {
+        if (pan_event_file_create(&ta->ef, ta->events)) {
+            fprintf(stderr, "panoptes track: cannot write %s (does its folder exist?)\n", ta->events);
+            return 1;
+        }
+        pan_analytics_add_listener(ta->a, pan_event_file_write, ta->ef);
+    }
+    return 0;
+}
+
+/* Writes the counts, prints them, closes everything. Returns 1 if something could not be written. */
+static int analytics_close(track_analytics *ta, int ok)
+{
+    int rc = 0;
+    if (ok && ta->counts_out) {
+        FILE *f = !strcmp(ta->counts_out, "-") ? stdout : fopen(ta->counts_out, "w");
+        if (!f || pan_analytics_write_counts(ta->a, 0, f) || (f != stdout && fclose(f))) {
+            fprintf(stderr, "panoptes track: cannot write %s\n", ta->counts_out);
+            rc = 1;
+        }
+    }
+    if (ok && ta->file) {
+        fprintf(stderr, "panoptes track: analytics: %lld events; counts: ", (long long)pan_analytics_event_count(ta->a));
+        pan_analytics_write_counts(ta->a, 0, stderr);
+    }
+    if (ta->ef && pan_event_file_status(ta->ef)) rc = 1;
+    pan_event_file_destroy(&ta->ef);
+    if (ta->mq) {
+        pan_mqtt_stats ms;
+        pan_mqtt_destroy(&ta->mq, &ms);
+        fprintf(stderr, "panoptes track: mqtt %s: %lld events, %lld delivered, %lld dropped, %lld undelivered, "
+                        "%lld resent, %lld connections, %lld failures\n",
+                ta->mqtt, (long long)ms.queued, (long long)ms.delivered, (long long)ms.dropped,
+                (long long)ms.undelivered, (long long)ms.resent, (long long)ms.connects, (long long)ms.failures);
+    }
+    pan_analytics_destroy(&ta->a);
+    return rc;
+}
+
 int pan_cli_track(int argc, char **argv)
 {
     const char *det_path = NULL, *out_path = NULL, *gt_out = NULL, *det_out = NULL;
-    int synth = 0, rc = 1;
+    int synth = 0, rc = 1, with_analytics = 0;
     double seed = 0, emb_dim = 0, scale = 1.0, v;
     char err[512];
     pan_tracker_params tp = pan_tracker_params_default();
     pan_mot_seq gt = {0}, det = {0}, res = {0};
+    track_analytics ta = {0};
+    ta.fps = 30.0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,6 +248,10 @@ int pan_cli_track(int argc, char **argv)
             tp.fuse_score = 0;
             continue;
         }
+        if (!strcmp(a, "--naive")) {
+            ta.naive = 1;
+            continue;
+        }
         if (!val && a[0] == '-') {
             fprintf(stderr, "panoptes track: %s needs a value (see --help)\n", a);
             return 2;
@@ -84,6 +261,13 @@ int pan_cli_track(int argc, char **argv)
         else if (!strcmp(a, "--gt-out")) gt_out = val;
         else if (!strcmp(a, "--det-out")) det_out = val;
         else if (!strcmp(a, "--synth")) synth = 1, bad = num(a, val, 0, 1e15, &seed);
+        else if (!strcmp(a, "--analytics")) ta.file = val;
+        else if (!strcmp(a, "--counts-out")) ta.counts_out = val;
+        else if (!strcmp(a, "--events")) ta.events = val;
+        else if (!strcmp(a, "--mqtt")) ta.mqtt = val;
+        else if (!strcmp(a, "--mqtt-queue")) bad = num(a, val, 1, 1e7, &v), ta.mqtt_queue = (int)v;
+        else if (!strcmp(a, "--fps")) bad = num(a, val, 0.001, 1e6, &ta.fps);
+        else if (!strcmp(a, "--rate")) bad = num(a, val, 0.001, 1e6, &ta.rate);
         else if (!strcmp(a, "--emb-dim")) bad = num(a, val, 0, 4096, &emb_dim);
         else if (!strcmp(a, "--score-scale")) bad = num(a, val, 1e-9, 1e9, &scale);
         else if (!strcmp(a, "--high")) bad = num(a, val, 0, 1, &v), tp.high_thresh = (float)v;
@@ -117,6 +301,14 @@ int pan_cli_track(int argc, char **argv)
         fputs("panoptes track: --gt-out, --det-out and --emb-dim go with --synth\n", stderr);
         return 2;
     }
+    if (ta.counts_out && !ta.file) {
+        fputs("panoptes track: --counts-out needs --analytics FILE (the lines and zones to count)\n", stderr);
+        return 2;
+    }
+    if ((ta.naive || ta.mqtt_queue || ta.rate > 0) && !ta.file && !ta.events && !ta.mqtt) {
+        fputs("panoptes track: --naive, --mqtt-queue and --rate go with --analytics, --events or --mqtt\n", stderr);
+        return 2;
+    }
     if (tp.low_thresh > tp.high_thresh) {
         fprintf(stderr, "panoptes track: --low %g is above --high %g\n", tp.low_thresh, tp.high_thresh);
         return 2;
@@ -144,10 +336,13 @@ int pan_cli_track(int argc, char **argv)
         goto done;
     }
     for (size_t i = 0; i < det.n; i++) det.rows[i].conf = (float)(det.rows[i].conf * scale);
+    with_analytics = ta.file || ta.events || ta.mqtt;
+    if (with_analytics && (rc = analytics_open(&ta))) goto done;
+    rc = 1;
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0); /* CPU time: the host cost, whatever the load */
-    pan_status st = pan_mot_track(&det, &tp, &res);
+    pan_status st = with_analytics ? track_frames(&det, &tp, &ta, &res) : pan_mot_track(&det, &tp, &res);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
     if (st) {
         fprintf(stderr, "panoptes track: tracking failed: %s\n", pan_status_str(st));
@@ -171,6 +366,7 @@ int pan_cli_track(int argc, char **argv)
             det.n_frames, det.n, (long long)ids, res.n, det.n_frames ? us / det.n_frames : 0.0);
     rc = 0;
 done:
+    if (with_analytics && analytics_close(&ta, rc == 0) && rc == 0) rc = 1;
     pan_mot_seq_free(&gt);
     pan_mot_seq_free(&det);
     pan_mot_seq_free(&res);

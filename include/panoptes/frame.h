@@ -56,6 +56,12 @@ struct pan_frame {
     pan_color_range range;
     uint8_t *data[3]; /* host pointers, or device pointers (CUdeviceptr cast) */
     int pitch[3];     /* bytes per row of each plane */
+    /* Display rotation: the stored picture (width x height, the planes above) turned this many
+     * degrees clockwise is the picture as it is meant to be seen (0, 90, 180 or 270; a display
+     * matrix in the container, as phones record). Frames are analysed as displayed: the
+     * preprocessing and the ROI crops apply it, boxes and the reported size are in displayed
+     * pixels (pan_frame_display_size). */
+    int rotation;
 
     /* reference counting; private to frame.c and frame providers (an int changed only with
      * atomic builtins, so that this header is plain C and C++) */
@@ -63,6 +69,14 @@ struct pan_frame {
     pan_frame_release_fn release;
     void *release_opaque;
 };
+
+/* The frame as displayed: width x height, swapped when rotated by 90 or 270 degrees. */
+static inline void pan_frame_display_size(const pan_frame *f, int *width, int *height)
+{
+    int swap = f->rotation == 90 || f->rotation == 270;
+    if (width) *width = swap ? f->height : f->width;
+    if (height) *height = swap ? f->width : f->height;
+}
 
 /* Number of planes of a format (NV12: 2, YUV420P: 3). */
 int pan_pixfmt_planes(pan_pixfmt fmt);

@@ -33,7 +33,10 @@ extern "C" {
     X(DEVMEM, -21, "out of GPU memory")                                                  \
     X(CLOSED, -22, "queue or stream closed")                                             \
     X(DNN, -23, "cuDNN or cuBLAS error")                                                 \
-    X(FORMAT, -24, "container or demuxer error")
+    X(FORMAT, -24, "container or demuxer error")                                         \
+    X(TRUNCATED, -25, "the stream ended before its container said it would (truncated file or cut download)") \
+    X(DAMAGED, -26, "damaged data: frames were lost or concealed")                       \
+    X(NOSEEK, -27, "the input needs seeking that it does not allow (MP4 index at the end, server without range requests)")
 
 typedef enum pan_status {
 #define PAN__STATUS_ENUM(name, value, msg) PAN_##name = value,

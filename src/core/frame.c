@@ -169,6 +169,7 @@ pan_status pan_frame_pool_get(pan_frame_pool *pool, int nonblocking, pan_frame *
     f->pts = NAN;
     f->matrix = PAN_COLOR_BT601;
     f->range = PAN_RANGE_LIMITED;
+    f->rotation = 0;
     f->device = -1;
     pan_frame_init_ref(f, pool_release, pool);
     *out = f;

@@ -27,5 +27,6 @@ pan_status pan_frame_download(const pan_frame *src, pan_frame *dst)
     dst->pts = src->pts;
     dst->matrix = src->matrix;
     dst->range = src->range;
+    dst->rotation = src->rotation;
     return PAN_OK;
 }

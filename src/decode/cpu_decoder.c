@@ -142,6 +142,19 @@ static void cpu_destroy(pan_decoder *dec)
     dec->priv = NULL;
 }
 
+/* The first few damaged packets of a decoder are warnings; the rest go to DEBUG (a damaged live
+ * stream would print one line per frame): the counters report them all. */
+#define DAMAGE_WARNINGS 3
+static void log_damage(pan_decoder *dec, const char *what, int err)
+{
+    const char *uri = dec->params.uri ? dec->params.uri : "?";
+    if (dec->stats.errors <= DAMAGE_WARNINGS)
+        pan_log_warn("decode", dec->params.camera, "%s: %s (%s)%s", uri, what, av_err2str(err),
+                     dec->stats.errors == DAMAGE_WARNINGS ? "; further damage is counted, logged at debug level" : "");
+    else
+        pan_log_debug("decode", dec->params.camera, "%s: %s (%s)", uri, what, av_err2str(err));
+}
+
 static pan_status cpu_send(pan_decoder *dec, const pan_packet *pkt)
 {
     cpu_dec *c = dec->priv;
@@ -166,10 +179,11 @@ static pan_status cpu_send(pan_decoder *dec, const pan_packet *pkt)
     err = avcodec_send_packet(c->ctx, c->pkt);
     if (err == AVERROR(EAGAIN)) return PAN_EAGAIN;
     if (err < 0) {
-        /* Damaged data: count it, keep the camera alive; the decoder resynchronises itself. */
+        /* Damaged data: count it, keep the camera alive; the decoder resynchronises itself. The
+         * packet's picture is lost. */
         dec->stats.errors++;
-        pan_log_warn("decode", dec->params.camera, "%s: damaged packet skipped (%s)",
-                     dec->params.uri ? dec->params.uri : "?", av_err2str(err));
+        dec->stats.lost++;
+        log_damage(dec, "damaged packet skipped", err);
     }
     return PAN_OK;
 }
@@ -245,11 +259,14 @@ static pan_status cpu_receive(pan_decoder *dec, pan_frame **out)
         if (err == AVERROR_EOF) return PAN_EOF;
         if (err < 0) {
             dec->stats.errors++;
-            pan_log_warn("decode", dec->params.camera, "%s: decoding error (%s), continuing",
-                         dec->params.uri ? dec->params.uri : "?", av_err2str(err));
+            dec->stats.lost++;
+            log_damage(dec, "decoding error, continuing", err);
             continue;
         }
-        if (c->tmp->decode_error_flags || (c->tmp->flags & AV_FRAME_FLAG_CORRUPT)) dec->stats.errors++;
+        if (c->tmp->decode_error_flags || (c->tmp->flags & AV_FRAME_FLAG_CORRUPT)) {
+            dec->stats.errors++;
+            dec->stats.concealed++;
+        }
         break;
     }
     AVFrame *av = c->tmp;

@@ -55,8 +55,12 @@ void pan_decoder_destroy(pan_decoder **pdec)
 
 pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt)
 {
+    if (pkt) dec->rotation = pkt->rotation;
     pan_status st = dec->ops->send_packet(dec, pkt);
-    if (st == PAN_OK && pkt) dec->stats.packets++;
+    if (st == PAN_OK && pkt) {
+        dec->stats.packets++;
+        if (pkt->discard) dec->stats.discarded++;
+    }
     return st;
 }
 
@@ -66,6 +70,7 @@ pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame)
     if (st == PAN_OK) {
         (*frame)->camera = dec->params.camera;
         (*frame)->index = dec->next_index++;
+        (*frame)->rotation = dec->rotation;
         dec->stats.frames++;
     }
     return st;

@@ -40,15 +40,21 @@ typedef struct pan_decoder_params {
 typedef struct pan_decoder_stats {
     int64_t packets;
     int64_t frames;
-    int64_t errors;         /* packets or pictures the decoder reported as damaged */
+    int64_t errors;         /* damage events: packets or pictures the decoder reported as damaged */
     int64_t skipped;        /* packets dropped while waiting for a keyframe after damage */
+    int64_t lost;           /* pictures lost to damage: packets the decoder rejected, pictures that
+                               failed, packets skipped while waiting for a keyframe (nvdec) */
+    int64_t concealed;      /* pictures delivered with damage concealed (also counted in errors) */
+    int64_t discarded;      /* packets decoded as references only (an edit list hides them): they
+                               are expected to give no picture */
 } pan_decoder_stats;
 
 pan_status pan_decoder_create(pan_decoder **dec, const pan_decoder_params *params);
 void pan_decoder_destroy(pan_decoder **dec);
 /* pkt == NULL: end of input, start draining. */
 pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt);
-/* On PAN_OK *frame holds one reference owned by the caller. */
+/* On PAN_OK *frame holds one reference owned by the caller; its rotation is the display rotation
+ * of the packets sent (pan_packet.rotation). */
 pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame);
 void pan_decoder_get_stats(const pan_decoder *dec, pan_decoder_stats *stats);
 const char *pan_decoder_kind_name(pan_decoder_kind kind);

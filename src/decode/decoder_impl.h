@@ -17,6 +17,7 @@ struct pan_decoder {
     pan_decoder_params params;
     pan_decoder_stats stats;
     int64_t next_index; /* index given to the next output frame */
+    int rotation;       /* display rotation of the stream (from its packets), stamped on frames */
     void *priv;         /* implementation state */
 };
 

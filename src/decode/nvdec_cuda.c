@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,14 +48,32 @@
 #include "panoptes/log.h"
 
 /* The loader's own messages ("Cannot load libnvcuvid.so.1") go to DEBUG: a machine without a
- * driver is a normal case that pan_decoder_nvdec_available() reports once, in our words. */
-#define FFNV_LOG_FUNC(logctx, msg, ...) pan_log_debug("nvdec", -1, "%s", msg)
-#define FFNV_DEBUG_LOG_FUNC(logctx, msg, ...)
+ * driver is a normal case that pan_decoder_nvdec_available() reports once, in our words. They are
+ * printf formats with arguments and a trailing newline (an earlier macro passed the format on as
+ * the text, and the log read "Cannot load %s"). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void loader_log(const char *fmt, ...)
+{
+    if (!PAN_LOG_ENABLED(PAN_LOG_DEBUG)) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+    pan_log_debug("nvdec", -1, "%s", line);
+}
+#define FFNV_LOG_FUNC(logctx, ...) loader_log(__VA_ARGS__)
+#define FFNV_DEBUG_LOG_FUNC(logctx, ...) loader_log(__VA_ARGS__)
 #include <ffnvcodec/dynlink_loader.h>
 
 /* Display entries waiting to be mapped. The parser displays at most its DPB plus its display
  * delay at once, far below this. */
 #define DISP_CAP 64
+#define HIDDEN_CAP 256
 /* Parser display delay: the parser holds this many decoded pictures back before displaying
  * them, so cuvidDecodePicture of the next pictures is queued on the engine before the consumer
  * maps (and so waits for) the current one. NVIDIA suggests 2..4 for a single stream; with many
@@ -155,6 +175,12 @@ struct nv_ctx {
     pan_status fatal;     /* stored by callbacks; fatal for the camera */
     int damaged;          /* a decode/parse failure seen since the last check */
     int need_keyframe;
+
+    /* Timestamps of packets an edit list hides (pan_packet.discard): decoded as references, their
+     * pictures are not shown, as libavcodec drops them for the cpu decoder. A ring: edit lists
+     * hide the start of a GOP, far fewer pictures than this. */
+    int64_t hidden[HIDDEN_CAP];
+    int n_hidden, hidden_next;
 
     nv_slot *slots;
     int mapped;
@@ -539,11 +565,17 @@ static pan_status nv_send_packet(pan_decoder *dec, const pan_packet *pkt)
     if (c->need_keyframe) {
         if (!pkt->keyframe) {
             dec->stats.skipped++;
+            dec->stats.lost++;
             return PAN_OK;
         }
         flags |= CUVID_PKT_DISCONTINUITY; /* the parser forgets references lost with the damage */
         c->need_keyframe = 0;
         pan_log_info("nvdec", c->camera, "%s: keyframe after damage, decoding again", c->uri);
+    }
+    if (pkt->discard && pkt->pts != INT64_MIN) {
+        c->hidden[c->hidden_next] = pkt->pts;
+        c->hidden_next = (c->hidden_next + 1) % HIDDEN_CAP;
+        if (c->n_hidden < HIDDEN_CAP) c->n_hidden++;
     }
     if (!c->bsf) return parse(dec, c, pkt->data, pkt->size, pkt->pts, flags);
 
@@ -576,6 +608,18 @@ static pan_status nv_send_packet(pan_decoder *dec, const pan_packet *pkt)
     return PAN_OK;
 }
 
+/* 1 when a displayed picture's timestamp is one an edit list hides (and forgets it). */
+static int take_hidden(nv_ctx *c, int64_t ts)
+{
+    for (int i = 0; i < c->n_hidden; i++) {
+        int k = (c->hidden_next - 1 - i + HIDDEN_CAP) % HIDDEN_CAP;
+        if (c->hidden[k] != ts) continue;
+        c->hidden[k] = INT64_MIN; /* a ring slot: cleared rather than moved */
+        return 1;
+    }
+    return 0;
+}
+
 static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
 {
     nv_ctx *c = dec->priv;
@@ -587,6 +631,10 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
         CUVIDPARSERDISPINFO d = c->disp[c->disp_head];
         c->disp_head = (c->disp_head + 1) % DISP_CAP;
         c->disp_count--;
+        if (c->n_hidden && take_hidden(c, (int64_t)d.timestamp)) {
+            /* decoded for reference only: nothing to map (the parser reuses the surface) */
+            continue;
+        }
 
         pthread_mutex_lock(&c->lock);
         while (c->mapped == c->num_output) {
@@ -620,6 +668,7 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
             pthread_mutex_unlock(&c->lock);
             (void)CU_CHECK(r, c->camera);
             dec->stats.errors++;
+            dec->stats.lost++;
             c->need_keyframe = 1;
             continue; /* the camera lives on; the picture is lost */
         }
@@ -630,7 +679,9 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
             if (cv->cuvidGetDecodeStatus(c->decoder, d.picture_index, &ds) == CUDA_SUCCESS &&
                 (ds.decodeStatus == cuvidDecodeStatus_Error || ds.decodeStatus == cuvidDecodeStatus_Error_Concealed)) {
                 dec->stats.errors++;
+                if (ds.decodeStatus == cuvidDecodeStatus_Error_Concealed) dec->stats.concealed++;
                 if (ds.decodeStatus == cuvidDecodeStatus_Error) {
+                    dec->stats.lost++;
                     cv->cuvidUnmapVideoFrame(c->decoder, ptr);
                     pthread_mutex_unlock(&c->lock);
                     if (!c->need_keyframe)

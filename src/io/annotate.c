@@ -167,12 +167,39 @@ static pan_status drain(pan_annotate *a)
     }
 }
 
-pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_frame_result *r)
+/* Sample of plane `k` (0 = Y, 1 = Cb, 2 = Cr) of a host frame at stored position (x, y) in that
+ * plane's own samples. */
+static inline uint8_t plane_at(const pan_frame *f, int k, int x, int y)
 {
-    if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
-    if (f->width < a->pic->width || f->height < a->pic->height) return PAN_SHAPE;
-    if (av_frame_make_writable(a->pic) < 0) return PAN_NOMEM;
-    AVFrame *p = a->pic;
+    if (k == 0) return f->data[0][(size_t)y * f->pitch[0] + x];
+    if (f->format == PAN_PIXFMT_YUV420P) return f->data[k][(size_t)y * f->pitch[k] + x];
+    return f->data[1][(size_t)y * f->pitch[1] + 2 * x + (k - 1)];
+}
+
+/* The picture as displayed (a frame with a display rotation is turned, sample by sample: the
+ * boxes drawn over it are in displayed pixels). Luma and each chroma plane turn on their own
+ * grid; 4:2:0 chroma of an even-sized picture maps exactly. */
+static void copy_rotated(AVFrame *p, const pan_frame *f)
+{
+    for (int k = 0; k < 3; k++) {
+        int pw = k ? p->width / 2 : p->width, ph = k ? p->height / 2 : p->height;
+        int sw = k ? (f->width + 1) / 2 : f->width, sh = k ? (f->height + 1) / 2 : f->height;
+        for (int y = 0; y < ph; y++) {
+            uint8_t *row = p->data[k] + (size_t)y * p->linesize[k];
+            for (int x = 0; x < pw; x++) {
+                int u = x, v = y; /* stored position of displayed (x, y): display_rotation.h */
+                if (f->rotation == 90) u = y, v = sh - 1 - x;
+                else if (f->rotation == 180) u = sw - 1 - x, v = sh - 1 - y;
+                else if (f->rotation == 270) u = sw - 1 - y, v = x;
+                row[x] = plane_at(f, k, u < 0 ? 0 : u, v < 0 ? 0 : v);
+            }
+        }
+    }
+}
+
+/* The stored picture as it is (no rotation): rows copied, NV12 chroma split into two planes. */
+static void copy_straight(AVFrame *p, const pan_frame *f)
+{
     int cw = p->width / 2, ch = p->height / 2;
     for (int y = 0; y < p->height; y++) memcpy(p->data[0] + (size_t)y * p->linesize[0], f->data[0] + (size_t)y * f->pitch[0], (size_t)p->width);
     for (int y = 0; y < ch; y++) {
@@ -187,6 +214,18 @@ pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_fra
             }
         }
     }
+}
+
+pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_frame_result *r)
+{
+    if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh);
+    if (dw < a->pic->width || dh < a->pic->height) return PAN_SHAPE;
+    if (av_frame_make_writable(a->pic) < 0) return PAN_NOMEM;
+    AVFrame *p = a->pic;
+    if (f->rotation) copy_rotated(p, f);
+    else copy_straight(p, f);
     char label[64];
     if (r->n_tracks > 0) {
         for (int i = 0; i < r->n_tracks; i++) {

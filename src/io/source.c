@@ -12,7 +12,12 @@
 #include <string.h>
 
 #include "io/av_log.h"
+#include "io/source_impl.h"
 #include "panoptes/log.h"
+
+/* Read errors in a row after which a damaged file is given up (each is one damaged packet the
+ * demuxer skipped; a demuxer that cannot move past the damage returns the same error forever). */
+#define MAX_READ_ERRORS 64
 
 struct pan_source {
     pan_source_params params;
@@ -28,6 +33,10 @@ struct pan_source {
     int64_t serial;
     int64_t loop_offset;   /* in stream time base */
     int64_t pass_end;      /* largest pts+duration seen in this pass */
+    int64_t pass_packets;  /* video packets read in this pass */
+    int read_errors;       /* read errors in a row (damaged file) */
+    int warned_truncated;  /* a looped file: the truncation is reported once */
+    pan_source_stats stats;
 };
 
 static int stop_asked(pan_source *s)
@@ -69,28 +78,38 @@ static pan_status status_from_av(int err)
     }
 }
 
-static void fill_colour(pan_source_info *info, const AVCodecParameters *par)
+/* Opens the URI with the current deadline. RTSP goes over `transport` ("tcp"/"udp"). On failure
+ * s->fmt is freed (avformat_open_input frees it) and made again, ready for another attempt. */
+static int open_input(pan_source *s, const char *transport)
 {
-    /* Unspecified matrices follow the common convention: BT.709 for HD (height > 576), else BT.601. */
-    switch (par->color_space) {
-    case AVCOL_SPC_BT709: info->matrix = PAN_COLOR_BT709; break;
-    case AVCOL_SPC_BT470BG:
-    case AVCOL_SPC_SMPTE170M:
-    case AVCOL_SPC_FCC:
-    case AVCOL_SPC_SMPTE240M: info->matrix = PAN_COLOR_BT601; break;
-    default: info->matrix = par->height > 576 ? PAN_COLOR_BT709 : PAN_COLOR_BT601; break;
+    AVDictionary *opts = NULL;
+    if (transport) av_dict_set(&opts, "rtsp_transport", transport, 0);
+    int err = avformat_open_input(&s->fmt, s->uri, NULL, &opts);
+    av_dict_free(&opts);
+    if (err < 0 && !s->fmt) {
+        s->fmt = avformat_alloc_context();
+        if (!s->fmt) return AVERROR(ENOMEM);
+        s->fmt->interrupt_callback.callback = interrupt_cb;
+        s->fmt->interrupt_callback.opaque = s;
     }
-    info->range = par->color_range == AVCOL_RANGE_JPEG ? PAN_RANGE_FULL : PAN_RANGE_LIMITED;
-    if (par->format == AV_PIX_FMT_YUVJ420P) info->range = PAN_RANGE_FULL;
-    const char *sp = par->color_space == AVCOL_SPC_UNSPECIFIED ? "unspecified" : av_color_space_name(par->color_space);
-    snprintf(info->color_desc, sizeof info->color_desc, "%s/%s", sp ? sp : "unspecified",
-             info->range == PAN_RANGE_FULL ? "pc" : "tv");
+    return err;
+}
+
+/* An MP4 whose index (moov) follows its media data, read from a server that cannot seek (HTTP
+ * without range requests): the demuxer had to read past every sample to reach the index, and
+ * cannot go back to them. Every read would fail; the debug log alone said "Stream ends
+ * prematurely" while the camera reported 0 frames and success. */
+static int index_behind_unseekable_input(pan_source *s, AVStream *vs)
+{
+    if (!s->fmt->pb || (s->fmt->pb->seekable & AVIO_SEEKABLE_NORMAL)) return 0;
+    if (!strstr(s->fmt->iformat->name, "mp4") || avformat_index_get_entries_count(vs) <= 0) return 0;
+    const AVIndexEntry *first = avformat_index_get_entry(vs, 0);
+    return first && avio_tell(s->fmt->pb) > first->pos + first->size;
 }
 
 pan_status pan_source_create(pan_source **out, const pan_source_params *params)
 {
     pan_source *s = NULL;
-    AVDictionary *opts = NULL;
     int err;
     pan_status st = PAN_NOMEM;
     int cam = params ? params->camera : -1;
@@ -120,14 +139,23 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     /* Network timeouts are ours alone (the interrupt callback's deadline on every blocking step),
      * not FFmpeg's socket options: the RTSP demuxer reports its own socket timeout, and even an
      * interrupt, as "invalid data", so only a deadline we set tells a timeout apart. */
+    const char *transport = NULL;
     if (is_network(s->uri)) {
-        if (!strncmp(s->uri, "rtsp://", 7))
-            av_dict_set(&opts, "rtsp_transport", params->rtsp_udp ? "udp" : "tcp", 0);
+        if (!strncmp(s->uri, "rtsp://", 7) || !strncmp(s->uri, "rtsps://", 8)) transport = params->rtsp_udp ? "udp" : "tcp";
         s->network = 1;
     }
     s->deadline_us = av_gettime_relative() + (int64_t)timeout_ms * 1000 * (is_network(s->uri) ? 1 : 6);
-    err = avformat_open_input(&s->fmt, s->uri, NULL, &opts);
-    av_dict_free(&opts);
+    err = open_input(s, transport);
+    if (err == AVERROR(EPROTONOSUPPORT) && transport && !strcmp(transport, "tcp") && !stop_asked(s)) {
+        /* RTSP "461 Unsupported transport": the server (VLC's RTSP output, some cameras) will not
+         * send RTP over TCP. Ask again for UDP rather than fail with "Protocol not supported". */
+        pan_log_warn("source", cam, "%s: the server refuses RTP over TCP (RTSP 461 Unsupported transport); "
+                     "trying UDP (--rtsp-transport udp skips this step)", s->uri);
+        transport = "udp";
+        s->deadline_us = av_gettime_relative() + (int64_t)timeout_ms * 1000;
+        err = open_input(s, transport);
+    }
+    if (!s->fmt) goto fail_nofmt;
     if (err < 0) {
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);
@@ -139,8 +167,9 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         pan_log_error("source", cam, "%s: cannot open: %s%s", s->uri, msg,
                       st == PAN_NOTFOUND ? " (check the path)" :
                       st == PAN_TIMEOUT ? " (camera did not answer in time; check the address and network)" :
-                      st == PAN_CORRUPT ? " (not a video file Panoptes can read, or damaged)" : "");
-        goto fail_nofmt;
+                      st == PAN_CORRUPT ? " (not a video file Panoptes can read, or damaged)" :
+                      err == AVERROR(EPROTONOSUPPORT) && transport ? " (the server refused RTP over both TCP and UDP)" : "");
+        goto fail;
     }
     /* A live stream is probed for up to FFmpeg's analyzeduration (5 s) of real time, so the deadline
      * is reset for this step. The deadline must not cut a read short unnoticed: an interrupted
@@ -174,17 +203,18 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         st = PAN_CORRUPT;
         goto fail;
     }
-    snprintf(s->info.container, sizeof s->info.container, "%s", s->fmt->iformat->name);
-    snprintf(s->info.codec, sizeof s->info.codec, "%s", avcodec_get_name(par->codec_id));
-    s->info.codec_id = par->codec_id;
-    s->info.width = par->width;
-    s->info.height = par->height;
-    AVRational fr = vs->avg_frame_rate.num ? vs->avg_frame_rate : vs->r_frame_rate;
-    s->info.fps = fr.num && fr.den ? av_q2d(fr) : 0;
-    s->info.duration = s->fmt->duration > 0 ? (double)s->fmt->duration / AV_TIME_BASE : 0;
-    s->info.frames = vs->nb_frames;
-    s->info.bit_rate = par->bit_rate ? par->bit_rate : s->fmt->bit_rate;
-    fill_colour(&s->info, par);
+    if (index_behind_unseekable_input(s, vs)) {
+        pan_log_error("source", cam,
+                      "%s: cannot be streamed: the MP4's index (moov) is at the end of the file and the server "
+                      "does not support range requests, so the video before the index cannot be read again. "
+                      "Serve it from a server with range support, or move the index to the front "
+                      "(ffmpeg -i IN -c copy -movflags +faststart OUT)",
+                      s->uri);
+        st = PAN_NOSEEK;
+        goto fail;
+    }
+    pan__source_describe(s->fmt, vs, &s->info);
+    s->info.rtsp_transport = transport;
     /* Live: a stream that is not a file. HTTP serves both: a known duration makes it a file (an
      * MP4, an HLS playlist that ends), none a live feed (MPEG-TS or MJPEG over HTTP, live HLS). */
     if (s->network) s->info.is_live = strncmp(s->uri, "http", 4) != 0 || s->info.duration <= 0;
@@ -240,9 +270,54 @@ static pan_status rewind_for_loop(pan_source *s)
         s->loop_offset += s->pass_end - start;
     }
     s->pass_end = AV_NOPTS_VALUE;
+    s->pass_packets = 0;
     s->serial++;
     pan_log_debug("source", s->params.camera, "looping %s (pass %lld)", s->uri, (long long)s->serial);
     return PAN_OK;
+}
+
+void pan_source_get_stats(const pan_source *s, pan_source_stats *st) { *st = s->stats; }
+
+/* At the end of a pass of a file: did it end where its container said it would? Compares the
+ * packets read with the MP4 index (exact), else the end of the last packet with the stream's
+ * declared duration (with a margin: durations are rounded, and the last frame's length is not
+ * always known), and notices a read error at the end (an HTTP download cut short). Returns
+ * PAN_OK or PAN_TRUNCATED (logged). */
+static pan_status check_pass_end(pan_source *s, int read_error)
+{
+    AVStream *vs = s->fmt->streams[s->stream];
+    int64_t missing = 0;
+    double missing_s = 0;
+    if (s->info.index_packets > 0 && s->pass_packets < s->info.index_packets)
+        missing = s->info.index_packets - s->pass_packets;
+    if (s->info.stream_duration > 0 && s->pass_end != AV_NOPTS_VALUE) {
+        int64_t start = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
+        double read_s = (double)(s->pass_end - s->loop_offset - start) * av_q2d(vs->time_base);
+        double margin = fmax(1.0, s->info.fps > 0 ? 3.0 / s->info.fps : 0.0);
+        if (s->info.stream_duration - read_s > margin) missing_s = s->info.stream_duration - read_s;
+    } else if (s->info.stream_duration > 0 && s->pass_packets == 0) {
+        missing_s = s->info.stream_duration;
+    }
+    if (!missing && missing_s <= 0 && !read_error) return PAN_OK;
+    s->stats.truncated++;
+    s->stats.missing_packets = missing;
+    s->stats.missing_s = missing_s;
+    if (s->params.loop && s->warned_truncated++) return PAN_TRUNCATED;
+    char what[160];
+    if (missing)
+        snprintf(what, sizeof what, "%lld of the %lld packets its index lists were read", (long long)s->pass_packets,
+                 (long long)s->info.index_packets);
+    else if (missing_s > 0)
+        snprintf(what, sizeof what, "%.2f s of its %.2f s were read", s->info.stream_duration - missing_s,
+                 s->info.stream_duration);
+    else
+        snprintf(what, sizeof what, "reading failed at the end (%s) after %lld packets",
+                 av_err2str(s->fmt->pb ? s->fmt->pb->error : AVERROR(EIO)), (long long)s->pass_packets);
+    pan_log_error("source", s->params.camera,
+                  "%s: the stream ended before its container said it would: %s (a truncated file or a cut "
+                  "download)%s",
+                  s->uri, what, s->params.loop ? "; looping anyway" : "");
+    return PAN_TRUNCATED;
 }
 
 pan_status pan_source_read(pan_source *s, pan_packet *p)
@@ -262,8 +337,14 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
             pan_log_warn("source", s->params.camera, "%s: the camera ended the stream", s->uri);
             return PAN_EOF;
         }
-        if (err == AVERROR_EOF || (err < 0 && !s->info.is_live && avio_feof(s->fmt->pb))) {
-            if (!s->params.loop || rewinds++ > 0) return PAN_EOF; /* an empty pass: stop */
+        int at_end = err == AVERROR_EOF || (err < 0 && !s->info.is_live && avio_feof(s->fmt->pb));
+        if (at_end && !stop_asked(s)) {
+            /* A read error (rather than a clean EOF) at the end of a network file is a download
+             * cut short: the server closed before Content-Length ("Stream ends prematurely"). */
+            int read_error = s->network && s->fmt->pb && s->fmt->pb->error < 0 && s->fmt->pb->error != AVERROR_EOF;
+            pan_status end = check_pass_end(s, read_error);
+            if (end && !s->params.loop) return end;
+            if (!s->params.loop || rewinds++ > 0) return end ? end : PAN_EOF; /* an empty pass: stop */
             pan_status st = rewind_for_loop(s);
             if (st) return st;
             continue;
@@ -272,10 +353,20 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
             pan_status st = status_from_av(err);
             if (stop_asked(s)) return PAN_INTERRUPTED;
             if (err == AVERROR_EXIT) st = PAN_TIMEOUT; /* our deadline fired */
-            pan_log_error("source", s->params.camera, "%s: read failed: %s", s->uri,
-                          st == PAN_TIMEOUT ? "no data within the timeout" : av_err2str(err));
-            return st;
+            if (!s->network && err != AVERROR_EXIT && err != AVERROR(ENOMEM) && ++s->read_errors < MAX_READ_ERRORS) {
+                /* Damage in a file: the demuxer skips what it cannot parse; the packets after it
+                 * are good. Counted; the decoder's counters report the frames lost with it. */
+                s->stats.corrupt++;
+                if (s->read_errors == 1)
+                    pan_log_warn("source", s->params.camera, "%s: damaged data skipped (%s)", s->uri, av_err2str(err));
+                continue;
+            }
+            pan_log_error("source", s->params.camera, "%s: read failed: %s%s", s->uri,
+                          st == PAN_TIMEOUT ? "no data within the timeout" : av_err2str(err),
+                          s->read_errors >= MAX_READ_ERRORS ? " (damaged beyond repair: giving up)" : "");
+            return st == PAN_IO && s->read_errors >= MAX_READ_ERRORS ? PAN_CORRUPT : st;
         }
+        s->read_errors = 0;
         if (s->pkt->stream_index != s->stream) continue;
         break;
     }
@@ -299,5 +390,11 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
     p->keyframe = (s->pkt->flags & AV_PKT_FLAG_KEY) != 0;
     p->serial = s->serial;
     p->av_packet = s->pkt;
+    p->rotation = s->info.rotation;
+    p->discard = (s->pkt->flags & AV_PKT_FLAG_DISCARD) != 0;
+    s->pass_packets++;
+    s->stats.packets++;
+    if (p->discard) s->stats.discarded++;
+    if (s->pkt->flags & AV_PKT_FLAG_CORRUPT) s->stats.corrupt++;
     return PAN_OK;
 }

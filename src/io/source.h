@@ -41,7 +41,33 @@ typedef struct pan_source_info {
     char color_desc[64];  /* e.g. "bt709/tv", "unspecified/tv" */
     int is_live;          /* a live network stream (RTSP, RTMP, UDP, HTTP without a known duration):
                              its end or an error means the connection was lost, it never loops */
+    /* Display rotation, clockwise degrees (0, 90, 180, 270) from the container's display matrix
+     * (phone recordings); display_width/height are the frame as displayed (swapped at 90/270). */
+    int rotation;
+    int display_width, display_height;
+    char pix_fmt[32];     /* "yuv420p", "yuv420p10le", ...; "unknown" */
+    int bit_depth;        /* bits per luma sample; 0 when unknown */
+    /* What the container promises, for telling a complete stream from a truncated one (0 = it
+     * does not say): index_packets are the video packets its index lists (MP4/MOV), index_frames
+     * the frames they display (fewer when an edit list hides some: they are decoded as
+     * references and not shown), stream_duration the video stream's own duration in seconds. */
+    int64_t index_packets;
+    int64_t index_frames;
+    double stream_duration;
+    const char *rtsp_transport; /* RTSP: "tcp" or "udp" (what the server took); NULL otherwise */
 } pan_source_info;
+
+/* What a source has read so far (counters over every pass of a looped file). */
+typedef struct pan_source_stats {
+    int64_t packets;       /* video packets read */
+    int64_t discarded;     /* of which hidden by an edit list (decoded as references, not shown) */
+    int64_t corrupt;       /* of which the demuxer flagged as corrupt (e.g. MPEG-TS continuity errors) */
+    int64_t truncated;     /* passes that ended before the container said they would */
+    /* At the last truncated end: packets the index lists that were never read (0 when the
+     * container has no index), and seconds of stream the container promised beyond the end. */
+    int64_t missing_packets;
+    double missing_s;
+} pan_source_stats;
 
 /* One compressed packet of the video stream. Valid until the next pan_source_read. */
 typedef struct pan_packet {
@@ -52,6 +78,9 @@ typedef struct pan_packet {
     int keyframe;
     int64_t serial;      /* 0 for the first pass of a file, incremented at each loop */
     const void *av_packet; /* the underlying AVPacket, for decoders that need side data */
+    int rotation;        /* the stream's display rotation (pan_source_info.rotation): decoders
+                            stamp it on their frames */
+    int discard;         /* decode it, but its picture is not shown (an edit list hides it) */
 } pan_packet;
 
 pan_status pan_source_create(pan_source **src, const pan_source_params *params);
@@ -63,8 +92,35 @@ const void *pan_source_codecpar(const pan_source *src);
 void pan_source_time_base(const pan_source *src, int *num, int *den);
 /* PAN_OK with a packet, PAN_EOF at the end (never with loop, except for a live stream whose server
  * ended it), or an error (PAN_IO, PAN_NET, PAN_TIMEOUT when a network stream sent nothing within
- * timeout_ms, PAN_CORRUPT...). Each error is also logged once, naming the camera and the URI. */
+ * timeout_ms, PAN_CORRUPT...). Each error is also logged once, naming the camera and the URI.
+ * PAN_TRUNCATED instead of PAN_EOF when the stream ended before its container said it would:
+ * fewer packets than the MP4 index lists, less than the stream's declared duration, or a read
+ * error at the end (a download cut short, "Stream ends prematurely"); the packets read before are
+ * good (drain the decoder), and pan_source_get_stats says how much is missing. A looped file
+ * that is truncated warns once and loops on. PAN_NOSEEK from create: an MP4 over HTTP whose index
+ * is at the end, from a server without range requests (nothing of it can be read). */
 pan_status pan_source_read(pan_source *src, pan_packet *pkt);
+void pan_source_get_stats(const pan_source *src, pan_source_stats *stats);
+/* What a whole source holds, read to its end without decoding (`panoptes info`). */
+#define PAN_SOURCE_SCAN_SIZES 8
+typedef struct pan_source_scan {
+    int64_t packets;  /* video packets */
+    int64_t frames;   /* frames they show (packets an edit list hides are not counted) */
+    int64_t corrupt;  /* damaged packets or data the demuxer skipped */
+    /* picture sizes in stream order, each from the frame that first has it (as the parser reads
+     * the sequence headers; codecs without a parser that reports sizes show the first only) */
+    struct {
+        int width, height;
+        int64_t from_frame;
+    } sizes[PAN_SOURCE_SCAN_SIZES];
+    int n_sizes, more_sizes;
+    pan_status end;   /* PAN_OK at a complete end, PAN_TRUNCATED, or the read error */
+    int64_t missing_packets; /* truncated: as pan_source_stats */
+    double missing_s;
+} pan_source_scan_result;
+/* Reads src (just created, not read from) to its end. Returns out->end. Never for a live stream. */
+pan_status pan_source_scan(pan_source *src, pan_source_scan_result *out);
+
 /* Asks a blocking read to return early (thread-safe; used on SIGINT). */
 void pan_source_interrupt(pan_source *src);
 /* 1 when the URI names a network protocol (rtsp://, http://, udp://...), not a local file. Network

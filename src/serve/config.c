@@ -151,7 +151,8 @@ static pan_status camera_map(walk *w, pan_serve_camera *cam, const char *path, c
     if (st) return st;
     FOR_PAIRS(map, p) {
         const yaml_node_t *k = yaml_document_get_node(w->doc, p->key), *v = yaml_document_get_node(w->doc, p->value);
-        if (!need_uri && !strcmp(scalar(k), "uri")) return fail_at(w, k, path, "uri belongs to a camera, not to the defaults");
+        if (!need_uri && (!strcmp(scalar(k), "uri") || !strcmp(scalar(k), "name")))
+            return fail_at(w, k, path, "%s belongs to a camera, not to the defaults", scalar(k));
         if ((st = camera_field(w, cam, path, k, v))) return st;
     }
     if (need_uri && !cam->uri) return fail_at(w, map, path, "a camera needs a uri");
@@ -273,20 +274,21 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "detect")) return get_bool(w, v, key, &c->detect);
     if (!strcmp(key, "track")) return get_bool(w, v, key, &c->track);
     if (!strcmp(key, "fallback_cpu")) return get_bool(w, v, key, &c->fallback_cpu);
+    if (!strcmp(key, "realtime")) return get_bool(w, v, key, &c->realtime);
     if (!strcmp(key, "reid_interval")) return get_int(w, v, key, 1, 1000, &c->reid_interval);
     if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 1024, &c->batch);
     if (!strcmp(key, "threads")) return get_int(w, v, key, 1, 64, &c->threads);
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);
     return fail_at(w, k, key,
                    "unknown key (known: listen, token_file, backend, model, classes, score, detect, track, reid, "
-                   "reid_interval, batch, threads, fallback_cpu, max_backoff_s, outputs, defaults, cameras)");
+                   "reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, outputs, defaults, cameras)");
 }
 
 void pan_serve_config_init(pan_serve_config *c)
 {
     memset(c, 0, sizeof *c);
     c->score = -1;
-    c->detect = c->track = c->fallback_cpu = -1;
+    c->detect = c->track = c->fallback_cpu = c->realtime = -1;
 }
 
 pan_status pan_serve_config_parse(pan_serve_config *c, const char *name, const char *text, size_t len, char *err,

@@ -15,6 +15,7 @@
  *   threads: 1                      # libavcodec threads per camera
  *   fallback_cpu: false             # a camera NVDEC cannot take uses the cpu decoder
  *   max_backoff_s: 30               # longest wait between reconnect attempts
+ *   realtime: false                 # read files at their native frame rate (like live cameras)
  *   outputs:
  *     jsonl: /var/lib/panoptes/results.jsonl
  *     mot: /var/lib/panoptes/mot
@@ -53,6 +54,7 @@ typedef struct pan_serve_config {
     int threads;        /* 0 = default */
     int fallback_cpu;   /* 1, 0, or -1 = default (off) */
     int max_backoff_s;  /* 0 = default */
+    int realtime;       /* 1, 0, or -1 = default (off) */
     char *jsonl;        /* outputs; NULL = none */
     char *mot;
     pan_serve_camera defaults; /* uri unused */

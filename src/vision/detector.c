@@ -7,6 +7,7 @@
 #include "nn/engine.h"
 #include "panoptes/log.h"
 #include "vision/detector_impl.h"
+#include "vision/family.h"
 
 #define TAG "detector"
 #define DEFAULT_MODEL "models/nanodet.json"
@@ -26,20 +27,11 @@ struct pan_detector {
     int nd_cls[PAN_NANODET_MAX_LEVELS], nd_reg[PAN_NANODET_MAX_LEVELS]; /* engine output index per level */
     size_t nd_cls_numel[PAN_NANODET_MAX_LEVELS], nd_reg_numel[PAN_NANODET_MAX_LEVELS];
     pan_post_scratch scratch;
-    /* YOLO */
-    pan_yolo_params yolo;
+    /* dense heads (YOLOv5/v7, YOLOX, YOLOv8/11, YOLOv10, RT-DETR; src/vision/family*.c) */
+    pan__family_config fam;
+    size_t head_numel[PAN_HEAD_MAX_TENSORS]; /* per image */
     int num_classes;
 };
-
-const char *pan_detector_kind_name(pan_detector_kind k)
-{
-    switch (k) {
-    case PAN_DETECTOR_AUTO: return "auto";
-    case PAN_DETECTOR_NANODET: return "nanodet";
-    case PAN_DETECTOR_YOLO: return "yolo";
-    }
-    return "unknown";
-}
 
 /* NanoDet outputs: pairs [B, N_l, C] (scores) and [B, N_l, 4·(reg_max+1)] (distributions), matched
  * to levels by N_l = ceil(W/s)·ceil(H/s) for s in 8, 16, 32, 64, 128 (names differ between
@@ -115,35 +107,55 @@ bad:
     return PAN_MODEL;
 }
 
-static pan_status setup_yolo(pan_detector *d, const pan_detector_params *p)
+/* A dense head: the family chosen (or checked) by family.c, the user's thresholds on top. */
+static pan_status setup_head(pan_detector *d, const pan_detector_params *p)
 {
-    pan_engine_tensor_info info;
-    if (pan_engine_num_outputs(d->engine) < 1 || pan_engine_output_info(d->engine, 0, &info) || info.rank != 3 ||
-        info.dims[1] <= 4 || info.dims[2] <= 4) {
-        pan_log_error(TAG, -1, "%s: output 0 is not a YOLOv8/11 detection output [B, 4+C, N]", d->model_path);
+    pan__family_config *f = &d->fam;
+    pan_head_params *h = &f->head;
+    for (int t = 0; t < f->n_tensors; t++)
+        d->head_numel[t] = pan_engine_output_numel(d->engine, f->outputs[t], 1);
+    if (p->score_threshold > 0) h->score_threshold = p->score_threshold;
+    if (p->iou_threshold > 0) h->nms.iou_threshold = p->iou_threshold;
+    if (p->top_k > 0) h->nms.top_k = p->top_k;
+    if (d->use_mask) {
+        h->classes.mask = d->class_mask;
+        h->classes.mask_bytes = (int)sizeof d->class_mask;
+    }
+    d->num_classes = h->num_classes;
+    d->pp.channels = f->channels;
+    memcpy(d->pp.mean, f->mean, sizeof f->mean);
+    memcpy(d->pp.std, f->std, sizeof f->std);
+    d->pp.keep_ratio = f->keep_ratio;
+    d->pp.pad_value = f->pad_value;
+    return PAN_OK;
+}
+
+/* The family: from the outputs (and metadata), or checked against the kind the user named. */
+static pan_status resolve_family(pan_detector *d, pan_detector_kind kind)
+{
+    pan_engine_tensor_info info[16];
+    int n_out = pan_engine_num_outputs(d->engine);
+    if (n_out < 1 || n_out > 16) {
+        pan_log_error(TAG, -1, "%s: %d outputs; a detector has 1 to 16", d->model_path, n_out);
         return PAN_MODEL;
     }
-    /* [B, 4+C, N] with N (anchors) > 4+C for any real input size; [B, N, 4+C] otherwise */
-    int transposed = info.dims[1] > info.dims[2];
-    int64_t rows = transposed ? info.dims[2] : info.dims[1], anchors = transposed ? info.dims[1] : info.dims[2];
-    pan_yolo_params_default(&d->yolo, (int)(rows - 4), (int)anchors);
-    d->yolo.transposed = transposed;
-    if (p->score_threshold > 0) d->yolo.score_threshold = p->score_threshold;
-    if (p->iou_threshold > 0) d->yolo.nms.iou_threshold = p->iou_threshold;
-    if (p->top_k > 0) d->yolo.nms.top_k = p->top_k;
-    if (d->use_mask) {
-        d->yolo.classes.mask = d->class_mask;
-        d->yolo.classes.mask_bytes = (int)sizeof d->class_mask;
+    for (int j = 0; j < n_out; j++) {
+        pan_status st = pan_engine_output_info(d->engine, j, &info[j]);
+        if (st) return st;
+        for (int k = 1; k < info[j].rank; k++)
+            if (info[j].dims[k] <= 0) {
+                char dims[96];
+                pan_log_error(TAG, -1, "%s: output '%s' %s has a dimension that cannot be resolved for the %dx%d "
+                              "input; export the model with a fixed input size",
+                              d->model_path, info[j].name, pan__family_dims(&info[j], dims, sizeof dims), d->pp.width,
+                              d->pp.height);
+                return PAN_MODEL;
+            }
     }
-    d->num_classes = (int)(rows - 4);
-    /* Ultralytics LetterBox: RGB, /255, centred, padded with 114 */
-    d->pp.channels = PAN_CHANNELS_RGB;
-    for (int c = 0; c < 3; c++) {
-        d->pp.mean[c] = 0.f;
-        d->pp.std[c] = 255.f;
-    }
-    d->pp.keep_ratio = 1;
-    d->pp.pad_value = 114.f;
+    pan__family_probe probe = {d->model_path, d->pp.width, d->pp.height, n_out, info, NULL, NULL};
+    pan_status st = pan__family_resolve(&probe, kind, &d->fam);
+    if (st) return st;
+    d->kind = d->fam.kind;
     return PAN_OK;
 }
 
@@ -153,22 +165,22 @@ static pan_status make_cuda_backend(pan_detector *d, const pan_detector_params *
 #ifdef PANOPTES_HAVE_CUDA
     pan__detector_post_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.yolo = d->kind == PAN_DETECTOR_YOLO;
+    cfg.yolo = d->kind != PAN_DETECTOR_NANODET;
     cfg.num_classes = d->num_classes;
     cfg.input_w = d->pp.width;
     cfg.input_h = d->pp.height;
     cfg.use_mask = d->use_mask;
     memcpy(cfg.class_mask, d->class_mask, sizeof cfg.class_mask);
     if (cfg.yolo) {
-        if (d->yolo.transposed) {
-            pan_log_error(TAG, -1, "%s: YOLO output [B, N, 4+C] is not supported on the cuda backend yet; use --backend cpu",
-                          d->model_path);
-            return PAN_UNSUPPORTED;
-        }
-        cfg.score_threshold = d->yolo.score_threshold;
-        cfg.iou_threshold = d->yolo.nms.iou_threshold;
-        cfg.top_k = d->yolo.nms.top_k;
-        cfg.num_anchors = d->yolo.num_anchors;
+        cfg.head = d->fam.head;
+        cfg.head.classes.mask = NULL; /* the GPU reads cfg.class_mask */
+        cfg.n_head_tensors = d->fam.n_tensors;
+        memcpy(cfg.head_output, d->fam.outputs, sizeof cfg.head_output);
+        for (int t = 0; t < d->fam.n_tensors; t++) cfg.head_numel[t] = d->head_numel[t];
+        cfg.score_threshold = d->fam.head.score_threshold;
+        cfg.iou_threshold = d->fam.head.nms_enabled ? d->fam.head.nms.iou_threshold : 0.f;
+        cfg.top_k = d->fam.head.nms.top_k;
+        cfg.num_anchors = d->fam.head.num_rows;
     } else {
         cfg.score_threshold = d->nd.score_threshold;
         cfg.iou_threshold = d->nd.nms.iou_threshold;
@@ -185,7 +197,7 @@ static pan_status make_cuda_backend(pan_detector *d, const pan_detector_params *
         }
     }
     if (cfg.top_k <= 0) cfg.top_k = 100;
-    if (cfg.iou_threshold <= 0) cfg.iou_threshold = 0.6f;
+    if (cfg.iou_threshold <= 0 && !(cfg.yolo && !cfg.head.nms_enabled)) cfg.iou_threshold = 0.6f;
     return pan__detector_cuda_create(&d->backend, d->engine, d->max_batch, p->device, &d->pp, &cfg);
 #else
     (void)d, (void)p;
@@ -245,15 +257,15 @@ pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
     d->pp.height = (int)(d->pp.layout == PAN_LAYOUT_NCHW ? in.dims[2] : in.dims[1]);
     d->pp.width = (int)(d->pp.layout == PAN_LAYOUT_NCHW ? in.dims[3] : in.dims[2]);
     d->kind = p->kind;
-    if (d->kind == PAN_DETECTOR_AUTO) d->kind = pan_engine_num_outputs(d->engine) == 1 ? PAN_DETECTOR_YOLO : PAN_DETECTOR_NANODET;
-    st = d->kind == PAN_DETECTOR_YOLO ? setup_yolo(d, p) : setup_nanodet(d, p);
+    if (d->kind != PAN_DETECTOR_NANODET && (st = resolve_family(d, p->kind))) goto fail;
+    st = d->kind == PAN_DETECTOR_NANODET ? setup_nanodet(d, p) : setup_head(d, p);
     if (st) goto fail;
     if (p->backend == PAN_BACKEND_CUDA) st = make_cuda_backend(d, p);
     else st = pan__detector_cpu_create(&d->backend, d->engine, d->max_batch);
     if (st) goto fail;
-    pan_log_info(TAG, -1, "%s: %s detector, input %dx%d, %d classes, batch <= %d, backend %s", d->model_path,
-                 pan_detector_kind_name(d->kind), d->pp.width, d->pp.height, d->num_classes, d->max_batch,
-                 d->backend->name);
+    pan_log_info(TAG, -1, "%s: %s detector%s%s, input %dx%d, %d classes, batch <= %d, backend %s", d->model_path,
+                 pan_detector_kind_name(d->kind), d->fam.layout[0] ? ", outputs " : "", d->fam.layout, d->pp.width,
+                 d->pp.height, d->num_classes, d->max_batch, d->backend->name);
     *out = d;
     return PAN_OK;
 fail:
@@ -292,9 +304,10 @@ pan_status pan_detector_detect(pan_detector *d, pan_frame *const *frames, int n,
     pan_status st = d->backend->run(d->backend, frames, n, &d->pp, d->lb, &raw);
     if (st) return st;
     for (int i = 0; i < n; i++) {
-        if (d->kind == PAN_DETECTOR_YOLO) {
-            size_t per = (size_t)(4 + d->yolo.num_classes) * (size_t)d->yolo.num_anchors;
-            st = pan_yolo_decode(&d->yolo, raw[0] + (size_t)i * per, &d->lb[i], &out[i]);
+        if (d->kind != PAN_DETECTOR_NANODET) {
+            const float *t[PAN_HEAD_MAX_TENSORS] = {0};
+            for (int k = 0; k < d->fam.n_tensors; k++) t[k] = raw[d->fam.outputs[k]] + (size_t)i * d->head_numel[k];
+            st = pan_head_decode(&d->fam.head, t, &d->lb[i], &out[i]);
         } else {
             const float *cls[PAN_NANODET_MAX_LEVELS], *reg[PAN_NANODET_MAX_LEVELS];
             for (int l = 0; l < d->nd.num_levels; l++) {

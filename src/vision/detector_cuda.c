@@ -119,7 +119,11 @@ static pan_status cuda_detect(pan__detector_backend *b, pan_frame *const *frames
         p.stride[l] = cfg->stride[l];
     }
     if (cfg->yolo) {
-        p.yolo_out = c->outputs[0].data;
+        p.head = cfg->head;
+        for (int t = 0; t < cfg->n_head_tensors; t++) {
+            p.head_tensor[t] = c->outputs[cfg->head_output[t]].data;
+            p.head_image_stride[t] = cfg->head_numel[t];
+        }
         p.num_anchors = cfg->num_anchors;
     }
     p.candidates = pan_devblock_ptr(c->cand_blk);

@@ -19,7 +19,7 @@ typedef struct pan__detector_backend pan__detector_backend;
 /* What a backend that decodes on its own (cuda: on the GPU) needs to know about the model's
  * postprocess; filled by detector.c from its cpu decoder parameters so both decode alike. */
 typedef struct pan__detector_post_config {
-    int yolo;                       /* 0 NanoDet, 1 YOLOv8/11 [B, 4+C, N] */
+    int yolo;                       /* 0 NanoDet, 1 a dense head (every other family; `head` below) */
     int num_classes;
     float score_threshold, iou_threshold;
     int top_k, nms_pre;
@@ -29,7 +29,11 @@ typedef struct pan__detector_post_config {
     int num_levels, reg_max;        /* NanoDet */
     int cls_output[PAN_NANODET_MAX_LEVELS], reg_output[PAN_NANODET_MAX_LEVELS];
     int level_n[PAN_NANODET_MAX_LEVELS], level_fw[PAN_NANODET_MAX_LEVELS], stride[PAN_NANODET_MAX_LEVELS];
-    int num_anchors;                /* YOLO */
+    int num_anchors;                /* dense head: rows per image */
+    pan_head_params head;           /* dense head: layout and thresholds (classes: class_mask above) */
+    int n_head_tensors;
+    int head_output[PAN_HEAD_MAX_TENSORS]; /* engine output of head tensor t */
+    size_t head_numel[PAN_HEAD_MAX_TENSORS]; /* elements of head tensor t per image */
 } pan__detector_post_config;
 
 struct pan__detector_backend {

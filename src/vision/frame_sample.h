@@ -7,8 +7,10 @@
 
 #include "panoptes/frame.h"
 
-/* R'G'B' (0–255, clamped) of host frame f at source position (u, v); pixel (x, y)'s centre is
+/* R'G'B' (0–255, clamped) of host frame f at stored position (u, v); pixel (x, y)'s centre is
  * (x, y) in these coordinates. NV12 or YUV420P. */
 void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3]);
+/* Same at displayed position (ud, vd): the frame's rotation applied (display_rotation.h). */
+void pan__frame_sample_rgb_displayed(const pan_frame *f, float ud, float vd, float rgb[3]);
 
 #endif

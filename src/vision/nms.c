@@ -58,6 +58,23 @@ static int det_cmp(const void *pa, const void *pb)
     return 0;
 }
 
+/* Drops NaN scores (they would break the order) and sorts; returns the new count. */
+static int sort_scored(pan_detection *it, int n)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(it[i].score)) it[m++] = it[i];
+    qsort(it, (size_t)m, sizeof *it, det_cmp);
+    return m;
+}
+
+void pan_detection_list_sort(pan_detection_list *l, int top_k)
+{
+    if (!l || l->count <= 0) return;
+    l->count = sort_scored(l->items, l->count);
+    if (top_k > 0 && l->count > top_k) l->count = top_k;
+}
+
 void pan_nms(pan_detection_list *l, const pan_nms_params *p)
 {
     if (!l || l->count <= 0) return;
@@ -65,13 +82,7 @@ void pan_nms(pan_detection_list *l, const pan_nms_params *p)
     int top_k = p && p->top_k > 0 ? p->top_k : l->count;
     int agnostic = p ? p->class_agnostic : 0;
     pan_detection *it = l->items;
-    int n = l->count;
-    /* NaN scores would break the order: drop them first. */
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(it[i].score)) it[m++] = it[i];
-    n = m;
-    qsort(it, (size_t)n, sizeof *it, det_cmp);
+    int n = sort_scored(it, l->count);
     /* Suppressed entries are marked with class_id = INT32_MIN (never a real class). */
     int kept = 0;
     for (int i = 0; i < n && kept < top_k; i++) {

@@ -124,6 +124,80 @@ void pan_yolo_params_default(pan_yolo_params *p, int num_classes, int num_anchor
 pan_status pan_yolo_decode(const pan_yolo_params *p, const float *output, const pan_letterbox *lb,
                            pan_detection_list *out);
 
+/* ---- Dense heads: one row per anchor or query --------------------------------------------------
+ * The single-tensor (or boxes + scores) outputs of YOLOv5/v7, YOLOX, YOLOv8/11, YOLOv10 and
+ * RT-DETR differ only in where each field sits and what it means, so one decoder reads them all
+ * from a description (head_post.c; the GPU twin in postprocess_gpu.cu reads the same one). Which
+ * family fills it how is in src/vision/family_*.c.
+ *
+ * Addressing: field k of row n of a field group is element
+ *     tensors[f.tensor][f.offset + n·f.row_stride + k·f.field_stride]
+ * of one image's tensors ([B, 4+C, N] YOLOv8: row_stride 1, field_stride N; [B, N, 5+C]:
+ * row_stride 5+C, field_stride 1; split outputs: two tensors).
+ *
+ * Per row: the score (see pan_head_score) and its class, kept when score >= score_threshold
+ * (NaN never) and the class passes the filter (applied after the best class is chosen, as
+ * Ultralytics' `classes=`); the box (see pan_head_box) in model-input pixels, dropped when not
+ * finite. Then class-wise NMS (nms_enabled) or only the total order of pan_nms and a cut to
+ * nms.top_k (end-to-end heads: YOLOv10, RT-DETR), and the mapping through the letterbox. */
+#define PAN_HEAD_MAX_TENSORS 2
+#define PAN_HEAD_MAX_LEVELS 4
+
+typedef enum pan_head_box {
+    PAN_HEAD_BOX_CXCYWH = 0, /* centre x, y, width, height in model-input pixels */
+    PAN_HEAD_BOX_XYXY,       /* x1, y1, x2, y2 in model-input pixels */
+    PAN_HEAD_BOX_CXCYWH_NORM, /* centre and size as fractions of the input width / height */
+    /* YOLOX without its decode: (x + gx)·s, (y + gy)·s, exp(w)·s, exp(h)·s for the cell (gx, gy)
+     * of stride s the row belongs to (rows: stride 8 cells row-major, then 16, 32[, 64]) */
+    PAN_HEAD_BOX_GRID,
+} pan_head_box;
+
+typedef enum pan_head_score {
+    PAN_HEAD_SCORE_CLASSES = 0, /* C probabilities: best class (first maximum), its probability */
+    PAN_HEAD_SCORE_OBJ_CLASSES, /* objectness × the best class's probability (YOLOv5/v7, YOLOX) */
+    PAN_HEAD_SCORE_LOGITS,      /* C logits: best class, sigmoid of its logit (DETR-style exports) */
+    PAN_HEAD_SCORE_ID,          /* one score field and a class-id field (YOLOv10 [K, 6]) */
+} pan_head_score;
+
+typedef struct pan_head_field {
+    int tensor;           /* 0 .. PAN_HEAD_MAX_TENSORS-1 */
+    int64_t offset;       /* element of field 0, row 0 */
+    int64_t row_stride;   /* elements from row n to row n+1 */
+    int64_t field_stride; /* elements from field k to field k+1 */
+} pan_head_field;
+
+typedef struct pan_head_params {
+    int num_rows;             /* anchors or queries per image */
+    int num_classes;          /* C (ID heads: for the class-id range check only) */
+    pan_head_box box;
+    pan_head_score score;
+    pan_head_field boxes;     /* 4 fields */
+    pan_head_field scores;    /* C fields (1 for ID) */
+    pan_head_field objectness; /* OBJ_CLASSES: 1 field */
+    pan_head_field class_id;  /* ID: 1 field holding the class as a float */
+    int input_w, input_h;     /* model input: CXCYWH_NORM scale, GRID cells */
+    int num_levels;           /* GRID: strides[0..num_levels) */
+    int strides[PAN_HEAD_MAX_LEVELS];
+    float score_threshold;
+    int nms_enabled;          /* 0: end-to-end head, no NMS */
+    pan_nms_params nms;       /* iou_threshold (nms_enabled), top_k (always) */
+    pan_class_filter classes;
+} pan_head_params;
+
+/* Rows of a grid head: Σ ceil(W/s)·ceil(H/s) over the levels (YOLOX, and what the families'
+ * detection compares N with). */
+int pan_head_grid_rows(int input_w, int input_h, const int *strides, int num_levels);
+
+/* Decodes one image: tensors[t] points at image i's part of head tensor t. out is replaced. */
+pan_status pan_head_decode(const pan_head_params *p, const float *const *tensors, const pan_letterbox *lb,
+                           pan_detection_list *out);
+
+/* The total order of pan_nms without suppression, then at most top_k (0 = all) kept. */
+void pan_detection_list_sort(pan_detection_list *list, int top_k);
+
+/* The YOLOv8/11 parameters above as a dense head (what pan_yolo_decode runs). */
+void pan_yolo_head(const pan_yolo_params *p, pan_head_params *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -94,24 +94,83 @@ template <typename T> __global__ void nanodet_level_count(pan__gpu_post_params p
     if (threadIdx.x == 0 && count > p.nms_pre) atomicAdd(&p.counts[2 * p.batch], 1);
 }
 
-template <typename T> __global__ void yolo_decode(pan__gpu_post_params p)
+/* ---- dense heads: the GPU twin of head_post.c ------------------------------------------------ */
+template <typename T>
+__device__ __forceinline__ float hat(const pan__gpu_post_params &p, const pan_head_field &f, int b, int64_t n, int64_t k)
 {
-    int a = blockIdx.x * blockDim.x + threadIdx.x, b = blockIdx.y;
-    if (a >= p.num_anchors) return;
-    const T *o = (const T *)p.yolo_out;
-    const int N = p.num_anchors, C = p.num_classes;
-    size_t base = (size_t)b * (4 + C) * N;
+    const T *t = (const T *)p.head_tensor[f.tensor];
+    return ld(t, (size_t)b * p.head_image_stride[f.tensor] + (size_t)(f.offset + n * f.row_stride + k * f.field_stride));
+}
+
+template <typename T> __device__ int head_best(const pan__gpu_post_params &p, int b, int64_t n, float *value)
+{
     int best = 0;
-    float bs = ld(o, base + (size_t)4 * N + a);
-    for (int c = 1; c < C; c++) {
-        float v = ld(o, base + (size_t)(4 + c) * N + a);
-        if (v > bs || (isnan(bs) && !isnan(v))) bs = v, best = c; /* first maximum, as the cpu decode */
+    float v = hat<T>(p, p.head.scores, b, n, 0);
+    for (int c = 1; c < p.head.num_classes; c++) {
+        float x = hat<T>(p, p.head.scores, b, n, c);
+        if (x > v || (isnan(v) && !isnan(x))) v = x, best = c; /* first maximum, as the cpu decode */
     }
-    if (!(bs >= p.score_threshold) || !allowed(p, best)) return;
-    float cx = ld(o, base + a), cy = ld(o, base + N + a), w = ld(o, base + 2 * (size_t)N + a), h = ld(o, base + 3 * (size_t)N + a);
-    if (!isfinite(cx) || !isfinite(cy) || !isfinite(w) || !isfinite(h)) return;
-    float box[4] = {cx - 0.5f * w, cy - 0.5f * h, cx + 0.5f * w, cy + 0.5f * h};
-    emit(p, b, box, bs, best);
+    *value = v;
+    return best;
+}
+
+template <typename T> __global__ void head_decode(pan__gpu_post_params p)
+{
+    const int64_t n = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int b = blockIdx.y;
+    const pan_head_params &h = p.head;
+    if (n >= h.num_rows) return;
+    float score;
+    int cls;
+    switch (h.score) {
+    case PAN_HEAD_SCORE_OBJ_CLASSES:
+        cls = head_best<T>(p, b, n, &score);
+        score *= hat<T>(p, h.objectness, b, n, 0);
+        break;
+    case PAN_HEAD_SCORE_LOGITS:
+        cls = head_best<T>(p, b, n, &score);
+        score = 1.f / (1.f + expf(-score));
+        break;
+    case PAN_HEAD_SCORE_ID: {
+        float id = hat<T>(p, h.class_id, b, n, 0);
+        score = hat<T>(p, h.scores, b, n, 0);
+        if (!(id >= 0.f && id < 1e6f)) return;
+        cls = __float2int_rn(id);
+        break;
+    }
+    default:
+        cls = head_best<T>(p, b, n, &score);
+        break;
+    }
+    if (!(score >= p.score_threshold) || !allowed(p, cls)) return;
+    float a = hat<T>(p, h.boxes, b, n, 0), bb = hat<T>(p, h.boxes, b, n, 1), c = hat<T>(p, h.boxes, b, n, 2),
+          d = hat<T>(p, h.boxes, b, n, 3);
+    float box[4];
+    if (h.box == PAN_HEAD_BOX_XYXY) {
+        box[0] = a, box[1] = bb, box[2] = c, box[3] = d;
+    } else {
+        if (h.box == PAN_HEAD_BOX_CXCYWH_NORM) {
+            a *= (float)h.input_w, c *= (float)h.input_w;
+            bb *= (float)h.input_h, d *= (float)h.input_h;
+        } else if (h.box == PAN_HEAD_BOX_GRID) {
+            int64_t i = n;
+            int l = 0, s = h.strides[0], fw = (h.input_w + s - 1) / s;
+            for (;;) {
+                int64_t rows = (int64_t)fw * ((h.input_h + s - 1) / s);
+                if (i < rows || l + 1 >= h.num_levels) break;
+                i -= rows;
+                s = h.strides[++l];
+                fw = (h.input_w + s - 1) / s;
+            }
+            a = (a + (float)(i % fw)) * (float)s;
+            bb = (bb + (float)(i / fw)) * (float)s;
+            c = expf(c) * (float)s;
+            d = expf(d) * (float)s;
+        }
+        box[0] = a - 0.5f * c, box[1] = bb - 0.5f * d, box[2] = a + 0.5f * c, box[3] = bb + 0.5f * d;
+    }
+    if (!isfinite(box[0]) || !isfinite(box[1]) || !isfinite(box[2]) || !isfinite(box[3])) return;
+    emit(p, b, box, score, cls);
 }
 
 /* The total order of pan_nms: score descending, class ascending, box coordinates ascending. */
@@ -163,9 +222,15 @@ __global__ void __launch_bounds__(NMS_THREADS) nms_kernel(pan__gpu_post_params p
             }
             __syncthreads();
         }
+    float *out = p.out + (size_t)b * p.top_k * 6;
+    if (p.yolo && !p.head.nms_enabled) { /* end-to-end heads: the order and the cut only */
+        const int m = min(n, p.top_k);
+        for (int i = t; i < m * 6; i += NMS_THREADS) out[i] = cand[order[i / 6] * 6 + i % 6];
+        if (t == 0) p.counts[p.batch + b] = m;
+        return;
+    }
     for (int i = t; i < n; i += NMS_THREADS) removed[i] = 0;
     __syncthreads();
-    float *out = p.out + (size_t)b * p.top_k * 6;
     for (int i = 0; i < n; i++) {
         if (removed[i]) continue; /* uniform: every thread reads the same shared flag */
         const float *bi = cand + order[i] * 6;
@@ -203,9 +268,16 @@ extern "C" int pan__gpu_post_launch(const pan__gpu_post_params *pp, void *stream
                 else nanodet_level_count<float><<<p.batch, 256, 0, s>>>(p, l);
             }
     } else {
-        dim3 grid((p.num_anchors + 127) / 128, p.batch);
-        if (p.half) yolo_decode<__half><<<grid, 128, 0, s>>>(p);
-        else yolo_decode<float><<<grid, 128, 0, s>>>(p);
+        if (p.head.num_rows == 0) { /* the YOLOv8/11 shorthand */
+            pan_yolo_params y;
+            pan_yolo_params_default(&y, p.num_classes, p.num_anchors);
+            pan_yolo_head(&y, &p.head);
+            p.head_tensor[0] = p.yolo_out;
+            p.head_image_stride[0] = (size_t)(4 + p.num_classes) * (size_t)p.num_anchors;
+        }
+        dim3 grid((unsigned)((p.head.num_rows + 127) / 128), p.batch);
+        if (p.half) head_decode<__half><<<grid, 128, 0, s>>>(p);
+        else head_decode<float><<<grid, 128, 0, s>>>(p);
     }
     nms_kernel<<<p.batch, NMS_THREADS, 0, s>>>(p);
     return (int)cudaGetLastError();

@@ -1,8 +1,8 @@
 /* Detection postprocessing on the GPU: decode the model's raw outputs, threshold, class-wise
  * NMS and top-k for a whole batch, so only compact lists ([B, top_k, 6] floats) reach the host.
- * Same conventions as the cpu decoders in src/vision/postprocess.h (NanoDet GFL decode,
- * YOLOv8/11 best-class decode, pan_box_iou, the total order of pan_nms), checked against them in
- * tests/test-gpu-postprocess.c.
+ * Same conventions as the cpu decoders in src/vision/postprocess.h (NanoDet GFL decode, the
+ * dense-head decode of every other family (pan_head_decode), pan_box_iou, the total order of
+ * pan_nms), checked against them in tests/test-gpu-postprocess.c and test-gpu-families.c.
  *
  * One difference, by design: the cpu NanoDet decode keeps the nms_pre (1000) best priors per
  * level before NMS; the GPU one keeps every prior above the score threshold. The two agree
@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vision/postprocess.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,7 +24,7 @@ extern "C" {
 #define PAN_GPU_POST_CANDIDATES 2048 /* per image, before NMS */
 
 typedef struct pan__gpu_post_params {
-    int yolo;          /* 0: NanoDet (GFL), 1: YOLOv8/11 [B, 4+C, N] */
+    int yolo;          /* 0: NanoDet (GFL), 1: a dense head (`head` below) */
     int half;          /* raw outputs are FP16 (1) or FP32 (0) */
     int batch;
     int num_classes;
@@ -38,7 +40,13 @@ typedef struct pan__gpu_post_params {
     const void *cls[PAN_GPU_POST_MAX_LEVELS];
     const void *reg[PAN_GPU_POST_MAX_LEVELS];
     int level_n[PAN_GPU_POST_MAX_LEVELS], level_fw[PAN_GPU_POST_MAX_LEVELS], stride[PAN_GPU_POST_MAX_LEVELS];
-    /* YOLO: [B, 4+C, N] */
+    /* Dense head: the layout of pan_head_params (its score_threshold, nms and classes are not read:
+     * the fields above are). head_tensor[t] is head tensor t of image 0; image b's starts
+     * head_image_stride[t] · b elements further. head.nms_enabled 0: sort and cut to top_k only. */
+    pan_head_params head;
+    const void *head_tensor[PAN_HEAD_MAX_TENSORS];
+    size_t head_image_stride[PAN_HEAD_MAX_TENSORS];
+    /* YOLOv8/11 [B, 4+C, N] shorthand, used when head.num_rows is 0 */
     const void *yolo_out;
     int num_anchors;
     /* device work and result buffers (pan__gpu_post_buffer_bytes) */

@@ -1,5 +1,6 @@
 /* cpu reference of the preprocessing contract in src/vision/preprocess.h. */
 #include "vision/preprocess.h"
+#include "vision/display_rotation.h"
 #include "vision/frame_sample.h"
 
 #include <math.h>
@@ -95,6 +96,12 @@ void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3])
     pan_yuv_to_rgb(y, cb, cr, f->matrix, f->range, rgb);
 }
 
+void pan__frame_sample_rgb_displayed(const pan_frame *f, float ud, float vd, float rgb[3])
+{
+    pan__rot_map m = pan__rot_map_make(f->rotation, f->width, f->height);
+    pan__frame_sample_rgb(f, m.a * ud + m.b * vd + m.c, m.d * ud + m.e * vd + m.f, rgb);
+}
+
 pan_status pan_preprocess_cpu(const pan_frame *f, const pan_preprocess_params *p, float *out, pan_letterbox *lb_out)
 {
     pan_letterbox lb;
@@ -103,7 +110,12 @@ pan_status pan_preprocess_cpu(const pan_frame *f, const pan_preprocess_params *p
     if (!f || !p || !out || W <= 0 || H <= 0 || f->width <= 0 || f->height <= 0) return PAN_INVAL;
     if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY; /* the cpu path reads host frames only */
     if (f->format != PAN_PIXFMT_NV12 && f->format != PAN_PIXFMT_YUV420P) return PAN_UNSUPPORTED;
-    pan_letterbox_compute(f->width, f->height, p, &lb);
+    /* The letterbox frames the picture as displayed; each output pixel reads the stored frame
+     * through the rotation map. */
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh);
+    pan_letterbox_compute(dw, dh, p, &lb);
+    const pan__rot_map m = pan__rot_map_make(f->rotation, f->width, f->height);
     for (int c = 0; c < 3; c++) {
         inv_std[c] = p->std[c] != 0.f ? 1.f / p->std[c] : 1.f;
         pad[c] = (p->pad_value - p->mean[c]) * inv_std[c];
@@ -118,7 +130,7 @@ pan_status pan_preprocess_cpu(const pan_frame *f, const pan_preprocess_params *p
             if (row_in && X >= (int)lb.offset_x && X < (int)lb.offset_x + lb.content_w) {
                 float rgb[3];
                 float u = ((float)X - lb.offset_x + 0.5f) / lb.scale_x - 0.5f;
-                pan__frame_sample_rgb(f, u, v, rgb);
+                pan__frame_sample_rgb(f, m.a * u + m.b * v + m.c, m.d * u + m.e * v + m.f, rgb);
                 for (int c = 0; c < 3; c++) {
                     float x = rgb[bgr ? 2 - c : c];
                     val[c] = (x - p->mean[c]) * inv_std[c];
@@ -148,11 +160,13 @@ pan_status pan_frame_to_rgb_cpu(const pan_frame *f, uint8_t *rgb)
 {
     if (!f || !rgb) return PAN_INVAL;
     if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
-    for (int y = 0; y < f->height; y++)
-        for (int x = 0; x < f->width; x++) {
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh);
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
             float c[3];
-            pan__frame_sample_rgb(f, (float)x, (float)y, c);
-            uint8_t *o = rgb + 3 * ((size_t)y * (size_t)f->width + (size_t)x);
+            pan__frame_sample_rgb_displayed(f, (float)x, (float)y, c);
+            uint8_t *o = rgb + 3 * ((size_t)y * (size_t)dw + (size_t)x);
             o[0] = (uint8_t)lroundf(c[0]);
             o[1] = (uint8_t)lroundf(c[1]);
             o[2] = (uint8_t)lroundf(c[2]);

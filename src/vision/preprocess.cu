@@ -27,8 +27,10 @@ __global__ void preprocess_kernel(const pan_pp_image *__restrict__ images, pan_p
     float val[3];
     const int xi = X - (int)im.ox, yi = Y - (int)im.oy;
     if (xi >= 0 && xi < im.nw && yi >= 0 && yi < im.nh) {
-        const float u = ((float)X - im.ox + 0.5f) / im.sx - 0.5f;
-        const float v = ((float)Y - im.oy + 0.5f) / im.sy - 0.5f;
+        const float ud = ((float)X - im.ox + 0.5f) / im.sx - 0.5f; // displayed position
+        const float vd = ((float)Y - im.oy + 0.5f) / im.sy - 0.5f;
+        const float u = im.rot.a * ud + im.rot.b * vd + im.rot.c; // stored position
+        const float v = im.rot.d * ud + im.rot.e * vd + im.rot.f;
         const float cu = (u + 0.5f) * 0.5f - 0.5f, cv = (v + 0.5f) * 0.5f - 0.5f; // 4:2:0 centre-sited
         float y = sample(im.y, im.pitch_y, 1, im.w, im.h, u, v);
         float cb = sample(im.cb, im.pitch_c, im.c_step, im.cw, im.ch, cu, cv);

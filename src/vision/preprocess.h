@@ -17,7 +17,11 @@
  * 4. Normalisation. out = (value − mean[c]) / std[c], channels in the model's order
  *    (RGB or BGR), mean/std given in that order on the 0–255 scale. Padding pixels hold
  *    (pad_value − mean[c]) / std[c].
- * 5. Layout. NCHW (planar) or NHWC (interleaved) for one image; batch index outermost. */
+ * 5. Layout. NCHW (planar) or NHWC (interleaved) for one image; batch index outermost.
+ * 6. Rotation. A frame with a display rotation (pan_frame.rotation) is processed as displayed:
+ *    w and h above are the displayed size (pan_frame_display_size), (u, v) a displayed position,
+ *    read from the stored planes through src/vision/display_rotation.h's map; the letterbox,
+ *    and so the boxes mapped back through it, are in displayed pixels. */
 #ifndef PANOPTES_PREPROCESS_H
 #define PANOPTES_PREPROCESS_H
 
@@ -54,8 +58,8 @@ void pan_letterbox_unmap_box(const pan_letterbox *lb, float box[4]);
 
 /* Reference implementation: one host frame into `out` (W·H·3 floats, layout as requested). */
 pan_status pan_preprocess_cpu(const pan_frame *frame, const pan_preprocess_params *p, float *out, pan_letterbox *lb);
-/* Same, producing interleaved 8-bit RGB of the source size (no letterbox, no normalisation):
- * used by the annotated-video sink and tests. rgb has width·height·3 bytes. */
+/* Same, producing interleaved 8-bit RGB of the displayed size (no letterbox, no normalisation;
+ * the rotation applied): for tests. rgb has width·height·3 bytes. */
 pan_status pan_frame_to_rgb_cpu(const pan_frame *frame, uint8_t *rgb);
 
 /* Converts one Y'CbCr sample (0–255 floats) to R'G'B' clamped to [0,255] per steps 3 above. */

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "vision/display_rotation.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -17,13 +19,16 @@ typedef struct pan_pp_image {
     const uint8_t *y, *cb, *cr;
     int pitch_y, pitch_c, c_step;
     int w, h, cw, ch;
-    /* letterbox (pan_letterbox): content at [ox, ox + nw) x [oy, oy + nh) of the output;
-     * source position u = (X − ox + 0.5)/sx − 0.5 */
+    /* letterbox (pan_letterbox) of the displayed picture: content at [ox, ox + nw) x [oy, oy + nh)
+     * of the output; displayed position u = (X − ox + 0.5)/sx − 0.5 */
     float ox, oy, sx, sy;
     int nw, nh;
     /* colour: limited range maps Y by (y − yoff)·yscale and C by (c − 128)·cscale */
     float yoff, yscale, cscale;
     float kr, kb; /* matrix coefficients (BT.601: .299/.114, BT.709: .2126/.0722) */
+    /* display rotation: the letterbox above frames the displayed picture; its position (u, v)
+     * reads the stored planes at rot(u, v) (display_rotation.h; identity without rotation) */
+    pan__rot_map rot;
 } pan_pp_image;
 
 /* What every image of the batch shares: the model input. */

@@ -107,7 +107,10 @@ static pan_status describe(const pan_frame *f, const pan_preprocess_params *p, p
     if (f->width <= 0 || f->height <= 0) return PAN_INVAL;
     for (int i = 0; i < pan_pixfmt_planes(f->format); i++)
         if ((st = pan_gpu_check_device_ptr(f->data[i], stage)) != PAN_OK) return st;
-    pan_letterbox_compute(f->width, f->height, p, lb);
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh); /* analysed as displayed: the kernel turns it */
+    pan_letterbox_compute(dw, dh, p, lb);
+    d->rot = pan__rot_map_make(f->rotation, f->width, f->height);
     d->y = f->data[0];
     d->pitch_y = f->pitch[0];
     d->pitch_c = f->pitch[1];

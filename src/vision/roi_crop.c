@@ -65,8 +65,11 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
     if (!f || !box || !p || !out || p->width <= 0 || p->height <= 0 || f->width <= 0 || f->height <= 0) return PAN_INVAL;
     if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
     if (f->format != PAN_PIXFMT_NV12 && f->format != PAN_PIXFMT_YUV420P) return PAN_UNSUPPORTED;
+    /* Boxes are in displayed pixels: the crop is cut from the frame as displayed. */
     pan__roi_geom g;
-    pan__roi_geometry(box, f->width, f->height, p, &g);
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh);
+    pan__roi_geometry(box, dw, dh, p, &g);
     float inv_std[3], pad[3];
     for (int c = 0; c < 3; c++) {
         inv_std[c] = p->std[c] != 0.f ? 1.f / p->std[c] : 1.f;
@@ -81,7 +84,7 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
             float val[3];
             if (row_in && X >= (int)g.ox && X < (int)g.ox + g.nw) {
                 float u = g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f, rgb[3];
-                pan__frame_sample_rgb(f, u, v, rgb);
+                pan__frame_sample_rgb_displayed(f, u, v, rgb);
                 for (int c = 0; c < 3; c++) val[c] = (rgb[bgr ? 2 - c : c] - p->mean[c]) * inv_std[c];
             } else {
                 val[0] = pad[0], val[1] = pad[1], val[2] = pad[2];

@@ -25,8 +25,10 @@ __global__ void roi_crop_kernel(const pan__roi_desc *__restrict__ descs, pan__ro
     float val[3];
     const int xi = X - (int)d.g.ox, yi = Y - (int)d.g.oy;
     if (xi >= 0 && xi < d.g.nw && yi >= 0 && yi < d.g.nh) {
-        const float u = d.g.x0 + ((float)X - d.g.ox + 0.5f) / d.g.sx - 0.5f;
-        const float v = d.g.y0 + ((float)Y - d.g.oy + 0.5f) / d.g.sy - 0.5f;
+        const float ud = d.g.x0 + ((float)X - d.g.ox + 0.5f) / d.g.sx - 0.5f; // displayed position
+        const float vd = d.g.y0 + ((float)Y - d.g.oy + 0.5f) / d.g.sy - 0.5f;
+        const float u = d.rot.a * ud + d.rot.b * vd + d.rot.c; // stored position
+        const float v = d.rot.d * ud + d.rot.e * vd + d.rot.f;
         const float cu = (u + 0.5f) * 0.5f - 0.5f, cv = (v + 0.5f) * 0.5f - 0.5f;
         float y = sample(d.y, d.pitch_y, 1, d.w, d.h, u, v);
         float cb = sample(d.cb, d.pitch_c, d.c_step, d.cw, d.ch, cu, cv);

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "vision/display_rotation.h"
+
 #ifndef __CUDACC__ /* frame.h (C11 atomics) is not for nvcc */
 #include "vision/reid.h"
 #endif
@@ -33,7 +35,8 @@ typedef struct pan__roi_desc {
     int pitch_y, pitch_c, c_step;
     int w, h, cw, ch;
     float yoff, yscale, cscale, kr, kb; /* as pan_pp_image */
-    pan__roi_geom g;
+    pan__roi_geom g;   /* in displayed pixels (boxes are) */
+    pan__rot_map rot;  /* displayed -> stored position (display_rotation.h) */
 } pan__roi_desc;
 
 /* What all crops share. */

@@ -50,7 +50,10 @@ pan_status pan__roi_describe(const pan_frame *f, const float box[4], const pan_r
     }
     d->kr = f->matrix == PAN_COLOR_BT709 ? 0.2126f : 0.299f;
     d->kb = f->matrix == PAN_COLOR_BT709 ? 0.0722f : 0.114f;
-    pan__roi_geometry(box, f->width, f->height, p, &d->g);
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh); /* boxes are in displayed pixels */
+    pan__roi_geometry(box, dw, dh, p, &d->g);
+    d->rot = pan__rot_map_make(f->rotation, f->width, f->height);
     return PAN_OK;
 }
 

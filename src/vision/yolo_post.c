@@ -12,7 +12,6 @@
  * - boxes mapped back through the letterbox and clamped to the frame (scale_boxes + clip_boxes). */
 #include "vision/postprocess.h"
 
-#include <math.h>
 #include <string.h>
 
 void pan_yolo_params_default(pan_yolo_params *p, int num_classes, int num_anchors)
@@ -25,43 +24,30 @@ void pan_yolo_params_default(pan_yolo_params *p, int num_classes, int num_anchor
     p->nms.top_k = 300;
 }
 
+/* The YOLOv8/11 layout as a dense head (head_post.c holds the loop). */
 pan_status pan_yolo_decode(const pan_yolo_params *p, const float *o, const pan_letterbox *lb, pan_detection_list *out)
 {
     if (!p || !o || !out || p->num_classes <= 0 || p->num_anchors <= 0) return PAN_INVAL;
-    const size_t N = (size_t)p->num_anchors, C = (size_t)p->num_classes, R = 4 + C;
-    /* element (row r, anchor n) */
-#define AT(r, n) (p->transposed ? o[(size_t)(n) * R + (size_t)(r)] : o[(size_t)(r) * N + (size_t)(n)])
-    out->count = 0;
-    for (size_t n = 0; n < N; n++) {
-        int best = 0;
-        float conf = AT(4, n);
-        for (size_t c = 1; c < C; c++) {
-            float v = AT(4 + c, n);
-            if (v > conf || (isnan(conf) && !isnan(v))) {
-                conf = v;
-                best = (int)c;
-            }
-        }
-        if (!(conf >= p->score_threshold) || !pan_class_allowed(&p->classes, best)) continue;
-        float cx = AT(0, n), cy = AT(1, n), w = AT(2, n), h = AT(3, n);
-        if (!isfinite(cx) || !isfinite(cy) || !isfinite(w) || !isfinite(h)) continue;
-        if (out->count == out->capacity) {
-            pan_status st = pan_detection_list_reserve(out, out->count + 1);
-            if (st) return st;
-        }
-        pan_detection *d = &out->items[out->count++];
-        d->box[0] = cx - 0.5f * w;
-        d->box[1] = cy - 0.5f * h;
-        d->box[2] = cx + 0.5f * w;
-        d->box[3] = cy + 0.5f * h;
-        d->score = conf;
-        d->class_id = best;
-        d->embedding = NULL;
-        d->embedding_dim = 0;
-    }
-#undef AT
-    pan_nms(out, &p->nms);
-    if (lb)
-        for (int i = 0; i < out->count; i++) pan_letterbox_unmap_box(lb, out->items[i].box);
-    return PAN_OK;
+    pan_head_params h;
+    pan_yolo_head(p, &h);
+    const float *t[1] = {o};
+    return pan_head_decode(&h, t, lb, out);
+}
+
+void pan_yolo_head(const pan_yolo_params *p, pan_head_params *h)
+{
+    const int64_t N = p->num_anchors, R = 4 + (int64_t)p->num_classes;
+    memset(h, 0, sizeof *h);
+    h->num_rows = p->num_anchors;
+    h->num_classes = p->num_classes;
+    h->box = PAN_HEAD_BOX_CXCYWH;
+    h->score = PAN_HEAD_SCORE_CLASSES;
+    /* [4+C, N]: field k of anchor n at k·N + n; transposed [N, 4+C]: n·(4+C) + k */
+    int64_t rs = p->transposed ? R : 1, fs = p->transposed ? 1 : N;
+    h->boxes = (pan_head_field){0, 0, rs, fs};
+    h->scores = (pan_head_field){0, 4 * fs, rs, fs};
+    h->score_threshold = p->score_threshold;
+    h->nms_enabled = 1;
+    h->nms = p->nms;
+    h->classes = p->classes;
 }

@@ -3,6 +3,7 @@
 
     rtsp_server.py PORT [--path /cam] [--size 320x240] [--fps 25] [--pattern ball] [--file CLIP]
     rtsp_server.py PORT --stall
+    rtsp_server.py PORT --udp-only      (refuses RTP over TCP with 461, like VLC's RTSP output)
 
 Serves H.264 (x264, baseline-like: no B-frames, a keyframe every second) at rtsp://127.0.0.1:PORT/cam,
 over TCP or UDP (whatever the client asks), from a live test pattern, or from a video file that is
@@ -70,6 +71,9 @@ def serve(args):
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
     factory.set_shared(True)  # every client sees the same live stream, as with a real camera
+    if args.udp_only:
+        from gi.repository import GstRtsp
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)  # SETUP over TCP answers 461
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print(f"rtsp_server: cannot listen on 127.0.0.1:{args.port}", file=sys.stderr)
@@ -96,6 +100,7 @@ def main():
     ap.add_argument("--pattern", default="ball")
     ap.add_argument("--file")
     ap.add_argument("--stall", action="store_true")
+    ap.add_argument("--udp-only", action="store_true")
     args = ap.parse_args()
     if args.stall:
         stall(args.port)
