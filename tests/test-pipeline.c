@@ -88,6 +88,36 @@ static int clips(void)
     return clip_a && clip_b;
 }
 
+/* Removal is asynchronous (a camera leaves once its last frame is delivered): waits up to 30 s
+ * for the camera list to reach n. Returns the count seen last. */
+static int wait_cameras(pan_pipeline *pl, int n)
+{
+    int seen = -1;
+    for (int i = 0; i < 600 && seen != n; i++) {
+        pan_pipeline_stats s;
+        if (pan_pipeline_get_stats(pl, &s)) return -1;
+        seen = s.n_cameras;
+        pan_pipeline_stats_free(&s);
+        if (seen != n) sleep_s(0.05);
+    }
+    return seen;
+}
+
+/* Waits up to 30 s for camera `id` to reach `state`; 1 when it did. */
+static int wait_state(pan_pipeline *pl, int id, pan_camera_state state)
+{
+    for (int i = 0; i < 600; i++) {
+        pan_pipeline_stats s;
+        if (pan_pipeline_get_stats(pl, &s)) return 0;
+        int ok = 0;
+        for (int k = 0; k < s.n_cameras; k++) ok |= s.cameras[k].id == id && s.cameras[k].state == state;
+        pan_pipeline_stats_free(&s);
+        if (ok) return 1;
+        sleep_s(0.05);
+    }
+    return 0;
+}
+
 static pan_status add(pan_pipeline *pl, const char *uri, const char *name, int loop, int64_t max_frames, int *id)
 {
     pan_camera_params cp = {.uri = uri, .name = name, .loop = loop, .max_frames = max_frames};
@@ -170,10 +200,10 @@ PAN_TEST(cameras_added_and_removed_while_running)
     ASSERT_OK(add(pl, clip_b, NULL, 0, 10, &ids[2]));
     ASSERT_EQ(ids[2], 2); /* ids are never reused */
     ASSERT_EQ(pan_pipeline_wait(pl, 200), PAN_TIMEOUT); /* camera 0 loops */
-    sleep_s(0.5);
+    ASSERT_TRUE(wait_state(pl, ids[2], PAN_CAMERA_ENDED));
     /* a camera that ended stays listed until removed; removing it now works */
     ASSERT_OK(pan_pipeline_remove_camera(pl, ids[2]));
-    sleep_s(0.3);
+    ASSERT_EQ(wait_cameras(pl, 1), 1);
     pan_pipeline_stats s;
     ASSERT_OK(pan_pipeline_get_stats(pl, &s));
     ASSERT_EQ(s.n_cameras, 1);
@@ -378,7 +408,7 @@ PAN_TEST(add_and_remove_200_cameras_from_4_threads)
         for (int k = 0; k < c[i].n_kept; k++) expect[n++] = c[i].kept[k];
     }
     qsort(expect, (size_t)n, sizeof *expect, cmp_int);
-    sleep_s(0.5);
+    ASSERT_EQ(wait_cameras(pl, n), n);
     pan_pipeline_stats s;
     ASSERT_OK(pan_pipeline_get_stats(pl, &s));
     ASSERT_EQ(s.n_cameras, n); /* the list is what the calls imply */
