@@ -7,7 +7,8 @@
  * all counts together within 3%, each line and direction within 10% (or 2), total and mean zone
  * dwell within 5%. The naive count (the confirmed tracks alone) is printed for contrast.
  * Deterministic: fixed seeds, no clocks. PAN_ANALYTICS_PRINT=1 prints without checking;
- * PAN_ANALYTICS_DUMP=1 also prints every crossing (gt, rb = robust, nv = naive) and continuation. */
+ * PAN_ANALYTICS_DUMP=1 also prints every crossing (gt, rb = robust, nv = naive) and continuation;
+ * PAN_ANALYTICS_MISS=0.3 PAN_ANALYTICS_PEOPLE=25 (with PRINT) measure harder scenes. */
 #include <math.h>
 
 #include "analytics/analytics.h"
@@ -180,6 +181,8 @@ PAN_TEST(line_counts_and_dwell_match_ground_truth)
         sp.frames = 3000;
         sp.objects = 160;
         sp.max_concurrent = 20;
+        if (print_only && getenv("PAN_ANALYTICS_MISS")) sp.miss_rate = (float)atof(getenv("PAN_ANALYTICS_MISS"));
+        if (print_only && getenv("PAN_ANALYTICS_PEOPLE")) sp.max_concurrent = atoi(getenv("PAN_ANALYTICS_PEOPLE"));
         ASSERT_OK(pan_synth_generate(&sp, &gt, &det));
         ASSERT_OK(count_gt(cfg, &gt, &g));
         ASSERT_OK(count_tracked(cfg, &sp, &det, &r, &nv));
