@@ -197,10 +197,10 @@ PAN_TEST(line_counts_and_dwell_match_ground_truth)
                     (long long)g.out[l], (long long)nv.out[l]);
         for (int z = 0; z < N_ZONES; z++)
             fprintf(stderr, "    zone %-7s dwell %.1f/%.1f s (%+.2f%%, naive %.1f), visits %d/%d (naive %d), "
-                            "mean %.2f/%.2f s\n",
+                            "mean %.2f/%.2f s (naive %.2f)\n",
                     zones[z], r.dwell_sum[z], g.dwell_sum[z], 100.0 * (r.dwell_sum[z] - g.dwell_sum[z]) / g.dwell_sum[z],
                     nv.dwell_sum[z], r.visits[z], g.visits[z], nv.visits[z], r.dwell_sum[z] / r.visits[z],
-                    g.dwell_sum[z] / g.visits[z]);
+                    g.dwell_sum[z] / g.visits[z], nv.dwell_sum[z] / nv.visits[z]);
         all_gt += total(&g), all_robust += total(&r), all_naive += total(&nv);
         if (print_only) continue;
         ASSERT_TRUE(total(&g) > 200); /* a scene with something to count */
