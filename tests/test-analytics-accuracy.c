@@ -7,7 +7,8 @@
  * all counts together within 3%, each line and direction within 10% (or 2), total and mean zone
  * dwell within 5%. The naive count (the confirmed tracks alone) is printed for contrast.
  * Deterministic: fixed seeds, no clocks. PAN_ANALYTICS_PRINT=1 prints without checking;
- * PAN_ANALYTICS_DUMP=1 also prints every crossing (gt, rb = robust, nv = naive) and continuation. */
+ * PAN_ANALYTICS_DUMP=1 also prints every crossing (gt, rb = robust, nv = naive) and continuation;
+ * PAN_ANALYTICS_MISS=0.3 PAN_ANALYTICS_PEOPLE=25 (with PRINT) measure harder scenes. */
 #include <math.h>
 
 #include "analytics/analytics.h"
@@ -180,6 +181,8 @@ PAN_TEST(line_counts_and_dwell_match_ground_truth)
         sp.frames = 3000;
         sp.objects = 160;
         sp.max_concurrent = 20;
+        if (print_only && getenv("PAN_ANALYTICS_MISS")) sp.miss_rate = (float)atof(getenv("PAN_ANALYTICS_MISS"));
+        if (print_only && getenv("PAN_ANALYTICS_PEOPLE")) sp.max_concurrent = atoi(getenv("PAN_ANALYTICS_PEOPLE"));
         ASSERT_OK(pan_synth_generate(&sp, &gt, &det));
         ASSERT_OK(count_gt(cfg, &gt, &g));
         ASSERT_OK(count_tracked(cfg, &sp, &det, &r, &nv));
@@ -194,10 +197,10 @@ PAN_TEST(line_counts_and_dwell_match_ground_truth)
                     (long long)g.out[l], (long long)nv.out[l]);
         for (int z = 0; z < N_ZONES; z++)
             fprintf(stderr, "    zone %-7s dwell %.1f/%.1f s (%+.2f%%, naive %.1f), visits %d/%d (naive %d), "
-                            "mean %.2f/%.2f s\n",
+                            "mean %.2f/%.2f s (naive %.2f)\n",
                     zones[z], r.dwell_sum[z], g.dwell_sum[z], 100.0 * (r.dwell_sum[z] - g.dwell_sum[z]) / g.dwell_sum[z],
                     nv.dwell_sum[z], r.visits[z], g.visits[z], nv.visits[z], r.dwell_sum[z] / r.visits[z],
-                    g.dwell_sum[z] / g.visits[z]);
+                    g.dwell_sum[z] / g.visits[z], nv.dwell_sum[z] / nv.visits[z]);
         all_gt += total(&g), all_robust += total(&r), all_naive += total(&nv);
         if (print_only) continue;
         ASSERT_TRUE(total(&g) > 200); /* a scene with something to count */

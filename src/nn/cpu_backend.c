@@ -34,12 +34,14 @@ typedef struct cpu_step {
     const pan_node *n;
     const void **in;
     void **out;
+    void *prep; /* pan__cpu_op_prepare's (packed weights...), or NULL */
 } cpu_step;
 
 typedef struct cpu_exec {
     const pan_graph *g;
     int profile;    /* PANOPTES_PROFILE=1: per-node times, logged at INFO when the plan is freed */
     double *node_ms;
+    double *node_cpu_ms; /* process CPU time (all threads): the work, whatever else the machine runs */
     int64_t runs;
     char *arena;
     void *scratch;
@@ -63,32 +65,96 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Per-op totals, mean per run, with conv GFLOP/s (2 flops per multiply-add). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* What a node is, for the profile: the op, and for convs their kind and kernel ("Conv 3x3/2 dw").
+ * flop: 2 per multiply-add (convs, Gemm, MatMul), 0 otherwise. */
+static void node_class(const pan_graph *g, const pan_node *n, char *buf, size_t size, double *flop)
+{
+    *flop = 0;
+    if (n->op != PAN_OP_CONV) {
+        snprintf(buf, size, "%s", pan__op_name(n->op));
+        if (n->op == PAN_OP_GEMM || n->op == PAN_OP_MATMUL) {
+            const pan_tensor *a = &g->tensors[n->inputs[0]], *y = &g->tensors[n->outputs[0]];
+            *flop = 2.0 * (double)pan__tensor_numel(y) * (double)a->dims[a->rank - 1];
+        }
+        return;
+    }
+    const pan_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]], *y = &g->tensors[n->outputs[0]];
+    const pan_conv_attrs *a = &n->attrs.conv;
+    int64_t group = a->group > 0 ? a->group : 1, sh = a->strides[0] > 0 ? a->strides[0] : 1;
+    const char *kind = group == 1 ? "" : group == x->dims[1] && group == w->dims[0] ? " dw" : " grouped";
+    snprintf(buf, size, "Conv %lldx%lld/%lld%s", (long long)w->dims[2], (long long)w->dims[3], (long long)sh, kind);
+    *flop = 2.0 * (double)pan__tensor_numel(y) * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
+}
+
+#define PROFILE_CLASSES 64
+#define PROFILE_TOP 12
+
+/* Mean ms per run by node class (op, conv kind), with GFLOP/s where the class computes, then the
+ * slowest nodes. Logged at INFO when the plan is freed (PANOPTES_PROFILE=1). */
 static void log_profile(const cpu_exec *e)
 {
     const pan_graph *g = e->g;
-    double op_ms[PAN_OP_COUNT] = {0}, op_flop[PAN_OP_COUNT] = {0}, total = 0;
-    int op_n[PAN_OP_COUNT] = {0};
+    struct { char name[48]; double ms, cpu, flop; int n; } cls[PROFILE_CLASSES];
+    int n_cls = 0, top[PROFILE_TOP], n_top = 0;
+    double total = 0, total_cpu = 0;
     for (int i = 0; i < e->n_steps; i++) {
-        const pan_node *n = e->steps[i].n;
-        op_ms[n->op] += e->node_ms[i] / (double)e->runs;
-        op_n[n->op]++;
-        total += e->node_ms[i] / (double)e->runs;
-        if (n->op == PAN_OP_CONV) {
-            const pan_tensor *w = &g->tensors[n->inputs[1]], *y = &g->tensors[n->outputs[0]];
-            op_flop[n->op] += 2.0 * (double)pan__tensor_numel(y) * (double)(w->dims[1] * w->dims[2] * w->dims[3]);
+        char name[48];
+        double flop, ms = e->node_ms[i] / (double)e->runs, cpu = e->node_cpu_ms[i] / (double)e->runs;
+        node_class(g, e->steps[i].n, name, sizeof name, &flop);
+        int k = 0;
+        while (k < n_cls && strcmp(cls[k].name, name)) k++;
+        if (k == n_cls) {
+            if (n_cls == PROFILE_CLASSES) k = n_cls - 1; /* the last class collects the rest */
+            else {
+                snprintf(cls[n_cls].name, sizeof cls[n_cls].name, "%s", name);
+                cls[n_cls].ms = cls[n_cls].cpu = cls[n_cls].flop = 0;
+                cls[n_cls++].n = 0;
+            }
         }
+        cls[k].ms += ms;
+        cls[k].cpu += cpu;
+        cls[k].flop += flop;
+        cls[k].n++;
+        total += ms;
+        total_cpu += cpu;
+        /* insertion into the slowest-nodes list */
+        int pos = n_top < PROFILE_TOP ? n_top++ : PROFILE_TOP;
+        while (pos > 0 && e->node_ms[top[pos - 1]] < e->node_ms[i]) {
+            if (pos < PROFILE_TOP) top[pos] = top[pos - 1];
+            pos--;
+        }
+        if (pos < PROFILE_TOP) top[pos] = i;
     }
-    pan_log_info("nn", -1, "%s: cpu profile, batch %d, %lld runs: %.2f ms per run", g->source, g->batch,
-                 (long long)e->runs, total);
-    for (int op = 0; op < PAN_OP_COUNT; op++)
-        if (op_n[op])
-        {
-            char rate[48] = "";
-            if (op_flop[op] > 0 && op_ms[op] > 0) snprintf(rate, sizeof rate, "  %.1f GFLOP/s", op_flop[op] / (op_ms[op] * 1e6));
-            pan_log_info("nn", -1, "  %-18s x%-4d %8.2f ms %5.1f%%%s", pan__op_name((pan_op)op), op_n[op], op_ms[op],
-                         total > 0 ? 100 * op_ms[op] / total : 0, rate);
-        }
+    pan_log_info("nn", -1, "%s: cpu profile, batch %d, %lld runs: %.2f ms per run (wall), %.2f ms of CPU time (all "
+                 "threads); GFLOP/s per CPU second", g->source, g->batch, (long long)e->runs, total, total_cpu);
+    for (int pass = 0; pass < n_cls; pass++) { /* largest first */
+        int k = -1;
+        for (int j = 0; j < n_cls; j++)
+            if (cls[j].n && (k < 0 || cls[j].ms > cls[k].ms)) k = j;
+        if (k < 0) break;
+        char rate[48] = "";
+        if (cls[k].flop > 0 && cls[k].cpu > 0) snprintf(rate, sizeof rate, "  %6.1f GFLOP/s", cls[k].flop / (cls[k].cpu * 1e6));
+        pan_log_info("nn", -1, "  %-22s x%-4d %8.2f ms %5.1f%%  cpu %8.2f ms%s", cls[k].name, cls[k].n, cls[k].ms,
+                     total > 0 ? 100 * cls[k].ms / total : 0, cls[k].cpu, rate);
+        cls[k].n = 0;
+    }
+    pan_log_info("nn", -1, "  slowest nodes:");
+    for (int t = 0; t < n_top; t++) {
+        const pan_node *n = e->steps[top[t]].n;
+        const pan_tensor *y = &g->tensors[n->outputs[0]];
+        char name[48], dims[96];
+        double flop;
+        node_class(g, n, name, sizeof name, &flop);
+        pan_log_info("nn", -1, "    %8.3f ms  %-22s %s -> %s", e->node_ms[top[t]] / (double)e->runs, name, n->name,
+                     pan__dims_str(y->rank, y->dims, dims, sizeof dims));
+    }
 }
 
 static void cpu_exec_free(pan_nn_backend *b, void *p)
@@ -96,7 +162,9 @@ static void cpu_exec_free(pan_nn_backend *b, void *p)
     cpu_exec *e = p;
     if (!e) return;
     if (e->profile && e->runs) log_profile(e);
+    for (int i = 0; e->steps && i < e->n_steps; i++) pan__cpu_op_prep_free(e->steps[i].n, e->steps[i].prep);
     free(e->node_ms);
+    free(e->node_cpu_ms);
     free(e->arena);
     free(e->scratch);
     free(e->steps);
@@ -131,29 +199,48 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
     e->g = g;
     const char *prof = getenv("PANOPTES_PROFILE");
     e->profile = prof && *prof && strcmp(prof, "0");
-    if (e->profile && !(e->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double)))) {
+    if (e->profile && (!(e->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double))) ||
+                       !(e->node_cpu_ms = calloc((size_t)g->n_nodes + 1, sizeof(double))))) {
+        free(e->node_ms);
         free(e);
         return PAN_NOMEM;
     }
+    e->steps = calloc((size_t)g->n_nodes + 1, sizeof *e->steps);
+    if (!e->steps) {
+        cpu_exec_free(b, e);
+        return PAN_NOMEM;
+    }
+    /* plan-time work per node (packed weights), and the largest scratch any node needs */
+    int threads = pan__cpu_pool_threads(((cpu_ctx *)b->ctx)->pool);
     for (int i = 0; i < g->n_nodes; i++) {
-        size_t s = pan__cpu_op_scratch_bytes(g, &g->nodes[i]);
+        size_t s = pan__cpu_op_scratch_bytes(g, &g->nodes[i]), ps = 0;
+        e->steps[i].n = &g->nodes[i];
+        e->n_steps = i + 1;
+        if ((st = pan__cpu_op_prepare(g, &g->nodes[i], threads, &e->steps[i].prep, &ps))) {
+            pan_log_error("nn", -1, "%s: node '%s': cpu backend: cannot prepare (%s)", g->source, g->nodes[i].name,
+                          pan_status_str(st));
+            cpu_exec_free(b, e);
+            return st;
+        }
+        if (e->steps[i].prep) s = ps;
         if (s > scratch) scratch = s;
         n_ptrs += (size_t)(g->nodes[i].n_inputs + g->nodes[i].n_outputs);
     }
-    e->arena = aligned_alloc(64, (arena_bytes + 64) & ~(size_t)63);
+    /* 256 bytes past the last activation: vector kernels may read (never use) a few floats past a
+     * tensor's end on its last tile */
+    e->arena = aligned_alloc(64, (arena_bytes + 256 + 63) & ~(size_t)63);
     e->scratch = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-    e->steps = calloc((size_t)g->n_nodes + 1, sizeof *e->steps);
     e->ptrs = calloc(n_ptrs + 1, sizeof *e->ptrs);
-    if (!e->arena || (scratch && !e->scratch) || !e->steps || !e->ptrs) {
+    if (!e->arena || (scratch && !e->scratch) || !e->ptrs) {
         pan_log_error("nn", -1, "%s: cpu backend: cannot allocate %zu bytes of activations", g->source, arena_bytes);
         cpu_exec_free(b, e);
         return PAN_NOMEM;
     }
+    if (arena_bytes) memset(e->arena + arena_bytes, 0, 256);
     const void **p = e->ptrs;
     for (int i = 0; i < g->n_nodes; i++) {
         const pan_node *n = &g->nodes[i];
-        cpu_step *s = &e->steps[e->n_steps++];
-        s->n = n;
+        cpu_step *s = &e->steps[i];
         s->in = p;
         for (int k = 0; k < n->n_inputs; k++) *p++ = tensor_ptr(g, e->arena, n->inputs[k]);
         s->out = (void **)p;
@@ -204,10 +291,14 @@ static pan_status cpu_run(pan_nn_backend *b, void *p, const pan_engine_tensor *i
     }
     for (int i = 0; i < e->n_steps; i++) {
         const cpu_step *s = &e->steps[i];
-        pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool, .scratch = e->scratch};
-        double t0 = e->profile ? now_ms() : 0;
+        pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool, .scratch = e->scratch,
+                          .prep = s->prep};
+        double t0 = e->profile ? now_ms() : 0, c0 = e->profile ? cpu_ms() : 0;
         if ((st = pan__cpu_op_run(&c))) return st;
-        if (e->profile) e->node_ms[i] += now_ms() - t0;
+        if (e->profile) {
+            e->node_ms[i] += now_ms() - t0;
+            e->node_cpu_ms[i] += cpu_ms() - c0;
+        }
     }
     e->runs++;
     for (int i = 0; i < g->n_outputs; i++) {

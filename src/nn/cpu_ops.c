@@ -19,3 +19,16 @@ pan_status pan__cpu_op_run(const pan_cpu_call *c)
     }
     return st;
 }
+
+pan_status pan__cpu_op_prepare(const pan_graph *g, const pan_node *n, int threads, void **prep, size_t *scratch)
+{
+    *prep = NULL;
+    *scratch = 0;
+    if (n->op == PAN_OP_CONV) return pan__cpu_conv_prepare(g, n, threads, prep, scratch);
+    return PAN_OK;
+}
+
+void pan__cpu_op_prep_free(const pan_node *n, void *prep)
+{
+    if (prep && n->op == PAN_OP_CONV) pan__cpu_conv_prep_free(prep);
+}

@@ -16,6 +16,9 @@ typedef struct pan_cpu_pool pan_cpu_pool;
 pan_status pan__cpu_pool_create(pan_cpu_pool **pool, int threads);
 void pan__cpu_pool_destroy(pan_cpu_pool **pool);
 int pan__cpu_pool_threads(const pan_cpu_pool *pool); /* 1 for NULL */
+/* Which thread of its pool runs the caller: 0 for the thread that called parallel_for (and any
+ * thread outside a pool), 1..threads-1 for the workers. Indexes per-thread scratch. */
+int pan__cpu_pool_thread_index(void);
 /* Calls fn(arg, begin, end) over disjoint chunks covering [0, n) (a few per thread, taken by
  * whichever thread is free); returns when all are done.
  * pool NULL runs fn(arg, 0, n) on the caller. Not reentrant (no nested parallel_for). */
@@ -30,8 +33,21 @@ typedef struct pan_cpu_call {
     const void *const *in; /* one per node input; NULL where the optional input is absent */
     void *const *out;      /* one per node output */
     pan_cpu_pool *pool;    /* may be NULL */
-    void *scratch;         /* pan__cpu_op_scratch_bytes(g, n) bytes, 64-byte aligned */
+    void *scratch;         /* pan__cpu_op_scratch_bytes(g, n) bytes (or what prepare asked), 64-byte aligned */
+    const void *prep;      /* pan__cpu_op_prepare's result for this node, or NULL (constant folding) */
 } pan_cpu_call;
+
+/* Plan-time work for one node of a planned graph: weights packed into the layout the kernels read,
+ * tile geometry. *prep stays NULL for nodes that need none (their kernels run without it, as they
+ * do when shape inference folds constants). *scratch: the scratch bytes the prepared kernel needs
+ * with `threads` threads (0 when none). */
+pan_status pan__cpu_op_prepare(const pan_graph *g, const pan_node *n, int threads, void **prep, size_t *scratch);
+void pan__cpu_op_prep_free(const pan_node *n, void *prep);
+
+/* The conv of a prepared node (cpu_conv_fast.c): packed-weight GEMM tiles or direct depthwise. */
+pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int threads, void **prep, size_t *scratch);
+void pan__cpu_conv_prep_free(void *prep);
+pan_status pan__cpu_conv_fast(const pan_cpu_call *c);
 
 /* The op has a cpu kernel (the op table's cpu column is not NULL). */
 int pan__cpu_has_op(pan_op op);

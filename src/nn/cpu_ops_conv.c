@@ -198,6 +198,7 @@ pan_status pan__cpu_conv(const pan_cpu_call *c)
     const pan_node *n = c->n;
     const pan_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]], *y = &g->tensors[n->outputs[0]];
     if (x->dtype != PAN_DTYPE_F32 || w->dtype != PAN_DTYPE_F32) return PAN_UNSUPPORTED;
+    if (c->prep) return pan__cpu_conv_fast(c);
     const pan_conv_attrs *a = &n->attrs.conv;
     conv_job j = {
         .a = a,

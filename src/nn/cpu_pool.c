@@ -23,6 +23,11 @@ struct pan_cpu_pool {
     int quit;
 };
 
+/* 0 on every thread that is not a pool worker (the callers), 1..threads-1 on the workers. */
+static _Thread_local int thread_index;
+
+int pan__cpu_pool_thread_index(void) { return thread_index; }
+
 static void chunk(int64_t n, int parts, int i, int64_t *b, int64_t *e)
 {
     *b = n * i / parts;
@@ -45,9 +50,17 @@ static void take_chunks(pan_cpu_pool *pool)
     }
 }
 
+typedef struct worker_arg {
+    pan_cpu_pool *pool;
+    int index;
+} worker_arg;
+
 static void *worker_main(void *p)
 {
-    pan_cpu_pool *pool = p;
+    worker_arg wa = *(worker_arg *)p;
+    free(p);
+    pan_cpu_pool *pool = wa.pool;
+    thread_index = wa.index;
     unsigned seen = 0;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
@@ -76,7 +89,10 @@ pan_status pan__cpu_pool_create(pan_cpu_pool **out, int threads)
     pthread_cond_init(&p->done, NULL);
     p->threads = 1;
     for (int i = 1; i < threads; i++) {
-        if (pthread_create(&p->workers[i], NULL, worker_main, p)) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa) *wa = (worker_arg){p, i};
+        if (!wa || pthread_create(&p->workers[i], NULL, worker_main, wa)) {
+            free(wa);
             pan__cpu_pool_destroy(&p); /* joins the workers started so far */
             return PAN_NOMEM;
         }

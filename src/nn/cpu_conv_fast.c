@@ -1,0 +1,329 @@
+/* The cpu conv of a planned graph: weights packed at plan time, GEMM tiles computed straight from
+ * the activations (NCHW, no im2col matrix), bias/batch-norm/activation/residual applied to each
+ * tile in registers, threads over output tiles of the whole batch.
+ *
+ * GEMM convs (everything but depthwise): per image and group, Y[o, p] = sum_k W[o, k] X_k[p] with
+ * k = (c, ky, kx) in OIHW order and p the flattened output pixel (oy * OW + ox). The micro-kernel
+ * (cpu_simd.h) computes 6 output channels x 16 pixels and reads B as one pointer per k to 16
+ * floats. Those pointers go straight into the input when the 16 pixels sit on one output row with
+ * stride 1 along x (or, for 1-wide kernels with stride 1 and no side padding, anywhere): then
+ * X_k[p..p+15] is a contiguous run of the (zero-padded) input. Other tiles (stride 2, or a tile
+ * that wraps to the next row) are copied into a small per-thread panel first.
+ * Padding: convs with pads read a zero-padded copy of their input (C x (H+pt+pb) x (W+pl+pr) per
+ * image, made once per call), so no tile tests bounds. Large K is cut into blocks (partial sums go
+ * through Y) so that the weights of a block stay in L2 while the tiles stream past.
+ *
+ * Depthwise (group == C == O): per plane, a zero-padded copy in the thread's scratch, then a 3x3
+ * stride-1 vector kernel or a generic loop, then the epilogue on each row. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cpu_ops.h"
+#include "nn/cpu_simd.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
+#define MR PAN_GEMM_MR
+#define NR PAN_GEMM_NR
+/* Bytes of packed weights per K block: kept in L2 (1 MiB per core here) beside the tiles. */
+#define KBLOCK_BYTES (INT64_C(384) << 10)
+/* Pixel tiles per work item: 8 x 16 = 128 output pixels per row run. */
+#define TB 8
+
+typedef struct conv_prep {
+    int depthwise;
+    int64_t C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+    int64_t groups, cg, og, K, kc, mtiles;
+    int64_t Hp, Wp;  /* the (padded) input plane read by the tiles */
+    int padded;      /* pads: tiles read a padded copy (scratch) */
+    int flat_direct; /* 1-wide kernel, unit strides, no side pads: every tile reads the input directly */
+    float *a;        /* GEMM: [groups][mtiles][K][MR]; depthwise: the weights [C][kh*kw] as given */
+    int threads;
+    size_t pad_bytes, thread_bytes; /* scratch: padded input, then per thread */
+} conv_prep;
+
+void pan__cpu_conv_prep_free(void *p)
+{
+    conv_prep *cp = p;
+    if (!cp) return;
+    free(cp->a);
+    free(cp);
+}
+
+pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int threads, void **out, size_t *scratch)
+{
+    const pan_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]], *y = &g->tensors[n->outputs[0]];
+    if (x->dtype != PAN_DTYPE_F32 || w->dtype != PAN_DTYPE_F32 || !(w->flags & PAN_TENSOR_CONST) || !w->data ||
+        x->rank != 4 || w->rank != 4)
+        return PAN_OK; /* not prepared: the generic kernel runs it */
+    const pan_conv_attrs *at = &n->attrs.conv;
+    conv_prep *p = calloc(1, sizeof *p);
+    if (!p) return PAN_NOMEM;
+    p->C = x->dims[1], p->H = x->dims[2], p->W = x->dims[3];
+    p->O = y->dims[1], p->OH = y->dims[2], p->OW = y->dims[3];
+    p->kh = w->dims[2], p->kw = w->dims[3];
+    p->sh = at->strides[0] > 0 ? at->strides[0] : 1, p->sw = at->strides[1] > 0 ? at->strides[1] : 1;
+    p->dh = at->dilations[0] > 0 ? at->dilations[0] : 1, p->dw = at->dilations[1] > 0 ? at->dilations[1] : 1;
+    p->pt = at->pads[0], p->pl = at->pads[1], p->pb = at->pads[2], p->pr = at->pads[3];
+    p->groups = at->group > 0 ? at->group : 1;
+    p->cg = p->C / p->groups, p->og = p->O / p->groups;
+    p->K = p->cg * p->kh * p->kw;
+    p->threads = threads < 1 ? 1 : threads;
+    p->padded = p->pt || p->pl || p->pb || p->pr;
+    p->Hp = p->H + p->pt + p->pb, p->Wp = p->W + p->pl + p->pr;
+    p->depthwise = p->groups > 1 && p->groups == p->C && p->groups == p->O && w->dims[1] == 1;
+    const float *wd = w->data;
+    if (p->depthwise) {
+        size_t bytes = sizeof(float) * (size_t)(p->C * p->kh * p->kw);
+        if (!(p->a = malloc(bytes))) goto nomem;
+        memcpy(p->a, wd, bytes);
+        p->thread_bytes = sizeof(float) * (size_t)(p->Hp * p->Wp + NR);
+    } else {
+        p->mtiles = (p->og + MR - 1) / MR;
+        p->kc = KBLOCK_BYTES / (int64_t)(sizeof(float) * (size_t)(p->mtiles * MR));
+        p->kc = p->kc < 64 ? 64 : p->kc;
+        if (p->kc > p->K) p->kc = p->K;
+        p->flat_direct = p->kw == 1 && p->sw == 1 && p->sh == 1 && !p->pl && !p->pr;
+        size_t n_a = (size_t)(p->groups * p->mtiles * p->K * MR);
+        if (!(p->a = calloc(n_a + 1, sizeof(float)))) goto nomem;
+        /* OIHW [O][K] -> per group, per tile of MR output channels: [K][MR], zero rows past og */
+        for (int64_t gi = 0; gi < p->groups; gi++)
+            for (int64_t mt = 0; mt < p->mtiles; mt++) {
+                float *dst = p->a + (gi * p->mtiles + mt) * p->K * MR;
+                for (int r = 0; r < MR; r++) {
+                    int64_t o = mt * MR + r;
+                    if (o >= p->og) continue;
+                    const float *src = wd + (gi * p->og + o) * p->K;
+                    for (int64_t k = 0; k < p->K; k++) dst[k * MR + r] = src[k];
+                }
+            }
+        if (p->padded) p->pad_bytes = sizeof(float) * (size_t)(x->dims[0] * p->C * p->Hp * p->Wp + NR);
+        p->pad_bytes = (p->pad_bytes + 63) & ~(size_t)63;
+        /* per thread: kc pointers and a kc x NR panel per tile of a block */
+        p->thread_bytes = (sizeof(float *) * (size_t)p->kc + sizeof(float) * (size_t)(p->kc * NR)) * TB;
+    }
+    p->thread_bytes = (p->thread_bytes + 63) & ~(size_t)63;
+    *scratch = p->pad_bytes + p->thread_bytes * (size_t)p->threads;
+    *out = p;
+    return PAN_OK;
+nomem:
+    pan__cpu_conv_prep_free(p);
+    return PAN_NOMEM;
+}
+
+/* ---- padded input copy ---------------------------------------------------------------------- */
+typedef struct pad_job {
+    const conv_prep *p;
+    const float *x;
+    float *xp;
+} pad_job;
+
+static void pad_planes(void *arg, int64_t i0, int64_t i1)
+{
+    const pad_job *j = arg;
+    const conv_prep *p = j->p;
+    for (int64_t i = i0; i < i1; i++) { /* plane i = image * C + channel */
+        const float *src = j->x + i * p->H * p->W;
+        float *dst = j->xp + i * p->Hp * p->Wp;
+        memset(dst, 0, sizeof(float) * (size_t)(p->pt * p->Wp));
+        for (int64_t yy = 0; yy < p->H; yy++) {
+            float *row = dst + (p->pt + yy) * p->Wp;
+            memset(row, 0, sizeof(float) * (size_t)p->pl);
+            memcpy(row + p->pl, src + yy * p->W, sizeof(float) * (size_t)p->W);
+            memset(row + p->pl + p->W, 0, sizeof(float) * (size_t)p->pr);
+        }
+        memset(dst + (p->pt + p->H) * p->Wp, 0, sizeof(float) * (size_t)(p->pb * p->Wp));
+    }
+}
+
+/* ---- GEMM convs ------------------------------------------------------------------------------- */
+typedef struct gemm_job {
+    const conv_prep *p;
+    const pan_conv_attrs *at;
+    const pan_cpu_simd *simd;
+    const float *xp, *bias, *res; /* xp: padded copy or the input itself */
+    float *y;
+    char *thread_scratch;
+    int64_t tiles;            /* pixel tiles per image and group */
+    int64_t pblocks, oblocks; /* work items per image and group: blocks of TB tiles x ranges of MR-row tiles */
+} gemm_job;
+
+/* B pointers of rows [k0, k1) for the tile of output pixels [p0, p0 + nr) of image-group plane xg. */
+static void tile_rows(const conv_prep *p, const float *xg, int64_t p0, int nr, int64_t k0, int64_t k1,
+                      const float **rows, float *panel)
+{
+    int64_t khw = p->kh * p->kw, plane = p->Hp * p->Wp;
+    int64_t oy0 = p0 / p->OW, ox0 = p0 % p->OW;
+    int one_row = ox0 + nr <= p->OW;
+    int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
+    if (p->flat_direct || (one_row && p->sw == 1)) {
+        /* contiguous runs of the input: pixel (oy, ox) reads row oy*sh + ky*dh, column ox + kx*dw */
+        const float *base = xg + (p->flat_direct ? p0 : oy0 * p->sh * p->Wp + ox0);
+        for (int64_t k = k0; k < k1; k++) {
+            rows[k - k0] = base + c * plane + ky * p->dh * p->Wp + kx * p->dw;
+            if (++kx == p->kw) {
+                kx = 0;
+                if (++ky == p->kh) ky = 0, c++;
+            }
+        }
+        return;
+    }
+    /* panel: the tile's pixels split into runs along output rows, each gathered with stride sw */
+    int64_t seg_oy[NR], seg_ox[NR], seg_j[NR + 1];
+    int nseg = 0;
+    for (int j = 0; j < nr;) {
+        int64_t pp = p0 + j, oy = pp / p->OW, ox = pp % p->OW, len = p->OW - ox;
+        if (len > nr - j) len = nr - j;
+        seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_j[nseg++] = j;
+        j += (int)len;
+    }
+    seg_j[nseg] = nr;
+    for (int64_t k = k0; k < k1; k++) {
+        float *dst = panel + (k - k0) * NR;
+        const float *src = xg + c * plane + ky * p->dh * p->Wp + kx * p->dw;
+        for (int s = 0; s < nseg; s++) {
+            const float *sp = src + seg_oy[s] * p->sh * p->Wp + seg_ox[s] * p->sw;
+            int64_t len = seg_j[s + 1] - seg_j[s];
+            float *dp = dst + seg_j[s];
+            if (p->sw == 1) memcpy(dp, sp, sizeof(float) * (size_t)len);
+            else if (p->sw == 2)
+                for (int64_t i = 0; i < len; i++) dp[i] = sp[2 * i];
+            else
+                for (int64_t i = 0; i < len; i++) dp[i] = sp[i * p->sw];
+        }
+        for (int j = nr; j < NR; j++) dst[j] = 0;
+        rows[k - k0] = dst;
+        if (++kx == p->kw) {
+            kx = 0;
+            if (++ky == p->kh) ky = 0, c++;
+        }
+    }
+}
+
+/* One work item: image b, group gi, pixel tiles [t0, t1) (a block of up to TB tiles), output-channel
+ * tiles [m0, m1). Per K block the B rows of every tile of the block are set up first; then each
+ * output-channel tile runs over the block's tiles, so it writes runs of TB * 16 floats per row
+ * (whole cache lines, few pages) and its packed weights stay in L1 across the block. */
+static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64_t t0, int64_t t1, int64_t m0,
+                       int64_t m1)
+{
+    const conv_prep *p = j->p;
+    const pan_conv_attrs *at = j->at;
+    int64_t P = p->OH * p->OW, nt = t1 - t0;
+    const float **rows = (const float **)ts;
+    float *panels = (float *)(ts + sizeof(float *) * (size_t)(p->kc * TB));
+    const float *xg = j->xp + (b * p->C + gi * p->cg) * p->Hp * p->Wp;
+    for (int64_t k0 = 0; k0 < p->K; k0 += p->kc) {
+        int64_t k1 = k0 + p->kc < p->K ? k0 + p->kc : p->K;
+        int last = k1 == p->K;
+        for (int64_t t = 0; t < nt; t++) {
+            int64_t p0 = (t0 + t) * NR;
+            int nr = P - p0 < NR ? (int)(P - p0) : NR;
+            tile_rows(p, xg, p0, nr, k0, k1, rows + t * p->kc, panels + t * p->kc * NR);
+        }
+        for (int64_t mt = m0; mt < m1; mt++) {
+            int64_t o = gi * p->og + mt * MR;
+            int mr = p->og - mt * MR < MR ? (int)(p->og - mt * MR) : MR;
+            const float *A = p->a + ((gi * p->mtiles + mt) * p->K + k0) * MR;
+            for (int64_t t = 0; t < nt; t++) {
+                int64_t p0 = (t0 + t) * NR;
+                int nr = P - p0 < NR ? (int)(P - p0) : NR;
+                float *yt = j->y + (b * p->O + o) * P + p0;
+                pan_gemm_epi e = {j->bias ? j->bias + o : NULL, j->res ? j->res + (b * p->O + o) * P + p0 : NULL, P,
+                                  at->act, at->act_alpha, at->act_beta, at->residual_after_act};
+                j->simd->gemm(k1 - k0, A, rows + t * p->kc, yt, P, mr, nr, k0 > 0, last ? &e : NULL);
+            }
+        }
+    }
+}
+
+static void gemm_items(void *arg, int64_t i0, int64_t i1)
+{
+    const gemm_job *j = arg;
+    const conv_prep *p = j->p;
+    char *ts = j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index();
+    for (int64_t i = i0; i < i1; i++) { /* i = ((image * groups + group) * pblocks + pblock) * oblocks + oblock */
+        int64_t ob = i % j->oblocks, r = i / j->oblocks, pb = r % j->pblocks, bg = r / j->pblocks;
+        int64_t t0 = pb * TB, t1 = t0 + TB < j->tiles ? t0 + TB : j->tiles;
+        int64_t m0 = p->mtiles * ob / j->oblocks, m1 = p->mtiles * (ob + 1) / j->oblocks;
+        gemm_block(j, ts, bg / p->groups, bg % p->groups, t0, t1, m0, m1);
+    }
+}
+
+/* ---- depthwise -------------------------------------------------------------------------------- */
+typedef struct dw_job {
+    const conv_prep *p;
+    const pan_conv_attrs *at;
+    const pan_cpu_simd *simd;
+    const float *x, *bias, *res;
+    float *y;
+    char *thread_scratch;
+} dw_job;
+
+static void dw_planes(void *arg, int64_t i0, int64_t i1)
+{
+    const dw_job *j = arg;
+    const conv_prep *p = j->p;
+    float *xp = (float *)(j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index());
+    int64_t P = p->OH * p->OW, khw = p->kh * p->kw;
+    pan_gemm_epi e = {NULL, NULL, p->OW, j->at->act, j->at->act_alpha, j->at->act_beta, j->at->residual_after_act};
+    for (int64_t i = i0; i < i1; i++) { /* i = image * C + channel */
+        int64_t ch = i % p->C;
+        pad_job one = {p, j->x + i * p->H * p->W, xp}; /* this plane, padded, into the thread's buffer */
+        pad_planes(&one, 0, 1);
+        const float *w = p->a + ch * khw;
+        float *y = j->y + i * P;
+        float bias = j->bias ? j->bias[ch] : 0.0f;
+        const float *res = j->res ? j->res + i * P : NULL;
+        if (p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {
+            j->simd->dw3x3s1(xp, p->Wp, w, y, p->OH, p->OW, bias, res, &e);
+        } else {
+            for (int64_t oy = 0; oy < p->OH; oy++) {
+                float *o = y + oy * p->OW;
+                for (int64_t ox = 0; ox < p->OW; ox++) o[ox] = 0;
+                for (int64_t ky = 0; ky < p->kh; ky++) {
+                    const float *r = xp + (oy * p->sh + ky * p->dh) * p->Wp;
+                    for (int64_t kx = 0; kx < p->kw; kx++) {
+                        float wv = w[ky * p->kw + kx];
+                        const float *rr = r + kx * p->dw;
+                        for (int64_t ox = 0; ox < p->OW; ox++) o[ox] += wv * rr[ox * p->sw];
+                    }
+                }
+                j->simd->epilogue_row(o, p->OW, bias, res ? res + oy * p->OW : NULL, &e);
+            }
+        }
+    }
+}
+
+pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
+{
+    const conv_prep *p = c->prep;
+    const pan_node *n = c->n;
+    int64_t batch = c->g->tensors[n->inputs[0]].dims[0];
+    const pan_cpu_simd *simd = pan__cpu_simd();
+    const float *x = c->in[0], *bias = n->n_inputs > 2 ? c->in[2] : NULL, *res = n->n_inputs > 3 ? c->in[3] : NULL;
+    float *y = c->out[0];
+    char *scratch = c->scratch;
+    if (p->depthwise) {
+        dw_job j = {p, &n->attrs.conv, simd, x, bias, res, y, scratch};
+        pan__cpu_parallel_for(c->pool, batch * p->C, dw_planes, &j);
+        return PAN_OK;
+    }
+    const float *xp = x;
+    if (p->padded) {
+        pad_job pj = {p, x, (float *)scratch};
+        pan__cpu_parallel_for_grain(c->pool, batch * p->C, 4, pad_planes, &pj);
+        xp = pj.xp;
+    }
+    gemm_job j = {p, &n->attrs.conv, simd, xp, bias, res, y, scratch + p->pad_bytes,
+                  (p->OH * p->OW + NR - 1) / NR, 0, 1};
+    j.pblocks = (j.tiles + TB - 1) / TB;
+    /* a few items per thread; split the output channels too when the pixels alone give too few */
+    int threads = pan__cpu_pool_threads(c->pool);
+    int64_t items = batch * p->groups * j.pblocks;
+    while (threads > 1 && items * j.oblocks < 4 * threads && j.oblocks * 2 <= p->mtiles) j.oblocks *= 2;
+    pan__cpu_parallel_for(c->pool, items * j.oblocks, gemm_items, &j);
+    return PAN_OK;
+}

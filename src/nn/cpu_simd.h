@@ -1,0 +1,59 @@
+/* Vector kernels of the cpu backend, chosen once at run time from the CPU's flags: AVX2 + FMA
+ * where the processor has them (cpu_simd_avx2.c), else portable C (cpu_simd.c) that the compiler
+ * vectorises for the baseline (SSE2 on x86-64). PANOPTES_CPU_SIMD=generic forces the portable
+ * kernels (tests compare both). */
+#ifndef PANOPTES_NN_CPU_SIMD_H
+#define PANOPTES_NN_CPU_SIMD_H
+
+#include <stdint.h>
+
+#include "nn/ir.h"
+
+/* The GEMM micro-kernel computes a tile of PAN_GEMM_MR output rows by PAN_GEMM_NR columns:
+ * C[r][j] (+)= sum_k A[k][r] * B_k[j], A packed as [K][MR] (rows past the matrix are zero), B given
+ * as one pointer per k to NR readable floats (a row of the input, or of a packed panel). */
+#define PAN_GEMM_MR 6
+#define PAN_GEMM_NR 16
+
+/* What happens to a finished tile, in registers: y = act(acc + bias[r] (+ res)) (+ res when
+ * res_after_act). res has the layout of C (row stride ldr). */
+typedef struct pan_gemm_epi {
+    const float *bias; /* per row of the tile (already offset to the tile's first row), or NULL */
+    const float *res;  /* residual tile, or NULL */
+    int64_t ldr;
+    pan_act act;
+    float alpha, beta;
+    int res_after_act;
+} pan_gemm_epi;
+
+/* mr, nr: the valid rows/columns of the tile (<= MR, NR); only those of C are read or written.
+ * accumulate: add to C instead of overwriting; epi: apply the epilogue (NULL: store the raw sums,
+ * as the partial K blocks do). */
+typedef void (*pan_gemm_kernel_fn)(int64_t K, const float *A, const float *const *B, float *C, int64_t ldc, int mr,
+                                   int nr, int accumulate, const pan_gemm_epi *epi);
+
+typedef struct pan_cpu_simd {
+    const char *name; /* "avx2" or "generic" */
+    pan_gemm_kernel_fn gemm;
+    /* x[i] = act(x[i] + bias) (+ res[i]) for n floats: the epilogue of the direct kernels. */
+    void (*epilogue_row)(float *x, int64_t n, float bias, const float *res, const pan_gemm_epi *e);
+    /* Depthwise 3x3 stride 1 on one zero-padded plane: y[oy][ox] = sum w[ky][kx] xp[oy+ky][ox+kx],
+     * then the epilogue (bias, res: a plane like y, e); xp rows of stride wp, y rows of stride ow. */
+    void (*dw3x3s1)(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,
+                    const float *res, const pan_gemm_epi *e);
+} pan_cpu_simd;
+
+/* The kernels for this CPU (decided on the first call; thread-safe). */
+const pan_cpu_simd *pan__cpu_simd(void);
+/* Tests: use these kernels from now on (NULL: the automatic choice again). Not thread-safe. */
+void pan__cpu_simd_set(const pan_cpu_simd *s);
+
+/* The two implementations (cpu_simd.c, cpu_simd_avx2.c); the AVX2 one is NULL where the compiler
+ * cannot build it. */
+const pan_cpu_simd *pan__cpu_simd_generic(void);
+const pan_cpu_simd *pan__cpu_simd_avx2(void);
+
+/* Scalar activation shared by the kernels (x: one value). */
+float pan__cpu_act1(float x, pan_act act, float alpha, float beta);
+
+#endif

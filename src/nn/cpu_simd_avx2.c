@@ -1,0 +1,200 @@
+/* AVX2 + FMA kernels of the cpu backend (see cpu_simd.h). Compiled for that target function by
+ * function; pan__cpu_simd() hands them out only on processors that report both flags.
+ *
+ * The GEMM micro-kernel keeps a 6 x 16 tile of C in 12 ymm registers: per k it loads 16 floats of
+ * B (two vectors) and broadcasts 6 of A, 12 FMAs; the epilogue (bias, residual, activation) runs
+ * on the registers before the only store. exp for sigmoid/SiLU is the Cephes polynomial (about
+ * 2 ulp over the float range), as in the usual SIMD math libraries. */
+#include "nn/cpu_simd.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+static const pan_cpu_simd *avx2_table(void);
+const pan_cpu_simd *pan__cpu_simd_avx2(void) { return avx2_table(); }
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+
+static inline __m256 exp256(__m256 x)
+{
+    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-88.3762626647949f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), half = _mm256_set1_ps(0.5f);
+    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f);
+    x = _mm256_max_ps(_mm256_min_ps(x, hi), lo);
+    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, log2e, half));
+    x = _mm256_fnmadd_ps(fx, c1, x);
+    x = _mm256_fnmadd_ps(fx, c2, x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, half);
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* 1 / (1 + exp(-x)); exact division, so that saturated inputs give exactly 0 or 1. */
+static inline __m256 sigmoid256(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+static inline __m256 act256(__m256 v, const pan_gemm_epi *e)
+{
+    switch (e->act) {
+    case PAN_ACT_NONE: return v;
+    case PAN_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case PAN_ACT_LEAKY_RELU: {
+        __m256 neg = _mm256_mul_ps(v, _mm256_set1_ps(e->alpha));
+        return _mm256_blendv_ps(v, neg, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+    }
+    case PAN_ACT_SIGMOID: return sigmoid256(v);
+    case PAN_ACT_SILU: return _mm256_mul_ps(v, sigmoid256(v));
+    case PAN_ACT_CLIP: return _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(e->alpha)), _mm256_set1_ps(e->beta));
+    case PAN_ACT_HARD_SIGMOID:
+        return _mm256_max_ps(_mm256_setzero_ps(),
+                             _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(v, _mm256_set1_ps(e->alpha),
+                                                                                 _mm256_set1_ps(e->beta))));
+    case PAN_ACT_HARD_SWISH: {
+        __m256 t = _mm256_fmadd_ps(v, _mm256_set1_ps(1.0f / 6.0f), _mm256_set1_ps(0.5f));
+        return _mm256_mul_ps(v, _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_set1_ps(1.0f), t)));
+    }
+    case PAN_ACT_TANH: { /* few models fuse it: exact scalar path */
+        float t[8];
+        _mm256_storeu_ps(t, v);
+        for (int i = 0; i < 8; i++) t[i] = pan__cpu_act1(t[i], PAN_ACT_TANH, 0, 0);
+        return _mm256_loadu_ps(t);
+    }
+    }
+    return v;
+}
+
+static inline __m256 epi256(__m256 v, __m256 bias, const float *res, const pan_gemm_epi *e)
+{
+    v = _mm256_add_ps(v, bias);
+    if (res && !e->res_after_act) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+    v = act256(v, e);
+    if (res && e->res_after_act) v = _mm256_add_ps(v, _mm256_loadu_ps(res));
+    return v;
+}
+
+static void gemm_avx2(int64_t K, const float *A, const float *const *B, float *C, int64_t ldc, int mr, int nr,
+                      int accumulate, const pan_gemm_epi *e)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B[k], *a = A + k * PAN_GEMM_MR;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), av;
+        av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    int full = mr == PAN_GEMM_MR && nr == PAN_GEMM_NR;
+    /* Partial tiles go through a local copy so that only the valid part of C (and of res) is touched. */
+    float tmp[PAN_GEMM_MR][PAN_GEMM_NR], rtmp[PAN_GEMM_MR][PAN_GEMM_NR];
+    if (!full) {
+        memset(tmp, 0, sizeof tmp);
+        if (accumulate)
+            for (int r = 0; r < mr; r++) memcpy(tmp[r], C + r * ldc, sizeof(float) * (size_t)nr);
+        if (e && e->res) {
+            memset(rtmp, 0, sizeof rtmp);
+            for (int r = 0; r < mr; r++) memcpy(rtmp[r], e->res + r * e->ldr, sizeof(float) * (size_t)nr);
+        }
+    }
+    for (int r = 0; r < PAN_GEMM_MR; r++) {
+        if (r >= mr) break;
+        float *c = full ? C + r * ldc : tmp[r];
+        __m256 v0 = acc[2 * r], v1 = acc[2 * r + 1];
+        if (accumulate) {
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+        }
+        if (e) {
+            __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
+            const float *res = !e->res ? NULL : full ? e->res + r * e->ldr : rtmp[r];
+            v0 = epi256(v0, bias, res, e);
+            v1 = epi256(v1, bias, res ? res + 8 : NULL, e);
+        }
+        _mm256_storeu_ps(c, v0);
+        _mm256_storeu_ps(c + 8, v1);
+    }
+    if (!full)
+        for (int r = 0; r < mr; r++) memcpy(C + r * ldc, tmp[r], sizeof(float) * (size_t)nr);
+}
+
+static void epilogue_row_avx2(float *x, int64_t n, float bias, const float *res, const pan_gemm_epi *e)
+{
+    __m256 b = _mm256_set1_ps(bias);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, epi256(_mm256_loadu_ps(x + i), b, res ? res + i : NULL, e));
+    for (; i < n; i++) {
+        float v = x[i] + bias;
+        if (res && !e->res_after_act) v += res[i];
+        v = pan__cpu_act1(v, e->act, e->alpha, e->beta);
+        if (res && e->res_after_act) v += res[i];
+        x[i] = v;
+    }
+}
+
+static void dw3x3s1_avx2(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,
+                         const float *res, const pan_gemm_epi *e)
+{
+    __m256 bv = _mm256_set1_ps(bias);
+    __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]), w2 = _mm256_set1_ps(w[2]), w3 = _mm256_set1_ps(w[3]),
+           w4 = _mm256_set1_ps(w[4]), w5 = _mm256_set1_ps(w[5]), w6 = _mm256_set1_ps(w[6]), w7 = _mm256_set1_ps(w[7]),
+           w8 = _mm256_set1_ps(w[8]);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = xp + oy * wp, *r1 = r0 + wp, *r2 = r1 + wp, *rr = res ? res + oy * ow : NULL;
+        float *o = y + oy * ow;
+        int64_t ox = 0;
+        for (; ox + 8 <= ow; ox += 8) {
+            __m256 s = _mm256_mul_ps(w0, _mm256_loadu_ps(r0 + ox));
+            s = _mm256_fmadd_ps(w1, _mm256_loadu_ps(r0 + ox + 1), s);
+            s = _mm256_fmadd_ps(w2, _mm256_loadu_ps(r0 + ox + 2), s);
+            s = _mm256_fmadd_ps(w3, _mm256_loadu_ps(r1 + ox), s);
+            s = _mm256_fmadd_ps(w4, _mm256_loadu_ps(r1 + ox + 1), s);
+            s = _mm256_fmadd_ps(w5, _mm256_loadu_ps(r1 + ox + 2), s);
+            s = _mm256_fmadd_ps(w6, _mm256_loadu_ps(r2 + ox), s);
+            s = _mm256_fmadd_ps(w7, _mm256_loadu_ps(r2 + ox + 1), s);
+            s = _mm256_fmadd_ps(w8, _mm256_loadu_ps(r2 + ox + 2), s);
+            _mm256_storeu_ps(o + ox, epi256(s, bv, rr ? rr + ox : NULL, e));
+        }
+        for (; ox < ow; ox++)
+            o[ox] = w[0] * r0[ox] + w[1] * r0[ox + 1] + w[2] * r0[ox + 2] + w[3] * r1[ox] + w[4] * r1[ox + 1] +
+                    w[5] * r1[ox + 2] + w[6] * r2[ox] + w[7] * r2[ox + 1] + w[8] * r2[ox + 2];
+        if (ow % 8) /* the last columns, computed one by one above */
+            epilogue_row_avx2(o + ow - ow % 8, ow % 8, bias, rr ? rr + ow - ow % 8 : NULL, e);
+    }
+}
+
+#pragma GCC pop_options
+
+static const pan_cpu_simd avx2 = {"avx2", gemm_avx2, epilogue_row_avx2, dw3x3s1_avx2};
+static const pan_cpu_simd *avx2_table(void) { return &avx2; }
+
+#else
+const pan_cpu_simd *pan__cpu_simd_avx2(void) { return NULL; }
+#endif
