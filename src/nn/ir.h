@@ -33,7 +33,9 @@
  * Resize sizes may have 2 elements (H, W). v1.2: pan__graph_fold_constants. v1.3: name hash
  * (pan__graph_find_tensor O(1)), node/tensor count limits, heap-ordered pan__graph_sort.
  * v1.4: pan__f2i / pan__d2f (no UB on NaN or huge values). v1.5: ops generated from the op table
- * (op_table.h); pan__graph_check_backend lists every op a backend lacks in one message. */
+ * (op_table.h); pan__graph_check_backend lists every op a backend lacks in one message. v1.6: the
+ * detector families' ops (TopK, GatherElements, ArgMax, ReduceSum/Max/Min, LayerNormalization,
+ * Where, comparisons and logic, Erf, Gelu, Floor, Mod, Tile, GridSample, Einsum; op_table_ext.h). */
 #ifndef PANOPTES_NN_IR_H
 #define PANOPTES_NN_IR_H
 
@@ -160,6 +162,27 @@ typedef struct pan_resize_attrs {
 typedef struct pan_gemm_attrs { float alpha, beta; int trans_a, trans_b; } pan_gemm_attrs;
 typedef struct pan_reduce_attrs { int keepdims; int noop_with_empty_axes; } pan_reduce_attrs;
 
+/* TopK: (0: x, 1: k I64 [1]) -> (values, indices I64). largest 0 = the smallest; sorted is
+ * honoured as ONNX allows (always sorted here). Ties: the lower index first. */
+typedef struct pan_topk_attrs { int64_t axis; int largest, sorted; } pan_topk_attrs;
+/* ArgMax / ArgMin: I64 indices along axis; ties: the first (select_last_index: the last). */
+typedef struct pan_argmax_attrs { int64_t axis; int keepdims, select_last_index; } pan_argmax_attrs;
+/* LayerNormalization: normalised over dims [axis, rank); (0: x, 1: scale, 2?: bias). */
+typedef struct pan_layernorm_attrs { int64_t axis; float epsilon; } pan_layernorm_attrs;
+/* GridSample: (0: x [N, C, H, W], 1: grid [N, Ho, Wo, 2] of (x, y) in [-1, 1]) -> [N, C, Ho, Wo]. */
+typedef enum pan_grid_mode { PAN_GRID_BILINEAR = 0, PAN_GRID_NEAREST, PAN_GRID_BICUBIC } pan_grid_mode;
+typedef enum pan_grid_padding { PAN_GRID_ZEROS = 0, PAN_GRID_BORDER, PAN_GRID_REFLECTION } pan_grid_padding;
+typedef struct pan_gridsample_attrs { pan_grid_mode mode; pan_grid_padding padding; int align_corners; } pan_gridsample_attrs;
+/* Mod: fmod 0 = the sign of the divisor (Python, integers only), 1 = C fmod */
+typedef struct pan_mod_attrs { int fmod; } pan_mod_attrs;
+/* Einsum of 1 or 2 operands, parsed: letter ids (0..51) per dim of each operand and the output. */
+#define PAN_EINSUM_MAX_OPS 2
+typedef struct pan_einsum_attrs {
+    int n_ops;
+    int rank[PAN_EINSUM_MAX_OPS], out_rank;
+    int8_t sub[PAN_EINSUM_MAX_OPS][PAN_MAX_DIMS], out[PAN_MAX_DIMS];
+} pan_einsum_attrs;
+
 typedef struct pan_no_attrs { char unused; } pan_no_attrs; /* the table's "none" */
 
 typedef union pan_attrs {
@@ -178,6 +201,12 @@ typedef union pan_attrs {
     pan_resize_attrs resize;
     pan_gemm_attrs gemm;
     pan_reduce_attrs reduce;
+    pan_topk_attrs topk;
+    pan_argmax_attrs argmax;
+    pan_layernorm_attrs layernorm;
+    pan_gridsample_attrs gridsample;
+    pan_mod_attrs mod;
+    pan_einsum_attrs einsum;
 } pan_attrs;
 
 enum {

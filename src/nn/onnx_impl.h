@@ -89,5 +89,18 @@ int pan__onnx_op_resize(pan__onnx_ctx *c, pan__onnx_io *x, int upsample);
 int pan__onnx_op_range(pan__onnx_ctx *c, pan__onnx_io *x);
 int pan__onnx_op_cast_to(pan__onnx_ctx *c, pan__onnx_io *x);
 int pan__onnx_op_const_of_shape(pan__onnx_ctx *c, pan__onnx_io *x);
+/* the detector families' ops (onnx_ops_ext.c) */
+int pan__onnx_op_reduce_sum(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_reduce_max(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_reduce_min(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_gather_elements(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_topk(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_argmax(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_argmin(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_layernorm(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_gelu(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_mod(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_grid_sample(pan__onnx_ctx *c, pan__onnx_io *x);
+int pan__onnx_op_einsum(pan__onnx_ctx *c, pan__onnx_io *x);
 
 #endif

@@ -413,6 +413,13 @@ static const struct {
     {"Shape", shape},         {"ConstantOfShape", pan__onnx_op_const_of_shape}, {"Range", pan__onnx_op_range},
     {"MaxPool", maxpool},     {"AveragePool", avgpool},          {"Resize", resize},
     {"Upsample", upsample},   {"Softmax", softmax},              {"ReduceMean", reduce_mean},
+    /* the detector families' ops (onnx_ops_ext.c) */
+    {"ReduceSum", pan__onnx_op_reduce_sum}, {"ReduceMax", pan__onnx_op_reduce_max},
+    {"ReduceMin", pan__onnx_op_reduce_min}, {"GatherElements", pan__onnx_op_gather_elements},
+    {"TopK", pan__onnx_op_topk},            {"ArgMax", pan__onnx_op_argmax},
+    {"ArgMin", pan__onnx_op_argmin},        {"LayerNormalization", pan__onnx_op_layernorm},
+    {"Gelu", pan__onnx_op_gelu},            {"Mod", pan__onnx_op_mod},
+    {"GridSample", pan__onnx_op_grid_sample}, {"Einsum", pan__onnx_op_einsum},
 };
 
 static int converter_of(const char *op_type)

@@ -137,8 +137,10 @@ int pan__onnx_op_range(pan__onnx_ctx *c, pan__onnx_io *x)
     int st = pan__onnx_need_inputs(c, x, 3);
     if (st) return st;
     const pan_tensor *s = pan__onnx_cst(c, x->in[0]), *l = pan__onnx_cst(c, x->in[1]), *d = pan__onnx_cst(c, x->in[2]);
-    if (!s || !l || !d || pan__tensor_numel(s) != 1 || pan__tensor_numel(l) != 1 || pan__tensor_numel(d) != 1)
-        return pan__onnx_fail(c, PAN_UNSUPPORTED, "Range is supported with constant scalar inputs only");
+    /* from the run's shapes (Range(0, Shape(x)[0])): a node, folded once the batch is known */
+    if (!s || !l || !d) return pan__onnx_add(c, PAN_OP_RANGE, 3, x->in, 1, x->out, NULL);
+    if (pan__tensor_numel(s) != 1 || pan__tensor_numel(l) != 1 || pan__tensor_numel(d) != 1)
+        return pan__onnx_fail(c, PAN_MODEL, "Range needs scalar start, limit and delta");
     double a = pan__tensor_get_f64(s, 0), b = pan__tensor_get_f64(l, 0), dd = pan__tensor_get_f64(d, 0);
     double cnt = dd != 0 ? ceil((b - a) / dd) : -1;
     if (!(cnt >= 0) || cnt > 1 << 24) return pan__onnx_fail(c, PAN_MODEL, "Range of %g elements", cnt);

@@ -27,6 +27,8 @@
 #ifndef PANOPTES_NN_OP_TABLE_H
 #define PANOPTES_NN_OP_TABLE_H
 
+#include "nn/op_table_ext.h" /* rules, kernels and lowerings of the detector families' ops */
+
 /* clang-format off */
 #define PAN_OP_TABLE(X)                                                                                          \
     X(IDENTITY, "Identity", OTHER, none, AS_IS, pan__infer_same, pan__cpu_data, pan__cu_lower_reshape)            \
@@ -109,7 +111,53 @@
     /* numpy matmul, batched, broadcast leading dims */                                                          \
     X(MATMUL, "MatMul", OTHER, none, AS_IS, pan__infer_matmul, pan__cpu_matmul, pan__cu_lower_gemm)              \
     /* (0: x, 1?: axes) attrs.reduce */                                                                          \
-    X(REDUCE_MEAN, "ReduceMean", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce_mean, NULL)
+    X(REDUCE_MEAN, "ReduceMean", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce_mean, NULL) \
+    /* ---- the detector families' ops (issue #20; op_table_ext.h) ---- */                                     \
+    /* (0: x, 1?: axes) attrs.reduce; Max/Min of an empty reduction is -inf/+inf */                              \
+    X(REDUCE_SUM, "ReduceSum", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
+    X(REDUCE_MAX, "ReduceMax", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
+    X(REDUCE_MIN, "ReduceMin", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
+    /* (0: data, 1: indices I32/I64 shaped as the output) attrs.axis.axis */                                     \
+    X(GATHER_ELEMENTS, "GatherElements", OTHER, axis, OWN, pan__infer_gather_elements, pan__cpu_gather_elements,  \
+      NULL)                                                                             \
+    /* (0: x, 1: k I64 [1]) -> (0: values, 1: indices I64) */                                                    \
+    X(TOPK, "TopK", OTHER, topk, OWN, pan__infer_topk, pan__cpu_topk, NULL)                        \
+    /* (0: x) -> I64 indices */                                                                                  \
+    X(ARGMAX, "ArgMax", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, NULL)           \
+    X(ARGMIN, "ArgMin", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, NULL)           \
+    /* (0: x, 1: scale, 2?: bias) over dims [axis, rank); the optional Mean/InvStdDev outputs are refused */    \
+    X(LAYER_NORM, "LayerNormalization", OTHER, layernorm, OWN, pan__infer_layernorm, pan__cpu_layernorm,         \
+      NULL)                                                                                   \
+    /* (0: condition BOOL, 1: x, 2: y), three-way numpy broadcasting */                                         \
+    X(WHERE, "Where", OTHER, none, AS_IS, pan__infer_where, pan__cpu_where, NULL)                 \
+    /* comparisons and logic: broadcasting binary ops with BOOL results (logic: BOOL inputs) */                  \
+    X(EQUAL, "Equal", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)           \
+    X(LESS, "Less", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)             \
+    X(GREATER, "Greater", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)       \
+    X(LESS_OR_EQUAL, "LessOrEqual", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare,                    \
+      NULL)                                                                                     \
+    X(GREATER_OR_EQUAL, "GreaterOrEqual", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare,              \
+      NULL)                                                                                     \
+    X(AND, "And", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)               \
+    X(OR, "Or", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)                 \
+    X(XOR, "Xor", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)               \
+    X(NOT, "Not", OTHER, none, AS_IS, pan__infer_same, pan__cpu_not, NULL)                          \
+    /* unary, float: erf(x); Gelu x·Φ(x) (attrs.unary.alpha 1: the tanh approximation); floor; ceil */         \
+    X(ERF, "Erf", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)            \
+    X(GELU, "Gelu", UNARY, unary, OWN, pan__infer_unary, pan__cpu_unary_ext, NULL)            \
+    X(FLOOR, "Floor", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)        \
+    X(CEIL, "Ceil", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)          \
+    /* broadcasting remainder, attrs.mod.fmod (0: sign of the divisor, integers) */                             \
+    X(MOD, "Mod", BINARY, mod, OWN, pan__infer_binary, pan__cpu_mod, NULL)                   \
+    /* (0: x, 1: repeats I64 [rank]) */                                                                          \
+    X(TILE, "Tile", OTHER, none, AS_IS, pan__infer_tile, pan__cpu_tile, NULL)                      \
+    /* (0: x [N, C, H, W], 1: grid [N, Ho, Wo, 2]) attrs.gridsample */                                          \
+    X(GRID_SAMPLE, "GridSample", OTHER, gridsample, OWN, pan__infer_grid_sample, pan__cpu_grid_sample,           \
+      NULL)                                                                                 \
+    /* (0..n_ops-1) attrs.einsum: Σ over the letters absent from the output of the product */                   \
+    X(EINSUM, "Einsum", OTHER, einsum, OWN, pan__infer_einsum, pan__cpu_einsum, NULL)          \
+    /* (0: start, 1: limit, 2: delta), scalars; constant once the batch is known (folded) */                   \
+    X(RANGE, "Range", OTHER, none, OWN, pan__infer_range, pan__cpu_range, NULL)
 /* clang-format on */
 
 #endif
