@@ -208,6 +208,11 @@ pan_status pan_engine_input_info(const pan_engine_t *e, int i, pan_engine_tensor
     return PAN_OK;
 }
 
+const char *pan_engine_metadata(const pan_engine_t *e, const char *key)
+{
+    return e ? pan__graph_meta(e->model, key) : NULL;
+}
+
 pan_status pan_engine_output_info(const pan_engine_t *e, int i, pan_engine_tensor_info *info)
 {
     if (i < 0 || i >= e->model->n_outputs) return PAN_RANGE;

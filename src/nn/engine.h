@@ -119,6 +119,10 @@ int pan_engine_find_input(const pan_engine_t *engine, const char *name);
 size_t pan_engine_input_numel(const pan_engine_t *engine, int index, int batch);
 size_t pan_engine_output_numel(const pan_engine_t *engine, int index, int batch);
 
+/* A metadata property of the model (ONNX metadata_props: Ultralytics exports carry author, task,
+ * head, end2end, names...), or NULL. Valid until destroy. */
+const char *pan_engine_metadata(const pan_engine_t *engine, const char *key);
+
 /* Plans batch sizes ahead of time (otherwise the first run of a batch size plans it). */
 pan_status pan_engine_prepare(pan_engine_t *engine, int batch);
 

@@ -100,8 +100,35 @@ void pan__graph_destroy(pan_graph **pg)
     free(g->outputs);
     free(g->source);
     free(g->name_hash);
+    for (int i = 0; i < 2 * g->n_meta; i++) free(g->meta[i]);
+    free(g->meta);
     free(g);
     *pg = NULL;
+}
+
+pan_status pan__graph_add_meta(pan_graph *g, const char *key, const char *value)
+{
+    if (!g || !key || !value) return PAN_INVAL;
+    if (g->n_meta >= 256) return PAN_LIMIT;
+    char **m = realloc(g->meta, sizeof *m * (size_t)(2 * g->n_meta + 2));
+    if (!m) return PAN_NOMEM;
+    g->meta = m;
+    m[2 * g->n_meta] = strdup(key);
+    m[2 * g->n_meta + 1] = strdup(value);
+    if (!m[2 * g->n_meta] || !m[2 * g->n_meta + 1]) {
+        free(m[2 * g->n_meta]);
+        free(m[2 * g->n_meta + 1]);
+        return PAN_NOMEM;
+    }
+    g->n_meta++;
+    return PAN_OK;
+}
+
+const char *pan__graph_meta(const pan_graph *g, const char *key)
+{
+    for (int i = 0; g && key && i < g->n_meta; i++)
+        if (!strcmp(g->meta[2 * i], key)) return g->meta[2 * i + 1];
+    return NULL;
 }
 
 pan_status pan__graph_clone(const pan_graph *g, pan_graph **out)

@@ -252,6 +252,9 @@ typedef struct pan_graph {
     /* name -> tensor index, open addressing (-1 = empty); kept by pan__graph_add_tensor (v1.3) */
     int *name_hash;
     int name_hash_cap; /* power of two, 0 = none yet */
+    /* model metadata as key, value pairs (ONNX metadata_props), imported graphs only (v1.6) */
+    char **meta;
+    int n_meta;
 } pan_graph;
 
 /* Size limits against hostile files (PAN_LIMIT beyond). */
@@ -283,6 +286,9 @@ pan_status pan__graph_mark_output(pan_graph *g, int tensor);
 int pan__graph_add_node(pan_graph *g, pan_op op, const char *name, int n_inputs, const int *inputs,
                         int n_outputs, const int *outputs, const pan_attrs *attrs);
 int pan__graph_find_tensor(const pan_graph *g, const char *name);
+/* Model metadata: copies key and value (v1.6); the value of key or NULL. */
+pan_status pan__graph_add_meta(pan_graph *g, const char *key, const char *value);
+const char *pan__graph_meta(const pan_graph *g, const char *key);
 /* "<base>_<counter>" not used by any tensor yet; returns a static-free malloc'ed string. */
 char *pan__graph_unique_name(const pan_graph *g, const char *base);
 

@@ -415,6 +415,13 @@ static pan_status build_graph(pan__onnx_ctx *c, const Onnx__ModelProto *m)
     if (gp->n_sparse_initializer)
         return pan__onnx_fail(c, PAN_UNSUPPORTED, "sparse initializers are not supported");
     if ((st = check_ops(c, gp))) return st;
+    /* metadata_props (Ultralytics: author, head, end2end, names...): what the detector families read */
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *p = m->metadata_props[i];
+        if (p && p->key && p->value && strlen(p->key) < 256 && strlen(p->value) < 65536 &&
+            (st = pan__graph_add_meta(c->g, p->key, p->value)) && st != PAN_LIMIT)
+            return st;
+    }
     for (size_t i = 0; i < gp->n_initializer; i++) {
         if (!gp->initializer[i]) continue;
         int r = pan__onnx_add_initializer(c, gp->initializer[i], gp->initializer[i]->name);

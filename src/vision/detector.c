@@ -130,6 +130,8 @@ static pan_status setup_head(pan_detector *d, const pan_detector_params *p)
     return PAN_OK;
 }
 
+static const char *engine_meta(const void *engine, const char *key) { return pan_engine_metadata(engine, key); }
+
 /* The family: from the outputs (and metadata), or checked against the kind the user named. */
 static pan_status resolve_family(pan_detector *d, pan_detector_kind kind)
 {
@@ -152,7 +154,7 @@ static pan_status resolve_family(pan_detector *d, pan_detector_kind kind)
                 return PAN_MODEL;
             }
     }
-    pan__family_probe probe = {d->model_path, d->pp.width, d->pp.height, n_out, info, NULL, NULL};
+    pan__family_probe probe = {d->model_path, d->pp.width, d->pp.height, n_out, info, engine_meta, d->engine};
     pan_status st = pan__family_resolve(&probe, kind, &d->fam);
     if (st) return st;
     d->kind = d->fam.kind;

@@ -13,11 +13,14 @@ as its exporter writes it:
   yolov8_transposed  yolov8n's export with its output transposed to [B, cells, 4+C]
   yolo11_like        YOLO11 with C2PSA attention (MatMul of two activations, Softmax) + DFL head
   yolov10_like       v10postprocess: ReduceMax, TopK, Tile, GatherElements, Mod, Div -> [B, K, 6]
+  (yolov5_like, yolov10_like and rtdetr_like carry their exporters' metadata_props)
   rtdetr_like        RT-DETR: AIFI encoder (multi-head attention, LayerNormalization, GELU as Erf),
                      query selection (TopK, Gather on the flattened batch via Shape/Range), one decoder
                      layer with multi-scale deformable attention (GridSample, ReduceSum),
                      [B, Q, 4+C]; rtdetr_split the same with pred_logits / pred_boxes outputs
-plus one small model per new engine op (op_*), every output cast to float32 for the comparison.
+plus one small model per new engine op (op_*), every output cast to float32 for the comparison, and
+with --bad two models the detector must refuse: no_family (a [B, 16] output) and dynamic_hw (no fixed
+input size).
 Writes <name>.onnx, seeded inputs <name>.b<B>.<input>.bin, manifest.json (tests/peers/ort_run.js)
 and manifest.txt (the C tests), in the format of tests/peers/make_onnx_models.py.
 """
@@ -451,11 +454,50 @@ def rtdetr_like(size, nc=80, nq=20, split=False):
     return g.model(17), {'images': [1, 3, size, size]}
 
 
+COCO = '{' + ', '.join(f"{i}: 'class{i}'" for i in range(80)) + '}'
+
+
+def with_meta(m, **props):
+    """metadata_props as the exporters write them (Ultralytics: author, task, head, end2end, names)."""
+    helper.set_model_props(m, {k: str(v) for k, v in props.items()})
+    return m
+
+
+def no_family(size):
+    """An image model whose output is no detector head ([B, 16] features)."""
+    g = G('no_family', 77)
+    x = g.input('images', [1, 3, size, size])
+    y = g.op('Flatten', [g.op('GlobalAveragePool', [g.conv(x, 3, 16, 3, 2)])], axis=1)
+    g.output(y, 'features')
+    return g.model(13), {'images': [1, 3, size, size]}
+
+
+def dynamic_hw():
+    """A detector exported with dynamic height and width (no fixed input size)."""
+    g = G('dynamic_hw', 78)
+    g.inputs.append(helper.make_tensor_value_info('images', F, ['batch', 3, 'height', 'width']))
+    y = g.conv('images', 3, 84, 3, 2)
+    g.output(g.reshape_b(y, [84, -1]), 'output0')
+    return g.model(13), {'images': [1, 3, 64, 64]}
+
+
 def family_models(size):
-    return [('yolov5_like', *yolov5_like(size)), ('yolox_like', *yolox_like(size)),
+    m10, i10 = yolov10_like(size)
+    mrt, irt = rtdetr_like(size)
+    m5, i5 = yolov5_like(size)
+    return [('yolov5_like', with_meta(m5, stride=32, names=COCO), i5), ('yolox_like', *yolox_like(size)),
             ('yolox_decoded', *yolox_like(size, decoded=True)), ('yolov8_transposed', *yolov8_transposed(size)),
-            ('yolo11_like', *yolo11_like(size)), ('yolov10_like', *yolov10_like(size)),
-            ('rtdetr_like', *rtdetr_like(size)), ('rtdetr_split', *rtdetr_like(size, split=True))]
+            ('yolo11_like', *yolo11_like(size)),
+            ('yolov10_like', with_meta(m10, author='Ultralytics', task='detect', head='v10Detect', end2end=True,
+                                       names=COCO, description='Ultralytics YOLOv10n model (test)'), i10),
+            ('rtdetr_like', with_meta(mrt, author='Ultralytics', task='detect', head='RTDETRDecoder', names=COCO,
+                                      description='Ultralytics rtdetr-l model (test)'), irt),
+            ('rtdetr_split', *rtdetr_like(size, split=True))]
+
+
+# models only the detector tests open (not compared with ONNX Runtime)
+def bad_models(size):
+    return [('no_family', *no_family(size)), ('dynamic_hw', *dynamic_hw())]
 
 
 def main():
@@ -464,6 +506,7 @@ def main():
     ap.add_argument('--batches', default='1,3')
     ap.add_argument('--size', type=int, default=128)
     ap.add_argument('--only', default='')
+    ap.add_argument('--bad', action='store_true', help='also the models of no family / dynamic size (no ORT entries)')
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     batches = [int(b) for b in a.batches.split(',')]
@@ -486,6 +529,9 @@ def main():
         if not only or name in only:
             models.append((name, m, ins))
 
+    if a.bad:
+        for name, m, _ in bad_models(a.size):
+            onnx.save_model(m, os.path.join(a.outdir, name + '.onnx'))
     manifest, lines = [], []
     for name, model, ins in models:
         onnx.save_model(model, os.path.join(a.outdir, name + '.onnx'))
