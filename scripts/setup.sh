@@ -72,7 +72,7 @@ APT_PKGS=(
     libmosquitto-dev mosquitto mosquitto-clients
     # panoptes serve: HTTP (libmicrohttpd), config file (libyaml), snapshots (TurboJPEG); its tests check
     # /metrics with promtool (prometheus) and drive the status page in a headless chromium
-    libmicrohttpd-dev libyaml-dev libturbojpeg0-dev prometheus chromium
+    libmicrohttpd-dev libyaml-dev libturbojpeg0-dev prometheus chromium curl
 )
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

@@ -22,14 +22,14 @@ typedef struct http_reply {
     size_t len;
 } http_reply;
 
-static void http_reply_free(http_reply *r)
+static inline void http_reply_free(http_reply *r)
 {
     free(r->body);
     memset(r, 0, sizeof *r);
 }
 
 /* A header's value from the reply ("" when absent), copied into a static slot. */
-static const char *http_header(const http_reply *r, const char *name)
+static inline const char *http_header(const http_reply *r, const char *name)
 {
     static __thread char value[512];
     size_t n = strlen(name);
@@ -50,7 +50,7 @@ static const char *http_header(const http_reply *r, const char *name)
     return value;
 }
 
-static int http_send_all(int fd, const char *p, size_t n)
+static inline int http_send_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
@@ -61,7 +61,7 @@ static int http_send_all(int fd, const char *p, size_t n)
 }
 
 /* Sends raw bytes as the request (headers and body as given) and reads the reply. */
-static int http_raw(int port, const char *request, size_t len, http_reply *out)
+static inline int http_raw(int port, const char *request, size_t len, http_reply *out)
 {
     memset(out, 0, sizeof *out);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -106,7 +106,7 @@ static int http_raw(int port, const char *request, size_t len, http_reply *out)
 }
 
 /* One request; extra: more header lines, each ending in \r\n (or NULL). */
-static int http_do(int port, const char *method, const char *path, const char *extra, const char *body, http_reply *out)
+static inline int http_do(int port, const char *method, const char *path, const char *extra, const char *body, http_reply *out)
 {
     size_t blen = body ? strlen(body) : 0;
     size_t cap = strlen(path) + (extra ? strlen(extra) : 0) + blen + 256;

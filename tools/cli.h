@@ -7,5 +7,6 @@ int pan_cli_run(int argc, char **argv);   /* cmd_run.c   */
 int pan_cli_info(int argc, char **argv);  /* cmd_info.c  */
 int pan_cli_track(int argc, char **argv); /* cmd_track.c */
 int pan_cli_eval(int argc, char **argv);  /* cmd_eval.c  */
+int pan_cli_serve(int argc, char **argv); /* cmd_serve.c */
 
 #endif

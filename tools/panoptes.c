@@ -15,6 +15,7 @@ static void usage(FILE *f)
           "  info    print what a source holds (codec, size, frame rate, colour)\n"
           "  track   run the tracker alone on MOTChallenge detections\n"
           "  eval    score tracks against ground truth (MOTA, IDF1, ...)\n"
+          "  serve   run as a service: HTTP API to add/remove cameras, metrics, status page\n"
           "\n"
           "`panoptes <command> --help` describes each command.\n"
           "Environment: PANOPTES_LOG=error|warn|info|debug (or DEBUG=1) sets the log level.\n",
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return pan_cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "track")) return pan_cli_track(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return pan_cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return pan_cli_serve(argc - 1, argv + 1);
     fprintf(stderr, "panoptes: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

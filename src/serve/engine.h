@@ -47,6 +47,9 @@ typedef struct pan_serve_stats {
     pan_serve_camera_info *cameras; /* ascending id */
     int64_t frames, dropped, reconnects, pixel_bytes_copied; /* all cameras, removed ones included */
     int failed_cameras;
+    /* cameras removed through the API whose decoded frames are still being delivered: they are
+     * no longer listed, and leave the pipeline once their last frame is out */
+    int draining_cameras;
     double fps, steady_fps;
     double cpu_seconds;     /* host CPU (user + system) of the process since start */
     double cpu_ms_per_frame, steady_cpu_ms_per_frame;

@@ -97,6 +97,8 @@ char *pan_serve_metrics_text(const pan_serve_stats *s, size_t *len)
            s->running && !s->failed);
     single(f, "panoptes_uptime_seconds", "gauge", "Seconds since the pipeline started.", s->uptime_s);
     single(f, "panoptes_cameras", "gauge", "Cameras in the pipeline (ended and failed ones included).", s->n_cameras);
+    single(f, "panoptes_cameras_draining", "gauge",
+           "Cameras removed whose decoded frames are still being delivered.", s->draining_cameras);
 
     header(f, "panoptes_camera_state", "gauge", "1 for the camera's current state, 0 for the others.");
     for (int i = 0; i < s->n_cameras; i++)

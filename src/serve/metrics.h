@@ -8,6 +8,7 @@
  *   panoptes_camera_detections_total
  * Pipeline:
  *   panoptes_up (1 running, 0 failed or stopping), panoptes_uptime_seconds, panoptes_cameras,
+ *   panoptes_cameras_draining (removed, their last frames still being delivered),
  *   panoptes_frames_total, panoptes_dropped_frames_total, panoptes_reconnects_total (removed
  *   cameras included), panoptes_host_cpu_seconds_total, panoptes_host_cpu_seconds_per_frame,
  *   panoptes_peak_resident_memory_bytes, panoptes_device_memory_bytes,

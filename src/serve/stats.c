@@ -73,6 +73,7 @@ json_t *pan_serve_stats_json(const pan_serve_stats *s)
     json_object_set_new(o, "dropped", json_integer(s->dropped));
     json_object_set_new(o, "reconnects", json_integer(s->reconnects));
     json_object_set_new(o, "failed_cameras", json_integer(s->failed_cameras));
+    json_object_set_new(o, "draining_cameras", json_integer(s->draining_cameras));
     json_object_set_new(o, "cpu_seconds", num(s->cpu_seconds));
     json_object_set_new(o, "cpu_ms_per_frame", num(s->cpu_ms_per_frame));
     json_object_set_new(o, "steady_cpu_ms_per_frame", num(s->steady_cpu_ms_per_frame));
