@@ -163,5 +163,14 @@ check "port in use: exit 3, says so" '[ $rc -eq 3 ] && grep -q "Address already 
 stop_serve INT
 check "SIGINT: exit 0" '[ $RC -eq 0 ]'
 
+# 7. the example systemd unit is valid (its ExecStart pointed at this build)
+if command -v systemd-analyze >/dev/null; then
+    sed "s|/usr/local/bin/panoptes|$(realpath "$CLI")|" contrib/panoptes-serve.service >"$TMP/panoptes-serve.service"
+    check "contrib/panoptes-serve.service passes systemd-analyze verify" \
+        'systemd-analyze verify --man=no "$TMP/panoptes-serve.service" >"$TMP/verify.txt" 2>&1 || { cat "$TMP/verify.txt"; false; }'
+else
+    echo "skip systemd-analyze verify (systemd not installed)"
+fi
+
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

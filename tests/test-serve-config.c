@@ -180,6 +180,19 @@ PAN_TEST(load_reads_a_file)
     pan_serve_config_free(&c);
 }
 
+PAN_TEST(the_example_config_in_contrib_reads)
+{
+    pan_serve_config c;
+    char err[512] = "";
+    pan_status st = pan_serve_config_load(&c, pan_test_path("contrib/serve.yaml"), err, sizeof err);
+    if (st) fprintf(stderr, "  %s\n", err);
+    ASSERT_OK(st);
+    ASSERT_EQ(c.n_cameras, 2);
+    ASSERT_STREQ(c.listen, "127.0.0.1:8080");
+    ASSERT_EQ(c.defaults.reconnect, PAN_SERVE_RECONNECT_FOREVER);
+    pan_serve_config_free(&c);
+}
+
 PAN_TEST(camera_json_is_checked_field_by_field)
 {
     char err[256];
@@ -265,7 +278,7 @@ PAN_TEST(listen_addresses)
 }
 
 PAN_TEST_MAIN(full_config_reads_every_key, empty_file_is_an_empty_config, errors_name_the_line_and_the_key,
-              missing_file_is_named, load_reads_a_file, camera_json_is_checked_field_by_field,
+              missing_file_is_named, load_reads_a_file, the_example_config_in_contrib_reads, camera_json_is_checked_field_by_field,
               reload_keeps_unchanged_cameras_and_adds_and_removes_the_rest, listen_addresses)
 #else
 int main(void)
