@@ -19,6 +19,7 @@
 
 #include "media.h"
 #include "rtsp_server.h"
+#include "panoptes/log.h"
 #include "panoptes/pipeline.h"
 #include "pipeline_run.h"
 #include "test.h"
@@ -354,6 +355,13 @@ PAN_TEST(stall_mid_stream_recovers)
 }
 
 /* A stop request ends a camera that is still connecting (to a silent server, with a long timeout). */
+/* Counts the error lines logged (a camera stopped while connecting has none to report). */
+static void count_errors(void *opaque, pan_log_level level, const char *line)
+{
+    if (level == PAN_LOG_ERROR) (*(int *)opaque)++;
+    fprintf(stderr, "%s\n", line);
+}
+
 PAN_TEST(stop_while_connecting)
 {
     rtsp_server srv;
@@ -366,11 +374,17 @@ PAN_TEST(stop_while_connecting)
     bg_params(&b, cams, 1);
     b.p.timeout_ms = 30000;
     b.p.reconnect = -1;
+    static int errors;
+    errors = 0;
+    pan_log_set_sink(count_errors, &errors);
     bg_start(&b);
     sleep_s(0.7);
     b.stop = 1;
     int late = bg_join(&b, 10);
+    pan_log_set_sink(NULL, NULL);
     rtsp_server_stop(&srv, SIGTERM);
+    ASSERT_EQ(errors, 0); /* no false "cannot open" (issue #16 item 5) */
+    ASSERT_STREQ(b.sum.cameras[0].error, "");
     ASSERT_EQ(late, 0);
     ASSERT_LE(b.wall, 2.5);
     ASSERT_EQ(b.sum.stopped_cameras, 1);

@@ -164,6 +164,11 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         else if (st == PAN_INTERRUPTED || (s->network && av_gettime_relative() > s->deadline_us))
             st = PAN_TIMEOUT; /* our deadline fired */
         if (st == PAN_TIMEOUT) snprintf(msg, sizeof msg, "no answer within %d ms", timeout_ms);
+        if (st == PAN_INTERRUPTED) {
+            /* stopped while connecting (remove_camera, stop, SIGINT): not an error of the camera */
+            pan_log_debug("source", cam, "%s: opening interrupted: the camera is being stopped", s->uri);
+            goto fail;
+        }
         pan_log_error("source", cam, "%s: cannot open: %s%s", s->uri, msg,
                       st == PAN_NOTFOUND ? " (check the path)" :
                       st == PAN_TIMEOUT ? " (camera did not answer in time; check the address and network)" :
