@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 
+#include "analytics/consumer.h"
 #include "cli.h"
 #include "io/outputs.h"
 #include "panoptes/detection.h"
@@ -61,6 +62,13 @@ static void usage(FILE *f)
           "  --sync, --no-sync   keep file cameras within 0.1 s of each other's timestamps (default: on with\n"
           "                      --overlap, whose cross-camera links compare timestamps; the run goes as fast\n"
           "                      as the slowest file)\n"
+          "  --analytics FILE    counting lines and zones per camera (README.md, \"Analytics and events\");\n"
+          "                      each JSONL line gets \"analytics\": counts so far and zone occupancy, the\n"
+          "                      annotated video shows them\n"
+          "  --events FILE       events (track_start/end, line_cross, zone_enter/exit, identity_link) as\n"
+          "                      JSON Lines\n"
+          "  --mqtt URL          events to an MQTT broker, mqtt://host[:port]/prefix (QoS 1, topics\n"
+          "                      prefix/<camera>/events); a broker that is down never stops the run\n"
           "  --summary-json FILE write the end-of-run summary as JSON\n"
           "  --quiet             no summary on stderr\n"
           "\n"
@@ -296,6 +304,7 @@ enum {
     OPT_MAX_FRAMES, OPT_LOOP, OPT_MODEL, OPT_CLASSES, OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID,
     OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
     OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
+    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT,
 };
 
 static const struct option options[] = {
@@ -330,6 +339,9 @@ static const struct option options[] = {
     {"no-sync", no_argument, NULL, OPT_NO_SYNC},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"analytics", required_argument, NULL, OPT_ANALYTICS},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"mqtt", required_argument, NULL, OPT_MQTT},
     {NULL, 0, NULL, 0},
 };
 
@@ -345,6 +357,7 @@ typedef struct run_opts {
     int n_overlaps;
     const char *summary_json;
     int quiet;
+    pan_analytics_outputs_params analytics;
 } run_opts;
 
 /* 0 = go on, else the exit status (2 usage, 0 --help). */
@@ -479,6 +492,9 @@ static int parse_options(int argc, char **argv, run_opts *o)
         case OPT_NO_SYNC: p->sync = -1; break;
         case OPT_SUMMARY_JSON: o->summary_json = optarg; break;
         case OPT_QUIET: o->quiet = 1; break;
+        case OPT_ANALYTICS: o->analytics.analytics_path = optarg; break;
+        case OPT_EVENTS: o->analytics.events_path = optarg; break;
+        case OPT_MQTT: o->analytics.mqtt_url = optarg; break;
         case ':':
             fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;
@@ -540,7 +556,8 @@ int pan_cli_run(int argc, char **argv)
     }
     p->overlaps = (const double(*)[4])o.overlaps;
     p->n_overlaps = o.n_overlaps;
-    if (!o.out.jsonl_path && !o.out.mot_dir && !o.out.annotate_path && !o.quiet)
+    int with_analytics = o.analytics.analytics_path || o.analytics.events_path || o.analytics.mqtt_url;
+    if (!o.out.jsonl_path && !o.out.mot_dir && !o.out.annotate_path && !with_analytics && !o.quiet)
         fputs("panoptes run: no --out, --mot or --annotate: results are not written, only the summary\n", stderr);
 
     /* everything that can be checked before the cameras run is checked now */
@@ -548,10 +565,24 @@ int pan_cli_run(int argc, char **argv)
     FILE *summary = NULL;
     pan_outputs *outs = NULL;
     pan_pipeline *pl = NULL;
+    pan_analytics_outputs *an = NULL;
     pan_status st;
     if (o.summary_json && !(summary = fopen(o.summary_json, "w"))) {
         fprintf(stderr, "panoptes run: --summary-json %s: cannot write it: %s\n", o.summary_json, strerror(errno));
         goto out;
+    }
+    if (with_analytics) { /* a bad analytics file or URL is a usage error, found before models load */
+        char err[1024];
+        o.analytics.n_cameras = o.n_cams;
+        if ((st = pan_analytics_outputs_create(&an, &o.analytics, err, sizeof err))) {
+            fprintf(stderr, "panoptes run: %s\n", err);
+            rc = st == PAN_INVAL ? 2 : 3;
+            goto done;
+        }
+        if (o.analytics.analytics_path) {
+            o.out.annotate_overlay = pan_analytics_overlay;
+            o.out.annotate_overlay_opaque = pan_analytics_outputs_analytics(an);
+        }
     }
     if ((st = pan_outputs_create(&outs, &o.out))) {
         fprintf(stderr, "panoptes run: cannot open the outputs: %s (see the message above)\n", pan_status_str(st));
@@ -561,6 +592,9 @@ int pan_cli_run(int argc, char **argv)
         fprintf(stderr, "panoptes run: %s\n", pan_status_str(st));
         goto done;
     }
+    /* analytics first: a frame's JSONL line then carries the counts including that frame */
+    if (an && (st = pan_analytics_outputs_attach(an, pl))) goto done;
+    if (an && pan_outputs_jsonl(outs)) pan_jsonl_sink_set_extra(pan_outputs_jsonl(outs), pan_analytics_outputs_jsonl_extra, an);
     if ((st = pan_outputs_attach(outs, pl))) goto done;
 
     struct sigaction sa;
@@ -595,6 +629,7 @@ int pan_cli_run(int argc, char **argv)
 done:
     pan_pipeline_destroy(&pl);
     pan_outputs_destroy(&outs);
+    pan_analytics_outputs_destroy(&an); /* after the pipeline: MQTT delivers what it still holds */
     if (summary) fclose(summary);
 out:
     free_camera_lists();

@@ -25,6 +25,8 @@ struct pan_annotate {
     int64_t next_pts;
     int64_t frame_dur; /* 90 kHz: the last interval between input frames (packets' duration) */
     int header_written;
+    pan_annotate_overlay_fn overlay;
+    void *overlay_opaque;
 };
 
 /* Colours (Y, Cb, Cr) cycled by track id; classes without a track use the first. */
@@ -72,6 +74,34 @@ static void draw_text(AVFrame *p, int x0, int y0, const char *s)
             for (int col = 0; col < 5; col++)
                 if (g[r] & (16 >> col)) put_y(p, x0 + 1 + i * 6 + col, y0 + 1 + r, 235);
     }
+}
+
+/* The canvas handed to overlays is the picture being drawn. */
+void pan_annotate_set_overlay(pan_annotate *a, pan_annotate_overlay_fn fn, void *opaque)
+{
+    if (!a) return;
+    a->overlay = fn;
+    a->overlay_opaque = opaque;
+}
+
+void pan_annotate_draw_line(pan_annotate_canvas *cv, double x1, double y1, double x2, double y2, int colour, int thick)
+{
+    AVFrame *p = (AVFrame *)cv;
+    const uint8_t *c = palette[colour & 7];
+    double dx = x2 - x1, dy = y2 - y1, len = hypot(dx, dy);
+    if (!isfinite(len) || len > 1e5) return;
+    int steps = (int)ceil(len) + 1, h = thick / 2;
+    for (int i = 0; i < steps; i++) { /* one dot of thick x thick pixels a pixel along the line */
+        double u = steps > 1 ? (double)i / (steps - 1) : 0;
+        int x = (int)lround(x1 + u * dx), y = (int)lround(y1 + u * dy);
+        for (int oy = -h; oy < thick - h; oy++)
+            for (int ox = -h; ox < thick - h; ox++) put_y(p, x + ox, y + oy, c[0]), put_c(p, x + ox, y + oy, c[1], c[2]);
+    }
+}
+
+void pan_annotate_draw_text(pan_annotate_canvas *cv, int x, int y, const char *text)
+{
+    if (text) draw_text((AVFrame *)cv, x, y, text);
 }
 
 static pan_status fail_av(pan_annotate *a, const char *what, int err)
@@ -226,6 +256,7 @@ pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_fra
     AVFrame *p = a->pic;
     if (f->rotation) copy_rotated(p, f);
     else copy_straight(p, f);
+    if (a->overlay) a->overlay(a->overlay_opaque, r, (pan_annotate_canvas *)p);
     char label[64];
     if (r->n_tracks > 0) {
         for (int i = 0; i < r->n_tracks; i++) {

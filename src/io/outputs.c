@@ -111,6 +111,7 @@ static pan_status annotate_frame(void *opaque, const pan_frame_result *r)
         o->annotate_failed = 1;
         return PAN_OK;
     }
+    pan_annotate_set_overlay(o->annotate, o->p.annotate_overlay, o->p.annotate_overlay_opaque);
     pan_status st = pan_annotate_write(o->annotate, f, r);
     pan_frame_unref(&host);
     if (st) {

@@ -4,6 +4,7 @@
 #ifndef PANOPTES_OUTPUTS_H
 #define PANOPTES_OUTPUTS_H
 
+#include "io/annotate.h"
 #include "io/sink.h"
 #include "panoptes/pipeline.h"
 
@@ -12,6 +13,8 @@ typedef struct pan_outputs_params {
     const char *mot_dir;       /* DIR/cam<id>.txt per camera; NULL = none */
     const char *annotate_path; /* annotated MP4 of camera annotate_camera; NULL = none */
     int annotate_camera;
+    pan_annotate_overlay_fn annotate_overlay; /* extra drawing on the video (the analytics'), or NULL */
+    void *annotate_overlay_opaque;
 } pan_outputs_params;
 
 typedef struct pan_outputs pan_outputs;
