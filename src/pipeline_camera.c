@@ -50,6 +50,9 @@ typedef struct cam_ctx {
     unsigned rng;       /* backoff jitter */
     double lost_at;     /* when the stream was lost (monotonic s); < 0 when not in an outage */
     pan_decoder_stats acc; /* decoders of earlier connections */
+    /* damage seen by the sources of all connections (pan_source_stats), and the last truncation */
+    int64_t src_corrupt;
+    pan_source_stats trunc;
     int64_t emitted;       /* frames handed over (for the thread-CPU sampling) */
     double last_pts_out;  /* live: pts of the last frame emitted (NAN: none yet) */
     double drop_logged_at; /* when drops were last reported (0 = never) */
@@ -114,9 +117,11 @@ static void publish_decode_stats(cam_ctx *x)
         pan_decoder_get_stats(x->dec, &d);
         s.packets += d.packets;
         s.errors += d.errors;
+        s.lost += d.lost;
     }
     SET(x->c->packets, s.packets);
     SET(x->c->decode_errors, s.errors);
+    SET(x->c->frames_lost, s.lost);
 }
 
 /* --realtime: holds a file's frame until its presentation time, measured from the first frame.
@@ -359,8 +364,16 @@ static pan_status close_connection(cam_ctx *x, int drain)
         x->acc.frames += s.frames;
         x->acc.errors += s.errors;
         x->acc.skipped += s.skipped;
+        x->acc.lost += s.lost;
+        x->acc.concealed += s.concealed;
         pan_decoder_destroy(&x->dec);
         publish_decode_stats(x);
+    }
+    if (x->src) {
+        pan_source_stats ss;
+        pan_source_get_stats(x->src, &ss);
+        x->src_corrupt += ss.corrupt;
+        if (ss.truncated) x->trunc = ss;
     }
     pthread_mutex_lock(&c->lock);
     c->src = NULL;
@@ -383,6 +396,7 @@ static int retryable(pan_status st)
     case PAN_CUDA:
     case PAN_NOGPU:
     case PAN_DEVMEM:
+    case PAN_NOSEEK: /* the server will not seek next time either */
         return 0;
     default: return 1;
     }
@@ -409,6 +423,31 @@ static void describe(char *buf, size_t n, const char *what, pan_status st)
     const char *last = pan__log_last_error();
     if (*last) snprintf(buf, n, "%s: %s", what, last);
     else snprintf(buf, n, "%s: %s", what, pan_status_str(st));
+}
+
+/* What a file camera that ended lost, with counts: "truncated: ..." or "damaged: ...". */
+static void describe_damage(const cam_ctx *x, char *buf, size_t n)
+{
+    int k = 0;
+    if (x->trunc.truncated) {
+        if (x->trunc.missing_packets > 0)
+            k = snprintf(buf, n, "truncated: the input ended %lld packets before its index said", (long long)x->trunc.missing_packets);
+        else if (x->trunc.missing_s > 0)
+            k = snprintf(buf, n, "truncated: the input ended %.1f s before its declared duration", x->trunc.missing_s);
+        else
+            k = snprintf(buf, n, "truncated: the download broke off before its end");
+    } else {
+        k = snprintf(buf, n, "damaged");
+    }
+    const char *sep = x->trunc.truncated ? "; " : ": ";
+    if (k > 0 && (size_t)k < n && x->acc.lost)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld frame(s) lost to damage", sep, (long long)x->acc.lost), sep = ", ";
+    if (k > 0 && (size_t)k < n && x->acc.concealed)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld frame(s) with damage concealed", sep, (long long)x->acc.concealed),
+            sep = ", ";
+    if (k > 0 && (size_t)k < n && x->src_corrupt)
+        snprintf(buf + k, n - (size_t)k, "%s%lld damaged packet(s) or stretch(es) skipped by the demuxer", sep,
+                 (long long)x->src_corrupt);
 }
 
 void *pan__camera_main(void *arg)
@@ -442,6 +481,7 @@ void *pan__camera_main(void *arg)
             break;
         }
         if (st == PAN_OK) break;
+        if (st == PAN_TRUNCATED && !x.is_live) break; /* the end of what there was: ended, truncated */
         if (st == PAN_EOF) st = PAN_NET; /* a live stream ended by its server: lost */
         if (!x.network || !retryable(st)) {
             describe(msg, sizeof msg, connected ? "stream failed" : "cannot open", st);
@@ -489,6 +529,19 @@ void *pan__camera_main(void *arg)
         c->final_state = PAN_CAMERA_STOPPED;
         c->final_status = PAN_OK;
         pan_log_info("camera", c->id, "%s: state stopped after %lld frames", c->uri, (long long)x.next_index);
+    } else if (st == PAN_TRUNCATED || (!x.is_live && (x.acc.errors || x.src_corrupt))) {
+        /* It ran to its end, but not all of it was there: frames lost to damage, or an input that
+         * ended before its container said it would. Ended, with a status that says so (and a
+         * non-zero exit status from `panoptes run`), not "ok". */
+        c->final_state = PAN_CAMERA_ENDED;
+        c->final_status = st == PAN_TRUNCATED ? PAN_TRUNCATED : PAN_DAMAGED;
+        describe_damage(&x, c->final_message, sizeof c->final_message);
+        SET(c->status, (int)c->final_status);
+        pthread_mutex_lock(&c->lock);
+        snprintf(c->error, sizeof c->error, "%s", c->final_message);
+        pthread_mutex_unlock(&c->lock);
+        pan_log_warn("camera", c->id, "%s: state ended after %lld frames, %s", c->uri, (long long)x.next_index,
+                     c->final_message);
     } else if (st) {
         c->final_state = PAN_CAMERA_FAILED;
         c->final_status = st;

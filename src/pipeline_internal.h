@@ -49,7 +49,7 @@ typedef struct camera {
     int status;          /* pan_status of a failed camera */
     int live;
     int decoder;         /* pan_decoder_kind + 1; 0 before the first connection */
-    int64_t dropped, reconnects, failed_attempts, packets, decode_errors;
+    int64_t dropped, reconnects, failed_attempts, packets, decode_errors, frames_lost;
     double outage_s, thread_cpu_s;
     double sync_t;       /* pipeline_sync.c, under pl->sync_lock */
     /* its final state, set by its thread before the marker; the delivery thread tells it */

@@ -116,14 +116,17 @@ static pan_status track_frame(pan_stages *s, pan_stages_cam **cam, const pan_fra
     pan_tracker **t = &(*cam)->tracker;
     pan_status st;
     int n = 0, dim = 0;
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh); /* boxes are in displayed pixels (a rotated phone file) */
     if (!*t) {
         pan_tracker_params tp = pan_tracker_params_default();
         tp.camera = f->camera;
-        tp.frame_width = f->width;
-        tp.frame_height = f->height;
+        tp.frame_width = dw;
+        tp.frame_height = dh;
         st = pan_tracker_create(t, &tp);
         if (st) return st;
     }
+    pan_tracker_set_frame_size(*t, dw, dh); /* a stream may change size */
     st = pan_tracker_update(*t, all, n_all, im->reports, MAX_REPORTS, &n);
     if (st == PAN_LIMIT)
         pan_log_warn("track", f->camera, "frame %lld: more than %d tracks; the rest are not reported",
@@ -188,10 +191,9 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stage
             .camera = f->camera,
             .frame = f->index,
             .pts = f->pts,
-            .width = f->width,
-            .height = f->height,
             .image = f,
         };
+        pan_frame_display_size(f, &r.width, &r.height); /* the frame as analysed: displayed */
         if (im->detector) {
             /* lists are in descending score order (NMS output): the reported ones are a prefix */
             int k = 0;

@@ -31,6 +31,7 @@ static pan_status camera_stats(camera *c, pan_camera_stats *s)
     s->detections = c->detections;
     s->dropped = GET(c->dropped);
     s->decode_errors = GET(c->decode_errors);
+    s->frames_lost = GET(c->frames_lost);
     s->packets = GET(c->packets);
     s->reconnects = GET(c->reconnects);
     s->failed_attempts = GET(c->failed_attempts);

@@ -73,8 +73,10 @@ static void usage(FILE *f)
           "  --quiet             no summary on stderr\n"
           "\n"
           "Exit status: 0 every camera ran to its end, 1 some camera failed, 2 bad usage, 3 the run failed\n"
-          "(a model, an output or the GPU), 130 / 143 interrupted by SIGINT / SIGTERM (cameras stopped\n"
-          "before their end are marked `stopped`; every finished frame is written).\n",
+          "(a model, an output or the GPU), 4 every camera ran to its end but some file lost frames to damage\n"
+          "or ended before its container said it would (marked `damaged` / `truncated` with counts),\n"
+          "130 / 143 interrupted by SIGINT / SIGTERM (cameras stopped before their end are marked\n"
+          "`stopped`; every finished frame is written).\n",
           f);
 }
 
@@ -234,6 +236,9 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
+/* A camera that ran to its end but lost frames to damage, or whose file ended early. */
+static int damaged(const pan_camera_stats *c) { return c->status == PAN_DAMAGED || c->status == PAN_TRUNCATED; }
+
 static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted, int json)
 {
     if (json) {
@@ -241,10 +246,15 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
         for (int i = 0; i < s->n_cameras; i++) {
             const pan_camera_stats *c = &s->cameras[i];
             fprintf(f, "%s{\"camera\":%d,\"name\":\"%s\",\"frames\":%lld,\"detections\":%lld,\"decoder\":\"%s\","
-                       "\"decode_errors\":%lld,\"status\":\"%s\"",
+                       "\"decode_errors\":%lld,\"frames_lost\":%lld,\"status\":\"%s\"",
                     i ? "," : "", c->id, c->name, (long long)c->frames, (long long)c->detections,
-                    *c->decoder ? c->decoder : "none", (long long)c->decode_errors,
+                    *c->decoder ? c->decoder : "none", (long long)c->decode_errors, (long long)c->frames_lost,
                     c->status ? pan_status_name(c->status) : "ok");
+            if (damaged(c)) { /* what was lost, in words (no quotes or backslashes in it) */
+                fputs(",\"damage\":\"", f);
+                for (const char *q = c->error; *q; q++) fputc(*q == '"' || *q == '\\' || (unsigned char)*q < 0x20 ? ' ' : *q, f);
+                fputc('"', f);
+            }
             fprintf(f, ",\"state\":\"%s\",\"live\":%s,\"dropped\":%lld,\"reconnects\":%lld,\"failed_attempts\":%lld,"
                        "\"outage_s\":%.3f,\"thread_cpu_s\":%.3f}",
                     pan_camera_state_name(c->state), c->live ? "true" : "false", (long long)c->dropped,
@@ -267,8 +277,9 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
         const pan_camera_stats *c = &s->cameras[i];
         fprintf(f, "  camera %d  %-40s %8lld frames  %8lld detections  decoder %-5s  %s", c->id, c->uri,
                 (long long)c->frames, (long long)c->detections, *c->decoder ? c->decoder : "none",
-                c->status ? pan_status_str(c->status) : pan_camera_state_name(c->state));
-        if (c->decode_errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode_errors);
+                c->status && !damaged(c) ? pan_status_str(c->status) : pan_camera_state_name(c->state));
+        if (damaged(c)) fprintf(f, "  (%s)", c->error);
+        else if (c->decode_errors) fprintf(f, "  (%lld damaged packets/pictures)", (long long)c->decode_errors);
         if (c->live || c->reconnects || c->failed_attempts)
             fprintf(f, "  [%s: %lld dropped, %lld reconnects, %lld failed attempts, %.1f s outage]",
                     pan_camera_state_name(c->state), (long long)c->dropped, (long long)c->reconnects,
@@ -624,7 +635,9 @@ int pan_cli_run(int argc, char **argv)
         if (fclose(summary)) fprintf(stderr, "panoptes run: --summary-json %s: write failed\n", o.summary_json);
         summary = NULL;
     }
-    rc = interrupted ? 128 + got_signal : run_st ? 3 : stats.failed_cameras ? 1 : 0;
+    int n_damaged = 0;
+    for (int i = 0; i < stats.n_cameras; i++) n_damaged += damaged(&stats.cameras[i]);
+    rc = interrupted ? 128 + got_signal : run_st ? 3 : stats.failed_cameras ? 1 : n_damaged ? 4 : 0;
     pan_pipeline_stats_free(&stats);
 done:
     pan_pipeline_destroy(&pl);

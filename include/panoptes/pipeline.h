@@ -164,7 +164,9 @@ typedef struct pan_camera_event {
     const char *name;        /* or NULL */
     const char *uri;
     pan_camera_state state;  /* the new state */
-    pan_status status;       /* failed or retrying: why; PAN_OK otherwise */
+    pan_status status;       /* failed or retrying: why; ended: PAN_DAMAGED / PAN_TRUNCATED when a
+                                file lost frames to damage or ended early (message: the counts);
+                                PAN_OK otherwise */
     const char *message;     /* what happened, for people ("connection lost; reconnecting in 2.0 s"); or NULL */
 } pan_camera_event;
 
@@ -189,7 +191,9 @@ typedef struct pan_camera_stats {
     char *name;               /* "" when none */
     char *uri;
     pan_camera_state state;
-    pan_status status;        /* failed: why; PAN_OK otherwise */
+    pan_status status;        /* failed: why; ended: PAN_OK, or PAN_DAMAGED / PAN_TRUNCATED when a file
+                                 lost frames to damage or ended before its container said it
+                                 would (`error` then says how much); PAN_OK otherwise */
     char *error;              /* the last error or warning about the camera ("" when none) */
     int live;                 /* a live stream (or a file paced with `realtime`) */
     const char *decoder;      /* "cpu", "nvdec", or "" before the first connection */
@@ -203,6 +207,7 @@ typedef struct pan_camera_stats {
     int64_t failed_attempts;  /* connection attempts that failed */
     double outage_s;          /* time spent connecting again after losing the stream */
     double thread_cpu_s;      /* host CPU time of the camera's own thread (not libavcodec's workers) */
+    int64_t frames_lost;      /* pictures lost to damage (rejected packets, failed pictures) */
 } pan_camera_stats;
 
 /* Batches by size: batch_hist[k] counts batches of 2^k .. 2^(k+1)-1 frames. */

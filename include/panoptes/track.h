@@ -78,6 +78,10 @@ pan_status pan_tracker_update(pan_tracker *t, const pan_detection *dets, int n,
  * has none or is unknown. *dim receives its length. Valid until the next pan_tracker_update. */
 const float *pan_tracker_embedding(const pan_tracker *t, int64_t id, int *dim);
 
+/* The frame size for clamping reports and removing tracks that walked out (pan_tracker_params):
+ * a stream can change size mid-way. Ignored when either is <= 0. */
+void pan_tracker_set_frame_size(pan_tracker *t, int width, int height);
+
 /* Frames processed so far; tracks currently alive (tentative, confirmed and lost). */
 int64_t pan_tracker_frame(const pan_tracker *t);
 int pan_tracker_live_tracks(const pan_tracker *t);

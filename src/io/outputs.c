@@ -106,7 +106,9 @@ static pan_status annotate_frame(void *opaque, const pan_frame_result *r)
         }
         f = host;
     }
-    if (!o->annotate && pan_annotate_create(&o->annotate, o->p.annotate_path, f->width, f->height, 25.0)) {
+    int dw, dh;
+    pan_frame_display_size(f, &dw, &dh); /* the video shows frames as displayed, like the boxes */
+    if (!o->annotate && pan_annotate_create(&o->annotate, o->p.annotate_path, dw, dh, 25.0)) {
         pan_frame_unref(&host);
         o->annotate_failed = 1;
         return PAN_OK;

@@ -116,6 +116,13 @@ pan_status pan_tracker_create(pan_tracker **out, const pan_tracker_params *param
     return PAN_OK;
 }
 
+void pan_tracker_set_frame_size(pan_tracker *t, int width, int height)
+{
+    if (!t || width <= 0 || height <= 0) return;
+    t->p.frame_width = width;
+    t->p.frame_height = height;
+}
+
 void pan_tracker_destroy(pan_tracker **pt)
 {
     if (!pt || !*pt) return;
