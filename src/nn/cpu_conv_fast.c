@@ -29,13 +29,14 @@
 #define NR PAN_GEMM_NR
 /* Bytes of packed weights per K block: kept in L2 (1 MiB per core here) beside the tiles. */
 #define KBLOCK_BYTES (INT64_C(384) << 10)
-/* Pixel tiles per work item: 8 x 16 = 128 output pixels per row run. */
-#define TB 8
+/* Pixel tiles per work item: 4 x 16 = 64 output pixels per row run (2..8 measure alike; 1 is slower). */
+#define TB 4
 
 typedef struct conv_prep {
     int depthwise;
     int64_t C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
-    int64_t groups, cg, og, K, kc, mtiles;
+    int64_t groups, cg, og, K, kcc, mtiles; /* kcc: input channels per K block (K block = kcc * kh * kw) */
+    int64_t *off; /* per kernel tap (ky, kx): ky*dh*Wp + kx*dw, its offset in the (padded) input plane */
     int64_t Hp, Wp;  /* the (padded) input plane read by the tiles */
     int padded;      /* pads: tiles read a padded copy (scratch) */
     int flat_direct; /* 1-wide kernel, unit strides, no side pads: every tile reads the input directly */
@@ -49,6 +50,7 @@ void pan__cpu_conv_prep_free(void *p)
     conv_prep *cp = p;
     if (!cp) return;
     free(cp->a);
+    free(cp->off);
     free(cp);
 }
 
@@ -82,10 +84,14 @@ pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int thre
         p->thread_bytes = sizeof(float) * (size_t)(p->Hp * p->Wp + NR);
     } else {
         p->mtiles = (p->og + MR - 1) / MR;
-        p->kc = KBLOCK_BYTES / (int64_t)(sizeof(float) * (size_t)(p->mtiles * MR));
-        p->kc = p->kc < 64 ? 64 : p->kc;
-        if (p->kc > p->K) p->kc = p->K;
+        int64_t khw = p->kh * p->kw;
+        p->kcc = KBLOCK_BYTES / (int64_t)(sizeof(float) * (size_t)(p->mtiles * MR * khw));
+        p->kcc = p->kcc * khw < 64 ? (64 + khw - 1) / khw : p->kcc;
+        if (p->kcc > p->cg) p->kcc = p->cg;
         p->flat_direct = p->kw == 1 && p->sw == 1 && p->sh == 1 && !p->pl && !p->pr;
+        if (!(p->off = malloc(sizeof(int64_t) * (size_t)khw))) goto nomem;
+        for (int64_t ky = 0; ky < p->kh; ky++)
+            for (int64_t kx = 0; kx < p->kw; kx++) p->off[ky * p->kw + kx] = ky * p->dh * p->Wp + kx * p->dw;
         size_t n_a = (size_t)(p->groups * p->mtiles * p->K * MR);
         if (!(p->a = calloc(n_a + 1, sizeof(float)))) goto nomem;
         /* OIHW [O][K] -> per group, per tile of MR output channels: [K][MR], zero rows past og */
@@ -101,8 +107,8 @@ pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int thre
             }
         if (p->padded) p->pad_bytes = sizeof(float) * (size_t)(x->dims[0] * p->C * p->Hp * p->Wp + NR);
         p->pad_bytes = (p->pad_bytes + 63) & ~(size_t)63;
-        /* per thread: kc pointers and a kc x NR panel per tile of a block */
-        p->thread_bytes = (sizeof(float *) * (size_t)p->kc + sizeof(float) * (size_t)(p->kc * NR)) * TB;
+        /* per thread: a K block x NR panel per tile of a block */
+        p->thread_bytes = sizeof(float) * (size_t)(p->kcc * khw * NR) * TB;
     }
     p->thread_bytes = (p->thread_bytes + 63) & ~(size_t)63;
     *scratch = p->pad_bytes + p->thread_bytes * (size_t)p->threads;
@@ -150,60 +156,31 @@ typedef struct gemm_job {
     int64_t pblocks, oblocks; /* work items per image and group: blocks of TB tiles x ranges of MR-row tiles */
 } gemm_job;
 
-/* B pointers of rows [k0, k1) for the tile of output pixels [p0, p0 + nr) of image-group plane xg. */
-static void tile_rows(const conv_prep *p, const float *xg, int64_t p0, int nr, int64_t k0, int64_t k1,
-                      const float **rows, float *panel)
+/* Packs B rows of channels [c0, c1) (all their taps) for the tile of output pixels [p0, p0 + nr) of
+ * image-group plane xg into panel [K block][NR]: one run per output row the tile touches (a 1-wide
+ * kernel with unit strides and no side pads reads the whole tile as one run of its input). */
+static void tile_pack(const conv_prep *p, const pan_cpu_simd *simd, const float *xg, int64_t p0, int nr, int64_t c0,
+                      int64_t c1, float *panel)
 {
-    int64_t khw = p->kh * p->kw, plane = p->Hp * p->Wp;
-    int64_t oy0 = p0 / p->OW, ox0 = p0 % p->OW;
-    int one_row = ox0 + nr <= p->OW;
-    int64_t c = k0 / khw, r = k0 % khw, ky = r / p->kw, kx = r % p->kw;
-    if (p->flat_direct || (one_row && p->sw == 1)) {
-        /* contiguous runs of the input: pixel (oy, ox) reads row oy*sh + ky*dh, column ox + kx*dw */
-        const float *base = xg + (p->flat_direct ? p0 : oy0 * p->sh * p->Wp + ox0);
-        for (int64_t k = k0; k < k1; k++) {
-            rows[k - k0] = base + c * plane + ky * p->dh * p->Wp + kx * p->dw;
-            if (++kx == p->kw) {
-                kx = 0;
-                if (++ky == p->kh) ky = 0, c++;
-            }
-        }
-        return;
-    }
-    /* panel: the tile's pixels split into runs along output rows, each gathered with stride sw */
-    int64_t seg_oy[NR], seg_ox[NR], seg_j[NR + 1];
-    int nseg = 0;
-    for (int j = 0; j < nr;) {
-        int64_t pp = p0 + j, oy = pp / p->OW, ox = pp % p->OW, len = p->OW - ox;
-        if (len > nr - j) len = nr - j;
-        seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_j[nseg++] = j;
-        j += (int)len;
-    }
-    seg_j[nseg] = nr;
-    for (int64_t k = k0; k < k1; k++) {
-        float *dst = panel + (k - k0) * NR;
-        const float *src = xg + c * plane + ky * p->dh * p->Wp + kx * p->dw;
-        for (int s = 0; s < nseg; s++) {
-            const float *sp = src + seg_oy[s] * p->sh * p->Wp + seg_ox[s] * p->sw;
-            int64_t len = seg_j[s + 1] - seg_j[s];
-            float *dp = dst + seg_j[s];
-            if (p->sw == 1) memcpy(dp, sp, sizeof(float) * (size_t)len);
-            else if (p->sw == 2)
-                for (int64_t i = 0; i < len; i++) dp[i] = sp[2 * i];
-            else
-                for (int64_t i = 0; i < len; i++) dp[i] = sp[i * p->sw];
-        }
-        for (int j = nr; j < NR; j++) dst[j] = 0;
-        rows[k - k0] = dst;
-        if (++kx == p->kw) {
-            kx = 0;
-            if (++ky == p->kh) ky = 0, c++;
+    int64_t plane = p->Hp * p->Wp, khw = p->kh * p->kw;
+    const float *xc = xg + c0 * plane;
+    if (p->flat_direct) {
+        simd->pack(panel, xc + p0, plane, p->off, (int)khw, c1 - c0, nr, 1);
+    } else {
+        for (int j = 0; j < nr;) {
+            int64_t pp = p0 + j, oy = pp / p->OW, ox = pp % p->OW, len = p->OW - ox;
+            if (len > nr - j) len = nr - j;
+            simd->pack(panel + j, xc + oy * p->sh * p->Wp + ox * p->sw, plane, p->off, (int)khw, c1 - c0, (int)len,
+                       p->sw);
+            j += (int)len;
         }
     }
+    if (nr < NR)
+        for (int64_t k = 0; k < (c1 - c0) * khw; k++) memset(panel + k * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
 }
 
 /* One work item: image b, group gi, pixel tiles [t0, t1) (a block of up to TB tiles), output-channel
- * tiles [m0, m1). Per K block the B rows of every tile of the block are set up first; then each
+ * tiles [m0, m1). Per K block the B panels of every tile of the block are packed first; then each
  * output-channel tile runs over the block's tiles, so it writes runs of TB * 16 floats per row
  * (whole cache lines, few pages) and its packed weights stay in L1 across the block. */
 static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64_t t0, int64_t t1, int64_t m0,
@@ -211,17 +188,16 @@ static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64
 {
     const conv_prep *p = j->p;
     const pan_conv_attrs *at = j->at;
-    int64_t P = p->OH * p->OW, nt = t1 - t0;
-    const float **rows = (const float **)ts;
-    float *panels = (float *)(ts + sizeof(float *) * (size_t)(p->kc * TB));
+    int64_t P = p->OH * p->OW, nt = t1 - t0, khw = p->kh * p->kw, kc = p->kcc * khw;
+    float *panels = (float *)ts;
     const float *xg = j->xp + (b * p->C + gi * p->cg) * p->Hp * p->Wp;
-    for (int64_t k0 = 0; k0 < p->K; k0 += p->kc) {
-        int64_t k1 = k0 + p->kc < p->K ? k0 + p->kc : p->K;
-        int last = k1 == p->K;
+    for (int64_t c0 = 0; c0 < p->cg; c0 += p->kcc) {
+        int64_t c1 = c0 + p->kcc < p->cg ? c0 + p->kcc : p->cg, k0 = c0 * khw, k1 = c1 * khw;
+        int last = c1 == p->cg;
         for (int64_t t = 0; t < nt; t++) {
             int64_t p0 = (t0 + t) * NR;
             int nr = P - p0 < NR ? (int)(P - p0) : NR;
-            tile_rows(p, xg, p0, nr, k0, k1, rows + t * p->kc, panels + t * p->kc * NR);
+            tile_pack(p, j->simd, xg, p0, nr, c0, c1, panels + t * kc * NR);
         }
         for (int64_t mt = m0; mt < m1; mt++) {
             int64_t o = gi * p->og + mt * MR;
@@ -233,7 +209,7 @@ static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64
                 float *yt = j->y + (b * p->O + o) * P + p0;
                 pan_gemm_epi e = {j->bias ? j->bias + o : NULL, j->res ? j->res + (b * p->O + o) * P + p0 : NULL, P,
                                   at->act, at->act_alpha, at->act_beta, at->residual_after_act};
-                j->simd->gemm(k1 - k0, A, rows + t * p->kc, yt, P, mr, nr, k0 > 0, last ? &e : NULL);
+                j->simd->gemm(k1 - k0, A, panels + t * kc * NR, yt, P, mr, nr, k0 > 0, last ? &e : NULL);
             }
         }
     }

@@ -4,43 +4,20 @@
 #include <string.h>
 
 #include "nn/cpu_ops.h"
+#include "nn/cpu_simd.h"
 
 /* Full vectoriser for these loops (GCC's -O2 uses only its cheapest model). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
 #endif
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
+/* Through the vector epilogue of the kernels (cpu_simd.h): one exp polynomial for all. */
 void pan__cpu_act(float *x, int64_t n, pan_act act, float alpha, float beta)
 {
-    switch (act) {
-    case PAN_ACT_NONE: break;
-    case PAN_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
-        break;
-    case PAN_ACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] >= 0 ? x[i] : x[i] * alpha;
-        break;
-    case PAN_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) x[i] = sigmoidf(x[i]);
-        break;
-    case PAN_ACT_HARD_SIGMOID:
-        for (int64_t i = 0; i < n; i++) x[i] = fmaxf(0.0f, fminf(1.0f, alpha * x[i] + beta));
-        break;
-    case PAN_ACT_HARD_SWISH:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] * fmaxf(0.0f, fminf(1.0f, x[i] / 6.0f + 0.5f));
-        break;
-    case PAN_ACT_SILU:
-        for (int64_t i = 0; i < n; i++) x[i] = x[i] * sigmoidf(x[i]);
-        break;
-    case PAN_ACT_CLIP:
-        for (int64_t i = 0; i < n; i++) x[i] = fminf(fmaxf(x[i], alpha), beta);
-        break;
-    case PAN_ACT_TANH:
-        for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
-        break;
-    }
+    if (act == PAN_ACT_NONE) return;
+    pan_gemm_epi e = {NULL, NULL, 0, act, alpha, beta, 0};
+    pan__cpu_simd()->epilogue_row(x, n, 0.0f, NULL, &e);
 }
 
 typedef struct unary_job {
@@ -107,21 +84,26 @@ pan_status pan__cpu_unary(const pan_cpu_call *c)
     return PAN_OK;
 }
 
-/* Broadcast binary op: rows of the last output dim, with per-input strides 0 (broadcast) or the
- * natural stride on every axis. */
+/* Broadcast binary op. The output's dims are first merged where both inputs walk them alike (a
+ * [N,C,H,W] * [N,C,1,1] gate becomes [N*C, H*W] with b one value per row; equal shapes become one
+ * run), then rows of the last merged dim are computed with per-input strides 0 (broadcast) or the
+ * natural one; float rows with strides 0/1 take vectorised loops. Threads split rows, and long
+ * rows too. */
 typedef struct binary_job {
-    const pan_tensor *ta, *tb, *ty;
     const void *a, *b;
     void *y;
     pan_op op;
-    int64_t sa[PAN_MAX_DIMS], sb[PAN_MAX_DIMS];
+    pan_dtype dtype;
+    int rank;                                     /* merged */
+    int64_t dims[PAN_MAX_DIMS], sa[PAN_MAX_DIMS], sb[PAN_MAX_DIMS];
+    int64_t last, parts;                          /* row length; pieces each row is cut into */
 } binary_job;
 
 #define BIN_LOOP(T, EXPR)                                                      \
     do {                                                                       \
         const T *pa = (const T *)j->a, *pb = (const T *)j->b;                  \
         T *py = (T *)j->y + row * last;                                        \
-        for (int64_t i = 0; i < last; i++) {                                   \
+        for (int64_t i = i0; i < i1; i++) {                                    \
             T x = pa[oa + i * la], z = pb[ob + i * lb];                        \
             py[i] = (EXPR);                                                    \
         }                                                                      \
@@ -146,21 +128,51 @@ static int64_t ipow(int64_t b, int64_t e)
     default: break;                                                       \
     }
 
+/* y = a op b over n floats with a, b either runs (stride 1) or one value (stride 0). */
+#define FAST_LOOP(EXPR)                                                                                   \
+    do {                                                                                                  \
+        if (la && lb)                                                                                     \
+            for (int64_t i = 0; i < n; i++) { float x = a[i], z = b[i]; y[i] = (EXPR); }                  \
+        else if (la)                                                                                      \
+            for (int64_t i = 0; i < n; i++) { float x = a[i], z = b[0]; y[i] = (EXPR); }                  \
+        else                                                                                              \
+            for (int64_t i = 0; i < n; i++) { float x = a[0], z = b[i]; y[i] = (EXPR); }                  \
+    } while (0)
+
+static void binary_fast(pan_op op, const float *a, int64_t la, const float *b, int64_t lb, float *y, int64_t n)
+{
+    switch (op) {
+    case PAN_OP_ADD: FAST_LOOP(x + z); break;
+    case PAN_OP_SUB: FAST_LOOP(x - z); break;
+    case PAN_OP_MUL: FAST_LOOP(x * z); break;
+    case PAN_OP_DIV: FAST_LOOP(x / z); break;
+    case PAN_OP_MAX: FAST_LOOP(fmaxf(x, z)); break;
+    case PAN_OP_MIN: FAST_LOOP(fminf(x, z)); break;
+    default: FAST_LOOP(powf(x, z)); break;
+    }
+}
+
 static void binary_rows(void *arg, int64_t r0, int64_t r1)
 {
     const binary_job *j = arg;
-    int rank = j->ty->rank;
-    int64_t last = rank ? j->ty->dims[rank - 1] : 1;
-    int64_t la = rank ? j->sa[rank - 1] : 0, lb = rank ? j->sb[rank - 1] : 0;
-    for (int64_t row = r0; row < r1; row++) {
+    int rank = j->rank;
+    int64_t last = j->last, la = j->sa[rank - 1], lb = j->sb[rank - 1];
+    for (int64_t item = r0; item < r1; item++) {
+        int64_t row = item / j->parts, part = item % j->parts;
+        int64_t i0 = last * part / j->parts, i1 = last * (part + 1) / j->parts;
         int64_t rem = row, oa = 0, ob = 0;
         for (int d = rank - 2; d >= 0; d--) {
-            int64_t idx = rem % j->ty->dims[d];
-            rem /= j->ty->dims[d];
+            int64_t idx = rem % j->dims[d];
+            rem /= j->dims[d];
             oa += idx * j->sa[d];
             ob += idx * j->sb[d];
         }
-        switch (j->ty->dtype) {
+        if (j->dtype == PAN_DTYPE_F32 && la <= 1 && lb <= 1 && (la || lb)) {
+            const float *pa = (const float *)j->a + oa + i0 * la, *pb = (const float *)j->b + ob + i0 * lb;
+            binary_fast(j->op, pa, la, pb, lb, (float *)j->y + row * last + i0, i1 - i0);
+            continue;
+        }
+        switch (j->dtype) {
         case PAN_DTYPE_F32: BIN_OPS(float, x / z, powf(x, z), fmaxf(x, z), fminf(x, z)); break;
         case PAN_DTYPE_I64: BIN_OPS(int64_t, z ? x / z : 0, ipow(x, z), x > z ? x : z, x < z ? x : z); break;
         case PAN_DTYPE_I32: BIN_OPS(int32_t, z ? x / z : 0, (int32_t)ipow(x, z), x > z ? x : z, x < z ? x : z); break;
@@ -182,22 +194,36 @@ static void broadcast_strides(const pan_tensor *t, const pan_tensor *y, int64_t 
 
 pan_status pan__cpu_binary(const pan_cpu_call *c)
 {
-    binary_job j;
-    j.ta = &c->g->tensors[c->n->inputs[0]];
-    j.tb = &c->g->tensors[c->n->inputs[1]];
-    j.ty = &c->g->tensors[c->n->outputs[0]];
-    if (j.ty->dtype != PAN_DTYPE_F32 && j.ty->dtype != PAN_DTYPE_I64 && j.ty->dtype != PAN_DTYPE_I32)
-        return PAN_UNSUPPORTED;
-    j.a = c->in[0];
-    j.b = c->in[1];
-    j.y = c->out[0];
-    j.op = c->n->op;
-    broadcast_strides(j.ta, j.ty, j.sa);
-    broadcast_strides(j.tb, j.ty, j.sb);
-    int64_t n = pan__tensor_numel(j.ty), last = j.ty->rank ? j.ty->dims[j.ty->rank - 1] : 1;
+    const pan_tensor *ta = &c->g->tensors[c->n->inputs[0]], *tb = &c->g->tensors[c->n->inputs[1]],
+                     *ty = &c->g->tensors[c->n->outputs[0]];
+    if (ty->dtype != PAN_DTYPE_F32 && ty->dtype != PAN_DTYPE_I64 && ty->dtype != PAN_DTYPE_I32) return PAN_UNSUPPORTED;
+    binary_job j = {.a = c->in[0], .b = c->in[1], .y = c->out[0], .op = c->n->op, .dtype = ty->dtype};
+    int64_t sa[PAN_MAX_DIMS], sb[PAN_MAX_DIMS], n = pan__tensor_numel(ty);
     if (n == 0) return PAN_OK;
-    int64_t rows = last ? n / last : 0;
-    pan__cpu_parallel_for(n >= 65536 ? c->pool : NULL, rows, binary_rows, &j);
+    broadcast_strides(ta, ty, sa);
+    broadcast_strides(tb, ty, sb);
+    /* merge: dims of size 1 vanish; dim d joins the one inside it when both inputs step over it
+     * as one run (stride = inner stride * inner dim; 0 and 0 included) */
+    for (int d = 0; d < ty->rank; d++) {
+        if (ty->dims[d] == 1) continue;
+        if (j.rank > 0) {
+            int q = j.rank - 1;
+            if (j.sa[q] == sa[d] * ty->dims[d] && j.sb[q] == sb[d] * ty->dims[d]) {
+                j.dims[q] *= ty->dims[d];
+                j.sa[q] = sa[d];
+                j.sb[q] = sb[d];
+                continue;
+            }
+        }
+        j.dims[j.rank] = ty->dims[d], j.sa[j.rank] = sa[d], j.sb[j.rank] = sb[d];
+        j.rank++;
+    }
+    if (j.rank == 0) j.dims[0] = 1, j.sa[0] = j.sb[0] = 0, j.rank = 1;
+    j.last = j.dims[j.rank - 1];
+    int64_t rows = n / j.last, threads = pan__cpu_pool_threads(c->pool);
+    j.parts = 1;
+    if (rows < 4 * threads && j.last >= 8192) j.parts = 4 * threads; /* few long rows: cut them */
+    pan__cpu_parallel_for(n >= 32768 ? c->pool : NULL, rows * j.parts, binary_rows, &j);
     return PAN_OK;
 }
 

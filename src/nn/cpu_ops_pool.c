@@ -5,6 +5,11 @@
 
 #include "nn/cpu_ops.h"
 
+/* Full vectoriser for the pooling loops (GCC's -O2 uses only its cheapest model). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
 typedef struct pool_job {
     const pan_pool_attrs *a;
     const float *x;
@@ -13,7 +18,37 @@ typedef struct pool_job {
     int is_max;
 } pool_job;
 
-/* planes [p0, p1) = (batch, channel) pairs */
+/* One output pixel the slow way: taps clipped to the image (borders). */
+static float pool_one(const pool_job *j, const float *x, int64_t y0, int64_t ky0, int64_t ky1, int64_t ya, int64_t ox)
+{
+    const pan_pool_attrs *a = j->a;
+    int64_t kw = a->kernel[1], sw = a->strides[1] > 0 ? a->strides[1] : 1;
+    int64_t dh = a->dilations[0] > 0 ? a->dilations[0] : 1, dw = a->dilations[1] > 0 ? a->dilations[1] : 1;
+    int64_t x0 = ox * sw - a->pads[1];
+    int64_t kx0 = x0 >= 0 ? 0 : (-x0 + dw - 1) / dw, kx1 = j->W - x0 <= 0 ? 0 : (j->W - x0 + dw - 1) / dw;
+    if (kx1 > kw) kx1 = kw;
+    float m = -INFINITY, s = 0;
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+        const float *row = x + (y0 + ky * dh) * j->W + x0;
+        for (int64_t kx = kx0; kx < kx1; kx++) {
+            float v = row[kx * dw];
+            m = v > m ? v : m;
+            s += v;
+        }
+    }
+    if (j->is_max) return m;
+    int64_t cnt = (ky1 > ky0 ? ky1 - ky0 : 0) * (kx1 > kx0 ? kx1 - kx0 : 0);
+    if (a->count_include_pad) {
+        int64_t xa = 0;
+        for (int64_t kx = 0; kx < kw; kx++) xa += x0 + kx * dw < j->W + a->pads[3];
+        cnt = ya * xa;
+    }
+    return s / (float)(cnt ? cnt : 1);
+}
+
+/* planes [p0, p1) = (batch, channel) pairs. Per output row: the columns whose window lies inside
+ * the image horizontally are computed tap by tap over the whole run (vectorised loops), the
+ * others one by one. */
 static void pool_planes(void *arg, int64_t p0, int64_t p1)
 {
     const pool_job *j = arg;
@@ -21,40 +56,44 @@ static void pool_planes(void *arg, int64_t p0, int64_t p1)
     int64_t kh = a->kernel[0], kw = a->kernel[1];
     int64_t sh = a->strides[0] > 0 ? a->strides[0] : 1, sw = a->strides[1] > 0 ? a->strides[1] : 1;
     int64_t dh = a->dilations[0] > 0 ? a->dilations[0] : 1, dw = a->dilations[1] > 0 ? a->dilations[1] : 1;
+    int64_t pl = a->pads[1];
+    /* interior columns: ox*sw - pl >= 0 and ox*sw - pl + (kw-1)*dw < W */
+    int64_t oxa = (pl + sw - 1) / sw, oxb = j->W - (kw - 1) * dw + pl <= 0 ? 0 : (j->W - (kw - 1) * dw + pl - 1) / sw + 1;
+    if (oxb > j->OW) oxb = j->OW;
+    if (oxa > oxb) oxa = oxb;
     for (int64_t p = p0; p < p1; p++) {
         const float *x = j->x + p * j->H * j->W;
         float *y = j->y + p * j->OH * j->OW;
         for (int64_t oy = 0; oy < j->OH; oy++) {
-            /* window taps ky in [ky0, ky1) fall inside the image; the same for kx below */
+            /* window taps ky in [ky0, ky1) fall inside the image */
             int64_t y0 = oy * sh - a->pads[0];
             int64_t ky0 = y0 >= 0 ? 0 : (-y0 + dh - 1) / dh, ky1 = j->H - y0 <= 0 ? 0 : (j->H - y0 + dh - 1) / dh;
             if (ky1 > kh) ky1 = kh;
             int64_t ya = 0; /* taps inside the padded input (count_include_pad) */
             for (int64_t ky = 0; ky < kh; ky++) ya += y0 + ky * dh < j->H + a->pads[2];
-            for (int64_t ox = 0; ox < j->OW; ox++) {
-                int64_t x0 = ox * sw - a->pads[1];
-                int64_t kx0 = x0 >= 0 ? 0 : (-x0 + dw - 1) / dw, kx1 = j->W - x0 <= 0 ? 0 : (j->W - x0 + dw - 1) / dw;
-                if (kx1 > kw) kx1 = kw;
-                float m = -INFINITY, s = 0;
-                for (int64_t ky = ky0; ky < ky1; ky++) {
-                    const float *row = x + (y0 + ky * dh) * j->W + x0;
-                    for (int64_t kx = kx0; kx < kx1; kx++) {
-                        float v = row[kx * dw];
-                        m = v > m ? v : m;
-                        s += v;
-                    }
+            float *yr = y + oy * j->OW;
+            for (int64_t ox = 0; ox < oxa; ox++) yr[ox] = pool_one(j, x, y0, ky0, ky1, ya, ox);
+            for (int64_t ox = oxb; ox < j->OW; ox++) yr[ox] = pool_one(j, x, y0, ky0, ky1, ya, ox);
+            int64_t n = oxb - oxa;
+            if (n <= 0) continue;
+            float *acc = yr + oxa;
+            for (int64_t i = 0; i < n; i++) acc[i] = j->is_max ? -INFINITY : 0.0f;
+            for (int64_t ky = ky0; ky < ky1; ky++)
+                for (int64_t kx = 0; kx < kw; kx++) {
+                    const float *src = x + (y0 + ky * dh) * j->W + oxa * sw - pl + kx * dw;
+                    if (j->is_max && sw == 1)
+                        for (int64_t i = 0; i < n; i++) acc[i] = src[i] > acc[i] ? src[i] : acc[i];
+                    else if (j->is_max)
+                        for (int64_t i = 0; i < n; i++) acc[i] = src[i * sw] > acc[i] ? src[i * sw] : acc[i];
+                    else if (sw == 1)
+                        for (int64_t i = 0; i < n; i++) acc[i] += src[i];
+                    else
+                        for (int64_t i = 0; i < n; i++) acc[i] += src[i * sw];
                 }
-                if (j->is_max) {
-                    y[oy * j->OW + ox] = m;
-                    continue;
-                }
-                int64_t cnt = (ky1 > ky0 ? ky1 - ky0 : 0) * (kx1 > kx0 ? kx1 - kx0 : 0);
-                if (a->count_include_pad) {
-                    int64_t xa = 0;
-                    for (int64_t kx = 0; kx < kw; kx++) xa += x0 + kx * dw < j->W + a->pads[3];
-                    cnt = ya * xa;
-                }
-                y[oy * j->OW + ox] = s / (float)(cnt ? cnt : 1);
+            if (!j->is_max) {
+                int64_t cnt = a->count_include_pad ? ya * kw : (ky1 > ky0 ? ky1 - ky0 : 0) * kw;
+                float inv = 1.0f / (float)(cnt ? cnt : 1);
+                for (int64_t i = 0; i < n; i++) acc[i] *= inv;
             }
         }
     }
@@ -70,25 +109,38 @@ pan_status pan__cpu_pool2d(const pan_cpu_call *c)
     return PAN_OK;
 }
 
+typedef struct gpool_job {
+    const float *x;
+    float *y;
+    int64_t hw;
+    int is_max;
+} gpool_job;
+
+static void gpool_planes(void *arg, int64_t p0, int64_t p1)
+{
+    const gpool_job *j = arg;
+    for (int64_t p = p0; p < p1; p++) {
+        const float *q = j->x + p * j->hw;
+        float acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = j->is_max ? -INFINITY : 0.0f;
+        int64_t i = 0;
+        /* eight partial results, so the loop vectorises without reassociating one sum */
+        for (; i + 8 <= j->hw; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] = j->is_max ? (q[i + k] > acc[k] ? q[i + k] : acc[k]) : acc[k] + q[i + k];
+        float r = j->is_max ? -INFINITY : 0.0f;
+        for (int k = 0; k < 8; k++) r = j->is_max ? (acc[k] > r ? acc[k] : r) : r + acc[k];
+        for (; i < j->hw; i++) r = j->is_max ? (q[i] > r ? q[i] : r) : r + q[i];
+        j->y[p] = j->is_max ? r : j->hw ? r / (float)j->hw : 0.0f;
+    }
+}
+
 pan_status pan__cpu_global_pool(const pan_cpu_call *c)
 {
     const pan_tensor *x = &c->g->tensors[c->n->inputs[0]];
     if (x->dtype != PAN_DTYPE_F32) return PAN_UNSUPPORTED;
-    int64_t planes = x->dims[0] * x->dims[1], hw = x->dims[2] * x->dims[3];
-    const float *in = c->in[0];
-    float *out = c->out[0];
-    for (int64_t p = 0; p < planes; p++) {
-        const float *q = in + p * hw;
-        if (c->n->op == PAN_OP_GLOBAL_MAXPOOL) {
-            float m = -INFINITY;
-            for (int64_t i = 0; i < hw; i++) m = q[i] > m ? q[i] : m;
-            out[p] = m;
-        } else {
-            double s = 0;
-            for (int64_t i = 0; i < hw; i++) s += q[i];
-            out[p] = hw ? (float)(s / (double)hw) : 0.0f;
-        }
-    }
+    int64_t planes = x->dims[0] * x->dims[1];
+    gpool_job j = {c->in[0], c->out[0], x->dims[2] * x->dims[3], c->n->op == PAN_OP_GLOBAL_MAXPOOL};
+    pan__cpu_parallel_for_grain(planes * j.hw >= 32768 ? c->pool : NULL, planes, 16, gpool_planes, &j);
     return PAN_OK;
 }
 

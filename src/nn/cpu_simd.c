@@ -34,13 +34,13 @@ float pan__cpu_act1(float v, pan_act act, float alpha, float beta)
  * no vector unit. */
 typedef float v4f __attribute__((vector_size(16)));
 
-static void gemm_generic(int64_t K, const float *A, const float *const *B, float *C, int64_t ldc, int mr, int nr,
+static void gemm_generic(int64_t K, const float *A, const float *B, float *C, int64_t ldc, int mr, int nr,
                          int accumulate, const pan_gemm_epi *e)
 {
     v4f acc[PAN_GEMM_MR][PAN_GEMM_NR / 4];
     memset(acc, 0, sizeof acc);
     for (int64_t k = 0; k < K; k++) {
-        const float *b = B[k], *a = A + k * PAN_GEMM_MR;
+        const float *b = B + k * PAN_GEMM_NR, *a = A + k * PAN_GEMM_MR;
         v4f bv[PAN_GEMM_NR / 4];
         memcpy(bv, b, sizeof bv);
         for (int r = 0; r < PAN_GEMM_MR; r++) {
@@ -87,6 +87,19 @@ static void epilogue_row_generic(float *x, int64_t n, float bias, const float *r
     }
 }
 
+static void pack_generic(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
+                         int64_t stride)
+{
+    for (int64_t c = 0; c < nc; c++)
+        for (int r = 0; r < khw; r++) {
+            const float *sp = base + c * plane + off[r];
+            float *dp = dst + (c * khw + r) * PAN_GEMM_NR;
+            if (stride == 1) memcpy(dp, sp, sizeof(float) * (size_t)n);
+            else
+                for (int i = 0; i < n; i++) dp[i] = sp[i * stride];
+        }
+}
+
 static void dw3x3s1_generic(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,
                             const float *res, const pan_gemm_epi *e)
 {
@@ -101,7 +114,7 @@ static void dw3x3s1_generic(const float *xp, int64_t wp, const float *w, float *
     }
 }
 
-static const pan_cpu_simd generic = {"generic", gemm_generic, epilogue_row_generic, dw3x3s1_generic};
+static const pan_cpu_simd generic = {"generic", gemm_generic, epilogue_row_generic, pack_generic, dw3x3s1_generic};
 
 const pan_cpu_simd *pan__cpu_simd_generic(void) { return &generic; }
 

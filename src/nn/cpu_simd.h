@@ -10,8 +10,8 @@
 #include "nn/ir.h"
 
 /* The GEMM micro-kernel computes a tile of PAN_GEMM_MR output rows by PAN_GEMM_NR columns:
- * C[r][j] (+)= sum_k A[k][r] * B_k[j], A packed as [K][MR] (rows past the matrix are zero), B given
- * as one pointer per k to NR readable floats (a row of the input, or of a packed panel). */
+ * C[r][j] (+)= sum_k A[k][r] * B[k][j], both packed: A as [K][MR] (rows past the matrix are zero),
+ * B as [K][NR] (columns past the tile are zero), so the inner loop reads two contiguous streams. */
 #define PAN_GEMM_MR 6
 #define PAN_GEMM_NR 16
 
@@ -29,14 +29,19 @@ typedef struct pan_gemm_epi {
 /* mr, nr: the valid rows/columns of the tile (<= MR, NR); only those of C are read or written.
  * accumulate: add to C instead of overwriting; epi: apply the epilogue (NULL: store the raw sums,
  * as the partial K blocks do). */
-typedef void (*pan_gemm_kernel_fn)(int64_t K, const float *A, const float *const *B, float *C, int64_t ldc, int mr,
-                                   int nr, int accumulate, const pan_gemm_epi *epi);
+typedef void (*pan_gemm_kernel_fn)(int64_t K, const float *A, const float *B, float *C, int64_t ldc, int mr, int nr,
+                                   int accumulate, const pan_gemm_epi *epi);
 
 typedef struct pan_cpu_simd {
     const char *name; /* "avx2" or "generic" */
     pan_gemm_kernel_fn gemm;
     /* x[i] = act(x[i] + bias) (+ res[i]) for n floats: the epilogue of the direct kernels. */
     void (*epilogue_row)(float *x, int64_t n, float bias, const float *res, const pan_gemm_epi *e);
+    /* Packs B for a tile: dst[(c * khw + r) * NR + i] = base[c * plane + off[r] + i * stride] for
+     * c < nc, r < khw, i < n (n <= NR): the input rows a run of n output pixels reads for each
+     * channel and kernel tap. May read one float past the last element it copies of a row. */
+    void (*pack)(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
+                 int64_t stride);
     /* Depthwise 3x3 stride 1 on one zero-padded plane: y[oy][ox] = sum w[ky][kx] xp[oy+ky][ox+kx],
      * then the epilogue (bias, res: a plane like y, e); xp rows of stride wp, y rows of stride ow. */
     void (*dw3x3s1)(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,

@@ -84,13 +84,13 @@ static inline __m256 epi256(__m256 v, __m256 bias, const float *res, const pan_g
     return v;
 }
 
-static void gemm_avx2(int64_t K, const float *A, const float *const *B, float *C, int64_t ldc, int mr, int nr,
+static void gemm_avx2(int64_t K, const float *A, const float *B, float *C, int64_t ldc, int mr, int nr,
                       int accumulate, const pan_gemm_epi *e)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
            c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t k = 0; k < K; k++) {
-        const float *b = B[k], *a = A + k * PAN_GEMM_MR;
+        const float *b = B + k * PAN_GEMM_NR, *a = A + k * PAN_GEMM_MR;
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), av;
         av = _mm256_broadcast_ss(a + 0);
         c00 = _mm256_fmadd_ps(av, b0, c00);
@@ -111,38 +111,61 @@ static void gemm_avx2(int64_t K, const float *A, const float *const *B, float *C
         c50 = _mm256_fmadd_ps(av, b0, c50);
         c51 = _mm256_fmadd_ps(av, b1, c51);
     }
-    __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    int full = mr == PAN_GEMM_MR && nr == PAN_GEMM_NR;
-    /* Partial tiles go through a local copy so that only the valid part of C (and of res) is touched. */
-    float tmp[PAN_GEMM_MR][PAN_GEMM_NR], rtmp[PAN_GEMM_MR][PAN_GEMM_NR];
-    if (!full) {
-        memset(tmp, 0, sizeof tmp);
-        if (accumulate)
-            for (int r = 0; r < mr; r++) memcpy(tmp[r], C + r * ldc, sizeof(float) * (size_t)nr);
-        if (e && e->res) {
-            memset(rtmp, 0, sizeof rtmp);
-            for (int r = 0; r < mr; r++) memcpy(rtmp[r], e->res + r * e->ldr, sizeof(float) * (size_t)nr);
+    if (mr == PAN_GEMM_MR && nr == PAN_GEMM_NR) { /* full tile: everything in registers */
+#define ALL(M) M(c00, 0, 0) M(c01, 0, 8) M(c10, 1, 0) M(c11, 1, 8) M(c20, 2, 0) M(c21, 2, 8) M(c30, 3, 0) M(c31, 3, 8) \
+    M(c40, 4, 0) M(c41, 4, 8) M(c50, 5, 0) M(c51, 5, 8)
+#define ACC(v, r, j) v = _mm256_add_ps(v, _mm256_loadu_ps(C + (r) * ldc + (j)));
+#define BIAS(v, r, j) v = _mm256_add_ps(v, _mm256_broadcast_ss(e->bias + (r)));
+#define RES(v, r, j) v = _mm256_add_ps(v, _mm256_loadu_ps(e->res + (r) * e->ldr + (j)));
+#define RELU(v, r, j) v = _mm256_max_ps(v, zero);
+#define ACT(v, r, j) v = act256(v, e);
+#define STORE(v, r, j) _mm256_storeu_ps(C + (r) * ldc + (j), v);
+        const __m256 zero = _mm256_setzero_ps();
+        if (accumulate) { ALL(ACC) }
+        if (e) {
+            if (e->bias) { ALL(BIAS) }
+            if (e->res && !e->res_after_act) { ALL(RES) }
+            if (e->act == PAN_ACT_RELU) { ALL(RELU) }
+            else if (e->act != PAN_ACT_NONE) { ALL(ACT) }
+            if (e->res && e->res_after_act) { ALL(RES) }
         }
+        ALL(STORE)
+        (void)zero;
+#undef ALL
+#undef ACC
+#undef BIAS
+#undef RES
+#undef RELU
+#undef ACT
+#undef STORE
+        return;
     }
-    for (int r = 0; r < PAN_GEMM_MR; r++) {
-        if (r >= mr) break;
-        float *c = full ? C + r * ldc : tmp[r];
+    /* Partial tiles go through a local copy so that only the valid part of C (and of res) is touched. */
+    __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    float tmp[PAN_GEMM_MR][PAN_GEMM_NR], rtmp[PAN_GEMM_MR][PAN_GEMM_NR];
+    memset(tmp, 0, sizeof tmp);
+    if (accumulate)
+        for (int r = 0; r < mr; r++) memcpy(tmp[r], C + r * ldc, sizeof(float) * (size_t)nr);
+    if (e && e->res) {
+        memset(rtmp, 0, sizeof rtmp);
+        for (int r = 0; r < mr; r++) memcpy(rtmp[r], e->res + r * e->ldr, sizeof(float) * (size_t)nr);
+    }
+    for (int r = 0; r < mr; r++) {
         __m256 v0 = acc[2 * r], v1 = acc[2 * r + 1];
         if (accumulate) {
-            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
-            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(tmp[r]));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(tmp[r] + 8));
         }
         if (e) {
             __m256 bias = _mm256_set1_ps(e->bias ? e->bias[r] : 0.0f);
-            const float *res = !e->res ? NULL : full ? e->res + r * e->ldr : rtmp[r];
+            const float *res = e->res ? rtmp[r] : NULL;
             v0 = epi256(v0, bias, res, e);
             v1 = epi256(v1, bias, res ? res + 8 : NULL, e);
         }
-        _mm256_storeu_ps(c, v0);
-        _mm256_storeu_ps(c + 8, v1);
+        _mm256_storeu_ps(tmp[r], v0);
+        _mm256_storeu_ps(tmp[r] + 8, v1);
     }
-    if (!full)
-        for (int r = 0; r < mr; r++) memcpy(C + r * ldc, tmp[r], sizeof(float) * (size_t)nr);
+    for (int r = 0; r < mr; r++) memcpy(C + r * ldc, tmp[r], sizeof(float) * (size_t)nr);
 }
 
 static void epilogue_row_avx2(float *x, int64_t n, float bias, const float *res, const pan_gemm_epi *e)
@@ -157,6 +180,29 @@ static void epilogue_row_avx2(float *x, int64_t n, float bias, const float *res,
         if (res && e->res_after_act) v += res[i];
         x[i] = v;
     }
+}
+
+static void pack_avx2(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
+                      int64_t stride)
+{
+    for (int64_t c = 0; c < nc; c++)
+        for (int r = 0; r < khw; r++) {
+            const float *sp = base + c * plane + off[r];
+            float *dp = dst + (c * khw + r) * PAN_GEMM_NR;
+            if (n == PAN_GEMM_NR && stride == 1) {
+                _mm256_storeu_ps(dp, _mm256_loadu_ps(sp));
+                _mm256_storeu_ps(dp + 8, _mm256_loadu_ps(sp + 8));
+            } else if (n == PAN_GEMM_NR && stride == 2) { /* even lanes: shuffle within lanes, then across */
+                for (int h = 0; h < 2; h++) {
+                    __m256 a = _mm256_loadu_ps(sp + 16 * h), b = _mm256_loadu_ps(sp + 16 * h + 8);
+                    __m256 v = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+                    _mm256_storeu_ps(dp + 8 * h, v);
+                }
+            } else {
+                for (int i = 0; i < n; i++) dp[i] = sp[i * stride];
+            }
+        }
 }
 
 static void dw3x3s1_avx2(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,
@@ -192,7 +238,7 @@ static void dw3x3s1_avx2(const float *xp, int64_t wp, const float *w, float *y, 
 
 #pragma GCC pop_options
 
-static const pan_cpu_simd avx2 = {"avx2", gemm_avx2, epilogue_row_avx2, dw3x3s1_avx2};
+static const pan_cpu_simd avx2 = {"avx2", gemm_avx2, epilogue_row_avx2, pack_avx2, dw3x3s1_avx2};
 static const pan_cpu_simd *avx2_table(void) { return &avx2; }
 
 #else
