@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "nn/cuda_conv.h"
+#include "nn/cuda_ext.h"
 #include "nn/cuda_ops.h"
 #include "nn/ir.h"
 #include "core/devpool.h"
@@ -52,6 +53,7 @@ typedef enum pan_cu_step_kind {
     PAN_CU_STEP_SOFTMAX,
     PAN_CU_STEP_PAD,
     PAN_CU_STEP_AFFINE,
+    PAN_CU_STEP_EXT,     /* ext->run(ext, {y, a, b, c}, stream): the detector families' ops (cuda_ext.h) */
 } pan_cu_step_kind;
 
 typedef struct pan_cu_step {
@@ -76,6 +78,7 @@ typedef struct pan_cu_step {
      * step is then skipped */
     pan_cu_ref e_y, e_b, e_c;
     int skip;
+    pan_cu_ext *ext; /* PAN_CU_STEP_EXT: its parameters (malloc'ed, freed with the exec) */
 } pan_cu_step;
 
 typedef struct pan_cu_tinfo {

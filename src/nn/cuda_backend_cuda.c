@@ -145,6 +145,11 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cud
         case PAN_CU_STEP_SOFTMAX: LAUNCH(pan__cu_softmax(&st->p.it, st->len, st->ys, st->xs, a, y, s)); break;
         case PAN_CU_STEP_PAD: LAUNCH(pan__cu_pad(&st->p.pad, a, y, s)); break;
         case PAN_CU_STEP_AFFINE: LAUNCH(pan__cu_channel_affine(a, y, st->n, st->C, st->div, b, c, s)); break;
+        case PAN_CU_STEP_EXT: {
+            void *const ptr[4] = {y, a, b, c};
+            LAUNCH(st->ext->run(st->ext, ptr, s));
+            break;
+        }
         }
     }
     if (marks) PAN_CUDA_CHECK(cudaEventRecord(marks[ex->n_steps], s));
@@ -156,7 +161,7 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cud
 static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
 {
     static const char *kinds[] = {"conv", "epilogue", "unary", "binary", "copy", "memcpy", "reshape",
-                                  "pool", "gpool", "resize", "softmax", "pad", "affine"};
+                                  "pool", "gpool", "resize", "softmax", "pad", "affine", "ext"};
     int n = ex->n_steps;
     cudaEvent_t *m = calloc((size_t)n + 1, sizeof *m);
     float *ms = calloc((size_t)n + 1, sizeof *ms);
@@ -166,7 +171,7 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
     if (!st) st = run_steps(be, ex, s, m);
     if (!st) st = pan__cuda_status(cudaEventSynchronize(m[n]), "cudaEventSynchronize", __FILE__, __LINE__);
     if (!st) {
-        float per_kind[13] = {0}, total = 0;
+        float per_kind[PAN_CU_STEP_EXT + 1] = {0}, total = 0;
         for (int i = 0; i < n; i++) {
             if (ex->steps[i].skip) continue;
             cudaEventElapsedTime(&ms[i], m[i], m[i + 1]);
@@ -174,7 +179,7 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
             total += ms[i];
         }
         pan_log_info(TAG, -1, "profile batch %d: %.3f ms in %d steps", ex->batch, total, n);
-        for (int k = 0; k < 13; k++)
+        for (int k = 0; k <= PAN_CU_STEP_EXT; k++)
             if (per_kind[k] > 0) pan_log_info(TAG, -1, "  %-9s %.3f ms", kinds[k], per_kind[k]);
         for (int i = 0; i < n; i++) {
             const pan_cu_step *sp = &ex->steps[i];
@@ -202,7 +207,10 @@ static void cu_exec_free(pan_nn_backend *b, void *exec)
     if (!ex) return;
     if (ex->gexec) cudaGraphExecDestroy((cudaGraphExec_t)ex->gexec);
     if (ex->graph) cudaGraphDestroy((cudaGraph_t)ex->graph);
-    for (int i = 0; i < ex->n_steps; i++) pan__cu_conv_destroy(&ex->steps[i].conv);
+    for (int i = 0; i < ex->n_steps; i++) {
+        pan__cu_conv_destroy(&ex->steps[i].conv);
+        free(ex->steps[i].ext);
+    }
     pan_devblock_unref(&ex->arena);
     pan_devblock_unref(&ex->consts);
     pan_devblock_unref(&ex->ws);

@@ -55,13 +55,13 @@
     X(SQRT, "Sqrt", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary, pan__cu_lower_unary)                  \
     X(NEG, "Neg", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary, pan__cu_lower_unary)                    \
     X(ABS, "Abs", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary, pan__cu_lower_unary)                    \
-    X(CAST, "Cast", OTHER, cast, OWN, pan__infer_cast, pan__cpu_cast, pan__cu_lower_cast)                        \
+    X(CAST, "Cast", OTHER, cast, OWN, pan__infer_cast, pan__cpu_cast, pan__cu_lower_cast_any)                        \
     /* binary elementwise with numpy broadcasting: (0: a, 1: b) */                                               \
-    X(ADD, "Add", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                 \
-    X(SUB, "Sub", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                 \
-    X(MUL, "Mul", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                 \
+    X(ADD, "Add", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary_any)                 \
+    X(SUB, "Sub", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary_any)                 \
+    X(MUL, "Mul", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary_any)                 \
     /* integer division truncates toward zero (C), as ONNX */                                                    \
-    X(DIV, "Div", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                 \
+    X(DIV, "Div", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary_any)                 \
     X(POW, "Pow", BINARY, none, AS_IS, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                 \
     X(MAX, "Max", BINARY, none, OWN, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                   \
     X(MIN, "Min", BINARY, none, OWN, pan__infer_binary, pan__cpu_binary, pan__cu_lower_binary)                   \
@@ -88,7 +88,7 @@
     /* (0: x, 1: pads I64 [2*rank] = begins then ends, 2?: value scalar) attrs.pad.mode */                       \
     X(PAD, "Pad", OTHER, pad, OWN, pan__infer_pad, pan__cpu_data, pan__cu_lower_pad)                             \
     /* (0: data, 1: indices I32/I64) attrs.axis.axis */                                                          \
-    X(GATHER, "Gather", OTHER, axis, OWN, pan__infer_gather, pan__cpu_data, NULL)                                \
+    X(GATHER, "Gather", OTHER, axis, OWN, pan__infer_gather, pan__cpu_data, pan__cu_lower_gather)                                \
     /* (0: x) -> I64 [rank] (attrs.shape start/end, end 0 = rank) */                                             \
     X(SHAPE, "Shape", OTHER, shape, OWN, pan__infer_shape, pan__cpu_data, NULL)                                  \
     /* (0: shape I64) attrs.fill */                                                                              \
@@ -107,55 +107,55 @@
     /* attrs.axis.axis (opset 13: along one axis) */                                                             \
     X(SOFTMAX, "Softmax", OTHER, axis, OWN, pan__infer_softmax, pan__cpu_softmax, pan__cu_lower_softmax)         \
     /* (0: A, 1: B, 2?: C): alpha*A'B' + beta*C, 2-D */                                                          \
-    X(GEMM, "Gemm", OTHER, gemm, OWN, pan__infer_gemm, pan__cpu_gemm, pan__cu_lower_gemm)                        \
+    X(GEMM, "Gemm", OTHER, gemm, OWN, pan__infer_gemm, pan__cpu_gemm, pan__cu_lower_matmul)                        \
     /* numpy matmul, batched, broadcast leading dims */                                                          \
-    X(MATMUL, "MatMul", OTHER, none, AS_IS, pan__infer_matmul, pan__cpu_matmul, pan__cu_lower_gemm)              \
+    X(MATMUL, "MatMul", OTHER, none, AS_IS, pan__infer_matmul, pan__cpu_matmul, pan__cu_lower_matmul)              \
     /* (0: x, 1?: axes) attrs.reduce */                                                                          \
-    X(REDUCE_MEAN, "ReduceMean", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce_mean, NULL) \
+    X(REDUCE_MEAN, "ReduceMean", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce_mean, pan__cu_lower_reduce) \
     /* ---- the detector families' ops (issue #20; op_table_ext.h) ---- */                                     \
     /* (0: x, 1?: axes) attrs.reduce; Max/Min of an empty reduction is -inf/+inf */                              \
-    X(REDUCE_SUM, "ReduceSum", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
-    X(REDUCE_MAX, "ReduceMax", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
-    X(REDUCE_MIN, "ReduceMin", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, NULL)       \
+    X(REDUCE_SUM, "ReduceSum", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, pan__cu_lower_reduce)       \
+    X(REDUCE_MAX, "ReduceMax", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, pan__cu_lower_reduce)       \
+    X(REDUCE_MIN, "ReduceMin", OTHER, reduce, OWN, pan__infer_reduce, pan__cpu_reduce, pan__cu_lower_reduce)       \
     /* (0: data, 1: indices I32/I64 shaped as the output) attrs.axis.axis */                                     \
     X(GATHER_ELEMENTS, "GatherElements", OTHER, axis, OWN, pan__infer_gather_elements, pan__cpu_gather_elements,  \
-      NULL)                                                                             \
+      pan__cu_lower_gather_elements)                                                                             \
     /* (0: x, 1: k I64 [1]) -> (0: values, 1: indices I64) */                                                    \
-    X(TOPK, "TopK", OTHER, topk, OWN, pan__infer_topk, pan__cpu_topk, NULL)                        \
+    X(TOPK, "TopK", OTHER, topk, OWN, pan__infer_topk, pan__cpu_topk, pan__cu_lower_topk)                        \
     /* (0: x) -> I64 indices */                                                                                  \
-    X(ARGMAX, "ArgMax", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, NULL)           \
-    X(ARGMIN, "ArgMin", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, NULL)           \
+    X(ARGMAX, "ArgMax", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, pan__cu_lower_argmax)           \
+    X(ARGMIN, "ArgMin", OTHER, argmax, OWN, pan__infer_argmax, pan__cpu_argmax, pan__cu_lower_argmax)           \
     /* (0: x, 1: scale, 2?: bias) over dims [axis, rank); the optional Mean/InvStdDev outputs are refused */    \
     X(LAYER_NORM, "LayerNormalization", OTHER, layernorm, OWN, pan__infer_layernorm, pan__cpu_layernorm,         \
-      NULL)                                                                                   \
+      pan__cu_lower_layernorm)                                                                                   \
     /* (0: condition BOOL, 1: x, 2: y), three-way numpy broadcasting */                                         \
-    X(WHERE, "Where", OTHER, none, AS_IS, pan__infer_where, pan__cpu_where, NULL)                 \
+    X(WHERE, "Where", OTHER, none, AS_IS, pan__infer_where, pan__cpu_where, pan__cu_lower_where)                 \
     /* comparisons and logic: broadcasting binary ops with BOOL results (logic: BOOL inputs) */                  \
-    X(EQUAL, "Equal", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)           \
-    X(LESS, "Less", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)             \
-    X(GREATER, "Greater", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)       \
+    X(EQUAL, "Equal", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)           \
+    X(LESS, "Less", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)             \
+    X(GREATER, "Greater", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)       \
     X(LESS_OR_EQUAL, "LessOrEqual", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare,                    \
-      NULL)                                                                                     \
+      pan__cu_lower_compare)                                                                                     \
     X(GREATER_OR_EQUAL, "GreaterOrEqual", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare,              \
-      NULL)                                                                                     \
-    X(AND, "And", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)               \
-    X(OR, "Or", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)                 \
-    X(XOR, "Xor", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, NULL)               \
-    X(NOT, "Not", OTHER, none, AS_IS, pan__infer_same, pan__cpu_not, NULL)                          \
+      pan__cu_lower_compare)                                                                                     \
+    X(AND, "And", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)               \
+    X(OR, "Or", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)                 \
+    X(XOR, "Xor", OTHER, none, AS_IS, pan__infer_compare, pan__cpu_compare, pan__cu_lower_compare)               \
+    X(NOT, "Not", OTHER, none, AS_IS, pan__infer_same, pan__cpu_not, pan__cu_lower_not)                          \
     /* unary, float: erf(x); Gelu x·Φ(x) (attrs.unary.alpha 1: the tanh approximation); floor; ceil */         \
-    X(ERF, "Erf", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)            \
-    X(GELU, "Gelu", UNARY, unary, OWN, pan__infer_unary, pan__cpu_unary_ext, NULL)            \
-    X(FLOOR, "Floor", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)        \
-    X(CEIL, "Ceil", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, NULL)          \
+    X(ERF, "Erf", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, pan__cu_lower_unary_ext)            \
+    X(GELU, "Gelu", UNARY, unary, OWN, pan__infer_unary, pan__cpu_unary_ext, pan__cu_lower_unary_ext)            \
+    X(FLOOR, "Floor", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, pan__cu_lower_unary_ext)        \
+    X(CEIL, "Ceil", UNARY, unary, AS_IS, pan__infer_unary, pan__cpu_unary_ext, pan__cu_lower_unary_ext)          \
     /* broadcasting remainder, attrs.mod.fmod (0: sign of the divisor, integers) */                             \
-    X(MOD, "Mod", BINARY, mod, OWN, pan__infer_binary, pan__cpu_mod, NULL)                   \
+    X(MOD, "Mod", BINARY, mod, OWN, pan__infer_binary, pan__cpu_mod, pan__cu_lower_binary_any)                   \
     /* (0: x, 1: repeats I64 [rank]) */                                                                          \
-    X(TILE, "Tile", OTHER, none, AS_IS, pan__infer_tile, pan__cpu_tile, NULL)                      \
+    X(TILE, "Tile", OTHER, none, AS_IS, pan__infer_tile, pan__cpu_tile, pan__cu_lower_tile)                      \
     /* (0: x [N, C, H, W], 1: grid [N, Ho, Wo, 2]) attrs.gridsample */                                          \
     X(GRID_SAMPLE, "GridSample", OTHER, gridsample, OWN, pan__infer_grid_sample, pan__cpu_grid_sample,           \
-      NULL)                                                                                 \
+      pan__cu_lower_grid_sample)                                                                                 \
     /* (0..n_ops-1) attrs.einsum: Σ over the letters absent from the output of the product */                   \
-    X(EINSUM, "Einsum", OTHER, einsum, OWN, pan__infer_einsum, pan__cpu_einsum, NULL)          \
+    X(EINSUM, "Einsum", OTHER, einsum, OWN, pan__infer_einsum, pan__cpu_einsum, pan__cu_lower_einsum)          \
     /* (0: start, 1: limit, 2: delta), scalars; constant once the batch is known (folded) */                   \
     X(RANGE, "Range", OTHER, none, OWN, pan__infer_range, pan__cpu_range, NULL)
 /* clang-format on */

@@ -4,8 +4,9 @@
  * expanded; struct tags instead of the typedefs because ir.h includes the table before it
  * defines pan_graph and pan_node.
  *   shape rules: infer_ext.c                cpu kernels: cpu_ops_select.c, cpu_ops_norm.c
- *   ONNX converters: onnx_ops_ext.c         cuda lowerings: cuda_lower_ext_cuda.c (kernels in
- *                                           cuda_ops_ext.cu, cuda_matmul.cu, cuda_topk.cu) */
+ *   ONNX converters: onnx_ops_ext.c         cuda lowerings: cuda_lower_select_cuda.c,
+ *                                           cuda_lower_math_cuda.c (steps: cuda_ext.h; kernels:
+ *                                           cuda_ops_ext.cu, cuda_ops_reduce.cu, cuda_ops_attn.cu) */
 #ifndef PANOPTES_NN_OP_TABLE_EXT_H
 #define PANOPTES_NN_OP_TABLE_EXT_H
 
@@ -46,6 +47,7 @@ pan_status pan__cpu_range(const struct pan_cpu_call *c);
 
 /* cuda lowerings (CUDA builds) */
 pan_status pan__cu_lower_binary_any(struct pan_cu_exec *ex, int node_idx, const struct pan_node *n);
+pan_status pan__cu_lower_cast_any(struct pan_cu_exec *ex, int node_idx, const struct pan_node *n);
 pan_status pan__cu_lower_matmul(struct pan_cu_exec *ex, int node_idx, const struct pan_node *n);
 pan_status pan__cu_lower_gather(struct pan_cu_exec *ex, int node_idx, const struct pan_node *n);
 pan_status pan__cu_lower_reduce(struct pan_cu_exec *ex, int node_idx, const struct pan_node *n);
