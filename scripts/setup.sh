@@ -73,6 +73,8 @@ APT_PKGS=(
     # panoptes serve: HTTP (libmicrohttpd), config file (libyaml), snapshots (TurboJPEG); its tests check
     # /metrics with promtool (prometheus) and drive the status page in a headless chromium
     libmicrohttpd-dev libyaml-dev libturbojpeg0-dev prometheus chromium curl
+    # the Python package (python/): built by pip without PyPI into a venv, tested with pytest
+    python3-dev python3-setuptools python3-wheel python3-pip python3-venv python3-pytest
 )
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

@@ -20,3 +20,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 export PANOPTES_LOG="${PANOPTES_LOG:-warn}"
 cd "$BUILD"
 ctest --output-on-failure -j2 "$@"
+
+# The Python package (python/, issue #21): pip builds it into a temporary venv (its own non-sanitized
+# PIC build of the library, build-python/) and pytest checks it, against the CLI of that same build.
+# Part of the whole suite only: ctest arguments that pick tests leave it out.
+if [ $# -eq 0 ]; then bash "$REPO/python/tests/run.sh"; fi
