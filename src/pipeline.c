@@ -130,8 +130,7 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
         if (pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK) pl->dev_base = dev_total - dev_free;
     }
     if ((st = pan_stages_create(&pl->stages, &pl->p, pl->backend))) goto fail;
-    int b = pl->stages.batch;
-    if ((st = pan_queue_create(&pl->frames, b * 2 > 8 ? b * 2 : 8))) goto fail;
+    if ((st = pan_batcher_create(&pl->batcher))) goto fail;
     /* file cameras aligned by timestamps: asked for, or implied by overlapping cameras whose
      * tracks are linked by time (pipeline_sync.c) */
     pl->sync_on = params->sync > 0 || (params->sync == 0 && params->n_overlaps > 0);
@@ -229,6 +228,7 @@ void pan__camera_free(camera *c)
 {
     if (!c) return;
     pan_stages_cam_destroy(&c->stages);
+    pan_batcher_slot_free(&c->slot);
     pthread_mutex_destroy(&c->lock);
     free(c->uri);
     free(c->name);
@@ -268,7 +268,6 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
     c->max_frames = cp->max_frames == -1 ? 0 : cp->max_frames ? cp->max_frames : p->max_frames;
     c->state = PAN_CAMERA_CONNECTING;
     c->sync_t = -INFINITY;
-    c->marker.format = PAN_PIXFMT_NONE;
 
     pan_status st = PAN_OK;
     pthread_mutex_lock(&pl->lock);
@@ -290,7 +289,12 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
         return st;
     }
     c->id = pl->next_id++;
-    c->marker.camera = c->id;
+    if ((st = pan_batcher_slot_init(&c->slot, c->id, PAN_CAMERA_QUEUE))) {
+        pl->next_id--;
+        pthread_mutex_unlock(&pl->lock);
+        pan__camera_free(c);
+        return st;
+    }
     pl->cams[pl->n_cams++] = c; /* ids only grow: the list stays sorted */
     if (id) *id = c->id;
     int failed = pl->started && start_camera(pl, c);
@@ -432,7 +436,7 @@ pan_status pan_pipeline_stop(pan_pipeline *pl)
         pthread_mutex_unlock(&pl->lock);
         /* every camera's last frame was delivered: the delivery thread drains the events, calls
          * on_stop and ends */
-        pan_queue_close(pl->frames);
+        pan_batcher_close(pl->batcher);
         pthread_join(pl->deliver_thread, NULL);
         pl->deliver_started = 0;
     } else {
@@ -452,17 +456,11 @@ pan_status pan_pipeline_stop(pan_pipeline *pl)
     return st;
 }
 
-static void drop_frame(void *item)
-{
-    pan_frame *f = item;
-    if (f->format != PAN_PIXFMT_NONE) pan_frame_unref(&f);
-}
-
 void pan_pipeline_destroy(pan_pipeline **plp)
 {
     pan_pipeline *pl = plp ? *plp : NULL;
     if (!pl) return;
-    if (pl->frames) pan_pipeline_stop(pl);
+    if (pl->batcher) pan_pipeline_stop(pl);
     for (int i = 0; i < pl->n_cams; i++) pan__camera_free(pl->cams[i]);
     free(pl->cams);
     for (pending_event *e = pl->events, *next; e; e = next) {
@@ -472,7 +470,7 @@ void pan_pipeline_destroy(pan_pipeline **plp)
         free((char *)e->e.message);
         free(e);
     }
-    if (pl->frames) pan_queue_destroy(&pl->frames, drop_frame);
+    pan_batcher_destroy(&pl->batcher);
     pan_stages_destroy(&pl->stages);
     pan__sync_destroy(pl);
     pthread_mutex_destroy(&pl->lock);

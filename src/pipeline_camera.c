@@ -99,14 +99,6 @@ static void set_state(cam_ctx *x, pan_camera_state st, pan_status status, const 
     pan__camera_post(x->c, st, status, message);
 }
 
-static int same_camera(const void *queued, const void *item)
-{
-    return ((const pan_frame *)queued)->camera == ((const pan_frame *)item)->camera;
-}
-
-/* Waits for room in the queue (back-pressure). Also when the camera is being stopped: what was
- * decoded is delivered, and the delivery thread keeps taking frames until every camera is done. */
-static pan_status push_blocking(pan_pipeline *pl, pan_frame *f) { return pan_queue_push(pl->frames, f, -1); }
 
 /* Decoder counters so far (earlier connections + this one), for the statistics. */
 static void publish_decode_stats(cam_ctx *x)
@@ -183,19 +175,19 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
     /* a camera being stopped hands over what it decoded without waiting for its time */
     if (x->pace) pace_frame(x, f);
     if (!x->drop) pan__sync_wait(c, isnan(f->pts) ? (double)f->index / x->fps : f->pts);
-    pan_status st;
-    if (x->drop) {
-        /* The pipeline is behind: the camera never waits. Its oldest queued frame goes and the new
-         * one takes a place at the back (drop oldest first); with none of its frames queued, the
-         * new frame goes. Decoding is never skipped, so the reference chain stays whole. */
-        void *old = NULL;
-        st = pan_queue_push_evict(x->pl->frames, f, same_camera, &old);
-        if (old) {
-            pan_frame *of = old;
-            f = of; /* what is dropped below */
-            st = PAN_TIMEOUT;
-        }
-        if (st == PAN_TIMEOUT) {
+    /* A recorded camera waits for room in its queue (back-pressure), also when it is being
+     * stopped: what was decoded is delivered. A live one never waits: when the pipeline is behind,
+     * its oldest waiting frame goes and the new one takes a place at the back (drop oldest first).
+     * Decoding is never skipped, so the reference chain stays whole. */
+    pan_frame *old = NULL;
+    pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, now_s(), x->drop, &old);
+    if (st) {
+        pan_frame_unref(&f);
+        return st;
+    }
+    if (old) {
+        f = old; /* what is dropped below */
+        {
             ADD(c->dropped, 1);
             pan_log_debug("camera", c->id, "frame %lld dropped: the frame queue is full", (long long)f->index);
             double t = now_s();
@@ -210,13 +202,9 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
                 x->drops_logged = GET(c->dropped);
             }
             pan_frame_unref(&f);
-            return PAN_OK;
         }
-    } else {
-        st = push_blocking(x->pl, f);
     }
-    if (st) pan_frame_unref(&f);
-    return st;
+    return PAN_OK;
 }
 
 /* Receives every frame the decoder has ready. PAN_EAGAIN / PAN_EOF when there are no more. */
@@ -255,7 +243,6 @@ static pan_decoder_kind pick_decoder(const pan_pipeline *pl)
 static pan_status connect_camera(cam_ctx *x)
 {
     camera *c = x->c;
-    pan_pipeline *pl = x->pl;
     const pan_pipeline_params *p = x->p;
     pan_source_params sp = {.uri = c->uri,
                             .camera = c->id,
@@ -298,7 +285,7 @@ static pan_status connect_camera(cam_ctx *x)
          * surface of a 1080p stream is 3 MiB of device memory, so NVDEC cameras get 4: enough to
          * keep a camera's frames flowing into batches, and the camera waits (back-pressure)
          * while the batcher holds them. */
-        .max_frames = x->kind == PAN_DECODER_NVDEC ? 4 : pan_queue_capacity(pl->frames) + 4,
+        .max_frames = PAN_CAMERA_QUEUE + 4, /* waiting, in the batch, and the decoder's own */
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
@@ -307,7 +294,7 @@ static pan_status connect_camera(cam_ctx *x)
         pan_log_warn("pipeline", c->id, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
-        dp.max_frames = pan_queue_capacity(pl->frames) + 4;
+        dp.max_frames = PAN_CAMERA_QUEUE + 4;
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;
@@ -557,8 +544,8 @@ void *pan__camera_main(void *arg)
                      GET(c->dropped) ? " (some dropped: see the summary)" : "");
     }
     SETD(c->thread_cpu_s, pan__thread_cpu_s());
-    /* after the last frame: when the delivery thread takes this, the camera's frames are all out */
-    pan_queue_push(pl->frames, &c->marker, -1);
+    /* after the last frame: the delivery thread tells the camera's end once its frames are out */
+    pan_batcher_end(pl->batcher, &c->slot);
     pan_gpu_pixel_copy_scope(NULL);
     return NULL;
 }

@@ -1,13 +1,13 @@
-/* The delivery thread: batches of frames from all cameras → the stages → the consumers, and the
- * cameras' events and ends.
+/* The delivery thread: fair batches of frames from all cameras → the stages → the consumers, and
+ * the cameras' events and ends.
  *
- *   camera threads ──frames, then a marker──> frame queue ──> batch (≤ batch frames, closed when
- *   full or batch_timeout_ms after its first frame) ──> detect → ReID → track → identities ──>
- *   consumers, frame after frame ──> cameras whose marker came in the batch are finalized
+ *   camera threads ──frames, then their end──> per-camera queues ──> batch (≤ 1 frame per camera,
+ *   round robin, ≤ batch frames, closed when full or batch_timeout_ms after its first frame) ──>
+ *   detect → ReID → track → identities ──> consumers, frame after frame ──> cameras whose end came
+ *   with the batch are finalized
  *
- * A camera's marker follows its last frame through the queue, so when the marker is popped every
- * frame of the camera has been popped, and once the batch is delivered the camera's end can be
- * told: its final event comes after its last frame. */
+ * A camera's end is handed out once every frame of it has been (pipeline_batcher.h), so once the
+ * batch is delivered the camera's end can be told: its final event comes after its last frame. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +19,19 @@
 
 typedef struct deliver_ctx {
     pan_pipeline *pl;
-    camera **bc; /* the camera of each frame of the batch */
+    camera **bc;       /* the camera of each frame of the batch */
+    double *t_arrival; /* when each frame was queued by its camera */
 } deliver_ctx;
+
+/* Latency bucket of d seconds: [0.05 ms · 2^(k/4), 0.05 ms · 2^((k+1)/4)), the first and last
+ * open-ended (pipeline.h, PAN_LATENCY_HIST). */
+static int latency_bucket(double d)
+{
+    double ms = d * 1e3;
+    if (!(ms > PAN_LATENCY_MIN_MS)) return 0;
+    int k = (int)floor(4.0 * log2(ms / PAN_LATENCY_MIN_MS));
+    return k < 0 ? 0 : k >= PAN_LATENCY_HIST ? PAN_LATENCY_HIST - 1 : k;
+}
 
 /* Calls every consumer still attached; a failing one is detached, or fails the pipeline. */
 static pan_status deliver_frame(void *opaque, int i, pan_frame_result *r)
@@ -29,6 +40,10 @@ static pan_status deliver_frame(void *opaque, int i, pan_frame_result *r)
     pan_pipeline *pl = x->pl;
     camera *c = x->bc[i];
     r->name = c->name;
+    /* arrival (decoded and queued) to delivery: what a frame waited for the batch and the stages */
+    double lat = pan__now_s() - x->t_arrival[i];
+    pl->latency_hist[latency_bucket(lat)]++; /* read under pl->lock by get_stats: a torn count is harmless */
+    if (lat > pl->latency_max_s) pl->latency_max_s = lat;
     c->frames++;
     c->detections += r->n_detections;
     for (int k = 0; k < pl->n_consumers; k++) {
@@ -89,7 +104,7 @@ static void fail(pan_pipeline *pl, pan_status st)
     pthread_mutex_unlock(&pl->lock);
 }
 
-/* The camera's marker was popped and its frames are delivered: tell its end. */
+/* Every frame of the camera was delivered: tell its end. */
 static void finalize(pan_pipeline *pl, int id)
 {
     pthread_mutex_lock(&pl->lock);
@@ -154,19 +169,14 @@ void *pan__deliver_main(void *arg)
     const int bmax = pl->stages.batch;
     const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
     pan_frame **batch = calloc((size_t)bmax, sizeof *batch);
+    double *t_arrival = calloc((size_t)bmax, sizeof *t_arrival);
     pan_stages_cam ***cams = calloc((size_t)bmax, sizeof *cams);
     camera **bc = calloc((size_t)bmax, sizeof *bc);
-    /* markers of one batch: at most one per camera */
-    int *ended = calloc(PAN_MAX_CAMERAS, sizeof *ended), n_ended = 0;
+    int *ended = calloc(PAN_MAX_CAMERAS, sizeof *ended); /* ends of one batch: at most one per camera */
     double cpu0 = pan__thread_cpu_s(), last_tick = pan__now_s();
-    deliver_ctx x = {.pl = pl, .bc = bc};
-    if (!batch || !cams || !bc || !ended) {
-        /* nothing can be delivered; the cameras are stopped and their frames dropped (a camera's
-         * end is still told once its thread is done) */
-        fail(pl, PAN_NOMEM);
-        free(batch), free(cams), free(bc), free(ended);
-        batch = NULL, cams = NULL, bc = NULL, ended = NULL;
-    }
+    deliver_ctx x = {.pl = pl, .bc = bc, .t_arrival = t_arrival};
+    int ok = batch && t_arrival && cams && bc && ended;
+    if (!ok) fail(pl, PAN_NOMEM); /* frames are then dropped as they come; ends are still told */
 
     for (;;) {
         deliver_events(pl);
@@ -175,33 +185,24 @@ void *pan__deliver_main(void *arg)
             tick(pl, now);
             last_tick = now;
         }
-        void *item;
-        pan_status q = pan_queue_pop(pl->frames, &item, 100);
+        int n = 0, n_ended = 0;
+        pan_frame *one[1];
+        double one_t[1];
+        int one_end[1];
+        pan_status q = ok ? pan_batcher_next(pl->batcher, bmax, 100, timeout_s, batch, t_arrival, &n, ended,
+                                             PAN_MAX_CAMERAS, &n_ended)
+                          : pan_batcher_next(pl->batcher, 1, 100, 0, one, one_t, &n, one_end, 1, &n_ended);
         if (q == PAN_TIMEOUT) continue;
         if (q == PAN_EOF) break;
-        /* The first item waited; the rest of the batch waits at most batch_timeout_ms after the
-         * first frame, so a slow camera never holds the others back. */
-        int n = 0;
-        double deadline = 0;
-        for (;;) {
-            pan_frame *f = item;
-            if (f->format == PAN_PIXFMT_NONE) {
-                if (ended && n_ended < PAN_MAX_CAMERAS) ended[n_ended++] = f->camera;
-                else finalize(pl, f->camera); /* no batch in flight in that case */
-            } else if (!batch) {
-                pan_frame_unref(&f);
-            } else {
-                if (!n) deadline = pan__now_s() + timeout_s;
-                batch[n++] = f;
-                if (n == bmax) break;
-            }
-            int wait_ms = n ? (int)((deadline - pan__now_s()) * 1000) : 0;
-            if (pan_queue_pop(pl->frames, &item, wait_ms < 0 ? 0 : wait_ms) != PAN_OK) break;
+        if (!ok) {
+            if (n) pan_frame_unref(&one[0]);
+            if (n_ended) finalize(pl, one_end[0]);
+            continue;
         }
         if (n) {
             pthread_mutex_lock(&pl->lock);
             for (int i = 0; i < n; i++) {
-                bc[i] = pan__camera_find(pl, batch[i]->camera); /* alive: its marker is behind */
+                bc[i] = pan__camera_find(pl, batch[i]->camera); /* alive: its end is told after its frames */
                 cams[i] = &bc[i]->stages;
             }
             pan_status failed = pl->status;
@@ -214,7 +215,6 @@ void *pan__deliver_main(void *arg)
             count_batch(pl, n, cpu0);
         }
         for (int i = 0; i < n_ended; i++) finalize(pl, ended[i]);
-        n_ended = 0;
     }
     deliver_events(pl);
     for (int k = 0; k < pl->n_consumers; k++)
@@ -224,6 +224,7 @@ void *pan__deliver_main(void *arg)
     pthread_mutex_unlock(&pl->lock);
     tick(pl, pan__now_s());
     free(batch);
+    free(t_arrival);
     free(cams);
     free(bc);
     free(ended);

@@ -15,13 +15,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/queue.h"
 #include "decode/decoder.h"
 #include "io/source.h"
 #include "panoptes/pipeline.h"
+#include "pipeline_batcher.h"
 #include "pipeline_stages.h"
 
 #define PAN_ERROR_TEXT 512
+/* Decoded frames a camera may have waiting for a batch. A batch takes one frame per camera, so a
+ * deeper queue would only add latency; NVDEC cameras hold a surface per waiting frame. */
+#define PAN_CAMERA_QUEUE 4
 
 typedef struct camera {
     struct pan_pipeline *pl;
@@ -36,9 +39,7 @@ typedef struct camera {
     atomic_int stop;     /* stop reading: remove_camera, pan_pipeline_stop or a failed pipeline */
     int removing;        /* remove_camera was called (pl->lock) */
     int finalized;       /* its end was delivered (delivery thread; read under pl->lock) */
-    /* The marker the camera thread queues after its last frame (format PAN_PIXFMT_NONE): when the
-     * delivery thread pops it, every frame of the camera has been popped before it. */
-    pan_frame marker;
+    pan_batcher_slot slot; /* its waiting frames (pipeline_batcher.h) */
 
     pthread_mutex_t lock; /* src, error */
     pan_source *src;
@@ -76,7 +77,7 @@ struct pan_pipeline {
     char *model_path, *reid;
     pan_backend backend;
     pan_stages stages;
-    pan_queue *frames;
+    pan_batcher *batcher;
 
     pthread_mutex_t lock;
     pthread_cond_t changed;  /* a camera ended, the pipeline failed or stopped */
@@ -104,6 +105,8 @@ struct pan_pipeline {
 
     /* delivery thread's figures, read by get_stats under pl->lock */
     int64_t frames_done, batches, batch_hist[PAN_BATCH_HIST];
+    int64_t latency_hist[PAN_LATENCY_HIST];
+    double latency_max_s;
     double deliver_cpu_s;
     int64_t steady_f0, steady_f1;
     double steady_t0, steady_c0, steady_t1, steady_c1;

@@ -1,4 +1,5 @@
 /* Statistics of a pipeline (pan_pipeline_get_stats): a snapshot the caller owns. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -10,6 +11,19 @@
 #define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 static char *dup_str(const char *s) { return strdup(s ? s : ""); }
+
+/* The upper edge (ms) of the latency bucket holding the q-quantile; 0 when there is none. */
+static double percentile_ms(const int64_t *hist, double q)
+{
+    int64_t total = 0, seen = 0;
+    for (int k = 0; k < PAN_LATENCY_HIST; k++) total += hist[k];
+    if (!total) return 0;
+    for (int k = 0; k < PAN_LATENCY_HIST; k++) {
+        seen += hist[k];
+        if ((double)seen >= q * (double)total) return PAN_LATENCY_MIN_MS * pow(2.0, (k + 1) / 4.0);
+    }
+    return PAN_LATENCY_MIN_MS * pow(2.0, PAN_LATENCY_HIST / 4.0);
+}
 
 /* pl->lock held. */
 static pan_status camera_stats(camera *c, pan_camera_stats *s)
@@ -80,6 +94,10 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
     s->batch_max = pl->stages.batch;
     s->batch_mean = pl->batches ? (double)pl->frames_done / (double)pl->batches : 0;
     memcpy(s->batch_hist, pl->batch_hist, sizeof s->batch_hist);
+    memcpy(s->latency_hist, pl->latency_hist, sizeof s->latency_hist);
+    s->latency_max_ms = pl->latency_max_s * 1e3;
+    s->latency_p50_ms = fmin(percentile_ms(s->latency_hist, 0.50), s->latency_max_ms);
+    s->latency_p99_ms = fmin(percentile_ms(s->latency_hist, 0.99), s->latency_max_ms);
     if (pl->steady_f0 >= 0 && pl->steady_f1 > pl->steady_f0 && pl->steady_t1 > pl->steady_t0) {
         s->steady_fps = (double)(pl->steady_f1 - pl->steady_f0) / (pl->steady_t1 - pl->steady_t0);
         s->steady_cpu_ms_per_frame =

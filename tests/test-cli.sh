@@ -95,7 +95,8 @@ fi
 #    cameras marked stopped (an interrupted run is not a complete one)
 "$CLI" run --camera "$SAMPLE" --loop --no-detect --out "$TMP/int.jsonl" --summary-json "$TMP/int.json" --quiet 2>/dev/null &
 pid=$!
-sleep 1.5
+# interrupt once it is well under way (a loaded machine may take a while to start)
+for _ in $(seq 300); do [ "$(wc -l <"$TMP/int.jsonl" 2>/dev/null || echo 0)" -gt 20 ] && break; sleep 0.1; done
 kill -INT $pid
 wait $pid; rc=$?
 check "interrupted run exits 130" '[ $rc -eq 130 ]'

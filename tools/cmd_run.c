@@ -264,12 +264,14 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
                    "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,"
                    "\"stopped_cameras\":%d,\"dropped\":%lld,\"reconnects\":%lld,\"steady_fps\":%.2f,"
                    "\"steady_cpu_ms_per_frame\":%.4f,\"cpu_ms_per_frame_cameras\":%.4f,\"cpu_ms_per_frame_batcher\":%.4f,"
-                   "\"cpu_ms_per_frame_other\":%.4f,\"batches\":%lld,\"batch_mean\":%.2f}\n",
+                   "\"cpu_ms_per_frame_other\":%.4f,\"batches\":%lld,\"batch_mean\":%.2f,\"latency_p50_ms\":%.3f,"
+                   "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f}\n",
                 (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, interrupted ? "true" : "false",
                 s->stopped_cameras, (long long)s->dropped, (long long)s->reconnects, s->steady_fps,
                 s->steady_cpu_ms_per_frame, s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery,
-                s->cpu_ms_per_frame_other, (long long)s->batches, s->batch_mean);
+                s->cpu_ms_per_frame_other, (long long)s->batches, s->batch_mean, s->latency_p50_ms, s->latency_p99_ms,
+                s->latency_max_ms);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
@@ -292,6 +294,9 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
     if (s->frames)
         fprintf(f, "  host CPU by thread, ms/frame: camera threads %.3f, delivery %.3f, other threads %.3f\n",
                 s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery, s->cpu_ms_per_frame_other);
+    if (s->frames)
+        fprintf(f, "  latency from decoded to delivered: p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.2f frames per batch\n",
+                s->latency_p50_ms, s->latency_p99_ms, s->latency_max_ms, s->batch_mean);
     if (s->steady_fps > 0)
         fprintf(f, "  steady state (after the first %.0f s, to the last frame): %.1f frames/s, host CPU %.3f ms/frame\n",
                 PAN_STEADY_AFTER_S, s->steady_fps, s->steady_cpu_ms_per_frame);

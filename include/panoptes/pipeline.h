@@ -212,6 +212,12 @@ typedef struct pan_camera_stats {
 
 /* Batches by size: batch_hist[k] counts batches of 2^k .. 2^(k+1)-1 frames. */
 #define PAN_BATCH_HIST 12
+/* Latency of frames, from the moment a camera queued the decoded frame to its delivery to the
+ * consumers: latency_hist[k] counts frames in [PAN_LATENCY_MIN_MS · 2^(k/4), PAN_LATENCY_MIN_MS ·
+ * 2^((k+1)/4)) ms (quarter octaves: about ±9% resolution); the first bucket also takes what is
+ * below, the last what is above (0.05 ms .. 52 s). */
+#define PAN_LATENCY_HIST 80
+#define PAN_LATENCY_MIN_MS 0.05
 
 typedef struct pan_pipeline_stats {
     pan_backend backend;      /* the backend that runs */
@@ -233,6 +239,10 @@ typedef struct pan_pipeline_stats {
     int batch_max;            /* the largest batch the detector takes */
     double batch_mean;        /* frames per batch */
     int64_t batch_hist[PAN_BATCH_HIST];
+    /* arrival-to-delivery latency of every frame delivered (see PAN_LATENCY_HIST); the percentiles
+     * are read from the histogram (the upper edge of the bucket they fall in) */
+    int64_t latency_hist[PAN_LATENCY_HIST];
+    double latency_p50_ms, latency_p99_ms, latency_max_ms;
     /* Steady state: from the first batch delivered PAN_STEADY_AFTER_S after start to the last
      * one, so that opening cameras, creating decoders and the first frames are left out (they
      * dominate short runs). 0 until then. */
