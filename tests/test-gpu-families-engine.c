@@ -15,7 +15,9 @@
  *   cpu detections scoring >= 0.35 have a cuda detection of the same class with IoU >= 0.7 and
  *   |score difference| <= 0.03, and the other way round (random weights make flat, near-tied
  *   scores: TopK and NMS choose differently among near-equals).
- * Skips without a GPU, without CUDA in the build or without Debian python3-onnx. */
+ * The models come from $PANOPTES_DATA_DIR/families when staged there (scripts/gpu-build.sh should
+ * run the generator into .gpu/data/families), else are made with Debian python3-onnx.
+ * Skips without a GPU, without CUDA in the build or without either source of models. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,8 @@
 #ifdef PANOPTES_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-static char dir[] = "/tmp/panoptes-gpu-families-XXXXXX";
+static char tmpdir[] = "/tmp/panoptes-gpu-families-XXXXXX";
+static const char *dir = tmpdir;
 
 static int gpu_ok(void)
 {
@@ -39,12 +42,25 @@ static int gpu_ok(void)
     return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
+/* The models: staged by the GPU build in $PANOPTES_DATA_DIR/families (the GPU machine has no
+ * python3-onnx), else made here. */
 static int make_models(void)
 {
     static int made;
+    static char staged[1024];
     if (made) return made > 0;
     made = -1;
-    if (system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1") || !mkdtemp(dir)) return 0;
+    const char *data = getenv("PANOPTES_DATA_DIR");
+    if (data && *data) {
+        snprintf(staged, sizeof staged, "%s/families/manifest.txt", data);
+        if (access(staged, R_OK) == 0) {
+            snprintf(staged, sizeof staged, "%s/families", data);
+            dir = staged;
+            made = 1;
+            return 1;
+        }
+    }
+    if (system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1") || !mkdtemp(tmpdir)) return 0;
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' --batches 1,3", pan_test_path("tests/models/make_detector_families.py"), dir);
     if (system(cmd)) return 0;
