@@ -16,9 +16,10 @@
  *
  * Prints one JSON object: per model the median and best ms per batch of each side over all runs,
  * the ratio peer_ms / ours_ms from the medians (> 1: ours is faster), its spread over the rounds
- * (each round's ratio of medians), the largest absolute difference between the two outputs (a
- * check that the fast path computes the same thing), and the 1-minute load average before and
- * after. Run it from the repository root. */
+ * (each round's ratio of medians), the CPU time per batch of each side (all its threads: the work,
+ * whatever else the machine runs; ORT's spinning workers count too), the largest absolute
+ * difference between the two outputs (a check that the fast path computes the same thing), and
+ * the 1-minute load average before and after. Run it from the repository root. */
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
@@ -199,6 +200,7 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
     double *ratio = calloc((size_t)rounds, sizeof(double));
     double *tmpv = calloc((size_t)runs, sizeof(double));
     int n_ours = 0, n_theirs = 0, ok = 1;
+    double cpu_ours = 0, cpu_theirs = 0; /* CPU ms (all threads) over the timed runs of each side */
     { /* the peer's warm-up runs (its first run was the one that wrote the outputs) */
         fprintf(p.to, "run 1\n");
         fflush(p.to);
@@ -209,11 +211,13 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
         for (int side = 0; side < 2 && ok; side++) {
             int do_ours = (side == 0) == (r % 2 == 0);
             if (do_ours) {
+                double c0 = bench_cpu_ms();
                 for (int k = 0; k < runs; k++) {
                     double a = bench_now_ms();
                     if (pan_engine_run(e, batch, ins, outs)) ok = 0;
                     tmpv[k] = ours[n_ours++] = bench_now_ms() - a;
                 }
+                cpu_ours += bench_cpu_ms() - c0;
                 om = median(tmpv, runs);
             } else {
                 fprintf(p.to, "run %d\n", runs);
@@ -222,6 +226,7 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
                 if (!json_is_array(ms) || (int)json_array_size(ms) != runs) ok = 0;
                 for (int k = 0; ok && k < runs; k++) tmpv[k] = theirs[n_theirs++] = json_number_value(json_array_get(ms, (size_t)k));
                 pm = ok ? median(tmpv, runs) : -1;
+                cpu_theirs += json_number_value(json_object_get(j, "cpu_ms"));
                 json_decref(j);
             }
         }
@@ -242,9 +247,11 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
                mo, best_o, mp, best_p, mo / batch, mp / batch, mp / mo);
         for (int r = 0; r < rounds; r++) printf("%s%.3f", r ? ", " : "", ratio[r]);
         double rmed = median(ratio, rounds); /* sorts ratio[] */
-        printf("], \"ratio_round_median\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"outputs_compared\": %d, "
-               "\"max_abs_diff\": %.3g, \"load_avg_1min_before\": %.2f, \"load_avg_1min_after\": %.2f}",
-               rmed, ratio[0], ratio[rounds - 1], compared, max_diff, load0, load1);
+        printf("], \"ratio_round_median\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"ours_cpu_ms\": %.2f, "
+               "\"peer_cpu_ms\": %.2f, \"outputs_compared\": %d, \"max_abs_diff\": %.3g, \"load_avg_1min_before\": %.2f, "
+               "\"load_avg_1min_after\": %.2f}",
+               rmed, ratio[0], ratio[rounds - 1], cpu_ours / n_ours, cpu_theirs / n_theirs, compared, max_diff, load0,
+               load1);
     }
     free(ours);
     free(theirs);

@@ -11,7 +11,8 @@
 // At start it loads the model, runs once, writes each output as raw float32 to OUTDIR/<i>.bin
 // (ort: the session's output order; tfjs: sorted names, as Panoptes lists them) and prints
 // {"ready": true, "version": "...", "outputs": [[dims]...]}. Then for each stdin line "run N" it runs N times and
-// prints {"ms": [wall ms of each run]}; "quit" (or end of input) exits.
+// prints {"ms": [wall ms of each run], "cpu_ms": CPU ms of the process over them (all threads)};
+// "quit" (or end of input) exits.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -89,12 +90,14 @@ async function main() {
     const m = /^run (\d+)/.exec(line.trim());
     if (!m) break;
     const ms = [];
+    const c0 = process.cpuUsage();
     for (let i = 0; i < parseInt(m[1], 10); i++) {
       const t0 = process.hrtime.bigint();
       await peer.run();
       ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    console.log(JSON.stringify({ ms }));
+    const c = process.cpuUsage(c0);
+    console.log(JSON.stringify({ ms, cpu_ms: (c.user + c.system) / 1e3 }));
   }
   process.exit(0);
 }
