@@ -98,8 +98,8 @@ setup(
     ext_modules=[
         Extension(
             "panoptes._panoptes",
-            sources=[os.path.join("src", f) for f in ("module.c", "pipeline.c", "frame_result.c", "results.c", "stats.c")],
-            depends=[os.path.join("src", f) for f in ("ext.h", "results.h")],
+            sources=[os.path.join("src", f) for f in ("module.c", "pipeline.c", "take.c", "frame_result.c", "results.c", "stats.c")],
+            depends=[os.path.join("src", f) for f in ("ext.h", "pipeline_object.h", "results.h")],
             define_macros=[("Py_LIMITED_API", LIMITED_API)],
             py_limited_api=True,
             extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",

@@ -204,7 +204,7 @@ static py_item *copy_frame(const pan_frame_result *r)
 static pan_status on_frame(void *opaque, const pan_frame_result *r)
 {
     py_results *q = opaque;
-    if (q->capacity <= 0) { /* results off: counted only (the benchmark's C consumer) */
+    if (q->capacity <= 0) { /* results off: counted only (the benchmark's C callback) */
         pthread_mutex_lock(&q->lock);
         q->st.frames++;
         pthread_mutex_unlock(&q->lock);
