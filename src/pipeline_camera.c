@@ -55,6 +55,9 @@ typedef struct cam_ctx {
     pan_source_stats trunc;
     int64_t emitted;       /* frames handed over (for the thread-CPU sampling) */
     double last_pts_out;  /* live: pts of the last frame emitted (NAN: none yet) */
+    /* live: the connection's map from stream time to the pipeline's clock, t = pts + offset
+     * (NAN until its first frame), and when it was last lowered or raised */
+    double clock_offset, clock_at;
     double drop_logged_at; /* when drops were last reported (0 = never) */
     int64_t drops_logged;  /* c->dropped at that time */
     /* the previous connection's stream, to notice a change */
@@ -132,6 +135,44 @@ static int pace_frame(cam_ctx *x, const pan_frame *f)
     return wait > 0 ? sleep_unless_stopped(x->c, wait) : 0;
 }
 
+/* A live camera's frames carry the pipeline's clock (seconds since start; the cross-camera
+ * identities compare cameras' timestamps as one clock), keeping the stream's own spacing: t =
+ * pts + offset, one offset per connection. Stamping each frame with its arrival squashed them:
+ * the packets the probing held back (about 2 s at every connect) and a server's burst at connect
+ * come out within milliseconds. The offset is the source's measure taken after such a burst
+ * (pan_source_stats.clock_offset), or else the first packet's, received when the stream began
+ * to flow (pan_source_info.opened_at); a frame can never be stamped after
+ * it arrived, so the offset is lowered to arrival − pts whenever a frame comes early (a server
+ * that bursts a GOP it had cached); it rises by at most 100 ppm of elapsed time (a camera clock
+ * slower than ours) so that network delays do not push it up. Never goes back. */
+static double live_time(cam_ctx *x, double pts)
+{
+    double arrival = now_s() - x->pl->t0, t = arrival;
+    if (!isnan(pts)) {
+        if (isnan(x->clock_offset)) {
+            pan_source_stats ss;
+            pan_source_get_stats(x->src, &ss);
+            const pan_source_info *info = pan_source_get_info(x->src);
+            x->clock_offset = !isnan(ss.clock_offset)                       ? ss.clock_offset - x->pl->t0
+                              : !isnan(ss.first_pts) && info->opened_at > 0 ? info->opened_at - x->pl->t0 - ss.first_pts
+                                                                            : arrival - pts;
+        } else {
+            x->clock_offset += 1e-4 * (arrival - x->clock_at);
+        }
+        if (arrival - pts < x->clock_offset) x->clock_offset = arrival - pts;
+        x->clock_at = arrival;
+        t = pts + x->clock_offset;
+    } else {
+        /* untimed (the first packets of an RTSP stream may be): a frame after the last one, or,
+         * first of all, when the stream began to flow */
+        const pan_source_info *info = pan_source_get_info(x->src);
+        if (!isnan(x->last_pts_out)) t = fmin(arrival, x->last_pts_out + 1.0 / x->fps);
+        else if (info->opened_at > 0) t = fmin(arrival, info->opened_at - x->pl->t0);
+    }
+    if (!isnan(x->last_pts_out) && t <= x->last_pts_out) t = x->last_pts_out + 1e-6;
+    return t;
+}
+
 /* Takes the caller's reference to f. PAN_LIMIT once max_frames is reached. */
 static pan_status emit(cam_ctx *x, pan_frame *f)
 {
@@ -142,15 +183,8 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
     }
     f->index = x->next_index++;
     if (x->is_live) {
-        /* A live camera's frames are stamped with the run's clock when they arrive (decoded):
-         * seconds since the run started, as DeepStream's attach-sys-ts does. A stream's own
-         * timestamps start near 0 at each connection and some servers send a burst of frames at
-         * connect, so they tell neither when a frame was seen nor how two cameras line up; the
-         * cross-camera identities compare cameras' timestamps as one clock. Never goes back. */
-        double t = now_s() - x->pl->t0;
-        if (!isnan(x->last_pts_out) && t <= x->last_pts_out) t = x->last_pts_out + 1e-6;
-        f->pts = t;
-        x->last_pts_out = t;
+        f->pts = live_time(x, f->pts);
+        x->last_pts_out = f->pts;
     }
     if (!x->got_frame) {
         x->got_frame = 1;
@@ -260,6 +294,7 @@ static pan_status connect_camera(cam_ctx *x)
 
     const pan_source_info *info = pan_source_get_info(x->src);
     x->is_live = info->is_live;
+    x->clock_offset = NAN; /* a new connection: its stream time starts anew */
     x->await_key = info->is_live;
     x->waited = 0;
     x->drop = info->is_live || p->realtime;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "io/av_log.h"
 #include "io/source_impl.h"
@@ -37,6 +38,11 @@ struct pan_source {
     int read_errors;       /* read errors in a row (damaged file) */
     int warned_truncated;  /* a looped file: the truncation is reported once */
     pan_source_stats stats;
+    /* live: packets read ahead at connect (read_ahead), handed out first */
+    int settled;
+    AVPacket **ahead;
+    int n_ahead, ahead_pos;
+    pan_status ahead_status;
 };
 
 static int stop_asked(pan_source *s)
@@ -156,6 +162,13 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         err = open_input(s, transport);
     }
     if (!s->fmt) goto fail_nofmt;
+    {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        s->info.opened_at = (double)now.tv_sec + now.tv_nsec * 1e-9;
+    }
+    s->stats.first_pts = NAN;
+    s->stats.clock_offset = NAN;
     if (err < 0) {
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);
@@ -218,8 +231,10 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         st = PAN_NOSEEK;
         goto fail;
     }
+    double opened_at = s->info.opened_at;
     pan__source_describe(s->fmt, vs, &s->info);
     s->info.rtsp_transport = transport;
+    s->info.opened_at = opened_at;
     /* Live: a stream that is not a file. HTTP serves both: a known duration makes it a file (an
      * MP4, an HLS playlist that ends), none a live feed (MPEG-TS or MJPEG over HTTP, live HLS). */
     if (s->network) s->info.is_live = strncmp(s->uri, "http", 4) != 0 || s->info.duration <= 0;
@@ -241,6 +256,8 @@ void pan_source_destroy(pan_source **ps)
     if (!ps || !*ps) return;
     s = *ps;
     *ps = NULL;
+    for (int i = s->ahead_pos; i < s->n_ahead; i++) av_packet_free(&s->ahead[i]);
+    free(s->ahead);
     avformat_close_input(&s->fmt);
     av_packet_free(&s->pkt);
     free(s->uri);
@@ -325,11 +342,11 @@ static pan_status check_pass_end(pan_source *s, int read_error)
     return PAN_TRUNCATED;
 }
 
-pan_status pan_source_read(pan_source *s, pan_packet *p)
+/* The next packet of the video stream into s->pkt: PAN_OK, or how the stream ended or failed. */
+static pan_status read_next(pan_source *s)
 {
     int err, rewinds = 0;
     int timeout_ms = s->params.timeout_ms > 0 ? s->params.timeout_ms : 5000;
-    memset(p, 0, sizeof *p);
     for (;;) {
         av_packet_unref(s->pkt);
         s->deadline_us = s->network ? av_gettime_relative() + (int64_t)timeout_ms * 1000 : 0;
@@ -373,7 +390,87 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
         }
         s->read_errors = 0;
         if (s->pkt->stream_index != s->stream) continue;
-        break;
+        return PAN_OK;
+    }
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A live stream's first packets often come in a burst: the ones the probing held back (about 2 s
+ * at every connect), or a GOP a server cached. Their arrival says nothing of when they were sent,
+ * so they are read ahead here until packets arrive at the pace of their timestamps (the last
+ * AHEAD_PACE packets took at least half their stream time to come), and the stream's clock is
+ * measured then: arrival − pts of the least delayed packet (pan_source_stats.clock_offset). The
+ * packets are then handed out one by one. Bounded: AHEAD_CAP packets, AHEAD_MAX_S of waiting. */
+#define AHEAD_CAP 1024
+#define AHEAD_PACE 5
+#define AHEAD_MAX_S 3.0
+static void read_ahead(pan_source *s)
+{
+    const AVStream *vs = s->fmt->streams[s->stream];
+    double t0 = mono_s(), min_d = INFINITY, maxpts = -INFINITY;
+    double arr[AHEAD_PACE + 1], top[AHEAD_PACE + 1];
+    int timed = 0, untimed = 0;
+    s->settled = 1;
+    s->ahead = calloc(AHEAD_CAP, sizeof *s->ahead);
+    if (!s->ahead) return;
+    while (s->n_ahead < AHEAD_CAP) {
+        pan_status st = read_next(s);
+        if (st) {
+            s->ahead_status = st; /* told after the packets before it */
+            break;
+        }
+        double now = mono_s();
+        AVPacket *c = av_packet_clone(s->pkt);
+        if (!c) {
+            s->ahead_status = PAN_NOMEM;
+            break;
+        }
+        s->ahead[s->n_ahead++] = c;
+        int64_t ts = c->pts != AV_NOPTS_VALUE ? c->pts : c->dts;
+        if (ts == AV_NOPTS_VALUE) { /* untimed (before the first RTCP report, say): not a clock reading */
+            if (++untimed > AHEAD_PACE * 4) break; /* a stream without timestamps */
+            continue;
+        }
+        int n = timed++;
+        double pts = (double)ts * av_q2d(vs->time_base);
+        if (pts > maxpts) maxpts = pts;
+        if (now - pts < min_d) min_d = now - pts;
+        int i = n % (AHEAD_PACE + 1);
+        arr[i] = now;
+        top[i] = maxpts;
+        if (n >= AHEAD_PACE) {
+            int j = (n - AHEAD_PACE) % (AHEAD_PACE + 1); /* AHEAD_PACE packets back */
+            double span = top[i] - top[j];
+            if (span > 0 && now - arr[j] >= 0.5 * span) break; /* at the stream's pace: the burst is over */
+        }
+        if (now - t0 > AHEAD_MAX_S) break;
+    }
+    if (isfinite(min_d)) s->stats.clock_offset = min_d;
+    pan_log_debug("source", s->params.camera, "%s: %d packet(s) read ahead at connect, clock offset %.3f s", s->uri,
+                  s->n_ahead, s->stats.clock_offset);
+}
+
+pan_status pan_source_read(pan_source *s, pan_packet *p)
+{
+    pan_status st;
+    memset(p, 0, sizeof *p);
+    if (s->info.is_live && !s->settled) read_ahead(s);
+    if (s->ahead_pos < s->n_ahead) {
+        av_packet_unref(s->pkt);
+        av_packet_move_ref(s->pkt, s->ahead[s->ahead_pos]);
+        av_packet_free(&s->ahead[s->ahead_pos++]);
+    } else if (s->ahead_status) {
+        st = s->ahead_status;
+        s->ahead_status = PAN_OK;
+        return st;
+    } else if ((st = read_next(s)) != PAN_OK) {
+        return st;
     }
     AVStream *vs = s->fmt->streams[s->stream];
     int64_t pts = s->pkt->pts != AV_NOPTS_VALUE ? s->pkt->pts : s->pkt->dts;
@@ -398,7 +495,7 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
     p->rotation = s->info.rotation;
     p->discard = (s->pkt->flags & AV_PKT_FLAG_DISCARD) != 0;
     s->pass_packets++;
-    s->stats.packets++;
+    if (s->stats.packets++ == 0) s->stats.first_pts = p->pts_seconds;
     if (p->discard) s->stats.discarded++;
     if (s->pkt->flags & AV_PKT_FLAG_CORRUPT) s->stats.corrupt++;
     return PAN_OK;

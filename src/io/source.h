@@ -55,6 +55,10 @@ typedef struct pan_source_info {
     int64_t index_frames;
     double stream_duration;
     const char *rtsp_transport; /* RTSP: "tcp" or "udp" (what the server took); NULL otherwise */
+    /* CLOCK_MONOTONIC seconds at which the stream began to flow (the open returned: for RTSP,
+     * PLAY was answered). The packets read first were received from then on, even when the
+     * probing held them back and they come out of pan_source_read all at once. */
+    double opened_at;
 } pan_source_info;
 
 /* What a source has read so far (counters over every pass of a looped file). */
@@ -67,6 +71,11 @@ typedef struct pan_source_stats {
      * container has no index), and seconds of stream the container promised beyond the end. */
     int64_t missing_packets;
     double missing_s;
+    double first_pts;      /* pts_seconds of the first packet read; NAN before it or when it had none */
+    /* Live streams: CLOCK_MONOTONIC seconds − pts_seconds of the least delayed of the packets
+     * read at connect, once a burst (the probing's held-back packets, a server's cached GOP) has
+     * passed: a frame with timestamp p was received at about p + clock_offset. NAN otherwise. */
+    double clock_offset;
 } pan_source_stats;
 
 /* One compressed packet of the video stream. Valid until the next pan_source_read. */
