@@ -91,7 +91,7 @@ def _flag(name, value):
 
 def _path(name, value):
     try:
-        return os.fspath(value)
+        return os.fsdecode(os.fspath(value))
     except TypeError:
         raise _invalid(f"{name} takes a path (str or os.PathLike), not {value!r}") from None
 
