@@ -236,6 +236,12 @@ PAN_TEST(detectors_cuda_vs_cpu)
             int pass = f1 >= 0.9 && f2 >= 0.9;
             fprintf(stderr, "  %-18s frame %d: cpu %d (%d >= 0.35, %.0f%% matched), cuda %d (%d, %.0f%%)%s\n", m[k].name, i,
                     out[0][i].count, n1, 100 * f1, out[1][i].count, n2, 100 * f2, pass ? "" : "  FAIL");
+            for (int q = 0; !pass && q < 3 && q < out[0][i].count && q < out[1][i].count; q++) {
+                const pan_detection *a = &out[0][i].items[q], *g = &out[1][i].items[q];
+                fprintf(stderr, "    #%d cpu %d %.4f [%.1f %.1f %.1f %.1f]  cuda %d %.4f [%.1f %.1f %.1f %.1f]\n", q, a->class_id,
+                        a->score, a->box[0], a->box[1], a->box[2], a->box[3], g->class_id, g->score, g->box[0], g->box[1],
+                        g->box[2], g->box[3]);
+            }
             failures += !pass;
             pan_detection_list_free(&out[0][i]);
             pan_detection_list_free(&out[1][i]);

@@ -199,9 +199,9 @@ pan_status pan__cu_lower_matmul(pan_cu_exec *ex, int node_idx, const pan_node *n
     pan__cux_strides(ex, n->outputs[0], ys);
     const int r = Y->rank, ta = gemm && n->attrs.gemm.trans_a, tb = gemm && n->attrs.gemm.trans_b;
     TRY(pan__cux_iter(&m->batch, r - 2, Y->dims));
-    pan__cux_operand(ex, &m->batch, 0, n->outputs[0]);
-    /* batch strides of A and B: their leading dims aligned to Y's (numpy broadcasting) */
+    /* batch strides: Y's leading dims, and A's and B's aligned to them (numpy broadcasting) */
     for (int d = 0; d < r - 2; d++) {
+        m->batch.st[0][d] = (int)ys[d];
         int da = d - (r - A->rank), db = d - (r - B->rank);
         m->batch.st[1][d] = da < 0 || A->dims[da] == 1 ? 0 : (int)as[da];
         m->batch.st[2][d] = db < 0 || B->dims[db] == 1 ? 0 : (int)bs[db];

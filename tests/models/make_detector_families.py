@@ -238,6 +238,9 @@ def yolov5_like(size, nc=80):
 def yolox_like(size, nc=80, decoded=False):
     g = G('yolox_decoded' if decoded else 'yolox_like', 1234)
     x = g.input('images', [1, 3, size, size])
+    # YOLOX takes 0..255 pixels; trained weights keep that in range, random ones need the scale
+    # (the detector tests feed it 0..255, the ORT comparison 0..1)
+    x = g.op('Mul', [x, g.f32(1 / 255)])
     # Focus: space-to-depth with four strided slices
     sl = [g.op('Slice', [x, g.i64(dy, dx), g.i64(size, size), g.i64(2, 3), g.i64(2, 2)]) for dy, dx in
           ((0, 0), (1, 0), (0, 1), (1, 1))]
@@ -544,8 +547,8 @@ def main():
                 dd = [b] + dims[1:]
                 f = f'{name}.b{b}.{iname}.bin'
                 arr = rng.standard_normal(dd).astype(np.float32)
-                if iname == 'images':  # the detector input range (0..1 after /255)
-                    arr = rng.random(dd).astype(np.float32)
+                if iname == 'images':  # the detector input range: 0..1 after /255, 0..255 for YOLOX
+                    arr = (rng.random(dd) * (255 if name.startswith('yolox') else 1)).astype(np.float32)
                 arr.tofile(os.path.join(a.outdir, f))
                 entry['inputs'].append({'name': iname, 'file': f, 'dims': dd})
                 lines.append(f'in {iname} {f} {len(dd)} ' + ' '.join(map(str, dd)))
