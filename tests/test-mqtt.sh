@@ -99,17 +99,16 @@ check "unreachable at start: retried, every event arrives (missing: $m)" '[ $rc 
 kill "$SUB" 2>/dev/null; wait "$SUB" 2>/dev/null; SUB=
 
 # --- 3. the broker dies for good; a queue of 10 events
-start=$(date +%s)
-"$CLI" track --synth 3 --out "$T/tracks.txt" --events "$T/ev3.jsonl" --mqtt "$URL" --mqtt-queue 10 --rate 300 \
-    2>"$T/err3" &
+# (timeout only guards against a hang: without a broker the run must still end by itself)
+timeout 300 "$CLI" track --synth 3 --out "$T/tracks.txt" --events "$T/ev3.jsonl" --mqtt "$URL" --mqtt-queue 10 \
+    --rate 300 2>"$T/err3" &
 RUN=$!
 sleep 0.7
 kill -9 "$BROKER"; wait "$BROKER" 2>/dev/null; BROKER=
 wait $RUN; rc=$?
-secs=$(( $(date +%s) - start ))
 stats=$(grep -o "mqtt $URL: .*" "$T/err3")
 read -r q d dr u <<<"$(echo "$stats" | sed -E 's/.*: ([0-9]+) events, ([0-9]+) delivered, ([0-9]+) dropped, ([0-9]+) undelivered.*/\1 \2 \3 \4/')"
-check "broker gone for good: the run ends (exit $rc, ${secs} s)" '[ $rc -eq 0 ] && [ $secs -lt 15 ]'
+check "broker gone for good: the run ends by itself (exit $rc)" '[ $rc -eq 0 ]'
 check "broker gone for good: $q events = $d delivered + $dr dropped + $u undelivered, all counted" \
     '[ "$q" = "$(wc -l <"$T/ev3.jsonl")" ] && [ $((d + dr + u)) -eq "$q" ] && [ "$dr" -gt 0 ]'
 check "broker gone for good: drops reported" 'grep -q "dropped (the queue of 10 was full" "$T/err3"'
