@@ -7,20 +7,25 @@
  *   with the batch are finalized
  *
  * A camera's end is handed out once every frame of it has been (pipeline_batcher.h), so once the
- * batch is delivered the camera's end can be told: its final event comes after its last frame. */
+ * batch is delivered the camera's end can be told: its final event comes after its last frame.
+ *
+ * Two threads share the work: pan-infer takes the batches and runs detection and ReID (the GPU's
+ * work on cuda), pan-deliver tracks, links identities and calls the consumers. Two batches
+ * circulate between them, so the host work of batch k overlaps the inference of batch k+1. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/gpu.h"
+#include "core/queue.h"
 #include "panoptes/log.h"
 #include "pipeline_internal.h"
 
 typedef struct deliver_ctx {
     pan_pipeline *pl;
-    camera **bc;       /* the camera of each frame of the batch */
-    double *t_arrival; /* when each frame was queued by its camera */
+    camera **bc;             /* the camera of each frame of the batch */
+    const double *t_arrival; /* when each frame was queued by its camera */
 } deliver_ctx;
 
 /* Latency bucket of d seconds: [0.05 ms · 2^(k/4), 0.05 ms · 2^((k+1)/4)), the first and last
@@ -159,6 +164,63 @@ static void count_batch(pan_pipeline *pl, int n, double cpu0)
     pthread_mutex_unlock(&pl->lock);
 }
 
+/* A batch on its way from the inference thread to the delivery thread. Two of them circulate, so
+ * that batch k+1 is detected (and embedded) while batch k is tracked and delivered. */
+typedef struct inflight {
+    pan_frame **frames;
+    double *t_arrival;
+    int n;
+    int *ends; /* cameras whose end came with the batch: at most one entry per camera */
+    int n_ends;
+    pan_stages_batch *res;
+    pan_status st; /* the first half failed */
+} inflight;
+
+#define N_INFLIGHT 2
+
+typedef struct halves {
+    pan_pipeline *pl;
+    inflight slots[N_INFLIGHT];
+    pan_queue *empty, *full; /* inflight slots waiting to be filled / to be delivered */
+    double infer_cpu_s;
+} halves;
+
+/* The first half: fair batches from the cameras, then detection and ReID (pan-infer). */
+static void *infer_main(void *arg)
+{
+    halves *h = arg;
+    pan_pipeline *pl = h->pl;
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "pan-infer");
+#endif
+    pan_gpu_pixel_copy_scope(&pl->pixel_copies);
+    const int bmax = pl->stages.batch;
+    const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
+    double cpu0 = pan__thread_cpu_s();
+    for (;;) {
+        void *item;
+        if (pan_queue_pop(h->empty, &item, -1)) break;
+        inflight *b = item;
+        pan_status q;
+        do q = pan_batcher_next(pl->batcher, bmax, 100, timeout_s, b->frames, b->t_arrival, &b->n, b->ends,
+                                PAN_MAX_CAMERAS, &b->n_ends);
+        while (q == PAN_TIMEOUT);
+        if (q == PAN_EOF) break;
+        pthread_mutex_lock(&pl->lock);
+        pan_status failed = pl->status;
+        pthread_mutex_unlock(&pl->lock);
+        b->st = b->n && !failed ? pan_stages_infer(&pl->stages, b->frames, b->n, b->res) : PAN_OK;
+        pthread_mutex_lock(&pl->lock);
+        pl->infer_cpu_s = pan__thread_cpu_s() - cpu0;
+        pthread_mutex_unlock(&pl->lock);
+        if (pan_queue_push(h->full, b, -1)) break;
+    }
+    pan_queue_close(h->full); /* the delivery thread drains what is there, then ends */
+    pan_gpu_pixel_copy_scope(NULL);
+    return NULL;
+}
+
+/* The second half (pan-deliver): tracking, identities, consumers, events and ends. */
 void *pan__deliver_main(void *arg)
 {
     pan_pipeline *pl = arg;
@@ -167,54 +229,72 @@ void *pan__deliver_main(void *arg)
 #endif
     pan_gpu_pixel_copy_scope(&pl->pixel_copies); /* copies made here (consumers') count for this pipeline */
     const int bmax = pl->stages.batch;
-    const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
-    pan_frame **batch = calloc((size_t)bmax, sizeof *batch);
-    double *t_arrival = calloc((size_t)bmax, sizeof *t_arrival);
+    halves h = {.pl = pl};
     pan_stages_cam ***cams = calloc((size_t)bmax, sizeof *cams);
     camera **bc = calloc((size_t)bmax, sizeof *bc);
-    int *ended = calloc(PAN_MAX_CAMERAS, sizeof *ended); /* ends of one batch: at most one per camera */
     double cpu0 = pan__thread_cpu_s(), last_tick = pan__now_s();
-    deliver_ctx x = {.pl = pl, .bc = bc, .t_arrival = t_arrival};
-    int ok = batch && t_arrival && cams && bc && ended;
-    if (!ok) fail(pl, PAN_NOMEM); /* frames are then dropped as they come; ends are still told */
-
-    for (;;) {
+    deliver_ctx x = {.pl = pl, .bc = bc};
+    int ok = cams && bc && !pan_queue_create(&h.empty, N_INFLIGHT) && !pan_queue_create(&h.full, N_INFLIGHT);
+    for (int i = 0; ok && i < N_INFLIGHT; i++) {
+        inflight *b = &h.slots[i];
+        b->frames = calloc((size_t)bmax, sizeof *b->frames);
+        b->t_arrival = calloc((size_t)bmax, sizeof *b->t_arrival);
+        b->ends = calloc(PAN_MAX_CAMERAS, sizeof *b->ends);
+        ok = b->frames && b->t_arrival && b->ends && !pan_stages_batch_create(&pl->stages, &b->res) &&
+             !pan_queue_push(h.empty, b, 0);
+    }
+    pthread_t infer;
+    int infer_started = ok && pthread_create(&infer, NULL, infer_main, &h) == 0;
+    if (!infer_started) {
+        /* nothing can be delivered: fail, and still drain the cameras so that their ends are told */
+        fail(pl, PAN_NOMEM);
+        pan_frame *f[1];
+        double t[1];
+        int end[1], n, n_end;
+        for (;;) {
+            deliver_events(pl);
+            pan_status q = pan_batcher_next(pl->batcher, 1, 100, 0, f, t, &n, end, 1, &n_end);
+            if (q == PAN_EOF) break;
+            if (n) pan_frame_unref(&f[0]);
+            if (n_end) finalize(pl, end[0]);
+        }
+    }
+    while (infer_started) {
         deliver_events(pl);
         double now = pan__now_s();
         if (now - last_tick >= 1.0) {
             tick(pl, now);
             last_tick = now;
         }
-        int n = 0, n_ended = 0;
-        pan_frame *one[1];
-        double one_t[1];
-        int one_end[1];
-        pan_status q = ok ? pan_batcher_next(pl->batcher, bmax, 100, timeout_s, batch, t_arrival, &n, ended,
-                                             PAN_MAX_CAMERAS, &n_ended)
-                          : pan_batcher_next(pl->batcher, 1, 100, 0, one, one_t, &n, one_end, 1, &n_ended);
+        void *item;
+        pan_status q = pan_queue_pop(h.full, &item, 100);
         if (q == PAN_TIMEOUT) continue;
         if (q == PAN_EOF) break;
-        if (!ok) {
-            if (n) pan_frame_unref(&one[0]);
-            if (n_ended) finalize(pl, one_end[0]);
-            continue;
-        }
-        if (n) {
+        inflight *b = item;
+        if (b->n) {
             pthread_mutex_lock(&pl->lock);
-            for (int i = 0; i < n; i++) {
-                bc[i] = pan__camera_find(pl, batch[i]->camera); /* alive: its end is told after its frames */
+            for (int i = 0; i < b->n; i++) {
+                bc[i] = pan__camera_find(pl, b->frames[i]->camera); /* alive: its end is told after its frames */
                 cams[i] = &bc[i]->stages;
             }
             pan_status failed = pl->status;
             pthread_mutex_unlock(&pl->lock);
-            if (!failed) {
-                pan_status st = pan_stages_process_batch(&pl->stages, batch, cams, n, deliver_frame, &x);
+            if (b->st) fail(pl, b->st);
+            else if (!failed) {
+                x.t_arrival = b->t_arrival;
+                pan_status st = pan_stages_finish(&pl->stages, b->frames, cams, b->n, b->res, deliver_frame, &x);
                 if (st) fail(pl, st);
             }
-            for (int i = 0; i < n; i++) pan_frame_unref(&batch[i]);
-            count_batch(pl, n, cpu0);
+            for (int i = 0; i < b->n; i++) pan_frame_unref(&b->frames[i]);
+            count_batch(pl, b->n, cpu0);
         }
-        for (int i = 0; i < n_ended; i++) finalize(pl, ended[i]);
+        for (int i = 0; i < b->n_ends; i++) finalize(pl, b->ends[i]);
+        b->n = b->n_ends = 0;
+        pan_queue_push(h.empty, b, -1); /* capacity N_INFLIGHT: never waits */
+    }
+    if (infer_started) {
+        pan_queue_close(h.empty);
+        pthread_join(infer, NULL);
     }
     deliver_events(pl);
     for (int k = 0; k < pl->n_consumers; k++)
@@ -223,11 +303,16 @@ void *pan__deliver_main(void *arg)
     pl->deliver_cpu_s = pan__thread_cpu_s() - cpu0;
     pthread_mutex_unlock(&pl->lock);
     tick(pl, pan__now_s());
-    free(batch);
-    free(t_arrival);
+    for (int i = 0; i < N_INFLIGHT; i++) {
+        free(h.slots[i].frames);
+        free(h.slots[i].t_arrival);
+        free(h.slots[i].ends);
+        pan_stages_batch_destroy(&h.slots[i].res);
+    }
+    pan_queue_destroy(&h.empty, NULL);
+    pan_queue_destroy(&h.full, NULL);
     free(cams);
     free(bc);
-    free(ended);
     pan_gpu_pixel_copy_scope(NULL);
     return NULL;
 }

@@ -15,9 +15,19 @@
 
 #define MAX_REPORTS 1024 /* tracks reported per frame */
 
+/* One batch's results between the two halves: the detection lists (one per frame) and copies of
+ * the embeddings (the ReID object's own buffer is reused by its next call, which may come while
+ * this batch is still being tracked). */
+struct pan_stages_batch {
+    int cap;
+    pan_detection_list *lists;
+    float *emb;
+    size_t emb_cap; /* floats */
+};
+
 struct pan_stages_impl {
     pan_detector *detector;
-    pan_detection_list *lists; /* one per batch slot, reused */
+    pan_stages_batch *own; /* for pan_stages_process_batch */
     pan_reid *reid;          /* appearance embeddings for the trackers; NULL with --reid off */
     pan_identity *identity;  /* shared by all cameras; NULL without tracking */
     pan_track_report reports[MAX_REPORTS];
@@ -77,10 +87,9 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         };
         st = pan_detector_create(&s->impl->detector, &dp);
         if (st) return st;
-        s->impl->lists = calloc((size_t)s->batch, sizeof *s->impl->lists);
         s->impl->reid_frames = calloc((size_t)s->batch, sizeof *s->impl->reid_frames);
         s->impl->reid_lists = calloc((size_t)s->batch, sizeof *s->impl->reid_lists);
-        if (!s->impl->lists || !s->impl->reid_frames || !s->impl->reid_lists) return PAN_NOMEM;
+        if (!s->impl->reid_frames || !s->impl->reid_lists) return PAN_NOMEM;
     }
     if (p->track && p->detect) {
         pan_identity_params ip = pan_identity_params_default();
@@ -152,39 +161,93 @@ static pan_status track_frame(pan_stages *s, pan_stages_cam **cam, const pan_fra
     return PAN_OK;
 }
 
-pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stages_cam ***cams, int n,
-                                    pan_status (*deliver)(void *opaque, int i, pan_frame_result *r), void *opaque)
+pan_status pan_stages_batch_create(const pan_stages *s, pan_stages_batch **out)
+{
+    pan_stages_batch *b = calloc(1, sizeof *b);
+    if (!b) return PAN_NOMEM;
+    b->cap = s->batch;
+    b->lists = calloc((size_t)b->cap, sizeof *b->lists);
+    if (!b->lists) {
+        free(b);
+        return PAN_NOMEM;
+    }
+    *out = b;
+    return PAN_OK;
+}
+
+void pan_stages_batch_destroy(pan_stages_batch **pb)
+{
+    pan_stages_batch *b = pb ? *pb : NULL;
+    if (!b) return;
+    for (int i = 0; i < b->cap; i++) pan_detection_list_free(&b->lists[i]);
+    free(b->lists);
+    free(b->emb);
+    free(b);
+    *pb = NULL;
+}
+
+/* The batch keeps its own copy of the embeddings (D floats per embedded detection). */
+static pan_status keep_embeddings(pan_stages_batch *b, int n)
+{
+    size_t need = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < b->lists[i].count; k++)
+            if (b->lists[i].items[k].embedding) need += (size_t)b->lists[i].items[k].embedding_dim;
+    if (need > b->emb_cap) {
+        float *e = realloc(b->emb, need * sizeof *e);
+        if (!e) return PAN_NOMEM;
+        b->emb = e;
+        b->emb_cap = need;
+    }
+    size_t at = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < b->lists[i].count; k++) {
+            pan_detection *d = &b->lists[i].items[k];
+            if (!d->embedding) continue;
+            memcpy(b->emb + at, d->embedding, (size_t)d->embedding_dim * sizeof *b->emb);
+            d->embedding = b->emb + at;
+            at += (size_t)d->embedding_dim;
+        }
+    return PAN_OK;
+}
+
+pan_status pan_stages_infer(pan_stages *s, pan_frame **frames, int n, pan_stages_batch *b)
 {
     struct pan_stages_impl *im = s->impl;
-    if (im->detector) {
-        pan_status st = pan_detector_detect(im->detector, frames, n, im->lists);
-        if (st) {
-            pan_log_error("detect", -1, "detection failed on a batch of %d frames: %s", n, pan_status_str(st));
-            return st;
-        }
+    if (!im->detector) return PAN_OK;
+    pan_status st = pan_detector_detect(im->detector, frames, n, b->lists);
+    if (st) {
+        pan_log_error("detect", -1, "detection failed on a batch of %d frames: %s", n, pan_status_str(st));
+        return st;
     }
-    if (im->reid) {
-        /* --reid-interval N: only each camera's every Nth frame is embedded; the others' detections
-         * carry no embedding (the trackers keep their tracks' smoothed ones) */
-        const int every = s->p->reid_interval > 1 ? s->p->reid_interval : 1;
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            if (frames[i]->index % every == 0) {
-                im->reid_frames[m] = frames[i];
-                im->reid_lists[m++] = im->lists[i];
-            } else {
-                for (int k = 0; k < im->lists[i].count; k++) {
-                    im->lists[i].items[k].embedding = NULL;
-                    im->lists[i].items[k].embedding_dim = 0;
-                }
+    if (!im->reid) return PAN_OK;
+    /* --reid-interval N: only each camera's every Nth frame is embedded; the others' detections
+     * carry no embedding (the trackers keep their tracks' smoothed ones) */
+    const int every = s->p->reid_interval > 1 ? s->p->reid_interval : 1;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (frames[i]->index % every == 0) {
+            im->reid_frames[m] = frames[i];
+            im->reid_lists[m++] = b->lists[i];
+        } else {
+            for (int k = 0; k < b->lists[i].count; k++) {
+                b->lists[i].items[k].embedding = NULL;
+                b->lists[i].items[k].embedding_dim = 0;
             }
         }
-        pan_status st = m ? pan_reid_embed(im->reid, im->reid_frames, m, im->reid_lists) : PAN_OK;
-        if (st) {
-            pan_log_error("reid", -1, "appearance embedding failed on a batch of %d frames: %s", m, pan_status_str(st));
-            return st;
-        }
     }
+    st = m ? pan_reid_embed(im->reid, im->reid_frames, m, im->reid_lists) : PAN_OK;
+    if (st) {
+        pan_log_error("reid", -1, "appearance embedding failed on a batch of %d frames: %s", m, pan_status_str(st));
+        return st;
+    }
+    return keep_embeddings(b, n);
+}
+
+pan_status pan_stages_finish(pan_stages *s, pan_frame **frames, pan_stages_cam ***cams, int n, pan_stages_batch *b,
+                             pan_status (*deliver)(void *opaque, int i, pan_frame_result *r), void *opaque)
+{
+    struct pan_stages_impl *im = s->impl;
     for (int i = 0; i < n; i++) {
         const pan_frame *f = frames[i];
         pan_frame_result r = {
@@ -197,20 +260,30 @@ pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stage
         if (im->detector) {
             /* lists are in descending score order (NMS output): the reported ones are a prefix */
             int k = 0;
-            while (k < im->lists[i].count && im->lists[i].items[k].score >= s->p->score_threshold) k++;
-            r.detections = im->lists[i].items;
+            while (k < b->lists[i].count && b->lists[i].items[k].score >= s->p->score_threshold) k++;
+            r.detections = b->lists[i].items;
             r.n_detections = k;
         }
         pan_log_debug("pipeline", f->camera, "frame %lld pts %.3f", (long long)f->index, f->pts);
         if (im->identity) {
-            pan_status st = track_frame(s, cams[i], f, im->detector ? im->lists[i].items : NULL,
-                                        im->detector ? im->lists[i].count : 0, &r);
+            pan_status st = track_frame(s, cams[i], f, im->detector ? b->lists[i].items : NULL,
+                                        im->detector ? b->lists[i].count : 0, &r);
             if (st) return st;
         }
         pan_status st = deliver(opaque, i, &r);
         if (st) return st;
     }
     return PAN_OK;
+}
+
+pan_status pan_stages_process_batch(pan_stages *s, pan_frame **frames, pan_stages_cam ***cams, int n,
+                                    pan_status (*deliver)(void *opaque, int i, pan_frame_result *r), void *opaque)
+{
+    struct pan_stages_impl *im = s->impl;
+    pan_status st = im->own ? PAN_OK : pan_stages_batch_create(s, &im->own);
+    if (!st) st = pan_stages_infer(s, frames, n, im->own);
+    if (!st) st = pan_stages_finish(s, frames, cams, n, im->own, deliver, opaque);
+    return st;
 }
 
 void pan_stages_cam_destroy(pan_stages_cam **c)
@@ -225,9 +298,7 @@ void pan_stages_destroy(pan_stages *s)
 {
     struct pan_stages_impl *im = s->impl;
     if (im) {
-        if (im->lists)
-            for (int i = 0; i < s->batch; i++) pan_detection_list_free(&im->lists[i]);
-        free(im->lists);
+        pan_stages_batch_destroy(&im->own);
         free(im->reid_frames);
         free(im->reid_lists);
         pan_detector_destroy(&im->detector);

@@ -87,7 +87,7 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
         double k = 1000.0 / (double)s->frames;
         s->cpu_ms_per_frame = (cpu - pl->cpu0) * k;
         s->cpu_ms_per_frame_cameras = cams_cpu * k;
-        s->cpu_ms_per_frame_delivery = pl->deliver_cpu_s * k;
+        s->cpu_ms_per_frame_delivery = (pl->deliver_cpu_s + pl->infer_cpu_s) * k;
         s->cpu_ms_per_frame_other = s->cpu_ms_per_frame - s->cpu_ms_per_frame_cameras - s->cpu_ms_per_frame_delivery;
     }
     s->batches = pl->batches;

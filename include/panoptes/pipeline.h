@@ -18,10 +18,12 @@
  * destroy (call it once, after every other call has returned). None of them may be called from a
  * consumer's callback except get_stats, add_camera and remove_camera.
  *
- * Threads. Each camera is read and decoded on a thread of its own (named pan-camN). One delivery
- * thread (pan-deliver) batches frames from all cameras, runs detection, ReID, the per-camera
- * trackers and the cross-camera identities, and calls the consumers, in registration order,
- * for one frame after another. A camera's frames are delivered in its decode order.
+ * Threads. Each camera is read and decoded on a thread of its own (named pan-camN). An inference
+ * thread (pan-infer) takes fair batches of frames from all cameras (at most one frame per camera
+ * per batch, cameras served round robin) and runs detection and ReID; the delivery thread
+ * (pan-deliver) runs the per-camera trackers and the cross-camera identities and calls the
+ * consumers, in registration order, for one frame after another, while the next batch is being
+ * detected. A camera's frames are delivered in its decode order.
  *
  * Back-pressure. A consumer's callback runs on the delivery thread, so a slow callback slows the
  * whole pipeline: recorded cameras (files) wait for it (every frame is delivered), live cameras
@@ -249,7 +251,8 @@ typedef struct pan_pipeline_stats {
     double steady_fps;
     double steady_cpu_ms_per_frame;
     /* Where the host CPU went, ms per frame since start (they sum to cpu_ms_per_frame): the
-     * camera threads, the delivery thread (detection, ReID, tracking, identities, consumers), and
+     * camera threads, the inference and delivery threads (detection, ReID, tracking, identities,
+     * consumers), and
      * every other thread (CUDA driver and NVDEC threads, libavcodec and OpenBLAS workers, the
      * caller's threads). */
     double cpu_ms_per_frame_cameras;
