@@ -1,4 +1,4 @@
-/* Annotated-video sink (src/io/annotate.h). Draws straight into a YUV420P copy of the
+/* Annotated-video sink (src/io/annotate.h). Draws (io/draw.h) straight into a YUV420P copy of the
  * frame: box edges in the track's colour (chroma + luma), labels as white 5x7 glyphs on a dark
  * strip, so no RGB round trip is needed. */
 #include "io/annotate.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "io/av_log.h"
-#include "io/font5x7.h"
+#include "io/draw.h"
 #include "panoptes/log.h"
 
 struct pan_annotate {
@@ -29,51 +29,11 @@ struct pan_annotate {
     void *overlay_opaque;
 };
 
-/* Colours (Y, Cb, Cr) cycled by track id; classes without a track use the first. */
-static const uint8_t palette[8][3] = {
-    {81, 90, 240}, {145, 54, 34}, {41, 240, 110}, {210, 16, 146},
-    {170, 166, 16}, {107, 202, 222}, {82, 90, 240}, {235, 128, 128},
-};
-
-static void put_y(AVFrame *p, int x, int y, uint8_t v)
+/* The encoder's picture as a canvas for io/draw.h (YUV 4:2:0: U and V rows are equally long). */
+static pan__yuv_canvas canvas_of(AVFrame *p)
 {
-    if (x >= 0 && y >= 0 && x < p->width && y < p->height) p->data[0][(size_t)y * p->linesize[0] + x] = v;
-}
-
-static void put_c(AVFrame *p, int x, int y, uint8_t cb, uint8_t cr)
-{
-    int cx = x / 2, cy = y / 2;
-    if (x < 0 || y < 0 || x >= p->width || y >= p->height) return;
-    p->data[1][(size_t)cy * p->linesize[1] + cx] = cb;
-    p->data[2][(size_t)cy * p->linesize[2] + cx] = cr;
-}
-
-static void draw_box(AVFrame *p, const float box[4], const uint8_t c[3], int thick)
-{
-    int x1 = (int)floorf(box[0]), y1 = (int)floorf(box[1]), x2 = (int)ceilf(box[2]) - 1, y2 = (int)ceilf(box[3]) - 1;
-    for (int t = 0; t < thick; t++) {
-        for (int x = x1; x <= x2; x++) {
-            put_y(p, x, y1 + t, c[0]), put_c(p, x, y1 + t, c[1], c[2]);
-            put_y(p, x, y2 - t, c[0]), put_c(p, x, y2 - t, c[1], c[2]);
-        }
-        for (int y = y1; y <= y2; y++) {
-            put_y(p, x1 + t, y, c[0]), put_c(p, x1 + t, y, c[1], c[2]);
-            put_y(p, x2 - t, y, c[0]), put_c(p, x2 - t, y, c[1], c[2]);
-        }
-    }
-}
-
-static void draw_text(AVFrame *p, int x0, int y0, const char *s)
-{
-    int w = (int)strlen(s) * 6 + 2;
-    for (int y = y0; y < y0 + 9; y++)
-        for (int x = x0; x < x0 + w; x++) put_y(p, x, y, 16);
-    for (int i = 0; s[i]; i++) {
-        const uint8_t *g = pan__font5x7(s[i]);
-        for (int r = 0; r < 7; r++)
-            for (int col = 0; col < 5; col++)
-                if (g[r] & (16 >> col)) put_y(p, x0 + 1 + i * 6 + col, y0 + 1 + r, 235);
-    }
+    pan__yuv_canvas c = {p->data[0], p->data[1], p->data[2], p->linesize[0], p->linesize[1], p->width, p->height};
+    return c;
 }
 
 /* The canvas handed to overlays is the picture being drawn. */
@@ -86,22 +46,14 @@ void pan_annotate_set_overlay(pan_annotate *a, pan_annotate_overlay_fn fn, void 
 
 void pan_annotate_draw_line(pan_annotate_canvas *cv, double x1, double y1, double x2, double y2, int colour, int thick)
 {
-    AVFrame *p = (AVFrame *)cv;
-    const uint8_t *c = palette[colour & 7];
-    double dx = x2 - x1, dy = y2 - y1, len = hypot(dx, dy);
-    if (!isfinite(len) || len > 1e5) return;
-    int steps = (int)ceil(len) + 1, h = thick / 2;
-    for (int i = 0; i < steps; i++) { /* one dot of thick x thick pixels a pixel along the line */
-        double u = steps > 1 ? (double)i / (steps - 1) : 0;
-        int x = (int)lround(x1 + u * dx), y = (int)lround(y1 + u * dy);
-        for (int oy = -h; oy < thick - h; oy++)
-            for (int ox = -h; ox < thick - h; ox++) put_y(p, x + ox, y + oy, c[0]), put_c(p, x + ox, y + oy, c[1], c[2]);
-    }
+    pan__yuv_canvas c = canvas_of((AVFrame *)cv);
+    pan__draw_line(&c, x1, y1, x2, y2, pan__draw_colour(colour), thick);
 }
 
 void pan_annotate_draw_text(pan_annotate_canvas *cv, int x, int y, const char *text)
 {
-    if (text) draw_text((AVFrame *)cv, x, y, text);
+    pan__yuv_canvas c = canvas_of((AVFrame *)cv);
+    if (text) pan__draw_text(&c, x, y, text);
 }
 
 static pan_status fail_av(pan_annotate *a, const char *what, int err)
@@ -257,27 +209,8 @@ pan_status pan_annotate_write(pan_annotate *a, const pan_frame *f, const pan_fra
     if (f->rotation) copy_rotated(p, f);
     else copy_straight(p, f);
     if (a->overlay) a->overlay(a->overlay_opaque, r, (pan_annotate_canvas *)p);
-    char label[64];
-    if (r->n_tracks > 0) {
-        for (int i = 0; i < r->n_tracks; i++) {
-            const pan_track_report *t = &r->tracks[i];
-            if (t->state == PAN_TRACK_REMOVED) continue;
-            const uint8_t *c = palette[(t->global_id ? t->global_id : t->id) & 7];
-            draw_box(p, t->box, c, t->state == PAN_TRACK_LOST ? 1 : 2);
-            if (t->global_id) snprintf(label, sizeof label, "#%lld %s g%lld", (long long)t->id, pan_coco_label(t->class_id), (long long)t->global_id);
-            else snprintf(label, sizeof label, "#%lld %s", (long long)t->id, pan_coco_label(t->class_id));
-            draw_text(p, (int)t->box[0], (int)t->box[1] - 10 < 0 ? (int)t->box[1] + 2 : (int)t->box[1] - 10, label);
-        }
-    } else {
-        for (int i = 0; i < r->n_detections; i++) {
-            const pan_detection *d = &r->detections[i];
-            draw_box(p, d->box, palette[d->class_id & 7], 1);
-            snprintf(label, sizeof label, "%s %.2f", pan_coco_label(d->class_id), d->score);
-            draw_text(p, (int)d->box[0], (int)d->box[1] - 10 < 0 ? (int)d->box[1] + 2 : (int)d->box[1] - 10, label);
-        }
-    }
-    snprintf(label, sizeof label, "cam %d frame %lld", r->camera, (long long)r->frame);
-    draw_text(p, 4, 4, label);
+    pan__yuv_canvas c = canvas_of(p);
+    pan__draw_results(&c, r->camera, r->frame, r->detections, r->n_detections, r->tracks, r->n_tracks);
     int64_t pts = isfinite(f->pts) ? llrint(f->pts * 90000.0) : a->next_pts;
     if (pts < a->next_pts) pts = a->next_pts; /* strictly increasing for the muxer */
     if (a->next_pts > 0 && pts - (a->next_pts - 1) > 0) a->frame_dur = pts - (a->next_pts - 1);

@@ -31,6 +31,22 @@ static void put(const pan__yuv_canvas *c, int x, int y, const uint8_t col[3])
     put_c(c, x, y, col[1], col[2]);
 }
 
+const uint8_t *pan__draw_colour(int64_t k) { return palette[k & 7]; }
+
+void pan__draw_line(const pan__yuv_canvas *c, double x1, double y1, double x2, double y2, const uint8_t col[3],
+                    int thick)
+{
+    double dx = x2 - x1, dy = y2 - y1, len = hypot(dx, dy);
+    if (!isfinite(len) || len > 1e5) return;
+    int steps = (int)ceil(len) + 1, h = thick / 2;
+    for (int i = 0; i < steps; i++) { /* one dot of thick x thick pixels a pixel along the line */
+        double u = steps > 1 ? (double)i / (steps - 1) : 0;
+        int x = (int)lround(x1 + u * dx), y = (int)lround(y1 + u * dy);
+        for (int oy = -h; oy < thick - h; oy++)
+            for (int ox = -h; ox < thick - h; ox++) put(c, x + ox, y + oy, col);
+    }
+}
+
 void pan__draw_box(const pan__yuv_canvas *c, const float box[4], const uint8_t col[3], int thick)
 {
     if (!(isfinite(box[0]) && isfinite(box[1]) && isfinite(box[2]) && isfinite(box[3]))) return;

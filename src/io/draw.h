@@ -19,6 +19,11 @@ typedef struct pan__yuv_canvas {
 
 /* thick: edge width in pixels, drawn inwards. yuv: the colour (Y, Cb, Cr). */
 void pan__draw_box(const pan__yuv_canvas *c, const float box[4], const uint8_t yuv[3], int thick);
+/* The palette's colour k (0..7; taken modulo 8): tracks take their identity's. */
+const uint8_t *pan__draw_colour(int64_t k);
+/* A straight line from (x1, y1) to (x2, y2), thick x thick dots a pixel apart, clipped. */
+void pan__draw_line(const pan__yuv_canvas *c, double x1, double y1, double x2, double y2, const uint8_t yuv[3],
+                    int thick);
 /* Text with its top-left corner at (x, y): digits, letters, '#', '.', ':', '-' (others blank). */
 void pan__draw_text(const pan__yuv_canvas *c, int x, int y, const char *s);
 /* A frame's results: each track (not removed) as a box in its identity's colour labelled
