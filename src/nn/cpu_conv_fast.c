@@ -169,14 +169,17 @@ static void tile_pack(const conv_prep *p, const pan_cpu_simd *simd, const float 
 {
     int64_t plane = p->Hp * p->Wp, khw = p->kh * p->kw;
     const float *xc = xg + c0 * plane;
+    /* 1x1 convs: one stream per input channel; prefetch the next work item's run of each (measured
+     * 10-15% on OSNet's 1x1 convs, nothing elsewhere) */
+    int64_t prefetch = khw == 1 ? TB * NR * p->sw : 0;
     if (p->flat_direct) {
-        simd->pack(panel, xc + p0, plane, p->off, (int)khw, c1 - c0, nr, 1);
+        simd->pack(panel, xc + p0, plane, p->off, (int)khw, c1 - c0, nr, 1, prefetch);
     } else {
         for (int j = 0; j < nr;) {
             int64_t pp = p0 + j, oy = pp / p->OW, ox = pp % p->OW, len = p->OW - ox;
             if (len > nr - j) len = nr - j;
             simd->pack(panel + j, xc + oy * p->sh * p->Wp + ox * p->sw, plane, p->off, (int)khw, c1 - c0, (int)len,
-                       p->sw);
+                       p->sw, prefetch);
             j += (int)len;
         }
     }
@@ -287,24 +290,26 @@ pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
     const float *x = c->in[0], *bias = n->n_inputs > 2 ? c->in[2] : NULL, *res = n->n_inputs > 3 ? c->in[3] : NULL;
     float *y = c->out[0];
     char *scratch = c->scratch;
+    /* small convs (OSNet's gates: [N, C, 1, 1]) cost less than waking the workers */
+    pan_cpu_pool *pool = 2.0 * (double)batch * (double)(p->O * p->OH * p->OW) * (double)(p->K) < (1 << 20) ? NULL : c->pool;
     if (p->depthwise) {
         dw_job j = {p, &n->attrs.conv, simd, x, bias, res, y, scratch};
-        pan__cpu_parallel_for(c->pool, batch * p->C, dw_planes, &j);
+        pan__cpu_parallel_for(pool, batch * p->C, dw_planes, &j);
         return PAN_OK;
     }
     const float *xp = x;
     if (p->padded) {
         pad_job pj = {p, x, (float *)scratch};
-        pan__cpu_parallel_for_grain(c->pool, batch * p->C, 4, pad_planes, &pj);
+        pan__cpu_parallel_for_grain(pool, batch * p->C, 4, pad_planes, &pj);
         xp = pj.xp;
     }
     gemm_job j = {p, &n->attrs.conv, simd, xp, bias, res, y, scratch + p->pad_bytes,
                   (p->OH * p->OW + NR - 1) / NR, 0, 1};
     j.pblocks = (j.tiles + TB - 1) / TB;
     /* a few items per thread; split the output channels too when the pixels alone give too few */
-    int threads = pan__cpu_pool_threads(c->pool);
+    int threads = pan__cpu_pool_threads(pool);
     int64_t items = batch * p->groups * j.pblocks;
     while (threads > 1 && items * j.oblocks < 4 * threads && j.oblocks * 2 <= p->mtiles) j.oblocks *= 2;
-    pan__cpu_parallel_for(c->pool, items * j.oblocks, gemm_items, &j);
+    pan__cpu_parallel_for(pool, items * j.oblocks, gemm_items, &j);
     return PAN_OK;
 }

@@ -88,12 +88,15 @@ static void epilogue_row_generic(float *x, int64_t n, float bias, const float *r
 }
 
 static void pack_generic(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
-                         int64_t stride)
+                         int64_t stride, int64_t prefetch)
 {
     for (int64_t c = 0; c < nc; c++)
         for (int r = 0; r < khw; r++) {
             const float *sp = base + c * plane + off[r];
             float *dp = dst + (c * khw + r) * PAN_GEMM_NR;
+#if defined(__GNUC__)
+            if (prefetch) __builtin_prefetch(sp + prefetch);
+#endif
             if (stride == 1) memcpy(dp, sp, sizeof(float) * (size_t)n);
             else
                 for (int i = 0; i < n; i++) dp[i] = sp[i * stride];

@@ -39,9 +39,11 @@ typedef struct pan_cpu_simd {
     void (*epilogue_row)(float *x, int64_t n, float bias, const float *res, const pan_gemm_epi *e);
     /* Packs B for a tile: dst[(c * khw + r) * NR + i] = base[c * plane + off[r] + i * stride] for
      * c < nc, r < khw, i < n (n <= NR): the input rows a run of n output pixels reads for each
-     * channel and kernel tap. May read one float past the last element it copies of a row. */
+     * channel and kernel tap. May read one float past the last element it copies of a row.
+     * prefetch: also ask for each source row `prefetch` floats further on (the next work item's
+     * run; NCHW input is one stream per channel, too many for the hardware prefetchers), 0: no. */
     void (*pack)(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
-                 int64_t stride);
+                 int64_t stride, int64_t prefetch);
     /* Depthwise 3x3 stride 1 on one zero-padded plane: y[oy][ox] = sum w[ky][kx] xp[oy+ky][ox+kx],
      * then the epilogue (bias, res: a plane like y, e); xp rows of stride wp, y rows of stride ow. */
     void (*dw3x3s1)(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,

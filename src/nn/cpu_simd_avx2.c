@@ -183,12 +183,13 @@ static void epilogue_row_avx2(float *x, int64_t n, float bias, const float *res,
 }
 
 static void pack_avx2(float *dst, const float *base, int64_t plane, const int64_t *off, int khw, int64_t nc, int n,
-                      int64_t stride)
+                      int64_t stride, int64_t prefetch)
 {
     for (int64_t c = 0; c < nc; c++)
         for (int r = 0; r < khw; r++) {
             const float *sp = base + c * plane + off[r];
             float *dp = dst + (c * khw + r) * PAN_GEMM_NR;
+            if (prefetch) _mm_prefetch((const char *)(sp + prefetch), _MM_HINT_T0);
             if (n == PAN_GEMM_NR && stride == 1) {
                 _mm256_storeu_ps(dp, _mm256_loadu_ps(sp));
                 _mm256_storeu_ps(dp + 8, _mm256_loadu_ps(sp + 8));
