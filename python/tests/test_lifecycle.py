@@ -134,7 +134,7 @@ def test_recorded_camera_waits_for_python(small_clip):
         frames = [r.frame for r in p]
         s = p.stats()
     assert frames == list(range(100))
-    assert s["results"]["dropped"] == 0 and s["results"]["blocked_s"] > 0.2
+    assert s["results"]["dropped"] == 0 and s["results"]["blocked_s"] > 0, "it waited instead of dropping"
     assert s["results"]["max_queued"] <= 2
 
 
@@ -152,7 +152,8 @@ def test_live_camera_drops_when_python_falls_behind(small_clip):
     assert s["results"]["dropped"] >= 20, s["results"]
     assert s["cameras"][0]["results_dropped"] == s["results"]["dropped"]
     assert s["results"]["blocked_s"] == 0, "a live camera never waits for Python"
-    assert frames[1] - frames[0] == 1 and frames[2] - frames[1] > 1 or frames[-1] > 30, frames
+    # the oldest were dropped: what was left waiting is the newest, and frames go on from there
+    assert frames[0] >= 20 and frames == sorted(frames), frames
 
 
 def test_pipelines_side_by_side(small_clip):
