@@ -166,3 +166,30 @@ def test_pipelines_side_by_side(small_clip):
         rb = sorted((r.camera, r.frame) for r in b)
     assert ra == list(range(30))
     assert rb == [(c, i) for c in (0, 1) for i in range(20)]
+
+
+def test_gil_is_released_while_the_engine_works(model, small_clip):
+    """Another Python thread runs while this one loads a model and waits for the frames."""
+    ticks = [0]
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks[0] += 1
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        seen = []
+        for step in ("create", "wait"):
+            before = ticks[0]
+            if step == "create":  # loads NanoDet: seconds of C work
+                p = panoptes.Pipeline([small_clip], backend="cpu", model=model, max_frames=3, queue_size=0)
+            else:
+                assert p.wait(timeout=HANG_GUARD_S)
+            seen.append((step, ticks[0] - before))
+        p.stop()
+    finally:
+        done.set()
+        t.join()
+    assert all(n > 0 for _, n in seen), seen
