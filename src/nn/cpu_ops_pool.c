@@ -77,19 +77,46 @@ static void pool_planes(void *arg, int64_t p0, int64_t p1)
             int64_t n = oxb - oxa;
             if (n <= 0) continue;
             float *acc = yr + oxa;
-            for (int64_t i = 0; i < n; i++) acc[i] = j->is_max ? -INFINITY : 0.0f;
-            for (int64_t ky = ky0; ky < ky1; ky++)
-                for (int64_t kx = 0; kx < kw; kx++) {
-                    const float *src = x + (y0 + ky * dh) * j->W + oxa * sw - pl + kx * dw;
-                    if (j->is_max && sw == 1)
-                        for (int64_t i = 0; i < n; i++) acc[i] = src[i] > acc[i] ? src[i] : acc[i];
-                    else if (j->is_max)
-                        for (int64_t i = 0; i < n; i++) acc[i] = src[i * sw] > acc[i] ? src[i * sw] : acc[i];
-                    else if (sw == 1)
-                        for (int64_t i = 0; i < n; i++) acc[i] += src[i];
+            /* the window's rows first, into one row vr of the input columns the run reads (contiguous,
+             * vectorised), then its columns with the stride: kh*sw + kw loads per output, not kh*kw
+             * strided ones */
+            int64_t xa = oxa * sw - pl, xn = (n - 1) * sw + (kw - 1) * dw + 1;
+            float vrow[1024];
+            if (xn <= (int64_t)(sizeof vrow / sizeof vrow[0]) && ky1 > ky0) {
+                const float *r0 = x + (y0 + ky0 * dh) * j->W + xa;
+                memcpy(vrow, r0, sizeof(float) * (size_t)xn);
+                for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+                    const float *src = x + (y0 + ky * dh) * j->W + xa;
+                    if (j->is_max)
+                        for (int64_t i = 0; i < xn; i++) vrow[i] = src[i] > vrow[i] ? src[i] : vrow[i];
                     else
-                        for (int64_t i = 0; i < n; i++) acc[i] += src[i * sw];
+                        for (int64_t i = 0; i < xn; i++) vrow[i] += src[i];
                 }
+                if (j->is_max && sw == 2 && kw == 2 && dw == 1)
+                    for (int64_t i = 0; i < n; i++) acc[i] = vrow[2 * i + 1] > vrow[2 * i] ? vrow[2 * i + 1] : vrow[2 * i];
+                else if (!j->is_max && sw == 2 && kw == 2 && dw == 1)
+                    for (int64_t i = 0; i < n; i++) acc[i] = vrow[2 * i] + vrow[2 * i + 1];
+                else {
+                    for (int64_t i = 0; i < n; i++) acc[i] = vrow[i * sw];
+                    for (int64_t kx = 1; kx < kw; kx++) {
+                        const float *src = vrow + kx * dw;
+                        if (j->is_max)
+                            for (int64_t i = 0; i < n; i++) acc[i] = src[i * sw] > acc[i] ? src[i * sw] : acc[i];
+                        else
+                            for (int64_t i = 0; i < n; i++) acc[i] += src[i * sw];
+                    }
+                }
+            } else {
+                for (int64_t i = 0; i < n; i++) acc[i] = j->is_max ? -INFINITY : 0.0f;
+                for (int64_t ky = ky0; ky < ky1; ky++)
+                    for (int64_t kx = 0; kx < kw; kx++) {
+                        const float *src = x + (y0 + ky * dh) * j->W + xa + kx * dw;
+                        if (j->is_max)
+                            for (int64_t i = 0; i < n; i++) acc[i] = src[i * sw] > acc[i] ? src[i * sw] : acc[i];
+                        else
+                            for (int64_t i = 0; i < n; i++) acc[i] += src[i * sw];
+                    }
+            }
             if (!j->is_max) {
                 int64_t cnt = a->count_include_pad ? ya * kw : (ky1 > ky0 ? ky1 - ky0 : 0) * kw;
                 float inv = 1.0f / (float)(cnt ? cnt : 1);
@@ -121,15 +148,24 @@ static void gpool_planes(void *arg, int64_t p0, int64_t p1)
     const gpool_job *j = arg;
     for (int64_t p = p0; p < p1; p++) {
         const float *q = j->x + p * j->hw;
-        float acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = j->is_max ? -INFINITY : 0.0f;
+        float acc[8], r;
         int64_t i = 0;
-        /* eight partial results, so the loop vectorises without reassociating one sum */
-        for (; i + 8 <= j->hw; i += 8)
-            for (int k = 0; k < 8; k++) acc[k] = j->is_max ? (q[i + k] > acc[k] ? q[i + k] : acc[k]) : acc[k] + q[i + k];
-        float r = j->is_max ? -INFINITY : 0.0f;
-        for (int k = 0; k < 8; k++) r = j->is_max ? (acc[k] > r ? acc[k] : r) : r + acc[k];
-        for (; i < j->hw; i++) r = j->is_max ? (q[i] > r ? q[i] : r) : r + q[i];
+        /* eight partial results, so the loops vectorise without reassociating one sum */
+        if (j->is_max) {
+            for (int k = 0; k < 8; k++) acc[k] = -INFINITY;
+            for (; i + 8 <= j->hw; i += 8)
+                for (int k = 0; k < 8; k++) acc[k] = q[i + k] > acc[k] ? q[i + k] : acc[k];
+            r = -INFINITY;
+            for (int k = 0; k < 8; k++) r = acc[k] > r ? acc[k] : r;
+            for (; i < j->hw; i++) r = q[i] > r ? q[i] : r;
+        } else {
+            for (int k = 0; k < 8; k++) acc[k] = 0.0f;
+            for (; i + 8 <= j->hw; i += 8)
+                for (int k = 0; k < 8; k++) acc[k] += q[i + k];
+            r = 0.0f;
+            for (int k = 0; k < 8; k++) r += acc[k];
+            for (; i < j->hw; i++) r += q[i];
+        }
         j->y[p] = j->is_max ? r : j->hw ? r / (float)j->hw : 0.0f;
     }
 }
