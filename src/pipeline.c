@@ -323,8 +323,13 @@ pan_status pan_pipeline_remove_camera(pan_pipeline *pl, int id)
         return PAN_OK;
     }
     atomic_store(&c->stop, 1);
-    pthread_mutex_unlock(&pl->lock);
+    /* under the lock: the camera cannot be finalized and freed meanwhile */
     pan__camera_interrupt(c);
+    /* its frames still waiting for a batch go now (counted as dropped): under load a removed
+     * camera would otherwise linger until each had its turn. Frames already batched are delivered. */
+    int n = pan_batcher_discard(pl->batcher, &c->slot);
+    if (n) __atomic_fetch_add(&c->dropped, (int64_t)n, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&pl->lock);
     return PAN_OK;
 }
 

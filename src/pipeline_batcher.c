@@ -104,6 +104,22 @@ pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, d
     return PAN_OK;
 }
 
+int pan_batcher_discard(pan_batcher *b, pan_batcher_slot *s)
+{
+    pan_frame *out[64];
+    int n = 0;
+    pthread_mutex_lock(&b->lock);
+    while (s->n && n < 64) {
+        out[n++] = s->frames[s->head];
+        s->head = (s->head + 1) % s->cap;
+        s->n--;
+    }
+    if (n) pthread_cond_broadcast(&b->room); /* its thread may be waiting to push */
+    pthread_mutex_unlock(&b->lock); /* a slot listed with nothing left is passed over by next */
+    for (int i = 0; i < n; i++) pan_frame_unref(&out[i]);
+    return n;
+}
+
 void pan_batcher_end(pan_batcher *b, pan_batcher_slot *s)
 {
     pthread_mutex_lock(&b->lock);

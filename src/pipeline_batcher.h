@@ -46,6 +46,9 @@ void pan_batcher_slot_free(pan_batcher_slot *s);
  * PAN_CLOSED when the batcher was closed (f not taken). */
 pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, double t_arrival, int drop,
                             pan_frame **dropped);
+/* Takes the camera's waiting frames out (a removed camera: under load its frames would otherwise
+ * wait for their turns); they are unreffed here. Returns how many. */
+int pan_batcher_discard(pan_batcher *b, pan_batcher_slot *s);
 /* The camera queues nothing more. */
 void pan_batcher_end(pan_batcher *b, pan_batcher_slot *s);
 

@@ -49,6 +49,7 @@ static pan_status deliver_frame(void *opaque, int i, pan_frame_result *r)
     double lat = pan__now_s() - x->t_arrival[i];
     pl->latency_hist[latency_bucket(lat)]++; /* read under pl->lock by get_stats: a torn count is harmless */
     if (lat > pl->latency_max_s) pl->latency_max_s = lat;
+    pl->latency_sum_s += lat;
     c->frames++;
     c->detections += r->n_detections;
     for (int k = 0; k < pl->n_consumers; k++) {

@@ -106,7 +106,7 @@ struct pan_pipeline {
     /* delivery thread's figures, read by get_stats under pl->lock */
     int64_t frames_done, batches, batch_hist[PAN_BATCH_HIST];
     int64_t latency_hist[PAN_LATENCY_HIST];
-    double latency_max_s;
+    double latency_max_s, latency_sum_s;
     double deliver_cpu_s, infer_cpu_s; /* the two halves' threads */
     int64_t steady_f0, steady_f1;
     double steady_t0, steady_c0, steady_t1, steady_c1;

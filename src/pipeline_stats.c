@@ -96,6 +96,7 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
     memcpy(s->batch_hist, pl->batch_hist, sizeof s->batch_hist);
     memcpy(s->latency_hist, pl->latency_hist, sizeof s->latency_hist);
     s->latency_max_ms = pl->latency_max_s * 1e3;
+    s->latency_sum_s = pl->latency_sum_s;
     s->latency_p50_ms = fmin(percentile_ms(s->latency_hist, 0.50), s->latency_max_ms);
     s->latency_p99_ms = fmin(percentile_ms(s->latency_hist, 0.99), s->latency_max_ms);
     if (pl->steady_f0 >= 0 && pl->steady_f1 > pl->steady_f0 && pl->steady_t1 > pl->steady_t0) {

@@ -245,6 +245,7 @@ typedef struct pan_pipeline_stats {
      * are read from the histogram (the upper edge of the bucket they fall in) */
     int64_t latency_hist[PAN_LATENCY_HIST];
     double latency_p50_ms, latency_p99_ms, latency_max_ms;
+    double latency_sum_s; /* of every frame's latency (a Prometheus histogram's _sum) */
     /* Steady state: from the first batch delivered PAN_STEADY_AFTER_S after start to the last
      * one, so that opening cameras, creating decoders and the first frames are left out (they
      * dominate short runs). 0 until then. */
@@ -280,7 +281,9 @@ pan_status pan_pipeline_start(pan_pipeline *p);
  * itself fails only for bad arguments (PAN_INVAL: no URI), PAN_LIMIT (PAN_MAX_CAMERAS cameras at
  * once) and PAN_CLOSED (after stop). */
 pan_status pan_pipeline_add_camera(pan_pipeline *p, const pan_camera_params *camera, int *id);
-/* Stops a camera and removes it: frames it has decoded are still delivered, then its final
+/* Stops a camera and removes it: its frames already in a batch are still delivered, those still
+ * waiting for one are dropped (counted in `dropped`: under load they would keep it for a while),
+ * then its final
  * state (stopped, or ended/failed if it had already ended) and `removed` are delivered and it
  * leaves the stats. Returns at once. PAN_NOTFOUND for an unknown or already removed id. */
 pan_status pan_pipeline_remove_camera(pan_pipeline *p, int id);

@@ -78,6 +78,16 @@ static pan_status mot_frame(void *opaque, const pan_frame_result *r)
     return pan_mot_sink_write(*ms, r->frame, r->tracks, r->n_tracks);
 }
 
+/* A camera that reached its end sends no more frames: its file is finished now, so that a
+ * long-running service does not keep one open file per camera it ever had. */
+static void mot_camera(void *opaque, const pan_camera_event *e)
+{
+    pan_outputs *o = opaque;
+    int final = e->state == PAN_CAMERA_ENDED || e->state == PAN_CAMERA_FAILED || e->state == PAN_CAMERA_STOPPED ||
+                e->state == PAN_CAMERA_REMOVED;
+    if (final && e->camera >= 0 && e->camera < o->n_mot) pan_mot_sink_destroy(&o->mot[e->camera]);
+}
+
 static void mot_stop(void *opaque)
 {
     pan_outputs *o = opaque;
@@ -141,7 +151,8 @@ pan_status pan_outputs_attach(pan_outputs *o, pan_pipeline *pl)
     }
     if (o->p.mot_dir) {
         snprintf(o->label[1], sizeof o->label[1], "the MOT output %s", o->p.mot_dir);
-        pan_consumer c = {.name = o->label[1], .opaque = o, .on_frame = mot_frame, .on_stop = mot_stop, .required = 1};
+        pan_consumer c = {.name = o->label[1], .opaque = o, .on_frame = mot_frame, .on_camera = mot_camera,
+                           .on_stop = mot_stop, .required = 1};
         if ((st = pan_pipeline_add_consumer(pl, &c))) return st;
     }
     if (o->p.annotate_path) {

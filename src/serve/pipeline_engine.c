@@ -2,6 +2,7 @@
 #include "serve/pipeline_engine.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -186,6 +187,17 @@ static pan_status e_stats(void *opaque, pan_serve_stats *out)
     out->batch_max = s.batch_max;
     out->batch_mean = s.batch_mean;
     memcpy(out->batch_hist, s.batch_hist, sizeof out->batch_hist);
+    /* the pipeline's quarter-octave latency buckets, summed into octaves for Prometheus:
+     * le = PAN_LATENCY_MIN_MS * 2^(j+1) ms, j = 0..19 (0.1 ms .. 52 s), the rest above */
+    out->n_latency = PAN_LATENCY_HIST / 4;
+    _Static_assert(PAN_LATENCY_HIST / 4 <= PAN_SERVE_LATENCY_MAX_BUCKETS, "octave buckets fit");
+    for (int j = 0; j < out->n_latency; j++) {
+        out->latency_le[j] = PAN_LATENCY_MIN_MS * 1e-3 * pow(2.0, j + 1);
+        out->latency_count[j] = 0;
+        for (int k = 4 * j; k < 4 * j + 4 && k < PAN_LATENCY_HIST - 1; k++) out->latency_count[j] += s.latency_hist[k];
+    }
+    out->latency_count[out->n_latency] = s.latency_hist[PAN_LATENCY_HIST - 1]; /* open-ended: above 52 s */
+    out->latency_sum_s = s.latency_sum_s;
     pan_pipeline_stats_free(&s);
     /* the whole process (HTTP threads included), since it started: what a host monitor charges */
     struct rusage ru;
