@@ -80,10 +80,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int file_exists(const char *p) { return access(p, R_OK) == 0; }
-
-/* Finds a file shipped with Panoptes (data/, models/): $PANOPTES_HOME, the working directory,
- * then the folder above the executable's (build/panoptes → ./). */
 /* The texts of the --cameras files: the camera URIs point into them until the run is over. */
 static char *camera_texts[16];
 static int n_camera_texts;
@@ -157,28 +153,6 @@ static int read_camera_list(const char *path, const char **cams, const char **na
     return 0;
 }
 
-static const char *find_asset(const char *rel, char *buf, size_t n)
-{
-    const char *home = getenv("PANOPTES_HOME");
-    if (home) {
-        snprintf(buf, n, "%s/%s", home, rel);
-        if (file_exists(buf)) return buf;
-    }
-    if (file_exists(rel)) return rel;
-    char exe[PATH_MAX - 64];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k > 0) {
-        exe[k] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-            snprintf(buf, n, "%s/%s", exe, rel);
-            if (file_exists(buf)) return buf;
-        }
-    }
-    return NULL;
-}
 
 /* SIGINT/SIGTERM: the main thread notices, stops the pipeline (every decoded frame is delivered)
  * and exits 128 + the signal. A second signal ends the process the ordinary way. */
@@ -210,31 +184,7 @@ static int parse_classes(const char *s, int *out, int max)
 }
 
 /* Whole-string numbers in a range; a usage error names the option, the value and the range. */
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "panoptes run: %s takes a whole number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "panoptes run: %s takes a number from %g to %g, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 /* A camera that ran to its end but lost frames to damage, or whose file ended early. */
 static int damaged(const pan_camera_stats *c) { return c->status == PAN_DAMAGED || c->status == PAN_TRUNCATED; }
@@ -421,11 +371,11 @@ static int parse_options(int argc, char **argv, run_opts *o)
         case OPT_MOT: o->out.mot_dir = optarg; break;
         case OPT_ANNOTATE: o->out.annotate_path = optarg; break;
         case OPT_ANNOTATE_CAMERA:
-            if (parse_long("--annotate-camera", optarg, 0, PAN_MAX_CAMERAS - 1, &v)) return 2;
+            if (pan_cli_parse_long("run", "--annotate-camera", optarg, 0, PAN_MAX_CAMERAS - 1, &v)) return 2;
             o->out.annotate_camera = (int)v;
             break;
         case OPT_MAX_FRAMES:
-            if (parse_long("--max-frames", optarg, 1, LONG_MAX, &v)) return 2;
+            if (pan_cli_parse_long("run", "--max-frames", optarg, 1, LONG_MAX, &v)) return 2;
             p->max_frames = v;
             break;
         case OPT_LOOP: p->loop = 1; break;
@@ -438,21 +388,21 @@ static int parse_options(int argc, char **argv, run_opts *o)
             break;
         }
         case OPT_SCORE:
-            if (parse_double("--score", optarg, 0, 1, &d)) return 2;
+            if (pan_cli_parse_double("run", "--score", optarg, 0, 1, &d)) return 2;
             p->score_threshold = (float)d;
             break;
         case OPT_NO_DETECT: p->detect = 0, p->track = 0; break;
         case OPT_NO_TRACK: p->track = 0; break;
         case OPT_REID:
             p->reid = optarg;
-            if (strcmp(p->reid, "default") && strcmp(p->reid, "off") && !file_exists(p->reid)) {
+            if (strcmp(p->reid, "default") && strcmp(p->reid, "off") && !pan_cli_file_exists(p->reid)) {
                 fprintf(stderr, "panoptes run: --reid takes default, off or an ONNX model file; '%s' cannot be read\n",
                         p->reid);
                 return 2;
             }
             break;
         case OPT_REID_INTERVAL:
-            if (parse_long("--reid-interval", optarg, 1, 1000, &v)) return 2;
+            if (pan_cli_parse_long("run", "--reid-interval", optarg, 1, 1000, &v)) return 2;
             p->reid_interval = (int)v;
             break;
         case OPT_OVERLAP: {
@@ -469,7 +419,7 @@ static int parse_options(int argc, char **argv, run_opts *o)
             break;
         }
         case OPT_BATCH:
-            if (parse_long("--batch", optarg, 1, 4096, &v)) return 2;
+            if (pan_cli_parse_long("run", "--batch", optarg, 1, 4096, &v)) return 2;
             p->batch = (int)v;
             break;
         case OPT_FALLBACK:
@@ -480,19 +430,19 @@ static int parse_options(int argc, char **argv, run_opts *o)
             p->fallback_cpu = 1;
             break;
         case OPT_THREADS:
-            if (parse_long("--threads", optarg, 1, 64, &v)) return 2;
+            if (pan_cli_parse_long("run", "--threads", optarg, 1, 64, &v)) return 2;
             p->decoder_threads = (int)v;
             break;
         case OPT_TIMEOUT:
-            if (parse_long("--timeout", optarg, 1, 3600000, &v)) return 2;
+            if (pan_cli_parse_long("run", "--timeout", optarg, 1, 3600000, &v)) return 2;
             p->timeout_ms = (int)v;
             break;
         case OPT_RECONNECT:
-            if (parse_long("--reconnect", optarg, -1, 1000000, &v)) return 2;
+            if (pan_cli_parse_long("run", "--reconnect", optarg, -1, 1000000, &v)) return 2;
             p->reconnect = (int)v;
             break;
         case OPT_MAX_BACKOFF:
-            if (parse_double("--max-backoff", optarg, 0.001, 86400, &d)) return 2;
+            if (pan_cli_parse_double("run", "--max-backoff", optarg, 0.001, 86400, &d)) return 2;
             p->backoff_max_ms = (int)(d * 1000);
             if (p->backoff_max_ms < 500) p->backoff_min_ms = p->backoff_max_ms;
             break;
@@ -542,7 +492,7 @@ int pan_cli_run(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     }
     if (o.n_cams == 0) {
-        const char *s = find_asset("data/vtest.mp4", sample, sizeof sample);
+        const char *s = pan_cli_find_asset("data/vtest.mp4", sample, sizeof sample);
         if (!s) {
             fputs("panoptes run: no --camera given and the bundled sample data/vtest.mp4 is missing;\n"
                   "run scripts/setup.sh first, or pass --camera URI\n",
@@ -552,7 +502,7 @@ int pan_cli_run(int argc, char **argv)
         o.cams[o.n_cams++] = s;
     }
     rc = 2;
-    if (!p->model_path && p->detect) p->model_path = find_asset("models/nanodet.json", model, sizeof model);
+    if (!p->model_path && p->detect) p->model_path = pan_cli_find_asset("models/nanodet.json", model, sizeof model);
     if (!p->model_path && p->detect) {
         fputs("panoptes run: the default detector models/nanodet.json is missing; run scripts/setup.sh, pass\n"
               "--model FILE, or --no-detect to decode only\n",

@@ -62,33 +62,6 @@ static void usage(FILE *f)
           f);
 }
 
-static int file_exists(const char *p) { return access(p, R_OK) == 0; }
-
-/* A file shipped with Panoptes: $PANOPTES_HOME, the working directory, then up from the
- * executable's folder (build/panoptes -> ./), as `panoptes run` looks for it. */
-static const char *find_asset(const char *rel, char *buf, size_t n)
-{
-    const char *home = getenv("PANOPTES_HOME");
-    if (home) {
-        snprintf(buf, n, "%s/%s", home, rel);
-        if (file_exists(buf)) return buf;
-    }
-    if (file_exists(rel)) return rel;
-    char exe[PATH_MAX - 64];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k > 0) {
-        exe[k] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash) break;
-            *slash = 0;
-            snprintf(buf, n, "%s/%s", exe, rel);
-            if (file_exists(buf)) return buf;
-        }
-    }
-    return NULL;
-}
-
 enum {
     OPT_CONFIG = 256, OPT_CAMERA, OPT_NAME, OPT_LISTEN, OPT_TOKEN_FILE, OPT_BACKEND, OPT_MODEL, OPT_CLASSES,
     OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID, OPT_REID_INTERVAL, OPT_BATCH, OPT_THREADS, OPT_FALLBACK,
@@ -124,18 +97,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "panoptes serve: %s takes a whole number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 static int set_str(char **dst, const char *s)
 {
@@ -214,15 +175,15 @@ static int parse_options(int argc, char **argv, const char **config_path, pan_se
         case OPT_NO_TRACK: cli->track = 0; break;
         case OPT_REID: bad = set_str(&cli->reid, optarg); break;
         case OPT_REID_INTERVAL:
-            if (parse_long("--reid-interval", optarg, 1, 1000, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--reid-interval", optarg, 1, 1000, &v)) return 2;
             cli->reid_interval = (int)v;
             break;
         case OPT_BATCH:
-            if (parse_long("--batch", optarg, 1, 1024, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--batch", optarg, 1, 1024, &v)) return 2;
             cli->batch = (int)v;
             break;
         case OPT_THREADS:
-            if (parse_long("--threads", optarg, 1, 64, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--threads", optarg, 1, 64, &v)) return 2;
             cli->threads = (int)v;
             break;
         case OPT_FALLBACK:
@@ -235,15 +196,15 @@ static int parse_options(int argc, char **argv, const char **config_path, pan_se
         case OPT_OUT: bad = set_str(&cli->jsonl, optarg); break;
         case OPT_MOT: bad = set_str(&cli->mot, optarg); break;
         case OPT_TIMEOUT:
-            if (parse_long("--timeout", optarg, 1, 3600000, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--timeout", optarg, 1, 3600000, &v)) return 2;
             cli->defaults.timeout_ms = (int)v;
             break;
         case OPT_RECONNECT:
-            if (parse_long("--reconnect", optarg, -1, 1000000, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--reconnect", optarg, -1, 1000000, &v)) return 2;
             cli->defaults.reconnect = v == 0 ? PAN_SERVE_RECONNECT_NONE : (int)v;
             break;
         case OPT_MAX_BACKOFF:
-            if (parse_long("--max-backoff", optarg, 1, 86400, &v)) return 2;
+            if (pan_cli_parse_long("serve", "--max-backoff", optarg, 1, 86400, &v)) return 2;
             cli->max_backoff_s = (int)v;
             break;
         case OPT_RTSP_TRANSPORT:
@@ -296,7 +257,7 @@ int pan_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     pan_serve_service *svc = NULL;
-    const char *model_default = find_asset("models/nanodet.json", model, sizeof model);
+    const char *model_default = pan_cli_find_asset("models/nanodet.json", model, sizeof model);
     pan_status st = pan_serve_service_start(&svc, config_path, &cli, model_default, err, sizeof err);
     pan_serve_config_free(&cli);
     if (st) {
