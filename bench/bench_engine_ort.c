@@ -178,7 +178,7 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
     }
     /* agreement: every output of ours against the peer's (same order: see peer_bench.js) */
     for (int w = 0; w < 2; w++) pan_engine_run(e, batch, ins, outs);
-    double max_diff = 0;
+    double max_diff = 0, max_ref = 0;
     int compared = 0;
     for (int i = 0; i < no; i++) {
         char path[1200];
@@ -191,6 +191,7 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
             double d = outs[i][k] - ref[k];
             if (d < 0) d = -d;
             if (d > max_diff || d != d) max_diff = d;
+            if (ref[k] > max_ref || -ref[k] > max_ref) max_ref = ref[k] > 0 ? ref[k] : -ref[k];
         }
         free(ref);
     }
@@ -248,10 +249,11 @@ static int bench_model(const char *name, int batch, const char *dir, int threads
         for (int r = 0; r < rounds; r++) printf("%s%.3f", r ? ", " : "", ratio[r]);
         double rmed = median(ratio, rounds); /* sorts ratio[] */
         printf("], \"ratio_round_median\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f, \"ours_cpu_ms\": %.2f, "
-               "\"peer_cpu_ms\": %.2f, \"outputs_compared\": %d, \"max_abs_diff\": %.3g, \"load_avg_1min_before\": %.2f, "
+               "\"peer_cpu_ms\": %.2f, \"outputs_compared\": %d, \"max_abs_diff\": %.3g, \"peer_max_abs\": %.3g, "
+               "\"load_avg_1min_before\": %.2f, "
                "\"load_avg_1min_after\": %.2f}",
-               rmed, ratio[0], ratio[rounds - 1], cpu_ours / n_ours, cpu_theirs / n_theirs, compared, max_diff, load0,
-               load1);
+               rmed, ratio[0], ratio[rounds - 1], cpu_ours / n_ours, cpu_theirs / n_theirs, compared, max_diff, max_ref,
+               load0, load1);
     }
     free(ours);
     free(theirs);
