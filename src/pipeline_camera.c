@@ -551,12 +551,12 @@ void *pan__camera_main(void *arg)
         c->final_state = PAN_CAMERA_STOPPED;
         c->final_status = PAN_OK;
         pan_log_info("camera", c->id, "%s: state stopped after %lld frames", c->uri, (long long)x.next_index);
-    } else if (st == PAN_TRUNCATED || (!x.is_live && (x.acc.errors || x.src_corrupt))) {
+    } else if (st == PAN_TRUNCATED || (!x.is_live && (x.acc.errors || x.src_corrupt || x.trunc.truncated))) {
         /* It ran to its end, but not all of it was there: frames lost to damage, or an input that
          * ended before its container said it would. Ended, with a status that says so (and a
          * non-zero exit status from `panoptes run`), not "ok". */
         c->final_state = PAN_CAMERA_ENDED;
-        c->final_status = st == PAN_TRUNCATED ? PAN_TRUNCATED : PAN_DAMAGED;
+        c->final_status = st == PAN_TRUNCATED || x.trunc.truncated ? PAN_TRUNCATED : PAN_DAMAGED; /* also looped */
         describe_damage(&x, c->final_message, sizeof c->final_message);
         SET(c->status, (int)c->final_status);
         pthread_mutex_lock(&c->lock);

@@ -314,7 +314,7 @@ static pan_status check_pass_end(pan_source *s, int read_error)
         missing = s->info.index_packets - s->pass_packets;
     if (s->info.stream_duration > 0 && s->pass_end != AV_NOPTS_VALUE) {
         int64_t start = vs->start_time != AV_NOPTS_VALUE ? vs->start_time : 0;
-        double read_s = (double)(s->pass_end - s->loop_offset - start) * av_q2d(vs->time_base);
+        double read_s = (double)(s->pass_end - start) * av_q2d(vs->time_base); /* pass_end: this pass's own pts */
         double margin = fmax(1.0, s->info.fps > 0 ? 3.0 / s->info.fps : 0.0);
         if (s->info.stream_duration - read_s > margin) missing_s = s->info.stream_duration - read_s;
     } else if (s->info.stream_duration > 0 && s->pass_packets == 0) {
@@ -409,7 +409,7 @@ static double mono_s(void)
  * packets are then handed out one by one. Bounded: AHEAD_CAP packets, AHEAD_MAX_S of waiting. */
 #define AHEAD_CAP 1024
 #define AHEAD_PACE 5
-#define AHEAD_MAX_S 3.0
+#define AHEAD_MAX_S 1.5
 static void read_ahead(pan_source *s)
 {
     const AVStream *vs = s->fmt->streams[s->stream];
