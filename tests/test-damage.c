@@ -124,6 +124,29 @@ PAN_TEST(complete_files_end_cleanly)
     }
 }
 
+/* A looped complete file is never called truncated: each pass is measured on its own timestamps
+ * (the second pass of an MKV was, its end compared with the loop offset taken off twice). */
+PAN_TEST(looped_complete_files_are_not_truncated)
+{
+    NEED_SAMPLE();
+    const char *clips[] = {damage_clip("loop.mkv", "-frames:v 20 -c copy"), damage_clip("loop.mp4", "-frames:v 20 -c copy")};
+    for (int k = 0; k < 2; k++) {
+        ASSERT_TRUE(clips[k] != NULL);
+        pan_source *src = NULL;
+        pan_source_params sp = {.uri = clips[k], .loop = 1};
+        ASSERT_OK(pan_source_create(&src, &sp));
+        int n = 0;
+        pan_packet pkt;
+        while (n < 70 && pan_source_read(src, &pkt) == PAN_OK) n++;
+        pan_source_stats ss;
+        pan_source_get_stats(src, &ss);
+        pan_source_destroy(&src);
+        fprintf(stderr, "  %s looped: %d packets (%lld passes truncated)\n", clips[k], n, (long long)ss.truncated);
+        ASSERT_EQ(n, 70); /* three passes and a half */
+        ASSERT_EQ(ss.truncated, 0);
+    }
+}
+
 /* ---- HTTP ---------------------------------------------------------------------------------- */
 
 /* A server on 127.0.0.1 serving tmpdir: python's http.server (no range requests), or with
@@ -213,4 +236,5 @@ PAN_TEST(http_download_cut_short_is_truncated)
 }
 
 PAN_TEST_MAIN(overwritten_mp4_counts_lost_frames, mp4_cut_in_half_is_truncated, mkv_cut_in_half_is_truncated,
-              complete_files_end_cleanly, http_mp4_index_at_end_without_ranges_fails, http_download_cut_short_is_truncated)
+              complete_files_end_cleanly, looped_complete_files_are_not_truncated, http_mp4_index_at_end_without_ranges_fails,
+              http_download_cut_short_is_truncated)
