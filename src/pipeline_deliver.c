@@ -186,7 +186,23 @@ typedef struct halves {
     double infer_cpu_s;
 } halves;
 
-/* The first half: fair batches from the cameras, then detection and ReID (pan-infer). */
+/* The first half for one batch: a fair batch from the cameras (waiting up to 100 ms for one),
+ * then detection and ReID. PAN_TIMEOUT when nothing came, PAN_EOF once the cameras are closed. */
+static pan_status fill(pan_pipeline *pl, inflight *b)
+{
+    const int bmax = pl->stages.batch;
+    const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
+    pan_status q = pan_batcher_next(pl->batcher, bmax, 100, timeout_s, b->frames, b->t_arrival, &b->n, b->ends,
+                                    PAN_MAX_CAMERAS, &b->n_ends);
+    if (q) return q;
+    pthread_mutex_lock(&pl->lock);
+    pan_status failed = pl->status;
+    pthread_mutex_unlock(&pl->lock);
+    b->st = b->n && !failed ? pan_stages_infer(&pl->stages, b->frames, b->n, b->res) : PAN_OK;
+    return PAN_OK;
+}
+
+/* pan-infer: the first half, one batch after another, handed to the delivery thread. */
 static void *infer_main(void *arg)
 {
     halves *h = arg;
@@ -195,22 +211,15 @@ static void *infer_main(void *arg)
     pthread_setname_np(pthread_self(), "pan-infer");
 #endif
     pan_gpu_pixel_copy_scope(&pl->pixel_copies);
-    const int bmax = pl->stages.batch;
-    const double timeout_s = (pl->p.batch_timeout_ms > 0 ? pl->p.batch_timeout_ms : 5) * 1e-3;
     double cpu0 = pan__thread_cpu_s();
     for (;;) {
         void *item;
         if (pan_queue_pop(h->empty, &item, -1)) break;
         inflight *b = item;
         pan_status q;
-        do q = pan_batcher_next(pl->batcher, bmax, 100, timeout_s, b->frames, b->t_arrival, &b->n, b->ends,
-                                PAN_MAX_CAMERAS, &b->n_ends);
-        while (q == PAN_TIMEOUT);
+        while ((q = fill(pl, b)) == PAN_TIMEOUT) {
+        }
         if (q == PAN_EOF) break;
-        pthread_mutex_lock(&pl->lock);
-        pan_status failed = pl->status;
-        pthread_mutex_unlock(&pl->lock);
-        b->st = b->n && !failed ? pan_stages_infer(&pl->stages, b->frames, b->n, b->res) : PAN_OK;
         pthread_mutex_lock(&pl->lock);
         pl->infer_cpu_s = pan__thread_cpu_s() - cpu0;
         pthread_mutex_unlock(&pl->lock);
@@ -244,8 +253,11 @@ void *pan__deliver_main(void *arg)
         ok = b->frames && b->t_arrival && b->ends && !pan_stages_batch_create(&pl->stages, &b->res) &&
              !pan_queue_push(h.empty, b, 0);
     }
+    /* With nothing to infer (decode only) there is nothing to overlap: one thread does both halves
+     * and saves the hand-over per batch. */
+    const int overlap = pl->p.detect;
     pthread_t infer;
-    int infer_started = ok && pthread_create(&infer, NULL, infer_main, &h) == 0;
+    int infer_started = ok && (!overlap || pthread_create(&infer, NULL, infer_main, &h) == 0);
     if (!infer_started) {
         /* nothing can be delivered: fail, and still drain the cameras so that their ends are told */
         fail(pl, PAN_NOMEM);
@@ -267,8 +279,8 @@ void *pan__deliver_main(void *arg)
             tick(pl, now);
             last_tick = now;
         }
-        void *item;
-        pan_status q = pan_queue_pop(h.full, &item, 100);
+        void *item = &h.slots[0];
+        pan_status q = overlap ? pan_queue_pop(h.full, &item, 100) : fill(pl, item);
         if (q == PAN_TIMEOUT) continue;
         if (q == PAN_EOF) break;
         inflight *b = item;
@@ -291,9 +303,9 @@ void *pan__deliver_main(void *arg)
         }
         for (int i = 0; i < b->n_ends; i++) finalize(pl, b->ends[i]);
         b->n = b->n_ends = 0;
-        pan_queue_push(h.empty, b, -1); /* capacity N_INFLIGHT: never waits */
+        if (overlap) pan_queue_push(h.empty, b, -1); /* capacity N_INFLIGHT: never waits */
     }
-    if (infer_started) {
+    if (infer_started && overlap) {
         pan_queue_close(h.empty);
         pthread_join(infer, NULL);
     }
