@@ -7,6 +7,7 @@ set -u
 CLI="${PANOPTES_CLI:?set by ctest}"
 PY=/usr/bin/python3
 SAMPLE=data/vtest.mp4
+REPO_ROOT=$(pwd)
 [ -f "$SAMPLE" ] && [ -f models/nanodet.json ] || { echo "skipped: run scripts/setup.sh (sample or model missing)"; exit 77; }
 "$CLI" serve --help >/dev/null 2>&1 || { echo "skipped: this build has no panoptes serve"; exit 77; }
 command -v curl >/dev/null || { echo "skipped: curl missing (scripts/setup.sh installs it)"; exit 77; }
@@ -163,6 +164,29 @@ start_serve --listen 127.0.0.1:0 --no-detect
 check "port in use: exit 3, says so" '[ $rc -eq 3 ] && grep -q "Address already in use" "$TMP/e.txt"'
 stop_serve INT
 check "SIGINT: exit 0" '[ $RC -eq 0 ]'
+
+# 6b. analytics in the service (issue #15): from the config file (analytics: FILE, outputs.events)
+#     and the command line; a bad analytics file is a usage error naming it
+printf '{"cameras": {"*": {"lines": [{"name": "door", "points": [[360,170],[360,370]]}],\n  "zones": [{"name": "all", "polygon": [[0,0],[768,0],[768,576],[0,576]]}]}}}\n' >"$TMP/an.json"
+printf '{"cameras": {"0": {"lines": [{"name": "x", "points": [[1,1],[1,1]]}]}}}\n' >"$TMP/an-bad.json"
+"$CLI" serve --listen 127.0.0.1:0 --backend cpu --camera "$SAMPLE" --analytics "$TMP/an-bad.json" >/dev/null 2>"$TMP/e.txt"; rc=$?
+check "bad analytics file: exit 2 naming file, camera and line" '[ $rc -eq 2 ] && grep -q "an-bad.json" "$TMP/e.txt" && grep -q "line \"x\"" "$TMP/e.txt"'
+cat >"$TMP/an.yaml" <<YAML
+listen: 127.0.0.1:0
+backend: cpu
+analytics: $TMP/an.json
+outputs:
+  jsonl: $TMP/an-out.jsonl
+  events: $TMP/an-events.jsonl
+cameras:
+  - uri: $REPO_ROOT/$SAMPLE
+    name: door
+YAML
+start_serve --config "$TMP/an.yaml"
+for _ in $(seq 600); do [ "$(wc -l <"$TMP/an-out.jsonl" 2>/dev/null || echo 0)" -gt 5 ] && break; sleep 0.1; done
+stop_serve TERM
+check "analytics from the config: events written, JSONL lines carry the counts" '[ $RC -eq 0 ] &&
+    grep -q "\"event\":\"track_start\"" "$TMP/an-events.jsonl" && grep -q "\"analytics\":{\"lines\":{\"door\"" "$TMP/an-out.jsonl"'
 
 # 7. the example systemd unit is valid (its ExecStart pointed at this build)
 if command -v systemd-analyze >/dev/null; then

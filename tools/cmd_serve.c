@@ -50,6 +50,9 @@ static void usage(FILE *f)
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --out FILE          JSON Lines results (appended to while the service runs)\n"
           "  --mot DIR           MOTChallenge track files, DIR/cam<id>.txt\n"
+          "  --analytics FILE    counting lines and zones (as `panoptes run`; config: analytics: FILE)\n"
+          "  --events FILE       analytics events as JSON Lines (config: outputs.events)\n"
+          "  --mqtt URL          events to mqtt://host[:port]/prefix (config: outputs.mqtt)\n"
           "  --timeout MS        network timeout per blocking step (default 5000)\n"
           "  --reconnect N       attempts after a camera is lost (default -1: forever)\n"
           "  --max-backoff S     longest wait between attempts, seconds (default 30)\n"
@@ -66,6 +69,7 @@ enum {
     OPT_CONFIG = 256, OPT_CAMERA, OPT_NAME, OPT_LISTEN, OPT_TOKEN_FILE, OPT_BACKEND, OPT_MODEL, OPT_CLASSES,
     OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID, OPT_REID_INTERVAL, OPT_BATCH, OPT_THREADS, OPT_FALLBACK,
     OPT_OUT, OPT_MOT, OPT_TIMEOUT, OPT_RECONNECT, OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_LOOP, OPT_REALTIME,
+    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT,
 };
 
 static const struct option options[] = {
@@ -87,6 +91,9 @@ static const struct option options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"out", required_argument, NULL, OPT_OUT},
+    {"analytics", required_argument, NULL, OPT_ANALYTICS},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"mqtt", required_argument, NULL, OPT_MQTT},
     {"mot", required_argument, NULL, OPT_MOT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"reconnect", required_argument, NULL, OPT_RECONNECT},
@@ -194,6 +201,9 @@ static int parse_options(int argc, char **argv, const char **config_path, pan_se
             cli->fallback_cpu = 1;
             break;
         case OPT_OUT: bad = set_str(&cli->jsonl, optarg); break;
+        case OPT_ANALYTICS: bad = set_str(&cli->analytics, optarg); break;
+        case OPT_EVENTS: bad = set_str(&cli->events, optarg); break;
+        case OPT_MQTT: bad = set_str(&cli->mqtt, optarg); break;
         case OPT_MOT: bad = set_str(&cli->mot, optarg); break;
         case OPT_TIMEOUT:
             if (pan_cli_parse_long("serve", "--timeout", optarg, 1, 3600000, &v)) return 2;

@@ -192,7 +192,8 @@ static pan_status cameras_seq(walk *w, pan_serve_config *c, const yaml_node_t *s
 
 static pan_status outputs_map(walk *w, pan_serve_config *c, const yaml_node_t *map)
 {
-    if (map->type != YAML_MAPPING_NODE) return fail_at(w, map, "outputs", "expected a mapping (jsonl: FILE, mot: DIR)");
+    if (map->type != YAML_MAPPING_NODE)
+        return fail_at(w, map, "outputs", "expected a mapping (jsonl: FILE, mot: DIR, events: FILE, mqtt: URL)");
     pan_status st = check_keys(w, map, "outputs");
     if (st) return st;
     FOR_PAIRS(map, p) {
@@ -200,7 +201,9 @@ static pan_status outputs_map(walk *w, pan_serve_config *c, const yaml_node_t *m
         const char *key = scalar(k);
         if (!strcmp(key, "jsonl")) st = get_string(w, v, "outputs.jsonl", &c->jsonl);
         else if (!strcmp(key, "mot")) st = get_string(w, v, "outputs.mot", &c->mot);
-        else st = fail_at(w, k, "outputs", "unknown output '%s' (known: jsonl, mot)", key);
+        else if (!strcmp(key, "events")) st = get_string(w, v, "outputs.events", &c->events);
+        else if (!strcmp(key, "mqtt")) st = get_string(w, v, "outputs.mqtt", &c->mqtt);
+        else st = fail_at(w, k, "outputs", "unknown output '%s' (known: jsonl, mot, events, mqtt)", key);
         if (st) return st;
     }
     return PAN_OK;
@@ -256,6 +259,7 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
         return PAN_OK;
     }
     if (!strcmp(key, "token_file")) return get_string(w, v, key, &c->token_file);
+    if (!strcmp(key, "analytics")) return get_string(w, v, key, &c->analytics);
     if (!strcmp(key, "model")) return get_string(w, v, key, &c->model);
     if (!strcmp(key, "reid")) return get_string(w, v, key, &c->reid);
     if (!strcmp(key, "backend")) {
@@ -281,7 +285,8 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);
     return fail_at(w, k, key,
                    "unknown key (known: listen, token_file, backend, model, classes, score, detect, track, reid, "
-                   "reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, outputs, defaults, cameras)");
+                   "reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, analytics, outputs, defaults, "
+                   "cameras)");
 }
 
 void pan_serve_config_init(pan_serve_config *c)
@@ -453,6 +458,9 @@ void pan_serve_config_free(pan_serve_config *c)
     free(c->classes);
     free(c->reid);
     free(c->jsonl);
+    free(c->events);
+    free(c->mqtt);
+    free(c->analytics);
     free(c->mot);
     pan_serve_camera_clear(&c->defaults);
     for (int i = 0; i < c->n_cameras; i++) pan_serve_camera_clear(&c->cameras[i]);

@@ -57,6 +57,9 @@ typedef struct pan_serve_config {
     int realtime;       /* 1, 0, or -1 = default (off) */
     char *jsonl;        /* outputs; NULL = none */
     char *mot;
+    char *events;       /* outputs.events: analytics events as JSON Lines; NULL = none */
+    char *mqtt;         /* outputs.mqtt: events to mqtt://host[:port]/prefix; NULL = none */
+    char *analytics;    /* the analytics file (counting lines, zones; README "Analytics and events") */
     pan_serve_camera defaults; /* uri unused */
     pan_serve_camera *cameras;
     int n_cameras;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analytics/consumer.h"
 #include "io/outputs.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
@@ -22,6 +23,7 @@ struct pan_serve_service {
     pan_serve_config cfg;  /* what runs: the config file with the command line over it */
     char address[300];
     pan_outputs *outs;
+    pan_analytics_outputs *analytics; /* lines, zones, events (file, MQTT); NULL when none asked */
     pan_pipeline *pl;
     pan_serve_pipeline *sp;
     pan_serve_api *api;
@@ -59,7 +61,9 @@ static pan_status overlay(pan_serve_config *d, const pan_serve_config *o, int wi
     pan_status st = PAN_OK;
     if ((st = over_str(&d->listen, o->listen)) || (st = over_str(&d->token_file, o->token_file)) ||
         (st = over_str(&d->backend, o->backend)) || (st = over_str(&d->model, o->model)) ||
-        (st = over_str(&d->reid, o->reid)) || (st = over_str(&d->jsonl, o->jsonl)) || (st = over_str(&d->mot, o->mot)))
+        (st = over_str(&d->reid, o->reid)) || (st = over_str(&d->jsonl, o->jsonl)) || (st = over_str(&d->mot, o->mot)) ||
+        (st = over_str(&d->events, o->events)) || (st = over_str(&d->mqtt, o->mqtt)) ||
+        (st = over_str(&d->analytics, o->analytics)))
         return st;
     if (o->classes) {
         int *c = malloc((size_t)o->n_classes * sizeof *c);
@@ -219,6 +223,12 @@ pan_status pan_serve_service_start(pan_serve_service **out, const char *config_p
     /* a service retries its cameras forever unless told otherwise (defaults.reconnect, per camera) */
     p.reconnect = PAN_RECONNECT_FOREVER;
 
+    if (c->analytics || c->events || c->mqtt) {
+        /* camera keys of the analytics file are the ids the config's cameras get (0, 1, ... in
+         * order); cameras added later through the API may be named by their ids too */
+        pan_analytics_outputs_params ap = {.analytics_path = c->analytics, .events_path = c->events, .mqtt_url = c->mqtt};
+        if ((st = pan_analytics_outputs_create(&s->analytics, &ap, err, n))) goto fail;
+    }
     pan_outputs_params op = {.jsonl_path = c->jsonl, .mot_dir = c->mot};
     if ((st = pan_outputs_create(&s->outs, &op))) {
         st = fail(err, n, st, "cannot open the outputs (%s): see the message above", pan_status_str(st));
@@ -228,6 +238,10 @@ pan_status pan_serve_service_start(pan_serve_service **out, const char *config_p
         st = fail(err, n, st, "cannot create the pipeline: %s (see the message above)", pan_status_str(st));
         goto fail;
     }
+    /* analytics first: a frame's JSONL line then carries the counts including that frame */
+    if (s->analytics && (st = pan_analytics_outputs_attach(s->analytics, s->pl))) goto fail;
+    if (s->analytics && pan_outputs_jsonl(s->outs))
+        pan_jsonl_sink_set_extra(pan_outputs_jsonl(s->outs), pan_analytics_outputs_jsonl_extra, s->analytics);
     if ((st = pan_serve_pipeline_create(&s->sp, s->pl)) || (st = pan_outputs_attach(s->outs, s->pl))) {
         st = fail(err, n, st, "cannot set up the pipeline's consumers: %s", pan_status_str(st));
         goto fail;
@@ -272,7 +286,8 @@ static void warn_restart_needed(const pan_serve_config *a, const pan_serve_confi
     if (STR_CHANGED(backend)) changed[k++] = "backend";
     if (STR_CHANGED(model)) changed[k++] = "model";
     if (STR_CHANGED(reid)) changed[k++] = "reid";
-    if (STR_CHANGED(jsonl) || STR_CHANGED(mot)) changed[k++] = "outputs";
+    if (STR_CHANGED(jsonl) || STR_CHANGED(mot) || STR_CHANGED(events) || STR_CHANGED(mqtt)) changed[k++] = "outputs";
+    if (STR_CHANGED(analytics)) changed[k++] = "analytics";
     if (a->n_classes != b->n_classes || (a->n_classes && memcmp(a->classes, b->classes, (size_t)a->n_classes * sizeof(int))))
         changed[k++] = "classes";
     if (a->score != b->score) changed[k++] = "score";
@@ -375,6 +390,7 @@ void pan_serve_service_destroy(pan_serve_service **ps)
     pan_pipeline_destroy(&s->pl); /* stops it if needed: the consumers' on_stop runs */
     pan_serve_pipeline_destroy(&s->sp);
     pan_outputs_destroy(&s->outs);
+    pan_analytics_outputs_destroy(&s->analytics); /* after the pipeline: MQTT delivers what it holds */
     pan_serve_api_destroy(&s->api);
     for (int i = 0; i < s->n_cams; i++) pan_serve_camera_clear(&s->cams[i]);
     free(s->cams);
