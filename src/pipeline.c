@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/gpu.h"
+#include "vision/detector.h"
 #include "panoptes/log.h"
 #include "pipeline_internal.h"
 
@@ -81,6 +82,9 @@ static pan_status check_params(const pan_pipeline_params *p)
     if (p->reconnect < -1) BAD("reconnect %d: must be >= -1 (-1 = forever)", p->reconnect);
     if (p->backoff_min_ms < 0 || p->backoff_max_ms < 0) BAD("backoff_min_ms/backoff_max_ms: must be >= 0");
     if (p->reid_interval < 0) BAD("reid_interval %d: must be >= 0", p->reid_interval);
+    pan_detector_kind kind;
+    if (p->model_type && pan_detector_kind_parse(p->model_type, &kind))
+        BAD("model_type '%s': not a detector family (%s)", p->model_type, pan_detector_kind_names());
     if (p->n_classes < 0 || (p->n_classes > 0 && !p->classes)) BAD("classes: n_classes %d without classes", p->n_classes);
     if (p->n_overlaps < 0 || (p->n_overlaps > 0 && !p->overlaps)) BAD("overlaps: n_overlaps %d without overlaps", p->n_overlaps);
     for (int i = 0; i < p->n_overlaps; i++) {
@@ -109,8 +113,10 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
     /* the parameters' arrays and strings are copied: the caller's may go */
     pl->model_path = dup_or_null(params->model_path);
     pl->reid = dup_or_null(params->reid);
+    pl->model_type = dup_or_null(params->model_type);
     pl->p.model_path = pl->model_path;
     pl->p.reid = pl->reid;
+    pl->p.model_type = pl->model_type;
     if (params->n_classes) {
         pl->classes = malloc((size_t)params->n_classes * sizeof *pl->classes);
         if (!pl->classes) goto nomem;
@@ -123,7 +129,9 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
         memcpy(pl->overlaps, params->overlaps, (size_t)params->n_overlaps * sizeof *pl->overlaps);
         pl->p.overlaps = (const double(*)[4])pl->overlaps;
     }
-    if ((params->model_path && !pl->model_path) || (params->reid && !pl->reid)) goto nomem;
+    if ((params->model_path && !pl->model_path) || (params->reid && !pl->reid) ||
+        (params->model_type && !pl->model_type))
+        goto nomem;
     if ((st = pan_stages_resolve_backend(params->backend, &pl->backend))) goto fail;
     if (pl->backend == PAN_BACKEND_CUDA && pan_gpu_init(0) == PAN_OK) {
         size_t dev_free = 0, dev_total = 0;
@@ -486,6 +494,7 @@ void pan_pipeline_destroy(pan_pipeline **plp)
     free(pl->overlaps);
     free(pl->model_path);
     free(pl->reid);
+    free(pl->model_type);
     free(pl);
     *plp = NULL;
 }

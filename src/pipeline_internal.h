@@ -74,7 +74,7 @@ struct pan_pipeline {
     pan_pipeline_params p;
     int *classes;
     double (*overlaps)[4];
-    char *model_path, *reid;
+    char *model_path, *reid, *model_type;
     pan_backend backend;
     pan_stages stages;
     pan_batcher *batcher;

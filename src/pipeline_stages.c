@@ -85,6 +85,7 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
             .classes = p->classes,
             .n_classes = p->n_classes,
         };
+        if (p->model_type && (st = pan_detector_kind_parse(p->model_type, &dp.kind))) return st; /* checked before */
         st = pan_detector_create(&s->impl->detector, &dp);
         if (st) return st;
         s->impl->reid_frames = calloc((size_t)s->batch, sizeof *s->impl->reid_frames);

@@ -124,6 +124,13 @@ done
 "$CLI" run --camera "$SAMPLE" --batch >/dev/null 2>"$TMP/bad.txt"; rc=$?
 check "an option without its value: exit 2" '[ $rc -eq 2 ] && grep -q "needs a value" "$TMP/bad.txt"'
 
+# 4b2. --model-type: a name outside the list is a usage error listing them; one the model's outputs
+#      contradict fails the run naming what was seen
+"$CLI" run --model-type foo >/dev/null 2>"$TMP/mt.txt"; rc=$?
+check "--model-type foo: exit 2 listing the families" '[ $rc -eq 2 ] && grep -q "yolov10" "$TMP/mt.txt"'
+"$CLI" run --camera "$SAMPLE" --model-type yolov5 --max-frames 2 --out /dev/null --quiet >/dev/null 2>"$TMP/mt.txt"; rc=$?
+check "--model-type yolov5 on NanoDet: exit 3, the disagreement named" '[ $rc -eq 3 ] && grep -q "disagree with --model-type yolov5" "$TMP/mt.txt"'
+
 # 4c. camera names, inline comments in --cameras files, an unwritable --summary-json found at the start
 printf '%s   # the door\n' "$SAMPLE" >"$TMP/cams2.txt"
 "$CLI" run --cameras "$TMP/cams2.txt" --camera "$SAMPLE" --name 'hall "B"' --no-detect --max-frames 2 \

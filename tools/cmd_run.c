@@ -13,6 +13,7 @@
 #include "analytics/consumer.h"
 #include "cli.h"
 #include "io/outputs.h"
+#include "vision/detector.h"
 #include "panoptes/detection.h"
 #include "panoptes/log.h"
 #include "panoptes/pipeline.h"
@@ -36,7 +37,9 @@ static void usage(FILE *f)
           "  --annotate-camera N the camera --annotate shows (default 0)\n"
           "  --max-frames N      stop each camera after N frames\n"
           "  --loop              restart file sources at their end\n"
-          "  --model FILE        detector: TF.js model.json or YOLOv8/11 .onnx (default models/nanodet.json)\n"
+          "  --model FILE        detector: TF.js model.json or a YOLO/RT-DETR .onnx (default models/nanodet.json)\n"
+          "  --model-type T      the detector family when the model does not say: auto (default), nanodet,\n"
+          "                      yolov5, yolov7, yolox, yolox-decoded, yolov8, yolo11, yolov10, rtdetr\n"
           "  --classes LIST      keep only these classes, e.g. person,car (COCO names or ids)\n"
           "  --score X           minimum detection score (default 0.35)\n"
           "  --no-detect         decode only (no detection or tracking)\n"
@@ -270,6 +273,7 @@ enum {
     OPT_MAX_FRAMES, OPT_LOOP, OPT_MODEL, OPT_CLASSES, OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID,
     OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
     OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
+    OPT_MODEL_TYPE,
     OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT,
 };
 
@@ -286,6 +290,7 @@ static const struct option options[] = {
     {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"model", required_argument, NULL, OPT_MODEL},
+    {"model-type", required_argument, NULL, OPT_MODEL_TYPE},
     {"classes", required_argument, NULL, OPT_CLASSES},
     {"score", required_argument, NULL, OPT_SCORE},
     {"no-detect", no_argument, NULL, OPT_NO_DETECT},
@@ -380,6 +385,16 @@ static int parse_options(int argc, char **argv, run_opts *o)
             break;
         case OPT_LOOP: p->loop = 1; break;
         case OPT_MODEL: p->model_path = optarg; break;
+        case OPT_MODEL_TYPE: {
+            pan_detector_kind kind;
+            if (pan_detector_kind_parse(optarg, &kind)) {
+                fprintf(stderr, "panoptes run: --model-type takes one of %s, not '%s'\n", pan_detector_kind_names(),
+                        optarg);
+                return 2;
+            }
+            p->model_type = optarg;
+            break;
+        }
         case OPT_CLASSES: {
             int n = parse_classes(optarg, o->classes, PAN_COCO_CLASSES);
             if (n < 0) return 2;

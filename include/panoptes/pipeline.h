@@ -101,6 +101,10 @@ typedef struct pan_pipeline_params {
      * clock, so without it recorded files decoded at different speeds link differently run to
      * run. 0 = on when overlaps are given, 1 = on, -1 = off. Runs as fast as the slowest file. */
     int sync;
+    /* The detector family when its outputs and metadata cannot tell (README "Detector models"):
+     * NULL or "auto", nanodet, yolov5, yolov7, yolox, yolox-decoded, yolov8, yolo11, yolov10,
+     * rtdetr. A name not in that list fails pan_pipeline_create with PAN_INVAL. Copied. */
+    const char *model_type;
 } pan_pipeline_params;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);
