@@ -12,11 +12,14 @@
  *                                    a wrong kernel differs almost everywhere)
  *   family models without a TopK:   NMSE <= 1e-3 (a dozen layers of FP16)
  *   detectors (every family, cpu vs cuda on the same frames, threshold 0.3): at least 90% of the
- *   cpu detections scoring >= 0.35 have a cuda detection of the same class with IoU >= 0.7 and
+ *   cpu detections scoring >= 0.32 have a cuda detection of the same class with IoU >= 0.7 and
  *   |score difference| <= 0.03, and the other way round (random weights make flat, near-tied
  *   scores: TopK and NMS choose differently among near-equals).
  * The models come from $PANOPTES_DATA_DIR/families when staged there (scripts/gpu-build.sh should
  * run the generator into .gpu/data/families), else are made with Debian python3-onnx.
+ * Measured on an H200 (2026-12-05, bench/results/detector-families-2026-12-05/): op models NMSE
+ * <= 7.4e-7 (attention 5.2e-7..7.4e-7), index outputs identical but for 1 of 180 Mod results, family
+ * models 3.5e-8..1.5e-7, detectors 96-100% matched both ways.
  * Skips without a GPU, without CUDA in the build or without either source of models. */
 #include <math.h>
 #include <stdlib.h>
@@ -185,12 +188,12 @@ static pan_frame *make_frame(int i, uint8_t **buf)
     return f;
 }
 
-/* Fraction of a's detections scoring >= 0.35 with a partner in b (same class, IoU >= 0.7, |ds| <= 0.03). */
+/* Fraction of a's detections scoring >= 0.32 with a partner in b (same class, IoU >= 0.7, |ds| <= 0.03). */
 static double matched(const pan_detection_list *a, const pan_detection_list *b, int *count)
 {
     int n = 0, m = 0;
     for (int i = 0; i < a->count; i++) {
-        if (a->items[i].score < 0.35f) continue;
+        if (a->items[i].score < 0.32f) continue;
         n++;
         for (int j = 0; j < b->count; j++)
             if (b->items[j].class_id == a->items[i].class_id && fabsf(b->items[j].score - a->items[i].score) <= 0.03f &&
@@ -234,7 +237,7 @@ PAN_TEST(detectors_cuda_vs_cpu)
             int n1, n2;
             double f1 = matched(&out[0][i], &out[1][i], &n1), f2 = matched(&out[1][i], &out[0][i], &n2);
             int pass = f1 >= 0.9 && f2 >= 0.9;
-            fprintf(stderr, "  %-18s frame %d: cpu %d (%d >= 0.35, %.0f%% matched), cuda %d (%d, %.0f%%)%s\n", m[k].name, i,
+            fprintf(stderr, "  %-18s frame %d: cpu %d (%d >= 0.32, %.0f%% matched), cuda %d (%d, %.0f%%)%s\n", m[k].name, i,
                     out[0][i].count, n1, 100 * f1, out[1][i].count, n2, 100 * f2, pass ? "" : "  FAIL");
             for (int q = 0; !pass && q < 3 && q < out[0][i].count && q < out[1][i].count; q++) {
                 const pan_detection *a = &out[0][i].items[q], *g = &out[1][i].items[q];
