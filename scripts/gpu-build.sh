@@ -105,6 +105,11 @@ if [ ! -f models/osnet_x0_25.onnx ] || [ ! -f models/osnet_x1_0.onnx ]; then
     /usr/bin/python3 tests/peers/make_osnet.py models >/dev/null || info "warning: could not make models/osnet_*.onnx"
 fi
 
+# The detector families' test models (issue #20) for test-gpu-families(-engine): the GPU machine has
+# no python3-onnx, so they are made here and read from $PANOPTES_DATA_DIR/families there.
+/usr/bin/python3 tests/models/make_detector_families.py "$STAGE/data/families" --batches 1,3 >/dev/null ||
+    info "warning: could not make the detector families' test models"
+
 du -sh "$STAGE"/* | sed 's/^/gpu-build: /'
 total=$(du -sm "$STAGE" | cut -f1)
 info "staged $total MiB in .gpu/ (the working tree that travels must stay under 64 MiB)"
