@@ -7,6 +7,7 @@
 
 #include "serve/config.h"
 #include "serve/reload.h"
+#include "serve/service.h"
 
 static const char full_yaml[] =
     "# a full config\n"
@@ -14,6 +15,7 @@ static const char full_yaml[] =
     "token_file: /etc/panoptes/token\n"
     "backend: cpu\n"
     "model: models/nanodet.json\n"
+    "model_type: yolov5\n"
     "classes: [person, car, 2]\n"
     "score: 0.5\n"
     "detect: true\n"
@@ -25,6 +27,10 @@ static const char full_yaml[] =
     "fallback_cpu: yes\n"
     "max_backoff_s: 10\n"
     "realtime: true\n"
+    "overlaps:\n"
+    "  - [0, 2, -768, 0]\n"
+    "  - \"1, 2, 5.5, -3\"\n"
+    "sync: false\n"
     "outputs:\n"
     "  jsonl: /tmp/out.jsonl\n"
     "  mot: /tmp/mot\n"
@@ -55,6 +61,7 @@ PAN_TEST(full_config_reads_every_key)
     ASSERT_STREQ(c.token_file, "/etc/panoptes/token");
     ASSERT_STREQ(c.backend, "cpu");
     ASSERT_STREQ(c.model, "models/nanodet.json");
+    ASSERT_STREQ(c.model_type, "yolov5");
     ASSERT_EQ(c.n_classes, 3);
     ASSERT_EQ(c.classes[0], 0);
     ASSERT_EQ(c.classes[1], 2);
@@ -69,6 +76,15 @@ PAN_TEST(full_config_reads_every_key)
     ASSERT_EQ(c.fallback_cpu, 1);
     ASSERT_EQ(c.max_backoff_s, 10);
     ASSERT_EQ(c.realtime, 1);
+    ASSERT_EQ(c.n_overlaps, 2);
+    ASSERT_NEAR(c.overlaps[0][0], 0, 0);
+    ASSERT_NEAR(c.overlaps[0][1], 2, 0);
+    ASSERT_NEAR(c.overlaps[0][2], -768, 0);
+    ASSERT_NEAR(c.overlaps[0][3], 0, 0);
+    ASSERT_NEAR(c.overlaps[1][0], 1, 0);
+    ASSERT_NEAR(c.overlaps[1][2], 5.5, 0);
+    ASSERT_NEAR(c.overlaps[1][3], -3, 0);
+    ASSERT_EQ(c.sync, 0);
     ASSERT_STREQ(c.jsonl, "/tmp/out.jsonl");
     ASSERT_STREQ(c.mot, "/tmp/mot");
     ASSERT_EQ(c.defaults.reconnect, PAN_SERVE_RECONNECT_FOREVER);
@@ -99,6 +115,9 @@ PAN_TEST(empty_file_is_an_empty_config)
     ASSERT_EQ(c.n_cameras, 0);
     ASSERT_TRUE(c.listen == NULL);
     ASSERT_EQ(c.detect, -1);
+    ASSERT_TRUE(c.model_type == NULL);
+    ASSERT_TRUE(c.overlaps == NULL);
+    ASSERT_EQ(c.sync, -1);
     pan_serve_config_free(&c);
     const char only_comment[] = "# nothing yet\ncameras:\n";
     ASSERT_OK(pan_serve_config_parse(&c, "c.yaml", only_comment, sizeof only_comment - 1, err, sizeof err));
@@ -152,6 +171,92 @@ PAN_TEST(errors_name_the_line_and_the_key)
     ASSERT_FAILS_WITH("- a\n- b\n", "bad.yaml:1: (top level): expected a mapping");
     ASSERT_FAILS_WITH("cameras:\n  - uri: a.mp4\n   name: x\n", "bad.yaml:3:");
     ASSERT_FAILS_WITH("listen: [1, 2]\n", "listen: expected a single value");
+}
+
+/* model_type: the names run's --model-type takes, and run's message (listing them) for others;
+ * overlaps and sync as run's --overlap and --sync/--no-sync. */
+PAN_TEST(model_type_overlaps_and_sync_are_checked)
+{
+    static const char *const good[] = {"auto", "nanodet", "yolov5", "yolov7", "yolox", "yolox-decoded",
+                                       "yolov8", "yolo11", "yolov10", "rtdetr"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        char text[64], err[512] = "";
+        pan_serve_config c;
+        snprintf(text, sizeof text, "model_type: %s\n", good[i]);
+        pan_status st = pan_serve_config_parse(&c, "ok.yaml", text, strlen(text), err, sizeof err);
+        if (st) PAN__FAIL("%s: %s", good[i], err);
+        ASSERT_STREQ(c.model_type, good[i]);
+        pan_serve_config_free(&c);
+        ASSERT_TRUE(c.model_type == NULL);
+    }
+    ASSERT_FAILS_WITH("backend: cpu\nmodel_type: yolo12\n",
+                      "bad.yaml:2: model_type: takes one of auto, nanodet, yolov5, yolov7, yolox, yolox-decoded, "
+                      "yolov8, yolo11, yolov10, rtdetr, not 'yolo12'");
+    ASSERT_FAILS_WITH("model_type: [yolov8]\n", "bad.yaml:1: model_type: expected a single value");
+    ASSERT_FAILS_WITH("model_type: \"\"\n", "model_type: takes one of auto");
+    ASSERT_FAILS_WITH("overlaps: 0,1,2,3\n", "bad.yaml:1: overlaps: expected a list of [A, B, DX, DY]");
+    ASSERT_FAILS_WITH("overlaps:\n  - [0, 1, 5]\n", "bad.yaml:2: overlaps[0]: '0,1,5': expected A,B,DX,DY");
+    ASSERT_FAILS_WITH("overlaps:\n  - [0, 1, 5, 0]\n  - [3, 3, 0, 0]\n",
+                      "bad.yaml:3: overlaps[1]: '3,3,0,0': A and B must be two different camera ids");
+    ASSERT_FAILS_WITH("overlaps:\n  - [0.5, 1, 0, 0]\n", "overlaps[0]: '0.5,1,0,0': A and B must be");
+    ASSERT_FAILS_WITH("overlaps:\n  - [-1, 1, 0, 0]\n", "overlaps[0]: '-1,1,0,0': A and B must be");
+    ASSERT_FAILS_WITH("overlaps:\n  - [0, 1, [2], 0]\n", "bad.yaml:2: overlaps[0]: expected [A, B, DX, DY]");
+    ASSERT_FAILS_WITH("overlaps:\n  - {a: 0}\n", "bad.yaml:2: overlaps[0]: expected [A, B, DX, DY]");
+    ASSERT_FAILS_WITH("overlaps:\n  - [0, 1, nan, 0]\n", "overlaps[0]: '0,1,nan,0': expected A,B,DX,DY");
+    ASSERT_FAILS_WITH("sync: sometimes\n", "bad.yaml:1: sync: expected true or false");
+
+    double o[4];
+    char err[256];
+    ASSERT_OK(pan_serve_parse_overlap(" 0 , 1 , -768 , 0.5 ", o, err, sizeof err));
+    ASSERT_NEAR(o[1], 1, 0);
+    ASSERT_NEAR(o[2], -768, 0);
+    ASSERT_NEAR(o[3], 0.5, 0);
+    static const char *const bad[] = {"0,1,2", "0,1,2,3,4", "a,1,2,3", "0,1,2,3x", "1,1,0,0", "0,1,inf,0", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (pan_serve_parse_overlap(bad[i], o, err, sizeof err) != PAN_INVAL || !strstr(err, bad[i]))
+            PAN__FAIL("'%s' was not refused by name (%s)", bad[i], err);
+}
+
+/* The command line laid over the file, and what reaches pan_pipeline_params. */
+PAN_TEST(model_type_overlaps_and_sync_reach_the_pipeline_params)
+{
+    const char text[] = "model_type: yolov5\noverlaps:\n  - [0, 1, 10, 20]\n  - [1, 2, 30, 40]\nsync: true\n";
+    pan_serve_config file, cli;
+    pan_pipeline_params p;
+    char err[512] = "";
+    ASSERT_OK(pan_serve_config_parse(&file, "f.yaml", text, sizeof text - 1, err, sizeof err));
+    ASSERT_OK(pan_serve_config_pipeline_params(&file, "models/nanodet.json", &p, err, sizeof err));
+    ASSERT_STREQ(p.model_type, "yolov5");
+    ASSERT_EQ(p.n_overlaps, 2);
+    ASSERT_NEAR(p.overlaps[1][0], 1, 0);
+    ASSERT_NEAR(p.overlaps[1][3], 40, 0);
+    ASSERT_EQ(p.sync, 1);
+
+    /* --model-type yolox --overlap 2,3,-5,0 --no-sync over it: the list is replaced, not merged */
+    pan_serve_config_init(&cli);
+    cli.model_type = strdup("yolox");
+    cli.overlaps = calloc(1, sizeof *cli.overlaps);
+    ASSERT_TRUE(cli.model_type && cli.overlaps);
+    ASSERT_OK(pan_serve_parse_overlap("2,3,-5,0", cli.overlaps[0], err, sizeof err));
+    cli.n_overlaps = 1;
+    cli.sync = 0;
+    ASSERT_OK(pan_serve_config_overlay(&file, &cli));
+    ASSERT_OK(pan_serve_config_pipeline_params(&file, "models/nanodet.json", &p, err, sizeof err));
+    ASSERT_STREQ(p.model_type, "yolox");
+    ASSERT_EQ(p.n_overlaps, 1);
+    ASSERT_NEAR(p.overlaps[0][0], 2, 0);
+    ASSERT_NEAR(p.overlaps[0][2], -5, 0);
+    ASSERT_EQ(p.sync, -1);
+    pan_serve_config_free(&cli);
+    pan_serve_config_free(&file);
+
+    /* nothing said: the pipeline's defaults (auto, no overlaps, sync on only with overlaps) */
+    pan_serve_config_init(&file);
+    ASSERT_OK(pan_serve_config_pipeline_params(&file, "models/nanodet.json", &p, err, sizeof err));
+    ASSERT_TRUE(p.model_type == NULL);
+    ASSERT_EQ(p.n_overlaps, 0);
+    ASSERT_EQ(p.sync, 0);
+    pan_serve_config_free(&file);
 }
 
 PAN_TEST(missing_file_is_named)
@@ -279,7 +384,8 @@ PAN_TEST(listen_addresses)
 
 PAN_TEST_MAIN(full_config_reads_every_key, empty_file_is_an_empty_config, errors_name_the_line_and_the_key,
               missing_file_is_named, load_reads_a_file, the_example_config_in_contrib_reads, camera_json_is_checked_field_by_field,
-              reload_keeps_unchanged_cameras_and_adds_and_removes_the_rest, listen_addresses)
+              reload_keeps_unchanged_cameras_and_adds_and_removes_the_rest, listen_addresses,
+              model_type_overlaps_and_sync_are_checked, model_type_overlaps_and_sync_reach_the_pipeline_params)
 #else
 int main(void)
 {

@@ -25,6 +25,7 @@ int pan_cli_serve(int argc, char **argv)
 #include "panoptes/backend.h"
 #include "serve/config.h"
 #include "serve/service.h"
+#include "vision/detector.h"
 
 static void usage(FILE *f)
 {
@@ -33,21 +34,29 @@ static void usage(FILE *f)
           "Runs the pipeline as a service: cameras are added and removed while it runs (HTTP API, config\n"
           "file), results go to the outputs, /metrics serves Prometheus, / shows a status page.\n"
           "\n"
-          "  --config FILE       YAML config: listen, token_file, backend, model, outputs, defaults, cameras\n"
-          "                      (README, \"panoptes serve\"); the options below override it. SIGHUP reads it\n"
-          "                      again and adds/removes its cameras to match (and re-reads the token file)\n"
+          "  --config FILE       YAML config: listen, token_file, backend, model, model_type, outputs, defaults,\n"
+          "                      cameras, ... (README, \"panoptes serve\"); the options below override it.\n"
+          "                      SIGHUP reads it again and adds/removes its cameras to match (and re-reads the\n"
+          "                      token file)\n"
           "  --camera URI        a camera to start with (repeatable); --name NAME after it names it\n"
           "  --listen ADDR:PORT  where the HTTP API listens (default 127.0.0.1:8080; port 0 = any free one)\n"
           "  --token-file FILE   every /api request then needs \"Authorization: Bearer <the file's text>\";\n"
           "                      /, /metrics and /api/health stay open\n"
           "  --backend B         auto (default), cpu, cuda\n"
           "  --model FILE        detector (default models/nanodet.json)\n"
+          "  --model-type T      the detector family when the model does not say: auto (default), nanodet,\n"
+          "                      yolov5, yolov7, yolox, yolox-decoded, yolov8, yolo11, yolov10, rtdetr\n"
           "  --classes LIST      keep only these classes, e.g. person,car\n"
           "  --score X           minimum detection score (default 0.35)\n"
           "  --no-detect         decode only; --no-track: detect without tracking\n"
           "  --reid R            default, off, or an ONNX ReID model; --reid-interval N\n"
           "  --batch N           frames per detector batch; --threads N: decoder threads per camera\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
+          "  --overlap A,B,DX,DY cameras A and B (ids: the config's cameras 0, 1, ... in order, then the\n"
+          "                      --camera ones) see one scene shifted: (x,y) in A is (x+DX,y+DY) in B\n"
+          "                      (repeatable; replaces the config's overlaps); links their tracks into one id\n"
+          "  --sync, --no-sync   keep file cameras within 0.1 s of each other's timestamps (default: on with\n"
+          "                      overlaps)\n"
           "  --out FILE          JSON Lines results (appended to while the service runs)\n"
           "  --mot DIR           MOTChallenge track files, DIR/cam<id>.txt\n"
           "  --analytics FILE    counting lines and zones (as `panoptes run`; config: analytics: FILE)\n"
@@ -69,7 +78,7 @@ enum {
     OPT_CONFIG = 256, OPT_CAMERA, OPT_NAME, OPT_LISTEN, OPT_TOKEN_FILE, OPT_BACKEND, OPT_MODEL, OPT_CLASSES,
     OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID, OPT_REID_INTERVAL, OPT_BATCH, OPT_THREADS, OPT_FALLBACK,
     OPT_OUT, OPT_MOT, OPT_TIMEOUT, OPT_RECONNECT, OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_LOOP, OPT_REALTIME,
-    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT,
+    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_MODEL_TYPE, OPT_OVERLAP, OPT_SYNC, OPT_NO_SYNC,
 };
 
 static const struct option options[] = {
@@ -81,6 +90,7 @@ static const struct option options[] = {
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"model", required_argument, NULL, OPT_MODEL},
+    {"model-type", required_argument, NULL, OPT_MODEL_TYPE},
     {"classes", required_argument, NULL, OPT_CLASSES},
     {"score", required_argument, NULL, OPT_SCORE},
     {"no-detect", no_argument, NULL, OPT_NO_DETECT},
@@ -101,6 +111,9 @@ static const struct option options[] = {
     {"rtsp-transport", required_argument, NULL, OPT_RTSP_TRANSPORT},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"realtime", no_argument, NULL, OPT_REALTIME},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"sync", no_argument, NULL, OPT_SYNC},
+    {"no-sync", no_argument, NULL, OPT_NO_SYNC},
     {NULL, 0, NULL, 0},
 };
 
@@ -160,6 +173,33 @@ static int parse_options(int argc, char **argv, const char **config_path, pan_se
             bad = set_str(&cli->backend, optarg);
             break;
         case OPT_MODEL: bad = set_str(&cli->model, optarg); break;
+        case OPT_MODEL_TYPE: {
+            pan_detector_kind kind;
+            if (pan_detector_kind_parse(optarg, &kind)) {
+                fprintf(stderr, "panoptes serve: --model-type takes one of %s, not '%s'\n", pan_detector_kind_names(),
+                        optarg);
+                return 2;
+            }
+            bad = set_str(&cli->model_type, optarg);
+            break;
+        }
+        case OPT_OVERLAP:
+            if (!cli->overlaps && !(cli->overlaps = calloc(PAN_SERVE_MAX_OVERLAPS, sizeof *cli->overlaps))) {
+                bad = 1;
+                break;
+            }
+            if (cli->n_overlaps == PAN_SERVE_MAX_OVERLAPS) {
+                fprintf(stderr, "panoptes serve: at most %d --overlap options\n", PAN_SERVE_MAX_OVERLAPS);
+                return 2;
+            }
+            if (pan_serve_parse_overlap(optarg, cli->overlaps[cli->n_overlaps], err, sizeof err)) {
+                fprintf(stderr, "panoptes serve: --overlap %s\n", err);
+                return 2;
+            }
+            cli->n_overlaps++;
+            break;
+        case OPT_SYNC: cli->sync = 1; break;
+        case OPT_NO_SYNC: cli->sync = 0; break;
         case OPT_CLASSES:
             free(cli->classes);
             cli->classes = NULL;

@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <yaml.h>
 
 #include "panoptes/detection.h"
+#include "vision/detector.h"
 
 /* What the walk needs: the document, the file's name for messages, where messages go. */
 typedef struct walk {
@@ -239,6 +242,45 @@ static pan_status classes_node(walk *w, pan_serve_config *c, const yaml_node_t *
     return st;
 }
 
+/* overlaps: a list of [A, B, DX, DY] (or "A,B,DX,DY" strings, as run's --overlap). */
+static pan_status overlaps_node(walk *w, pan_serve_config *c, const yaml_node_t *v)
+{
+    if (v->type == YAML_SCALAR_NODE && !*scalar(v)) return PAN_OK; /* "overlaps:" with nothing */
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(w, v, "overlaps", "expected a list of [A, B, DX, DY] (camera ids and a shift in pixels)");
+    int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start), i = 0;
+    if (n > PAN_SERVE_MAX_OVERLAPS)
+        return fail_at(w, v, "overlaps", "%d entries; at most %d", n, PAN_SERVE_MAX_OVERLAPS);
+    double(*ov)[4] = calloc((size_t)n + 1, sizeof *ov);
+    if (!ov) return PAN_NOMEM;
+    pan_status st = PAN_OK;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top && !st; it++, i++) {
+        const yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+        char text[256] = "", why[256], where[32];
+        snprintf(where, sizeof where, "overlaps[%d]", i);
+        if (item->type == YAML_SCALAR_NODE) {
+            snprintf(text, sizeof text, "%s", scalar(item));
+        } else if (item->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *e = item->data.sequence.items.start; e < item->data.sequence.items.top && !st; e++) {
+                const char *x = scalar(yaml_document_get_node(w->doc, *e));
+                if (!x) st = fail_at(w, item, where, "expected [A, B, DX, DY] (numbers)");
+                else snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", *text ? "," : "", x);
+            }
+        } else {
+            st = fail_at(w, item, where, "expected [A, B, DX, DY] (camera ids and a shift in pixels)");
+        }
+        if (!st && pan_serve_parse_overlap(text, ov[i], why, sizeof why)) st = fail_at(w, item, where, "%s", why);
+    }
+    if (st) {
+        free(ov);
+        return st;
+    }
+    free(c->overlaps);
+    c->overlaps = ov;
+    c->n_overlaps = n;
+    return PAN_OK;
+}
+
 static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, const yaml_node_t *v)
 {
     const char *key = scalar(k);
@@ -248,6 +290,7 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "cameras")) return cameras_seq(w, c, v);
     if (!strcmp(key, "outputs")) return outputs_map(w, c, v);
     if (!strcmp(key, "classes")) return classes_node(w, c, v);
+    if (!strcmp(key, "overlaps")) return overlaps_node(w, c, v);
     if (!strcmp(key, "defaults")) {
         if (v->type != YAML_MAPPING_NODE) return fail_at(w, v, "defaults", "expected a mapping of camera options");
         return camera_map(w, &c->defaults, "defaults", v, 0);
@@ -262,6 +305,12 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "analytics")) return get_string(w, v, key, &c->analytics);
     if (!strcmp(key, "model")) return get_string(w, v, key, &c->model);
     if (!strcmp(key, "reid")) return get_string(w, v, key, &c->reid);
+    if (!strcmp(key, "model_type")) {
+        pan_detector_kind kind;
+        if (pan_detector_kind_parse(scalar(v), &kind)) /* the message run gives for --model-type */
+            return fail_at(w, v, key, "takes one of %s, not '%s'", pan_detector_kind_names(), scalar(v));
+        return get_string(w, v, key, &c->model_type);
+    }
     if (!strcmp(key, "backend")) {
         const char *s = scalar(v);
         if (strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda"))
@@ -279,21 +328,22 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "track")) return get_bool(w, v, key, &c->track);
     if (!strcmp(key, "fallback_cpu")) return get_bool(w, v, key, &c->fallback_cpu);
     if (!strcmp(key, "realtime")) return get_bool(w, v, key, &c->realtime);
+    if (!strcmp(key, "sync")) return get_bool(w, v, key, &c->sync);
     if (!strcmp(key, "reid_interval")) return get_int(w, v, key, 1, 1000, &c->reid_interval);
     if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 1024, &c->batch);
     if (!strcmp(key, "threads")) return get_int(w, v, key, 1, 64, &c->threads);
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);
     return fail_at(w, k, key,
-                   "unknown key (known: listen, token_file, backend, model, classes, score, detect, track, reid, "
-                   "reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, analytics, outputs, defaults, "
-                   "cameras)");
+                   "unknown key (known: listen, token_file, backend, model, model_type, classes, score, detect, track, "
+                   "reid, reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, overlaps, sync, "
+                   "analytics, outputs, defaults, cameras)");
 }
 
 void pan_serve_config_init(pan_serve_config *c)
 {
     memset(c, 0, sizeof *c);
     c->score = -1;
-    c->detect = c->track = c->fallback_cpu = c->realtime = -1;
+    c->detect = c->track = c->fallback_cpu = c->realtime = c->sync = -1;
 }
 
 pan_status pan_serve_config_parse(pan_serve_config *c, const char *name, const char *text, size_t len, char *err,
@@ -412,6 +462,34 @@ done:
     return PAN_OK;
 }
 
+pan_status pan_serve_parse_overlap(const char *s, double out[4], char *err, size_t n)
+{
+    double v[4];
+    const char *p = s;
+    for (int k = 0; k < 4; k++) {
+        char *end;
+        while (isspace((unsigned char)*p)) p++;
+        errno = 0;
+        v[k] = strtod(p, &end);
+        if (end == p || errno || !isfinite(v[k])) goto bad;
+        p = end;
+        while (isspace((unsigned char)*p)) p++;
+        if (*p != (k < 3 ? ',' : '\0')) goto bad;
+        if (k < 3) p++;
+    }
+    if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[0] < 0 || v[1] < 0 || v[0] > INT_MAX || v[1] > INT_MAX ||
+        v[0] == v[1]) {
+        snprintf(err, n, "'%s': A and B must be two different camera ids (integers >= 0)", s);
+        return PAN_INVAL;
+    }
+    memcpy(out, v, sizeof v);
+    return PAN_OK;
+bad:
+    snprintf(err, n, "'%s': expected A,B,DX,DY: two camera ids and a shift in pixels (pixel (x, y) of camera A is "
+                     "(x+DX, y+DY) in camera B)", s);
+    return PAN_INVAL;
+}
+
 pan_status pan_serve_parse_listen(const char *s, char *host, size_t host_n, int *port, char *err, size_t n)
 {
     const char *colon, *h = s;
@@ -455,7 +533,9 @@ void pan_serve_config_free(pan_serve_config *c)
     free(c->token_file);
     free(c->backend);
     free(c->model);
+    free(c->model_type);
     free(c->classes);
+    free(c->overlaps);
     free(c->reid);
     free(c->jsonl);
     free(c->events);

@@ -4,7 +4,8 @@
  *   listen: 127.0.0.1:8080          # ADDR:PORT ([::1]:8080 for IPv6); port 0 = any free port
  *   token_file: /etc/panoptes/token # every /api request then needs "Authorization: Bearer <token>"
  *   backend: auto                   # auto, cpu, cuda
- *   model: models/nanodet.json      # TF.js model.json or YOLOv8/11 .onnx
+ *   model: models/nanodet.json      # TF.js model.json or an ONNX detector (README "Detector models")
+ *   model_type: auto                # the detector family when the model does not say (as run --model-type)
  *   classes: [person, car]          # or "person,car"; COCO names or ids
  *   score: 0.35
  *   detect: true                    # false: decode only
@@ -16,6 +17,8 @@
  *   fallback_cpu: false             # a camera NVDEC cannot take uses the cpu decoder
  *   max_backoff_s: 30               # longest wait between reconnect attempts
  *   realtime: false                 # read files at their native frame rate (like live cameras)
+ *   overlaps: [[0, 1, -768, 0]]     # cameras A, B see one scene shifted: (x, y) in A is (x+DX, y+DY) in B
+ *   sync: true                      # align file cameras by timestamps (default: on with overlaps)
  *   outputs:
  *     jsonl: /var/lib/panoptes/results.jsonl
  *     mot: /var/lib/panoptes/mot
@@ -44,6 +47,7 @@ typedef struct pan_serve_config {
     char *token_file;   /* NULL = no token */
     char *backend;      /* "auto", "cpu" or "cuda"; NULL = auto */
     char *model;        /* NULL = the bundled NanoDet */
+    char *model_type;   /* a pan_detector_kind_parse name (checked); NULL = auto */
     int *classes;       /* COCO ids; NULL = all */
     int n_classes;
     double score;       /* < 0 = default */
@@ -55,6 +59,11 @@ typedef struct pan_serve_config {
     int fallback_cpu;   /* 1, 0, or -1 = default (off) */
     int max_backoff_s;  /* 0 = default */
     int realtime;       /* 1, 0, or -1 = default (off) */
+    /* {camera_a, camera_b, dx, dy} as pan_pipeline_params.overlaps, camera ids as the service
+     * gives them (the config's cameras 0, 1, ... in order); NULL = none given */
+    double (*overlaps)[4];
+    int n_overlaps;
+    int sync;           /* 1, 0, or -1 = default (on with overlaps) */
     char *jsonl;        /* outputs; NULL = none */
     char *mot;
     char *events;       /* outputs.events: analytics events as JSON Lines; NULL = none */
@@ -77,6 +86,11 @@ pan_status pan_serve_config_parse(pan_serve_config *c, const char *name, const c
 pan_status pan_serve_config_add_camera(pan_serve_config *c, const pan_serve_camera *cam);
 /* "person,car,2" -> COCO ids (malloc'd). PAN_INVAL with err naming the bad item. */
 pan_status pan_serve_parse_classes(const char *list, int **ids, int *n, char *err, size_t n_err);
+/* "A,B,DX,DY" -> {A, B, DX, DY}: two different camera ids >= 0 and a shift in pixels (as run's
+ * --overlap). PAN_INVAL with err saying what is wrong. */
+pan_status pan_serve_parse_overlap(const char *s, double out[4], char *err, size_t n);
+/* At most this many overlaps (as run). */
+#define PAN_SERVE_MAX_OVERLAPS 64
 /* "127.0.0.1:8080", "[::1]:80", ":8080" (all addresses) -> host ("" for any) and port. */
 pan_status pan_serve_parse_listen(const char *s, char *host, size_t host_n, int *port, char *err, size_t n);
 void pan_serve_config_free(pan_serve_config *c);

@@ -61,6 +61,7 @@ static pan_status overlay(pan_serve_config *d, const pan_serve_config *o, int wi
     pan_status st = PAN_OK;
     if ((st = over_str(&d->listen, o->listen)) || (st = over_str(&d->token_file, o->token_file)) ||
         (st = over_str(&d->backend, o->backend)) || (st = over_str(&d->model, o->model)) ||
+        (st = over_str(&d->model_type, o->model_type)) ||
         (st = over_str(&d->reid, o->reid)) || (st = over_str(&d->jsonl, o->jsonl)) || (st = over_str(&d->mot, o->mot)) ||
         (st = over_str(&d->events, o->events)) || (st = over_str(&d->mqtt, o->mqtt)) ||
         (st = over_str(&d->analytics, o->analytics)))
@@ -73,11 +74,20 @@ static pan_status overlay(pan_serve_config *d, const pan_serve_config *o, int wi
         d->classes = c;
         d->n_classes = o->n_classes;
     }
+    if (o->overlaps) { /* the command line's --overlap options replace the file's list */
+        double(*ov)[4] = malloc(((size_t)o->n_overlaps + 1) * sizeof *ov);
+        if (!ov) return PAN_NOMEM;
+        memcpy(ov, o->overlaps, (size_t)o->n_overlaps * sizeof *ov);
+        free(d->overlaps);
+        d->overlaps = ov;
+        d->n_overlaps = o->n_overlaps;
+    }
     if (o->score >= 0) d->score = o->score;
     if (o->detect >= 0) d->detect = o->detect;
     if (o->track >= 0) d->track = o->track;
     if (o->fallback_cpu >= 0) d->fallback_cpu = o->fallback_cpu;
     if (o->realtime >= 0) d->realtime = o->realtime;
+    if (o->sync >= 0) d->sync = o->sync;
     if (o->reid_interval) d->reid_interval = o->reid_interval;
     if (o->batch) d->batch = o->batch;
     if (o->threads) d->threads = o->threads;
@@ -162,6 +172,38 @@ static pan_status fail(char *err, size_t n, pan_status st, const char *fmt, cons
     return st;
 }
 
+pan_status pan_serve_config_pipeline_params(const pan_serve_config *c, const char *model_default,
+                                            pan_pipeline_params *p, char *err, size_t n)
+{
+    pan_pipeline_params_default(p);
+    if (c->backend) p->backend = (pan_backend)pan_backend_parse(c->backend);
+    if (c->detect == 0) p->detect = 0, p->track = 0;
+    if (c->track == 0) p->track = 0;
+    p->model_path = c->model ? c->model : model_default;
+    if (p->detect && !p->model_path)
+        return fail(err, n, PAN_INVAL, "%s", "the default detector models/nanodet.json is missing: run scripts/setup.sh, "
+                                              "give model: FILE (--model), or detect: false (--no-detect)");
+    p->model_type = c->model_type;
+    if (c->score >= 0) p->score_threshold = (float)c->score;
+    p->classes = c->classes;
+    p->n_classes = c->n_classes;
+    p->reid = c->reid;
+    if (c->reid && strcmp(c->reid, "default") && strcmp(c->reid, "off") && access(c->reid, R_OK))
+        return fail(err, n, PAN_INVAL, "reid: '%s' is neither default, off nor a readable ONNX model", c->reid);
+    if (c->reid_interval) p->reid_interval = c->reid_interval;
+    if (c->batch) p->batch = c->batch;
+    if (c->threads) p->decoder_threads = c->threads;
+    p->fallback_cpu = c->fallback_cpu > 0;
+    p->realtime = c->realtime > 0;
+    if (c->max_backoff_s) p->backoff_max_ms = c->max_backoff_s * 1000;
+    /* a service retries its cameras forever unless told otherwise (defaults.reconnect, per camera) */
+    p->reconnect = PAN_RECONNECT_FOREVER;
+    p->overlaps = (const double(*)[4])c->overlaps;
+    p->n_overlaps = c->overlaps ? c->n_overlaps : 0;
+    p->sync = c->sync > 0 ? 1 : c->sync == 0 ? -1 : 0; /* the pipeline's 0 is its default */
+    return PAN_OK;
+}
+
 pan_status pan_serve_service_start(pan_serve_service **out, const char *config_path, const pan_serve_config *over,
                                    const char *model_default, char *err, size_t n)
 {
@@ -196,32 +238,7 @@ pan_status pan_serve_service_start(pan_serve_service **out, const char *config_p
         goto fail;
     }
     pan_pipeline_params p;
-    pan_pipeline_params_default(&p);
-    if (c->backend) p.backend = (pan_backend)pan_backend_parse(c->backend);
-    if (c->detect == 0) p.detect = 0, p.track = 0;
-    if (c->track == 0) p.track = 0;
-    p.model_path = c->model ? c->model : model_default;
-    if (p.detect && !p.model_path) {
-        st = fail(err, n, PAN_INVAL, "%s", "the default detector models/nanodet.json is missing: run scripts/setup.sh, "
-                                            "give model: FILE (--model), or detect: false (--no-detect)");
-        goto fail;
-    }
-    if (c->score >= 0) p.score_threshold = (float)c->score;
-    p.classes = c->classes;
-    p.n_classes = c->n_classes;
-    p.reid = c->reid;
-    if (c->reid && strcmp(c->reid, "default") && strcmp(c->reid, "off") && access(c->reid, R_OK)) {
-        st = fail(err, n, PAN_INVAL, "reid: '%s' is neither default, off nor a readable ONNX model", c->reid);
-        goto fail;
-    }
-    if (c->reid_interval) p.reid_interval = c->reid_interval;
-    if (c->batch) p.batch = c->batch;
-    if (c->threads) p.decoder_threads = c->threads;
-    p.fallback_cpu = c->fallback_cpu > 0;
-    p.realtime = c->realtime > 0;
-    if (c->max_backoff_s) p.backoff_max_ms = c->max_backoff_s * 1000;
-    /* a service retries its cameras forever unless told otherwise (defaults.reconnect, per camera) */
-    p.reconnect = PAN_RECONNECT_FOREVER;
+    if ((st = pan_serve_config_pipeline_params(c, model_default, &p, err, n))) goto fail;
 
     if (c->analytics || c->events || c->mqtt) {
         /* camera keys of the analytics file are the ids the config's cameras get (0, 1, ... in
@@ -285,6 +302,7 @@ static void warn_restart_needed(const pan_serve_config *a, const pan_serve_confi
     if (STR_CHANGED(listen)) changed[k++] = "listen";
     if (STR_CHANGED(backend)) changed[k++] = "backend";
     if (STR_CHANGED(model)) changed[k++] = "model";
+    if (STR_CHANGED(model_type)) changed[k++] = "model_type";
     if (STR_CHANGED(reid)) changed[k++] = "reid";
     if (STR_CHANGED(jsonl) || STR_CHANGED(mot) || STR_CHANGED(events) || STR_CHANGED(mqtt)) changed[k++] = "outputs";
     if (STR_CHANGED(analytics)) changed[k++] = "analytics";
@@ -296,6 +314,10 @@ static void warn_restart_needed(const pan_serve_config *a, const pan_serve_confi
         changed[k++] = "reid_interval/batch/threads";
     if (a->fallback_cpu != b->fallback_cpu || a->realtime != b->realtime || a->max_backoff_s != b->max_backoff_s)
         changed[k++] = "fallback_cpu/realtime/max_backoff_s";
+    if (a->n_overlaps != b->n_overlaps ||
+        (a->n_overlaps && memcmp(a->overlaps, b->overlaps, (size_t)a->n_overlaps * sizeof *a->overlaps)))
+        changed[k++] = "overlaps";
+    if (a->sync != b->sync) changed[k++] = "sync";
 #undef STR_CHANGED
     for (int i = 0; i < k; i++)
         pan_log_warn("serve", -1, "reload: %s changed; restart the service to apply it", changed[i]);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "panoptes/pipeline.h"
 #include "panoptes/status.h"
 #include "serve/config.h"
 
@@ -14,6 +15,13 @@ typedef struct pan_serve_service pan_serve_service;
 /* Lays over (the command line over the config file): every setting over sets in dst, its
  * cameras are appended. */
 pan_status pan_serve_config_overlay(pan_serve_config *dst, const pan_serve_config *over);
+
+/* The pipeline's parameters for a config (the file with the command line laid over it): every
+ * pipeline key passed through (model_type, overlaps and sync as run's --model-type, --overlap and
+ * --sync/--no-sync); strings and arrays point into c. model_default: the detector when c names
+ * none. PAN_INVAL with err when detection has no model or reid names no readable file. */
+pan_status pan_serve_config_pipeline_params(const pan_serve_config *c, const char *model_default,
+                                            pan_pipeline_params *p, char *err, size_t n);
 
 /* Starts everything: the pipeline (model loaded, outputs opened), the HTTP server, then the
  * cameras. config_path: the file SIGHUP re-reads (NULL = none); over: the command line, laid over
