@@ -2,13 +2,16 @@
  * (64x64 H.264) per camera so that the framework's own costs show, not the decoder's. Prints JSON:
  *
  *   scaling:  for each camera count, total frames/s over a fixed time, host CPU ms/frame and the
- *             process's thread count (read from /proc during the run), against the smallest count
- *   fairness: the frames each camera delivered after a fixed time: min, max, and the largest
+ *             process's thread count (read from /proc during the run), against the smallest count;
+ *             start_s: until every camera had delivered its first frame (opening them), after
+ *             which the fixed time is measured
+ *   fairness: the frames each camera delivered in that fixed time: min, max, and the largest
  *             deviation from the mean in percent (identical clips: a fair batcher keeps them equal)
  *   latency:  decoded-to-delivered p50/p99 for cameras paced at their frame rate (--realtime)
  *
  *   bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair 64] [--latency 16]
- *                 [--detect]  (--detect: NanoDet on, for the latency run)
+ *                 [--detect] [--io-threads N]
+ *   (--detect: NanoDet on, for the latency run; --io-threads: the camera I/O pool, 0 = default)
  * Needs ffmpeg to make the clip when --clip is not given. */
 #include <math.h>
 #include <stdio.h>
@@ -33,12 +36,35 @@ static int threads_now(void)
 
 typedef struct run_result {
     double fps, cpu_ms_per_frame, p50, p99;
-    int threads_max;
+    int threads_max, io_threads;
     int64_t frames, min_frames, max_frames;
     double max_dev_pct;
+    double start_s; /* until every camera had delivered a frame */
     int failed;
 } run_result;
 
+static int io_threads;
+
+/* Frames each camera delivered so far (by camera id); the total. */
+static int64_t snapshot(pan_pipeline *pl, int64_t *per_cam, int cams, int *live)
+{
+    pan_pipeline_stats s;
+    if (pan_pipeline_get_stats(pl, &s)) return -1;
+    int64_t total = 0;
+    *live = 0;
+    for (int i = 0; i < s.n_cameras; i++) {
+        const pan_camera_stats *c = &s.cameras[i];
+        if (c->id >= 0 && c->id < cams) per_cam[c->id] = c->frames;
+        total += c->frames;
+        *live += c->frames > 0;
+    }
+    pan_pipeline_stats_free(&s);
+    return total;
+}
+
+/* Runs `cams` cameras; measures from the moment every camera has delivered a frame (start_s after
+ * start: opening them is not steady state) for `seconds`: frames/s, host CPU per frame, the
+ * frames each camera delivered in that window, the latency percentiles over the whole run. */
 static int run(const char *clip, int cams, double seconds, int realtime, int detect, run_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -49,38 +75,53 @@ static int run(const char *clip, int cams, double seconds, int realtime, int det
     p.track = detect;
     p.loop = 1;
     p.realtime = realtime;
+    p.io_threads = io_threads;
     pan_pipeline *pl = NULL;
-    if (pan_pipeline_create(&pl, &p) || pan_pipeline_start(pl)) return -1;
+    int64_t *f0 = calloc((size_t)cams, sizeof *f0), *f1 = calloc((size_t)cams, sizeof *f1);
+    if (!f0 || !f1 || pan_pipeline_create(&pl, &p) || pan_pipeline_start(pl)) return -1;
+    double t_start = bench_now_s();
     for (int i = 0; i < cams; i++) {
         pan_camera_params cp = {.uri = clip};
         if (pan_pipeline_add_camera(pl, &cp, NULL)) return -1;
     }
-    double t0 = bench_now_s();
+    int live = 0;
+    while (live < cams && bench_now_s() - t_start < 60) {
+        usleep(20000);
+        if (snapshot(pl, f0, cams, &live) < 0) return -1;
+    }
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
+    r->start_s = t0 - t_start;
+    int64_t n0 = snapshot(pl, f0, cams, &live);
     while (bench_now_s() - t0 < seconds) {
         int t = threads_now();
         if (t > r->threads_max) r->threads_max = t;
         usleep(100000);
     }
+    int64_t n1 = snapshot(pl, f1, cams, &live);
+    double t1 = bench_now_s(), c1 = bench_cpu_s();
     pan_pipeline_stats s;
-    if (pan_pipeline_get_stats(pl, &s)) return -1; /* before stop: the fixed time, not the drain */
-    r->frames = s.frames;
-    r->fps = s.fps;
-    r->cpu_ms_per_frame = s.cpu_ms_per_frame;
+    if (n0 < 0 || n1 < 0 || pan_pipeline_get_stats(pl, &s)) return -1; /* before stop: not the drain */
+    r->frames = n1 - n0;
+    r->fps = (double)r->frames / (t1 - t0);
+    r->cpu_ms_per_frame = r->frames ? (c1 - c0) * 1e3 / (double)r->frames : 0;
+    r->io_threads = s.io_threads;
     r->p50 = s.latency_p50_ms;
     r->p99 = s.latency_p99_ms;
     r->min_frames = INT64_MAX;
-    double mean = (double)s.frames / (s.n_cameras ? s.n_cameras : 1);
-    for (int i = 0; i < s.n_cameras; i++) {
-        const pan_camera_stats *c = &s.cameras[i];
-        if (c->frames < r->min_frames) r->min_frames = c->frames;
-        if (c->frames > r->max_frames) r->max_frames = c->frames;
-        double dev = mean > 0 ? fabs((double)c->frames - mean) / mean * 100.0 : 0;
+    double mean = (double)r->frames / cams;
+    for (int i = 0; i < cams; i++) {
+        int64_t n = f1[i] - f0[i];
+        if (n < r->min_frames) r->min_frames = n;
+        if (n > r->max_frames) r->max_frames = n;
+        double dev = mean > 0 ? fabs((double)n - mean) / mean * 100.0 : 0;
         if (dev > r->max_dev_pct) r->max_dev_pct = dev;
-        r->failed += c->state == PAN_CAMERA_FAILED;
     }
+    for (int i = 0; i < s.n_cameras; i++) r->failed += s.cameras[i].state == PAN_CAMERA_FAILED;
     pan_pipeline_stats_free(&s);
     pan_pipeline_stop(pl);
     pan_pipeline_destroy(&pl);
+    free(f0);
+    free(f1);
     return 0;
 }
 
@@ -96,9 +137,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--fair") && i + 1 < argc) fair = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--latency") && i + 1 < argc) lat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--detect")) detect = 1;
+        else if (!strcmp(argv[i], "--io-threads") && i + 1 < argc) io_threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair N] "
-                            "[--latency N] [--detect]\n");
+                            "[--latency N] [--detect] [--io-threads N]\n");
             return 2;
         }
     }
@@ -129,9 +171,9 @@ int main(int argc, char **argv)
         if (run(clip, counts[k], seconds, 0, 0, &r)) return 1;
         if (k == 0) base_fps = r.fps;
         printf("%s{\"cameras\":%d,\"fps\":%.1f,\"vs_first\":%.3f,\"cpu_ms_per_frame\":%.4f,\"threads_max\":%d,"
-               "\"failed\":%d}",
+               "\"io_threads\":%d,\"start_s\":%.2f,\"failed\":%d}",
                k ? "," : "", counts[k], r.fps, base_fps > 0 ? r.fps / base_fps : 0, r.cpu_ms_per_frame, r.threads_max,
-               r.failed);
+               r.io_threads, r.start_s, r.failed);
         fflush(stdout);
     }
     run_result f;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/gpu.h"
 #include "vision/detector.h"
@@ -179,12 +180,27 @@ pan_status pan_pipeline_add_consumer(pan_pipeline *pl, const pan_consumer *c)
 /* pl->lock held. */
 static pan_status start_camera(pan_pipeline *pl, camera *c)
 {
-    if (pthread_create(&c->thread, NULL, pan__camera_main, c) == 0) {
+    if (pan__camera_start(c) == PAN_OK) {
         c->started = 1;
         return PAN_OK;
     }
-    pan_log_error("pipeline", c->id, "%s: cannot start the camera thread", c->uri);
+    pan_log_error("pipeline", c->id, "%s: cannot start the camera (out of memory)", c->uri);
     return PAN_NOMEM;
+}
+
+/* Every pool thread: pixel copies it makes count for this pipeline. */
+static void io_thread_init(void *opaque, int begin)
+{
+    pan_pipeline *pl = opaque;
+    pan_gpu_pixel_copy_scope(begin ? &pl->pixel_copies : NULL);
+}
+
+/* The I/O pool's size: io_threads, or half the cores (at least 2). */
+static int io_threads(const pan_pipeline_params *p)
+{
+    if (p->io_threads > 0) return p->io_threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+    return n < 2 ? 2 : n > 64 ? 64 : (int)n;
 }
 
 pan_status pan_pipeline_start(pan_pipeline *pl)
@@ -198,7 +214,15 @@ pan_status pan_pipeline_start(pan_pipeline *pl)
     pl->t0 = pan__now_s();
     pl->cpu0 = pan__process_cpu_s();
     pl->steady_f0 = -1;
+    int n_io = io_threads(&pl->p);
+    pan_io_params iop = {.work_threads = n_io, .connect_threads = n_io, .thread_init = io_thread_init, .opaque = pl};
+    if (pan_io_create(&pl->io, &iop)) {
+        pthread_mutex_unlock(&pl->lock);
+        pan_log_error("pipeline", -1, "cannot start the %d camera I/O threads", 2 * n_io);
+        return PAN_NOMEM;
+    }
     if (pthread_create(&pl->deliver_thread, NULL, pan__deliver_main, pl)) {
+        pan_io_destroy(&pl->io);
         pthread_mutex_unlock(&pl->lock);
         pan_log_error("pipeline", -1, "cannot start the delivery thread");
         return PAN_NOMEM;
@@ -209,9 +233,9 @@ pan_status pan_pipeline_start(pan_pipeline *pl)
     for (int i = 0; i < pl->n_cams; i++) {
         camera *c = pl->cams[i];
         if (!c->started && start_camera(pl, c)) {
-            c->finalized = 1; /* no thread, no frames: its end is this event */
+            c->finalized = 1; /* not started, no frames: its end is this event */
             pthread_mutex_unlock(&pl->lock);
-            pan__camera_post(c, PAN_CAMERA_FAILED, PAN_NOMEM, "cannot start the camera thread");
+            pan__camera_post(c, PAN_CAMERA_FAILED, PAN_NOMEM, "cannot start the camera (out of memory)");
             pthread_mutex_lock(&pl->lock);
         }
     }
@@ -235,6 +259,7 @@ camera *pan__camera_find(pan_pipeline *pl, int id)
 void pan__camera_free(camera *c)
 {
     if (!c) return;
+    free(c->ctx); /* NULL unless its steps never finished (a pipeline that failed to stop them) */
     pan_stages_cam_destroy(&c->stages);
     pan_batcher_slot_free(&c->slot);
     pthread_mutex_destroy(&c->lock);
@@ -306,10 +331,10 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
     pl->cams[pl->n_cams++] = c; /* ids only grow: the list stays sorted */
     if (id) *id = c->id;
     int failed = pl->started && start_camera(pl, c);
-    if (failed) c->finalized = 1; /* no thread, no frames: its end is the event below */
+    if (failed) c->finalized = 1; /* not started, no frames: its end is the event below */
     pthread_mutex_unlock(&pl->lock);
     pan__camera_post(c, PAN_CAMERA_CONNECTING, PAN_OK, NULL);
-    if (failed) pan__camera_post(c, PAN_CAMERA_FAILED, PAN_NOMEM, "cannot start the camera thread");
+    if (failed) pan__camera_post(c, PAN_CAMERA_FAILED, PAN_NOMEM, "cannot start the camera (out of memory)");
     return PAN_OK;
 }
 
@@ -382,7 +407,7 @@ void pan__camera_post(camera *c, pan_camera_state state, pan_status status, cons
     }
     pthread_mutex_unlock(&pl->lock);
     if (state == PAN_CAMERA_REMOVED) {
-        pan__camera_free(c); /* its thread was joined when it was finalized */
+        pan__camera_free(c); /* its task was joined when it was finalized */
     }
 }
 
@@ -452,6 +477,7 @@ pan_status pan_pipeline_stop(pan_pipeline *pl)
         pan_batcher_close(pl->batcher);
         pthread_join(pl->deliver_thread, NULL);
         pl->deliver_started = 0;
+        pan_io_destroy(&pl->io); /* every camera's task finished (joined when it was finalized) */
     } else {
         for (int i = 0; i < pl->n_consumers; i++)
             if (pl->consumers[i].on_stop) pl->consumers[i].on_stop(pl->consumers[i].opaque);

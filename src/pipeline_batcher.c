@@ -67,6 +67,15 @@ void pan_batcher_slot_free(pan_batcher_slot *s)
     s->n = 0;
 }
 
+/* A frame left s's queue (b->lock held): its owner may push again. */
+static void room_made(pan_batcher_slot *s)
+{
+    if (s->want_room) {
+        s->want_room = 0;
+        s->on_room(s->room_opaque);
+    }
+}
+
 /* b->lock held. */
 static void list_append(pan_batcher *b, pan_batcher_slot *s)
 {
@@ -82,6 +91,11 @@ pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, d
 {
     *dropped = NULL;
     pthread_mutex_lock(&b->lock);
+    if (s->on_room && !drop && !b->closed && s->n == s->cap) {
+        s->want_room = 1;
+        pthread_mutex_unlock(&b->lock);
+        return PAN_EAGAIN;
+    }
     while (!b->closed && s->n == s->cap && !drop) pthread_cond_wait(&b->room, &b->lock);
     if (b->closed) {
         pthread_mutex_unlock(&b->lock);
@@ -114,7 +128,10 @@ int pan_batcher_discard(pan_batcher *b, pan_batcher_slot *s)
         s->head = (s->head + 1) % s->cap;
         s->n--;
     }
-    if (n) pthread_cond_broadcast(&b->room); /* its thread may be waiting to push */
+    if (n) {
+        pthread_cond_broadcast(&b->room); /* its thread may be waiting to push */
+        room_made(s);
+    }
     pthread_mutex_unlock(&b->lock); /* a slot listed with nothing left is passed over by next */
     for (int i = 0; i < n; i++) pan_frame_unref(&out[i]);
     return n;
@@ -192,6 +209,7 @@ pan_status pan_batcher_next(pan_batcher *b, int max, int wait_ms, double timeout
                 (*n)++;
                 s->head = (s->head + 1) % s->cap;
                 s->n--;
+                room_made(s);
                 if (!have_deadline) {
                     deadline = abs_time(timeout_s);
                     have_deadline = 1;

@@ -30,6 +30,12 @@ typedef struct pan_batcher_slot {
     int listed;           /* in the ready list (frames or an end to hand out) */
     unsigned served;      /* the batch it last gave a frame to */
     struct pan_batcher_slot *next;
+    /* Set by the owner after init for pushes that never block: a push that finds the queue full
+     * returns PAN_EAGAIN and on_room(room_opaque) is called (under the batcher's lock: it must only
+     * wake someone) once a frame has left the queue. NULL: pushes wait for room. */
+    void (*on_room)(void *opaque);
+    void *room_opaque;
+    int want_room;
 } pan_batcher_slot;
 
 pan_status pan_batcher_create(pan_batcher **b);
@@ -42,7 +48,8 @@ pan_status pan_batcher_slot_init(pan_batcher_slot *s, int camera, int cap);
 void pan_batcher_slot_free(pan_batcher_slot *s);
 
 /* Queues f (the caller's reference) with its arrival time. drop: never wait; when full, the oldest
- * waiting frame is handed back in *dropped (the caller unrefs it). Otherwise waits for room;
+ * waiting frame is handed back in *dropped (the caller unrefs it). Otherwise waits for room, or,
+ * for a slot with on_room, returns PAN_EAGAIN (f not taken; on_room tells when to try again);
  * PAN_CLOSED when the batcher was closed (f not taken). */
 pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, double t_arrival, int drop,
                             pan_frame **dropped);

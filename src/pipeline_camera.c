@@ -1,4 +1,5 @@
-/* One thread per camera: source → decoder → the pipeline's frame queue, and the camera's life:
+/* A camera as a task of the I/O pool (pipeline_io.h): source → decoder → its frame queue in the
+ * batcher, and the camera's life:
  *
  *   connecting ──open+first frame──> live ──lost (error, end of a live stream, no data for
  *        │                            ▲      timeout_ms)──> retrying ──backoff──> (open again)
@@ -6,10 +7,16 @@
  *                                                                └──attempts used up──> failed
  *   live ──end of a file, max_frames──> ended        stop or remove_camera──> stopped
  *
+ * Steps: connect (on the pool's connect lane) → stream: read, decode and hand over one frame per
+ * step, then the next camera's turn (work lane) → at the end of the stream, drain the decoder →
+ * close; then finish, or sleep the backoff and connect again. No step waits for anything but its
+ * source: a full frame queue, the timestamp alignment and --realtime pacing park or sleep the
+ * task, which holds no thread meanwhile.
+ *
  * Pacing: a file camera waits for room in the queue (back-pressure); a live camera (or a file
  * with --realtime, which is also slowed to its native rate) never waits: a decoded frame that
- * finds the queue full is dropped and counted. Dropping after decode keeps the decoder's
- * reference chain whole, so the frames that are kept decode correctly.
+ * finds the queue full pushes out the oldest waiting one, which is counted as dropped. Dropping
+ * after decode keeps the decoder's reference chain whole, so the frames kept decode correctly.
  *
  * Every connection gets a new decoder: the old one is drained first (its frames are good), and
  * a new stream may have a new size or codec. The frame index is the camera's, not the decoder's:
@@ -30,6 +37,9 @@
 #define BACKOFF_MAX_MS 30000
 #define MAX_KEY_WAIT 300 /* packets: 10 s at 30 fps */
 #define DROP_LOG_EVERY_S 60.0
+#define STEP_PACKETS 64 /* packets a step may read without handing over a frame */
+
+typedef enum { PH_CONNECT, PH_STREAM } cam_phase;
 
 typedef struct cam_ctx {
     camera *c;
@@ -53,7 +63,7 @@ typedef struct cam_ctx {
     /* damage seen by the sources of all connections (pan_source_stats), and the last truncation */
     int64_t src_corrupt;
     pan_source_stats trunc;
-    int64_t emitted;       /* frames handed over (for the thread-CPU sampling) */
+    int64_t emitted;       /* frames taken (the decode counters are published every 32) */
     double last_pts_out;  /* live: pts of the last frame emitted (NAN: none yet) */
     /* live: the connection's map from stream time to the pipeline's clock, t = pts + offset
      * (NAN until its first frame), and when it was last lowered or raised */
@@ -65,6 +75,23 @@ typedef struct cam_ctx {
     /* --realtime: wall-clock time that corresponds to pts0 */
     int paced;
     double pace_t0, pace_pts0, last_pts, fps;
+
+    /* the steps' state */
+    cam_phase phase;
+    int connected;       /* this attempt opened the source */
+    pan_status st;       /* why the stream ended */
+    pan_status cs;       /* how draining the decoder went */
+    int draining;        /* the end of the stream was sent to the decoder */
+    pan_packet pkt;      /* read, not yet taken by the decoder (valid until the next read) */
+    int have_pkt;
+    /* the frame being handed over: paced (its time came), synced (the slower cameras came) */
+    pan_frame *pending;
+    int pend_paced, pend_synced, pend_timed;
+    double pend_until;
+    double cpu_s;        /* CPU time of its steps before this one */
+    double step_cpu0;    /* the pool thread's CPU time when this step began */
+    char last_err[PAN_ERROR_TEXT]; /* the last error logged by its steps in this attempt */
+    char msg[PAN_ERROR_TEXT];
 } cam_ctx;
 
 static double now_s(void) { return pan__now_s(); }
@@ -72,20 +99,6 @@ static double now_s(void) { return pan__now_s(); }
 int pan__camera_stopping(const camera *c) { return atomic_load(&((camera *)c)->stop) != 0; }
 
 static int stop_requested(void *opaque) { return pan__camera_stopping(opaque); }
-
-/* Sleeps up to `s` seconds, waking every 50 ms to notice a stop. Returns 1 when stopped. */
-static int sleep_unless_stopped(const camera *c, double s)
-{
-    double end = now_s() + s;
-    for (;;) {
-        if (pan__camera_stopping(c)) return 1;
-        double left = end - now_s();
-        if (left <= 0) return 0;
-        if (left > 0.05) left = 0.05;
-        struct timespec ts = {0, (long)(left * 1e9)};
-        nanosleep(&ts, NULL);
-    }
-}
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
 #define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
@@ -96,6 +109,9 @@ static int sleep_unless_stopped(const camera *c, double s)
         double v_ = (v);                                \
         __atomic_store(&(field), &v_, __ATOMIC_RELAXED); \
     } while (0)
+
+/* The batcher took one of its frames: room for the next (pan_batcher_slot.on_room). */
+static void wake_camera(void *opaque) { pan__camera_wake(opaque); }
 
 static void set_state(cam_ctx *x, pan_camera_state st, pan_status status, const char *message)
 {
@@ -119,9 +135,9 @@ static void publish_decode_stats(cam_ctx *x)
     SET(x->c->frames_lost, s.lost);
 }
 
-/* --realtime: holds a file's frame until its presentation time, measured from the first frame.
+/* --realtime: when a file's frame is due, measured from the first frame (CLOCK_MONOTONIC s).
  * A jump in timestamps (backwards, or more than 5 s ahead) starts a new time line. */
-static int pace_frame(cam_ctx *x, const pan_frame *f)
+static double pace_target(cam_ctx *x, const pan_frame *f)
 {
     double pts = isnan(f->pts) ? (double)f->index / x->fps : f->pts;
     double now = now_s();
@@ -131,8 +147,7 @@ static int pace_frame(cam_ctx *x, const pan_frame *f)
         x->pace_pts0 = pts;
     }
     x->last_pts = pts;
-    double wait = x->pace_t0 + (pts - x->pace_pts0) - now;
-    return wait > 0 ? sleep_unless_stopped(x->c, wait) : 0;
+    return x->pace_t0 + (pts - x->pace_pts0);
 }
 
 /* A live camera's frames carry the pipeline's clock (seconds since start; the cross-camera
@@ -173,8 +188,9 @@ static double live_time(cam_ctx *x, double pts)
     return t;
 }
 
-/* Takes the caller's reference to f. PAN_LIMIT once max_frames is reached. */
-static pan_status emit(cam_ctx *x, pan_frame *f)
+/* A frame from the decoder becomes the camera's pending frame: its index, its time (live), the
+ * camera's state. Takes the caller's reference to f. PAN_LIMIT once max_frames is reached. */
+static pan_status take_frame(cam_ctx *x, pan_frame *f)
 {
     camera *c = x->c;
     if (c->max_frames > 0 && x->next_index >= c->max_frames) {
@@ -191,7 +207,7 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         x->used = 0;
         if (x->lost_at >= 0) {
             double out = now_s() - x->lost_at;
-            SETD(c->outage_s, c->outage_s + out); /* only this thread writes it */
+            SETD(c->outage_s, c->outage_s + out); /* only this camera's steps write it */
             ADD(c->reconnects, 1);
             x->lost_at = -1;
             pan_log_info("camera", c->id,
@@ -202,70 +218,72 @@ static pan_status emit(cam_ctx *x, pan_frame *f)
         }
         set_state(x, PAN_CAMERA_LIVE, PAN_OK, NULL);
     }
-    if ((++x->emitted & 31) == 1) {
-        SETD(c->thread_cpu_s, pan__thread_cpu_s());
-        publish_decode_stats(x);
+    if ((++x->emitted & 31) == 1) publish_decode_stats(x);
+    x->pending = f;
+    x->pend_paced = x->pend_synced = x->pend_timed = 0;
+    return PAN_OK;
+}
+
+/* A live camera's frame pushed out of its queue by a newer one. */
+static void count_drop(cam_ctx *x, pan_frame *f)
+{
+    camera *c = x->c;
+    ADD(c->dropped, 1);
+    pan_log_debug("camera", c->id, "frame %lld dropped: the frame queue is full", (long long)f->index);
+    double t = now_s();
+    if (x->drop_logged_at == 0 || t - x->drop_logged_at >= DROP_LOG_EVERY_S) {
+        /* at most one line a minute: how many went since the last one */
+        pan_log_info("camera", c->id,
+                     "%s: processing is behind the camera: %lld frame(s) dropped%s (index %lld; counted in the "
+                     "summary)",
+                     c->uri, (long long)(GET(c->dropped) - x->drops_logged),
+                     x->drop_logged_at == 0 ? "" : " in the last minute", (long long)f->index);
+        x->drop_logged_at = t;
+        x->drops_logged = GET(c->dropped);
     }
-    /* a camera being stopped hands over what it decoded without waiting for its time */
-    if (x->pace) pace_frame(x, f);
-    if (!x->drop) pan__sync_wait(c, isnan(f->pts) ? (double)f->index / x->fps : f->pts);
-    /* A recorded camera waits for room in its queue (back-pressure), also when it is being
-     * stopped: what was decoded is delivered. A live one never waits: when the pipeline is behind,
-     * its oldest waiting frame goes and the new one takes a place at the back (drop oldest first).
-     * Decoding is never skipped, so the reference chain stays whole. */
+    pan_frame_unref(&f);
+}
+
+/* Hands the pending frame to the batcher: after its time (--realtime), after the slower cameras
+ * (alignment), into its queue. PAN_EAGAIN with *next = SLEEP or PARK when it has to wait (the
+ * frame stays pending); PAN_CLOSED when the batcher is closed (the frame is dropped). A camera
+ * being stopped does not wait for its time or for other cameras; a recorded one still waits for
+ * room in its queue: what was decoded is delivered. A live one never waits for room: its oldest
+ * waiting frame goes instead (drop oldest first). */
+static pan_status hand_over(cam_ctx *x, pan_io_next *next)
+{
+    camera *c = x->c;
+    pan_frame *f = x->pending;
+    int stopping = pan__camera_stopping(c);
+    if (x->pace && !x->pend_paced) {
+        if (!x->pend_timed) x->pend_until = pace_target(x, f), x->pend_timed = 1;
+        if (!stopping && x->pend_until > now_s()) {
+            c->task.until = x->pend_until;
+            *next = PAN_IO_SLEEP;
+            return PAN_EAGAIN;
+        }
+        x->pend_paced = 1;
+    }
+    if (!x->drop && !x->pend_synced) {
+        if (!stopping && !pan__sync_try(c, isnan(f->pts) ? (double)f->index / x->fps : f->pts)) {
+            *next = PAN_IO_PARK; /* woken when a slower camera moves on */
+            return PAN_EAGAIN;
+        }
+        x->pend_synced = 1;
+    }
     pan_frame *old = NULL;
     pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, now_s(), x->drop, &old);
+    if (st == PAN_EAGAIN) {
+        *next = PAN_IO_PARK; /* woken when the batcher takes a frame of this camera */
+        return PAN_EAGAIN;
+    }
+    x->pending = NULL;
     if (st) {
         pan_frame_unref(&f);
         return st;
     }
-    if (old) {
-        f = old; /* what is dropped below */
-        {
-            ADD(c->dropped, 1);
-            pan_log_debug("camera", c->id, "frame %lld dropped: the frame queue is full", (long long)f->index);
-            double t = now_s();
-            if (x->drop_logged_at == 0 || t - x->drop_logged_at >= DROP_LOG_EVERY_S) {
-                /* at most one line a minute: how many went since the last one */
-                pan_log_info("camera", c->id,
-                             "%s: processing is behind the camera: %lld frame(s) dropped%s (index %lld; counted in the "
-                             "summary)",
-                             c->uri, (long long)(GET(c->dropped) - x->drops_logged),
-                             x->drop_logged_at == 0 ? "" : " in the last minute", (long long)f->index);
-                x->drop_logged_at = t;
-                x->drops_logged = GET(c->dropped);
-            }
-            pan_frame_unref(&f);
-        }
-    }
+    if (old) count_drop(x, old);
     return PAN_OK;
-}
-
-/* Receives every frame the decoder has ready. PAN_EAGAIN / PAN_EOF when there are no more. */
-static pan_status drain_decoder(cam_ctx *x)
-{
-    for (;;) {
-        pan_frame *f = NULL;
-        pan_status st = pan_decoder_receive_frame(x->dec, &f);
-        if (st) return st;
-        st = emit(x, f);
-        if (st) return st;
-    }
-}
-
-static pan_status decode_packet(cam_ctx *x, const pan_packet *pkt)
-{
-    for (;;) {
-        pan_status st = pan_decoder_send_packet(x->dec, pkt);
-        if (st == PAN_EAGAIN) {
-            st = drain_decoder(x);
-            if (st != PAN_EAGAIN && st != PAN_EOF) return st;
-            continue;
-        }
-        if (st) return st;
-        st = drain_decoder(x);
-        return st == PAN_EAGAIN || st == PAN_EOF ? PAN_OK : st;
-    }
 }
 
 static pan_decoder_kind pick_decoder(const pan_pipeline *pl)
@@ -342,44 +360,14 @@ static pan_status connect_camera(cam_ctx *x)
     return PAN_OK;
 }
 
-/* Reads, decodes and emits until the source ends or fails. PAN_EOF at the end of a file. */
-static pan_status stream_camera(cam_ctx *x)
-{
-    for (;;) {
-        pan_packet pkt;
-        if (pan__camera_stopping(x->c)) return PAN_INTERRUPTED;
-        pan_status st = pan_source_read(x->src, &pkt);
-        if (st) return st; /* logged by the source */
-        if (x->await_key) {
-            /* A live stream joined mid-GOP: the packets before the first keyframe refer to pictures
-             * this connection never had, and decode to concealed garbage. A stream whose keyframe
-             * flags never come (intra refresh) is decoded anyway after MAX_KEY_WAIT packets. */
-            if (!pkt.keyframe && x->waited < MAX_KEY_WAIT) {
-                x->waited++;
-                x->acc.skipped++;
-                continue;
-            }
-            x->await_key = 0;
-            if (x->waited)
-                pan_log_debug("camera", x->c->id, "%s: started at a keyframe after %lld packets", x->c->uri,
-                              (long long)x->waited);
-        }
-        st = decode_packet(x, &pkt);
-        if (st) return st;
-    }
-}
-
-/* Ends a connection: drains the decoder (unless stopping), keeps its counters, closes both. */
-static pan_status close_connection(cam_ctx *x, int drain)
+/* Ends a connection: keeps its decoder's and source's counters, closes both. */
+static void close_connection(cam_ctx *x)
 {
     camera *c = x->c;
-    pan_status st = PAN_OK;
+    if (x->pending) pan_frame_unref(&x->pending); /* a stopped camera's frame the batcher refused */
+    x->have_pkt = 0;
+    x->draining = 0;
     if (x->dec) {
-        if (drain && !pan__camera_stopping(c)) {
-            st = pan_decoder_send_packet(x->dec, NULL);
-            if (!st) st = drain_decoder(x);
-            if (st == PAN_EOF || st == PAN_EAGAIN) st = PAN_OK;
-        }
         pan_decoder_stats s;
         pan_decoder_get_stats(x->dec, &s);
         x->acc.packets += s.packets;
@@ -401,7 +389,6 @@ static pan_status close_connection(cam_ctx *x, int drain)
     c->src = NULL;
     pthread_mutex_unlock(&c->lock);
     pan_source_destroy(&x->src);
-    return st;
 }
 
 /* Errors after which a network camera is worth another try: the network, the server, the stream
@@ -439,11 +426,11 @@ static double backoff_s(cam_ctx *x, int n)
 }
 
 /* Why the camera stopped, for its state and statistics: the status, and the last error the
- * camera's thread logged (the source's or decoder's own words) when there is one. */
-static void describe(char *buf, size_t n, const char *what, pan_status st)
+ * camera's steps logged (the source's or decoder's own words) when there is one. */
+static void describe(const cam_ctx *x, char *buf, size_t n, const char *what, pan_status st)
 {
-    const char *last = pan__log_last_error();
-    if (*last) snprintf(buf, n, "%s: %s", what, last);
+    const char *last = *pan__log_last_error() ? pan__log_last_error() : x->last_err; /* this step's, or earlier */
+    if (*last) snprintf(buf, n, "%s: %.440s", what, last);
     else snprintf(buf, n, "%s: %s", what, pan_status_str(st));
 }
 
@@ -472,102 +459,36 @@ static void describe_damage(const cam_ctx *x, char *buf, size_t n)
                  (long long)x->src_corrupt);
 }
 
-void *pan__camera_main(void *arg)
+/* The camera's end: its final state (told by the delivery thread once its last frame is out), the
+ * end marker after its last frame. Frees the step state; the task is done. */
+static pan_io_next finish(cam_ctx *x, pan_status st)
 {
-    camera *c = arg;
-    pan_pipeline *pl = c->pl;
-    const pan_pipeline_params *p = &pl->p;
-#ifdef __linux__
-    char tname[16];
-    snprintf(tname, sizeof tname, "pan-cam%d", c->id);
-    pthread_setname_np(pthread_self(), tname); /* for top -H, perf and gdb */
-#endif
-    pan_gpu_pixel_copy_scope(&pl->pixel_copies);
-    cam_ctx x = {.c = c, .pl = pl, .p = p, .kind = pick_decoder(pl), .lost_at = -1, .last_pts_out = NAN};
-    pan_status st;
-    char msg[PAN_ERROR_TEXT] = "";
-    x.network = pan_source_uri_is_network(c->uri);
-    x.rng = 0x9e3779b9u ^ (unsigned)c->id * 2654435761u;
-    if (x.network) pan_log_info("camera", c->id, "%s: state connecting", c->uri);
-
-    for (;;) {
-        pan__log_clear_last_error();
-        st = connect_camera(&x);
-        int connected = st == PAN_OK;
-        if (connected) st = stream_camera(&x);
-        pan_status cs = close_connection(&x, connected && st != PAN_INTERRUPTED && st != PAN_CLOSED);
-        if (st == PAN_LIMIT || cs == PAN_LIMIT) st = PAN_OK;     /* max_frames reached */
-        else if (st == PAN_EOF && !x.is_live) st = cs;          /* the end of a file */
-        if (pan__camera_stopping(c)) {
-            st = PAN_INTERRUPTED; /* stopped: whatever the interrupted read said */
-            break;
-        }
-        if (st == PAN_OK) break;
-        if (st == PAN_TRUNCATED && !x.is_live) break; /* the end of what there was: ended, truncated */
-        if (st == PAN_EOF) st = PAN_NET; /* a live stream ended by its server: lost */
-        if (!x.network || !retryable(st)) {
-            describe(msg, sizeof msg, connected ? "stream failed" : "cannot open", st);
-            break;
-        }
-        if (connected && !x.is_live) {
-            describe(msg, sizeof msg, "the file over the network broke off", st);
-            break; /* a file over HTTP: opening it again would restart it */
-        }
-        if (x.got_frame) {
-            x.lost_at = now_s(); /* it was live: an outage starts */
-        } else {
-            ADD(c->failed_attempts, 1);
-        }
-        if (c->reconnect >= 0 && x.used >= c->reconnect) {
-            char why[64];
-            if (x.got_frame) snprintf(why, sizeof why, "the stream was lost");
-            else snprintf(why, sizeof why, "%d attempt(s) failed", x.used + 1);
-            pan_log_error("camera", c->id,
-                          "%s: state failed: %s (%s); giving up (check that the camera is reachable; --reconnect N "
-                          "allows N more attempts, -1 forever)",
-                          c->uri, why, pan_status_str(st));
-            snprintf(msg, sizeof msg, "%s (%s); gave up", why, pan_status_str(st));
-            break;
-        }
-        x.used++;
-        double d = backoff_s(&x, x.used);
-        char of[32] = "";
-        if (c->reconnect > 0) snprintf(of, sizeof of, " of %d", c->reconnect);
-        char retry[PAN_ERROR_TEXT];
-        snprintf(retry, sizeof retry, "%s; reconnecting in %.1f s (attempt %d%s)",
-                 x.got_frame ? "connection lost" : pan_status_str(st), d, x.used, of);
-        pan_log_warn("camera", c->id, "%s: state retrying: %s", c->uri, retry);
-        set_state(&x, PAN_CAMERA_RETRYING, st, retry);
-        x.got_frame = 0;
-        if (sleep_unless_stopped(c, d)) {
-            st = PAN_INTERRUPTED;
-            break;
-        }
-    }
+    camera *c = x->c;
+    pan_pipeline *pl = x->pl;
     pan__sync_leave(c);
-    if (x.lost_at >= 0) SETD(c->outage_s, c->outage_s + now_s() - x.lost_at);
-    publish_decode_stats(&x);
+    if (x->lost_at >= 0) SETD(c->outage_s, c->outage_s + now_s() - x->lost_at);
+    publish_decode_stats(x);
     if (st == PAN_INTERRUPTED) {
         c->final_state = PAN_CAMERA_STOPPED;
         c->final_status = PAN_OK;
-        pan_log_info("camera", c->id, "%s: state stopped after %lld frames", c->uri, (long long)x.next_index);
-    } else if (st == PAN_TRUNCATED || (!x.is_live && (x.acc.errors || x.src_corrupt || x.trunc.truncated))) {
+        pan_log_info("camera", c->id, "%s: state stopped after %lld frames", c->uri, (long long)x->next_index);
+    } else if (st == PAN_TRUNCATED || (!x->is_live && (x->acc.errors || x->src_corrupt || x->trunc.truncated))) {
         /* It ran to its end, but not all of it was there: frames lost to damage, or an input that
          * ended before its container said it would. Ended, with a status that says so (and a
          * non-zero exit status from `panoptes run`), not "ok". */
         c->final_state = PAN_CAMERA_ENDED;
-        c->final_status = st == PAN_TRUNCATED || x.trunc.truncated ? PAN_TRUNCATED : PAN_DAMAGED; /* also looped */
-        describe_damage(&x, c->final_message, sizeof c->final_message);
+        c->final_status = st == PAN_TRUNCATED || x->trunc.truncated ? PAN_TRUNCATED : PAN_DAMAGED; /* also looped */
+        describe_damage(x, c->final_message, sizeof c->final_message);
         SET(c->status, (int)c->final_status);
         pthread_mutex_lock(&c->lock);
         snprintf(c->error, sizeof c->error, "%s", c->final_message);
         pthread_mutex_unlock(&c->lock);
-        pan_log_warn("camera", c->id, "%s: state ended after %lld frames, %s", c->uri, (long long)x.next_index,
+        pan_log_warn("camera", c->id, "%s: state ended after %lld frames, %s", c->uri, (long long)x->next_index,
                      c->final_message);
     } else if (st) {
         c->final_state = PAN_CAMERA_FAILED;
         c->final_status = st;
-        snprintf(c->final_message, sizeof c->final_message, "%s", msg[0] ? msg : pan_status_str(st));
+        snprintf(c->final_message, sizeof c->final_message, "%s", x->msg[0] ? x->msg : pan_status_str(st));
         pthread_mutex_lock(&c->lock);
         snprintf(c->error, sizeof c->error, "%s", c->final_message);
         pthread_mutex_unlock(&c->lock);
@@ -575,14 +496,211 @@ void *pan__camera_main(void *arg)
     } else {
         c->final_state = PAN_CAMERA_ENDED;
         c->final_status = PAN_OK;
-        pan_log_info("camera", c->id, "%s: state ended after %lld frames%s", c->uri, (long long)x.next_index,
+        pan_log_info("camera", c->id, "%s: state ended after %lld frames%s", c->uri, (long long)x->next_index,
                      GET(c->dropped) ? " (some dropped: see the summary)" : "");
     }
-    SETD(c->thread_cpu_s, pan__thread_cpu_s());
-    /* after the last frame: the delivery thread tells the camera's end once its frames are out */
+    SETD(c->thread_cpu_s, x->cpu_s + pan__thread_cpu_s() - x->step_cpu0);
+    c->ctx = NULL;
+    free(x);
+    /* after the last frame: the delivery thread tells the camera's end once its frames are out,
+     * and frees the camera after pan_io_join: nothing of c may be touched after this */
     pan_batcher_end(pl->batcher, &c->slot);
-    pan_gpu_pixel_copy_scope(NULL);
-    return NULL;
+    return PAN_IO_DONE;
+}
+
+/* A connection ended (x->st: why; x->cs: how the drain went): close it, then finish or retry. */
+static pan_io_next end_connection(cam_ctx *x)
+{
+    camera *c = x->c;
+    pan_status st = x->st, cs = x->cs;
+    close_connection(x);
+    if (st == PAN_LIMIT || cs == PAN_LIMIT) st = PAN_OK; /* max_frames reached */
+    else if (st == PAN_EOF && !x->is_live) st = cs;     /* the end of a file */
+    if (pan__camera_stopping(c)) return finish(x, PAN_INTERRUPTED); /* whatever the interrupted read said */
+    if (st == PAN_OK) return finish(x, st);
+    if (st == PAN_TRUNCATED && !x->is_live) return finish(x, st); /* the end of what there was: ended, truncated */
+    if (st == PAN_EOF) st = PAN_NET; /* a live stream ended by its server: lost */
+    if (!x->network || !retryable(st)) {
+        describe(x, x->msg, sizeof x->msg, x->connected ? "stream failed" : "cannot open", st);
+        return finish(x, st);
+    }
+    if (x->connected && !x->is_live) {
+        describe(x, x->msg, sizeof x->msg, "the file over the network broke off", st);
+        return finish(x, st); /* a file over HTTP: opening it again would restart it */
+    }
+    if (x->got_frame) {
+        x->lost_at = now_s(); /* it was live: an outage starts */
+    } else {
+        ADD(c->failed_attempts, 1);
+    }
+    if (c->reconnect >= 0 && x->used >= c->reconnect) {
+        char why[64];
+        if (x->got_frame) snprintf(why, sizeof why, "the stream was lost");
+        else snprintf(why, sizeof why, "%d attempt(s) failed", x->used + 1);
+        pan_log_error("camera", c->id,
+                      "%s: state failed: %s (%s); giving up (check that the camera is reachable; --reconnect N "
+                      "allows N more attempts, -1 forever)",
+                      c->uri, why, pan_status_str(st));
+        snprintf(x->msg, sizeof x->msg, "%s (%s); gave up", why, pan_status_str(st));
+        return finish(x, st);
+    }
+    x->used++;
+    double d = backoff_s(x, x->used);
+    char of[32] = "";
+    if (c->reconnect > 0) snprintf(of, sizeof of, " of %d", c->reconnect);
+    char retry[PAN_ERROR_TEXT];
+    snprintf(retry, sizeof retry, "%s; reconnecting in %.1f s (attempt %d%s)",
+             x->got_frame ? "connection lost" : pan_status_str(st), d, x->used, of);
+    pan_log_warn("camera", c->id, "%s: state retrying: %s", c->uri, retry);
+    set_state(x, PAN_CAMERA_RETRYING, st, retry);
+    x->got_frame = 0;
+    /* the backoff holds no thread; a stop wakes it (and the connect step then finishes) */
+    x->phase = PH_CONNECT;
+    c->task.lane = PAN_IO_LANE_CONNECT;
+    c->task.until = now_s() + d;
+    return PAN_IO_SLEEP;
+}
+
+/* Connect lane: opens the source and makes its decoder (blocking, within the camera's timeout). */
+static pan_io_next connect_step(cam_ctx *x)
+{
+    if (pan__camera_stopping(x->c)) return finish(x, PAN_INTERRUPTED);
+    x->last_err[0] = 0; /* a new attempt: its own errors */
+    x->st = x->cs = PAN_OK;
+    pan_status st = connect_camera(x);
+    x->connected = st == PAN_OK;
+    if (st) {
+        x->st = st;
+        return end_connection(x);
+    }
+    x->phase = PH_STREAM;
+    x->c->task.lane = PAN_IO_LANE_WORK;
+    return PAN_IO_AGAIN;
+}
+
+/* The stream ended with st (the end of a file, an error, a stop): drain the decoder (its frames are
+ * good) unless stopping or the camera has all it wants. 1 when draining goes on in this step. */
+static int stream_ended(cam_ctx *x, pan_status st)
+{
+    x->st = st;
+    x->have_pkt = 0;
+    if (st == PAN_INTERRUPTED || st == PAN_CLOSED || st == PAN_LIMIT || pan__camera_stopping(x->c)) return 0;
+    pan_status s = pan_decoder_send_packet(x->dec, NULL);
+    if (s && s != PAN_EOF && s != PAN_EAGAIN) {
+        x->cs = s;
+        return 0;
+    }
+    x->draining = 1;
+    return 1;
+}
+
+/* Work lane: reads, decodes and hands over until one frame went out (then the next camera's
+ * turn), the camera has to wait, or the stream ended. */
+static pan_io_next stream_step(cam_ctx *x)
+{
+    camera *c = x->c;
+    int reads = 0;
+    for (;;) {
+        if (x->pending) {
+            pan_io_next next;
+            pan_status st = hand_over(x, &next);
+            if (st == PAN_EAGAIN) return next;
+            if (st) {
+                if (x->draining) x->cs = st;
+                else x->st = st;
+                return end_connection(x);
+            }
+            return PAN_IO_AGAIN; /* one frame per turn: round robin over the cameras */
+        }
+        pan_frame *f = NULL;
+        pan_status st = pan_decoder_receive_frame(x->dec, &f);
+        if (st == PAN_OK) st = take_frame(x, f);
+        if (st == PAN_OK) continue;
+        if (x->draining) {
+            x->cs = st == PAN_EOF || st == PAN_EAGAIN ? PAN_OK : st;
+            return end_connection(x);
+        }
+        if (st != PAN_EAGAIN && st != PAN_EOF) {
+            if (stream_ended(x, st)) continue;
+            return end_connection(x);
+        }
+        if (!x->have_pkt) {
+            if (pan__camera_stopping(c)) {
+                stream_ended(x, PAN_INTERRUPTED);
+                return end_connection(x);
+            }
+            if (reads++ == STEP_PACKETS) return PAN_IO_AGAIN; /* a long wait for a keyframe: others' turn */
+            st = pan_source_read(x->src, &x->pkt);
+            if (st) { /* logged by the source */
+                if (stream_ended(x, st)) continue;
+                return end_connection(x);
+            }
+            if (x->await_key) {
+                /* A live stream joined mid-GOP: the packets before the first keyframe refer to
+                 * pictures this connection never had, and decode to concealed garbage. A stream
+                 * whose keyframe flags never come (intra refresh) is decoded anyway after
+                 * MAX_KEY_WAIT packets. */
+                if (!x->pkt.keyframe && x->waited < MAX_KEY_WAIT) {
+                    x->waited++;
+                    x->acc.skipped++;
+                    continue;
+                }
+                x->await_key = 0;
+                if (x->waited)
+                    pan_log_debug("camera", c->id, "%s: started at a keyframe after %lld packets", c->uri,
+                                  (long long)x->waited);
+            }
+            x->have_pkt = 1;
+        }
+        st = pan_decoder_send_packet(x->dec, &x->pkt);
+        if (st == PAN_EAGAIN) continue; /* its frames first */
+        x->have_pkt = 0;
+        if (st) {
+            if (stream_ended(x, st)) continue;
+            return end_connection(x);
+        }
+    }
+}
+
+/* The pool runs this, one step at a time. */
+static pan_io_next camera_step(pan_io_task *t)
+{
+    camera *c = t->opaque;
+    cam_ctx *x = c->ctx;
+    x->step_cpu0 = pan__thread_cpu_s();
+    pan__log_clear_last_error(); /* what is left belongs to another camera's step */
+    pan_io_next next;
+    if (x->phase == PH_CONNECT) next = connect_step(x);
+    else next = stream_step(x);
+    if (next == PAN_IO_DONE) return next; /* finish booked everything; c may be gone */
+    x->cpu_s += pan__thread_cpu_s() - x->step_cpu0;
+    SETD(c->thread_cpu_s, x->cpu_s);
+    /* the errors this step logged, for the camera's final message (the log keeps the last error
+     * per thread, and a pool thread serves many cameras) */
+    const char *e = pan__log_last_error();
+    if (*e) {
+        snprintf(x->last_err, sizeof x->last_err, "%s", e);
+        pan__log_clear_last_error();
+    }
+    return next;
+}
+
+pan_status pan__camera_start(camera *c)
+{
+    pan_pipeline *pl = c->pl;
+    cam_ctx *x = calloc(1, sizeof *x);
+    if (!x) return PAN_NOMEM;
+    *x = (cam_ctx){.c = c, .pl = pl, .p = &pl->p, .kind = pick_decoder(pl), .lost_at = -1, .last_pts_out = NAN,
+                   .phase = PH_CONNECT};
+    x->network = pan_source_uri_is_network(c->uri);
+    x->rng = 0x9e3779b9u ^ (unsigned)c->id * 2654435761u;
+    if (x->network) pan_log_info("camera", c->id, "%s: state connecting", c->uri);
+    c->ctx = x;
+    c->slot.on_room = wake_camera;
+    c->slot.room_opaque = c;
+    c->task = (pan_io_task){.step = camera_step, .opaque = c, .lane = PAN_IO_LANE_CONNECT};
+    pan_io_submit(pl->io, &c->task);
+    return PAN_OK;
 }
 
 void pan__camera_interrupt(camera *c)
@@ -590,4 +708,7 @@ void pan__camera_interrupt(camera *c)
     pthread_mutex_lock(&c->lock);
     if (c->src) pan_source_interrupt(c->src);
     pthread_mutex_unlock(&c->lock);
+    if (c->started) pan_io_wake(c->pl->io, &c->task); /* parked or sleeping: it sees the stop */
 }
+
+void pan__camera_wake(camera *c) { pan_io_wake(c->pl->io, &c->task); }

@@ -1,7 +1,7 @@
 /* The delivery thread: fair batches of frames from all cameras → the stages → the consumers, and
  * the cameras' events and ends.
  *
- *   camera threads ──frames, then their end──> per-camera queues ──> batch (≤ 1 frame per camera,
+ *   cameras (I/O pool) ──frames, then their end──> per-camera queues ──> batch (≤ 1 frame per camera,
  *   round robin, ≤ batch frames, closed when full or batch_timeout_ms after its first frame) ──>
  *   detect → ReID → track → identities ──> consumers, frame after frame ──> cameras whose end came
  *   with the batch are finalized
@@ -117,7 +117,7 @@ static void finalize(pan_pipeline *pl, int id)
     camera *c = pan__camera_find(pl, id);
     pthread_mutex_unlock(&pl->lock);
     if (!c) return;
-    if (c->started) pthread_join(c->thread, NULL);
+    if (c->started) pan_io_join(pl->io, &c->task); /* it sent its end: its last step is returning */
     c->started = 0;
     pan_stages_cam_destroy(&c->stages);
     c->fps = 0;

@@ -1,13 +1,16 @@
 /* Internal: the pipeline object and its threads.
  *
  *   pipeline.c          the object: lifecycle, cameras added and removed, consumers, statistics
- *   pipeline_camera.c   one thread per camera: source → decoder → the frame queue, its states
+ *   pipeline_camera.c   a camera as steps on the I/O pool: source → decoder → its frame queue
+ *   pipeline_io.c       the I/O pool: a fixed set of threads runs every camera's steps
  *   pipeline_deliver.c  the delivery thread: batches → stages → consumers; camera events; ends
  *   pipeline_stages.c   the stages: detect → ReID → per-camera track → identities
  *   pipeline_sync.c     file cameras aligned by timestamps
  *
  * Locks: pl->lock guards the camera list, the event list and the pipeline's state; cam->lock
  * guards a camera's source pointer and error text. Never take pl->lock while holding cam->lock.
+ * Order: pl->sync_lock → pl->lock → cam->lock; the batcher's and the I/O pool's locks are taken
+ * last (a wake of a camera task may come from under any of them).
  * Counters a camera thread writes and others read are changed with relaxed atomic builtins. */
 #ifndef PANOPTES_PIPELINE_INTERNAL_H
 #define PANOPTES_PIPELINE_INTERNAL_H
@@ -19,6 +22,7 @@
 #include "io/source.h"
 #include "panoptes/pipeline.h"
 #include "pipeline_batcher.h"
+#include "pipeline_io.h"
 #include "pipeline_stages.h"
 
 #define PAN_ERROR_TEXT 512
@@ -34,8 +38,9 @@ typedef struct camera {
     int loop, timeout_ms, reconnect, rtsp_udp;
     int64_t max_frames;
 
-    pthread_t thread;
-    int started;         /* the thread was created (joined by the delivery thread) */
+    pan_io_task task;    /* its steps on the I/O pool */
+    struct cam_ctx *ctx; /* the steps' state (pipeline_camera.c); NULL once finished */
+    int started;         /* submitted to the pool (joined by the delivery thread) */
     atomic_int stop;     /* stop reading: remove_camera, pan_pipeline_stop or a failed pipeline */
     int removing;        /* remove_camera was called (pl->lock) */
     int finalized;       /* its end was delivered (delivery thread; read under pl->lock) */
@@ -53,6 +58,7 @@ typedef struct camera {
     int64_t dropped, reconnects, failed_attempts, packets, decode_errors, frames_lost;
     double outage_s, thread_cpu_s;
     double sync_t;       /* pipeline_sync.c, under pl->sync_lock */
+    int sync_waiting;    /* parked until a slower camera moves on (pl->sync_lock) */
     /* its final state, set by its thread before the marker; the delivery thread tells it */
     pan_camera_state final_state;
     pan_status final_status;
@@ -78,6 +84,7 @@ struct pan_pipeline {
     pan_backend backend;
     pan_stages stages;
     pan_batcher *batcher;
+    pan_io_pool *io;         /* the cameras' steps; from start to stop */
 
     pthread_mutex_t lock;
     pthread_cond_t changed;  /* a camera ended, the pipeline failed or stopped */
@@ -122,12 +129,13 @@ struct pan_pipeline {
 #define PAN_SYNC_WINDOW_S 0.1
 
 /* pipeline_sync.c: with pl->sync_on, file cameras hand their frames over in timestamp order
- * (within PAN_SYNC_WINDOW_S). A file camera calls pan__sync_wait before handing over a frame
- * with timestamp t (returns 1 when the camera is being stopped), and every camera calls
- * pan__sync_leave when it stops taking part (live, paced, ended, failed). */
+ * (within PAN_SYNC_WINDOW_S). A file camera calls pan__sync_try before handing over a frame with
+ * timestamp t: 1 when it may, 0 when it must wait (it is woken with pan__camera_wake once a slower
+ * camera moves on, and tries again); every camera calls pan__sync_leave when it stops taking part
+ * (live, paced, ended, failed). */
 void pan__sync_init(struct pan_pipeline *pl);
 void pan__sync_destroy(struct pan_pipeline *pl);
-int pan__sync_wait(camera *c, double t);
+int pan__sync_try(camera *c, double t);
 void pan__sync_leave(camera *c);
 
 double pan__now_s(void);
@@ -135,10 +143,12 @@ double pan__now_s(void);
 double pan__thread_cpu_s(void);
 double pan__process_cpu_s(void);
 
-/* pipeline_camera.c: thread body of one camera: source → decoder → frame queue. */
-void *pan__camera_main(void *arg);
-/* Wakes a camera's blocking reads (remove, stop). */
+/* pipeline_camera.c: submits the camera's steps to pl->io (source → decoder → frame queue). */
+pan_status pan__camera_start(camera *c);
+/* Wakes a camera's blocking reads and its parked or sleeping task (remove, stop). */
 void pan__camera_interrupt(camera *c);
+/* Its parked task runs again (room in its queue, a slower camera moved on). */
+void pan__camera_wake(camera *c);
 /* 1 once the camera should stop reading. */
 int pan__camera_stopping(const camera *c);
 

@@ -152,9 +152,9 @@ check "unwritable --out: exit 3, named, no (null) summary row" '[ $rc -eq 3 ] &&
 check "no output given: said so" '[ $rc -eq 0 ] && grep -q "results are not written" "$TMP/noout.txt"'
 
 # 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one) and
-#    its host CPU by thread (camera threads + batcher + other = the total)
-"$CLI" run --camera "$SAMPLE" --no-detect --loop --max-frames 1500 --out /dev/null --summary-json "$TMP/steady.json" \
-    --quiet 2>/dev/null
+#    its host CPU by thread (camera I/O pool + batcher + other = the total), the pool's size
+"$CLI" run --camera "$SAMPLE" --no-detect --loop --max-frames 1500 --io-threads 3 --out /dev/null \
+    --summary-json "$TMP/steady.json" --quiet 2>/dev/null
 check "steady-state figures and host CPU by thread in the summary" 'python3 -c "
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -162,8 +162,10 @@ assert s[\"frames\"] == 1500 and s[\"steady_cpu_ms_per_frame\"] >= 0, s
 assert s[\"wall_s\"] < 2.5 or (s[\"steady_fps\"] > 0 and s[\"steady_cpu_ms_per_frame\"] > 0), s
 parts = s[\"cpu_ms_per_frame_cameras\"] + s[\"cpu_ms_per_frame_batcher\"] + s[\"cpu_ms_per_frame_other\"]
 assert abs(parts - s[\"cpu_ms_per_frame\"]) < 1e-3 and s[\"cpu_ms_per_frame_cameras\"] > 0, s
-assert s[\"cameras\"][0][\"thread_cpu_s\"] > 0, s
+assert s[\"cameras\"][0][\"thread_cpu_s\"] > 0 and s[\"io_threads\"] == 3, s
 " "$TMP/steady.json"'
+"$CLI" run --camera "$SAMPLE" --io-threads 0 >/dev/null 2>"$TMP/io0.txt"; rc=$?
+check "--io-threads 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--io-threads" "$TMP/io0.txt"'
 
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,6 +1,7 @@
 /* The pipeline object (include/panoptes/pipeline.h): lifecycle, cameras added and removed while
  * it runs, results and events delivered to consumers, two pipelines in one process, bad calls,
- * and 200 cameras added and removed from 4 threads while frames flow (run under ASan/LSan).
+ * 200 cameras added and removed from 4 threads while frames flow (run under ASan/LSan), and 96
+ * cameras served by a pool of 2 I/O threads (the process's thread count does not grow with them).
  * Decode only on the cpu backend, with small synthetic clips: the lifecycle is what is tested. */
 #include <math.h>
 #include <pthread.h>
@@ -424,6 +425,64 @@ PAN_TEST(add_and_remove_200_cameras_from_4_threads)
     pan_pipeline_destroy(&pl);
 }
 
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8)) n = atoi(line + 8);
+    if (f) fclose(f);
+    return n;
+}
+
+/* 96 file cameras on 2 I/O threads (and 2 connect threads): every frame of every camera is
+ * delivered in order, and the process never has more threads than before start + the pool + the
+ * delivery thread (decode only: no inference thread). */
+PAN_TEST(many_cameras_share_a_fixed_pool_of_threads)
+{
+    if (!clips()) PAN_SKIP("ffmpeg (libx264) not installed");
+    enum { CAMS = 96 };
+    static recorder x;
+    memset(&x, 0, sizeof x);
+    pan_pipeline_params p;
+    pan_pipeline_params_default(&p);
+    p.backend = PAN_BACKEND_CPU;
+    p.detect = 0;
+    p.track = 0;
+    p.io_threads = 2;
+    pan_pipeline *pl = NULL;
+    ASSERT_OK(pan_pipeline_create(&pl, &p));
+    pan_consumer c = {.name = "recorder", .opaque = &x, .on_frame = rec_frame, .on_camera = rec_camera};
+    ASSERT_OK(pan_pipeline_add_consumer(pl, &c));
+    int before = threads_now();
+    ASSERT_OK(pan_pipeline_start(pl));
+    for (int i = 0; i < CAMS; i++) ASSERT_OK(add(pl, clip_b, NULL, 0, 0, NULL));
+    int most = 0, io = 0;
+    for (int i = 0; i < 2000; i++) { /* until every camera ended (at most ~100 s) */
+        pan_pipeline_stats s;
+        ASSERT_OK(pan_pipeline_get_stats(pl, &s));
+        int t = threads_now(), ended = 0;
+        if (t > most) most = t;
+        io = s.io_threads;
+        for (int k = 0; k < s.n_cameras; k++) ended += s.cameras[k].state == PAN_CAMERA_ENDED;
+        pan_pipeline_stats_free(&s);
+        if (ended == CAMS) break;
+        sleep_s(0.05);
+    }
+    ASSERT_OK(pan_pipeline_wait(pl, -1));
+    ASSERT_OK(pan_pipeline_stop(pl));
+    fprintf(stderr, "  %d cameras: at most %d threads (%d before start, %d I/O threads)\n", CAMS, most, before, io);
+    ASSERT_EQ(io, 2);
+    ASSERT_LE(most, before + 2 * 2 + 1);
+    for (int i = 0; i < CAMS; i++) {
+        ASSERT_EQ(x.frames[i], 30); /* testsrc 1 s at 30 fps */
+        ASSERT_EQ(x.gaps[i], 0);
+        ASSERT_EQ(x.events[i][PAN_CAMERA_ENDED], 1);
+    }
+    pan_pipeline_destroy(&pl);
+}
+
 PAN_TEST_MAIN(batch_job_delivers_every_frame_and_events_in_order, cameras_added_and_removed_while_running,
               two_pipelines_at_once, bad_calls_get_clear_statuses, a_failing_required_consumer_fails_the_pipeline,
-              add_and_remove_200_cameras_from_4_threads)
+              add_and_remove_200_cameras_from_4_threads, many_cameras_share_a_fixed_pool_of_threads)

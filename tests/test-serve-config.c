@@ -24,6 +24,7 @@ static const char full_yaml[] =
     "reid_interval: 3\n"
     "batch: 8\n"
     "threads: 2\n"
+    "io_threads: 3\n"
     "fallback_cpu: yes\n"
     "max_backoff_s: 10\n"
     "realtime: true\n"
@@ -73,6 +74,7 @@ PAN_TEST(full_config_reads_every_key)
     ASSERT_EQ(c.reid_interval, 3);
     ASSERT_EQ(c.batch, 8);
     ASSERT_EQ(c.threads, 2);
+    ASSERT_EQ(c.io_threads, 3);
     ASSERT_EQ(c.fallback_cpu, 1);
     ASSERT_EQ(c.max_backoff_s, 10);
     ASSERT_EQ(c.realtime, 1);

@@ -51,6 +51,7 @@ static void usage(FILE *f)
           "  --no-detect         decode only; --no-track: detect without tracking\n"
           "  --reid R            default, off, or an ONNX ReID model; --reid-interval N\n"
           "  --batch N           frames per detector batch; --threads N: decoder threads per camera\n"
+          "  --io-threads N      threads that read and decode all cameras (default: half the cores, >= 2)\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --overlap A,B,DX,DY cameras A and B (ids: the config's cameras 0, 1, ... in order, then the\n"
           "                      --camera ones) see one scene shifted: (x,y) in A is (x+DX,y+DY) in B\n"
@@ -76,7 +77,7 @@ static void usage(FILE *f)
 
 enum {
     OPT_CONFIG = 256, OPT_CAMERA, OPT_NAME, OPT_LISTEN, OPT_TOKEN_FILE, OPT_BACKEND, OPT_MODEL, OPT_CLASSES,
-    OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID, OPT_REID_INTERVAL, OPT_BATCH, OPT_THREADS, OPT_FALLBACK,
+    OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID, OPT_REID_INTERVAL, OPT_BATCH, OPT_THREADS, OPT_IO_THREADS, OPT_FALLBACK,
     OPT_OUT, OPT_MOT, OPT_TIMEOUT, OPT_RECONNECT, OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_LOOP, OPT_REALTIME,
     OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_MODEL_TYPE, OPT_OVERLAP, OPT_SYNC, OPT_NO_SYNC,
 };
@@ -99,6 +100,7 @@ static const struct option options[] = {
     {"reid-interval", required_argument, NULL, OPT_REID_INTERVAL},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"io-threads", required_argument, NULL, OPT_IO_THREADS},
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"out", required_argument, NULL, OPT_OUT},
     {"analytics", required_argument, NULL, OPT_ANALYTICS},
@@ -232,6 +234,10 @@ static int parse_options(int argc, char **argv, const char **config_path, pan_se
         case OPT_THREADS:
             if (pan_cli_parse_long("serve", "--threads", optarg, 1, 64, &v)) return 2;
             cli->threads = (int)v;
+            break;
+        case OPT_IO_THREADS:
+            if (pan_cli_parse_long("serve", "--io-threads", optarg, 1, 256, &v)) return 2;
+            cli->io_threads = (int)v;
             break;
         case OPT_FALLBACK:
             if (strcmp(optarg, "cpu")) {

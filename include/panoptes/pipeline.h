@@ -105,6 +105,11 @@ typedef struct pan_pipeline_params {
      * NULL or "auto", nanodet, yolov5, yolov7, yolox, yolox-decoded, yolov8, yolo11, yolov10,
      * rtdetr. A name not in that list fails pan_pipeline_create with PAN_INVAL. Copied. */
     const char *model_type;
+    /* Threads that read and decode every camera (the I/O pool; their number does not grow with
+     * the cameras): 0 = half the cores, at least 2. As many again open sources (connects and
+     * reconnects, which wait on the network), so that cameras that come and go never hold the
+     * threads the streaming ones need. */
+    int io_threads;
 } pan_pipeline_params;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);
@@ -212,7 +217,7 @@ typedef struct pan_camera_stats {
     int64_t reconnects;       /* connections re-established after a loss */
     int64_t failed_attempts;  /* connection attempts that failed */
     double outage_s;          /* time spent connecting again after losing the stream */
-    double thread_cpu_s;      /* host CPU time of the camera's own thread (not libavcodec's workers) */
+    double thread_cpu_s;      /* host CPU time of the camera's steps on the I/O pool (not libavcodec's workers) */
     int64_t frames_lost;      /* pictures lost to damage (rejected packets, failed pictures) */
 } pan_camera_stats;
 
@@ -256,13 +261,15 @@ typedef struct pan_pipeline_stats {
     double steady_fps;
     double steady_cpu_ms_per_frame;
     /* Where the host CPU went, ms per frame since start (they sum to cpu_ms_per_frame): the
-     * camera threads, the inference and delivery threads (detection, ReID, tracking, identities,
+     * cameras' steps on the I/O pool, the inference and delivery threads (detection, ReID, tracking, identities,
      * consumers), and
      * every other thread (CUDA driver and NVDEC threads, libavcodec and OpenBLAS workers, the
      * caller's threads). */
     double cpu_ms_per_frame_cameras;
     double cpu_ms_per_frame_delivery;
     double cpu_ms_per_frame_other;
+    int io_threads;           /* the I/O pool's threads: readers and decoders, then connectors */
+    int connect_threads;
 } pan_pipeline_stats;
 
 #define PAN_STEADY_AFTER_S 2.0

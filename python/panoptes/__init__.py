@@ -155,7 +155,7 @@ class Pipeline(_panoptes.Pipeline):
              classes=None, score=None, detect=True, track=True, reid_interval=None, overlaps=None, sync=None,
              threads=None, fallback_cpu=False, timeout_ms=None, reconnect=None, max_backoff=None,
              rtsp_transport="tcp", realtime=False, batch_timeout_ms=None, queue_size=64,
-             on_frame=None, on_camera=None)
+             on_frame=None, on_camera=None, io_threads=None, model_type=None)
 
     The engine: cameras in, each frame's detections and tracks out. Options mirror `panoptes run`:
 
@@ -176,6 +176,9 @@ class Pipeline(_panoptes.Pipeline):
       overlaps        [(camera_a, camera_b, dx, dy), ...]: cameras seeing the same scene shifted
       sync            keep file cameras within 0.1 s of each other (None: on with overlaps)
       threads         libavcodec threads per camera (cpu decoder)
+      io_threads      threads that read and decode all cameras (None: half the cores, at least 2)
+      model_type      the detector family when the model does not tell ("yolov8", "nanodet", ...;
+                      None: from the model)
       fallback_cpu    a camera NVDEC cannot decode uses the cpu decoder
       timeout_ms      network timeout per blocking step (None: 5000)
       reconnect       attempts after a network camera is lost (None/0: none, -1 or "forever")
@@ -196,7 +199,7 @@ class Pipeline(_panoptes.Pipeline):
                  *, classes=None, score=None, detect=True, track=True, reid_interval=None, overlaps=None, sync=None,
                  threads=None, fallback_cpu=False, timeout_ms=None, reconnect=None, max_backoff=None,
                  rtsp_transport="tcp", realtime=False, batch_timeout_ms=None, queue_size=64, on_frame=None,
-                 on_camera=None):
+                 on_camera=None, io_threads=None, model_type=None):
         kw = {}
         b = _panoptes._backend_parse(backend) if isinstance(backend, str) else -1
         if b < 0:
@@ -240,6 +243,12 @@ class Pipeline(_panoptes.Pipeline):
             kw["sync"] = 1 if _flag("sync", sync) else -1
         if threads is not None:
             kw["threads"] = _int("threads", threads, 1, 64)
+        if io_threads is not None:
+            kw["io_threads"] = _int("io_threads", io_threads, 1, 256)
+        if model_type is not None:
+            if not isinstance(model_type, str):
+                raise _invalid(f"model_type takes a detector family name, not {model_type!r}")
+            kw["model_type"] = model_type
         kw["fallback_cpu"] = _flag("fallback_cpu", fallback_cpu)
         if timeout_ms is not None:
             kw["timeout_ms"] = _int("timeout_ms", timeout_ms, 1, 3_600_000)

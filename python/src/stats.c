@@ -113,6 +113,8 @@ PyObject *pypan_stats_dict(const pan_pipeline_stats *s, py_results *q)
     SET(d, "cpu_ms_per_frame_cameras", PyFloat_FromDouble(s->cpu_ms_per_frame_cameras));
     SET(d, "cpu_ms_per_frame_delivery", PyFloat_FromDouble(s->cpu_ms_per_frame_delivery));
     SET(d, "cpu_ms_per_frame_other", PyFloat_FromDouble(s->cpu_ms_per_frame_other));
+    SET(d, "io_threads", PyLong_FromLong(s->io_threads));
+    SET(d, "connect_threads", PyLong_FromLong(s->connect_threads));
     if (q) SET(d, "results", results_dict(q));
     return d;
 fail:

@@ -38,6 +38,8 @@ def test_default_model_not_found_says_what_to_do(tmp_path, sample, monkeypatch):
     ({"overlaps": [(0, 5, 1, 1)]}, "there are 1 cameras"),
     ({"on_frame": 3}, "on_frame"),
     ({"loop": "yes"}, "loop"),
+    ({"io_threads": 0}, "io_threads"),
+    ({"model_type": "yolov99"}, "yolov99"),
 ])
 def test_bad_options_are_value_errors(sample, kw, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(")) as e:

@@ -168,6 +168,14 @@ def test_pipelines_side_by_side(small_clip):
     assert rb == [(c, i) for c in (0, 1) for i in range(20)]
 
 
+def test_io_threads_serve_many_cameras(small_clip):
+    with panoptes.Pipeline([small_clip] * 12, backend="cpu", detect=False, max_frames=10, io_threads=3) as p:
+        got = sorted((r.camera, r.frame) for r in p)
+        stats = p.stats()
+    assert got == [(c, i) for c in range(12) for i in range(10)]
+    assert stats["io_threads"] == 3 and stats["connect_threads"] == 3
+
+
 def test_gil_is_released_while_the_engine_works(model, small_clip):
     """Another Python thread runs while this one loads a model and waits for the frames."""
     ticks = [0]

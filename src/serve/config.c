@@ -332,10 +332,11 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "reid_interval")) return get_int(w, v, key, 1, 1000, &c->reid_interval);
     if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 1024, &c->batch);
     if (!strcmp(key, "threads")) return get_int(w, v, key, 1, 64, &c->threads);
+    if (!strcmp(key, "io_threads")) return get_int(w, v, key, 0, 256, &c->io_threads);
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);
     return fail_at(w, k, key,
                    "unknown key (known: listen, token_file, backend, model, model_type, classes, score, detect, track, "
-                   "reid, reid_interval, batch, threads, fallback_cpu, max_backoff_s, realtime, overlaps, sync, "
+                   "reid, reid_interval, batch, threads, io_threads, fallback_cpu, max_backoff_s, realtime, overlaps, sync, "
                    "analytics, outputs, defaults, cameras)");
 }
 

@@ -14,6 +14,7 @@
  *   reid_interval: 1
  *   batch: 0                        # frames per detector batch (0 = the backend's default)
  *   threads: 1                      # libavcodec threads per camera
+ *   io_threads: 0                   # threads that read and decode all cameras (0 = half the cores)
  *   fallback_cpu: false             # a camera NVDEC cannot take uses the cpu decoder
  *   max_backoff_s: 30               # longest wait between reconnect attempts
  *   realtime: false                 # read files at their native frame rate (like live cameras)
@@ -56,6 +57,7 @@ typedef struct pan_serve_config {
     int reid_interval;  /* 0 = default */
     int batch;          /* 0 = default */
     int threads;        /* 0 = default */
+    int io_threads;     /* 0 = default */
     int fallback_cpu;   /* 1, 0, or -1 = default (off) */
     int max_backoff_s;  /* 0 = default */
     int realtime;       /* 1, 0, or -1 = default (off) */

@@ -1,0 +1,283 @@
+/* The camera I/O pool (pipeline_io.h): run queues per lane, a timer heap for sleeping tasks, one
+ * lock. The work lane's idle threads also keep the timers: one of them waits until the earliest
+ * wake time and moves the tasks that are due to their lanes. */
+#include "pipeline_io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef __linux__
+#include <stdio.h>
+#endif
+
+enum { T_IDLE, T_QUEUED, T_RUNNING, T_SLEEPING, T_PARKED, T_DONE };
+
+typedef struct lane {
+    pan_io_task *head, *tail;
+    pthread_cond_t cond; /* a task was queued, a timer came earlier, or the pool closes */
+} lane;
+
+struct pan_io_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t done; /* a task finished */
+    lane lanes[PAN_IO_LANES];
+    pan_io_task **heap;  /* sleeping tasks, earliest first */
+    int n_heap, cap_heap;
+    int closing;
+    pthread_t *threads;
+    int n_threads;
+    pan_io_params p;
+};
+
+typedef struct worker {
+    pan_io_pool *pool;
+    pan_io_lane lane;
+    int index;
+} worker;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* ---- the timer heap (pool->lock held) ---- */
+
+static void heap_set(pan_io_pool *p, int i, pan_io_task *t)
+{
+    p->heap[i] = t;
+    t->heap_at = i;
+}
+
+static void heap_up(pan_io_pool *p, int i)
+{
+    pan_io_task *t = p->heap[i];
+    while (i > 0 && p->heap[(i - 1) / 2]->until > t->until) {
+        heap_set(p, i, p->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(p, i, t);
+}
+
+static void heap_down(pan_io_pool *p, int i)
+{
+    pan_io_task *t = p->heap[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= p->n_heap) break;
+        if (c + 1 < p->n_heap && p->heap[c + 1]->until < p->heap[c]->until) c++;
+        if (p->heap[c]->until >= t->until) break;
+        heap_set(p, i, p->heap[c]);
+        i = c;
+    }
+    heap_set(p, i, t);
+}
+
+static int heap_push(pan_io_pool *p, pan_io_task *t)
+{
+    if (p->n_heap == p->cap_heap) {
+        int cap = p->cap_heap ? 2 * p->cap_heap : 64;
+        pan_io_task **h = realloc(p->heap, (size_t)cap * sizeof *h);
+        if (!h) return -1;
+        p->heap = h, p->cap_heap = cap;
+    }
+    heap_set(p, p->n_heap++, t);
+    heap_up(p, p->n_heap - 1);
+    return 0;
+}
+
+static void heap_remove(pan_io_pool *p, pan_io_task *t)
+{
+    int i = t->heap_at;
+    pan_io_task *last = p->heap[--p->n_heap];
+    t->heap_at = -1;
+    if (i == p->n_heap) return;
+    heap_set(p, i, last);
+    heap_up(p, i);
+    heap_down(p, last->heap_at);
+}
+
+/* ---- run queues (pool->lock held) ---- */
+
+static void enqueue(pan_io_pool *p, pan_io_task *t)
+{
+    lane *l = &p->lanes[t->lane];
+    t->state = T_QUEUED;
+    t->next = NULL;
+    if (l->tail) l->tail->next = t;
+    else l->head = t;
+    l->tail = t;
+    pthread_cond_signal(&l->cond);
+}
+
+static pan_io_task *dequeue(lane *l)
+{
+    pan_io_task *t = l->head;
+    if (t) {
+        l->head = t->next;
+        if (!l->head) l->tail = NULL;
+    }
+    return t;
+}
+
+/* Moves the sleeping tasks that are due to their lanes; returns the earliest wake time left
+ * (0 when none). */
+static double due_timers(pan_io_pool *p, double now)
+{
+    while (p->n_heap && p->heap[0]->until <= now) {
+        pan_io_task *t = p->heap[0];
+        heap_remove(p, t);
+        enqueue(p, t);
+    }
+    return p->n_heap ? p->heap[0]->until : 0;
+}
+
+static struct timespec abs_realtime(double after_s)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    if (after_s < 0) after_s = 0;
+    long ns = t.tv_nsec + (long)((after_s - (long)after_s) * 1e9);
+    t.tv_sec += (time_t)after_s + ns / 1000000000L;
+    t.tv_nsec = ns % 1000000000L;
+    return t;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pan_io_pool *p = w->pool;
+#ifdef __linux__
+    char name[16];
+    snprintf(name, sizeof name, "pan-%s%d", w->lane == PAN_IO_LANE_WORK ? "io" : "conn", w->index);
+    pthread_setname_np(pthread_self(), name); /* for top -H, perf and gdb */
+#endif
+    if (p->p.thread_init) p->p.thread_init(p->p.opaque, 1);
+    lane *l = &p->lanes[w->lane];
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        pan_io_task *t = NULL;
+        while (!p->closing) {
+            double next = w->lane == PAN_IO_LANE_WORK ? due_timers(p, now_s()) : 0;
+            if ((t = dequeue(l))) break;
+            if (next > 0) {
+                struct timespec until = abs_realtime(next - now_s());
+                pthread_cond_timedwait(&l->cond, &p->lock, &until);
+            } else {
+                pthread_cond_wait(&l->cond, &p->lock);
+            }
+        }
+        if (!t) break;
+        t->state = T_RUNNING;
+        t->woken = 0;
+        pthread_mutex_unlock(&p->lock);
+        pan_io_next r = t->step(t);
+        pthread_mutex_lock(&p->lock);
+        if (r == PAN_IO_DONE) {
+            t->state = T_DONE;
+            pthread_cond_broadcast(&p->done);
+        } else if (r == PAN_IO_AGAIN || t->woken) {
+            enqueue(p, t);
+        } else if (r == PAN_IO_SLEEP) {
+            t->state = T_SLEEPING;
+            int first = !p->n_heap || t->until < p->heap[0]->until;
+            if (heap_push(p, t)) {
+                enqueue(p, t); /* no memory for the timer: it runs again now and sleeps then */
+            } else if (first) {
+                pthread_cond_signal(&p->lanes[PAN_IO_LANE_WORK].cond); /* a timer keeper waits less */
+            }
+        } else {
+            t->state = T_PARKED;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (p->p.thread_init) p->p.thread_init(p->p.opaque, 0);
+    free(w);
+    return NULL;
+}
+
+pan_status pan_io_create(pan_io_pool **out, const pan_io_params *params)
+{
+    *out = NULL;
+    pan_io_pool *p = calloc(1, sizeof *p);
+    if (!p) return PAN_NOMEM;
+    p->p = *params;
+    if (p->p.work_threads < 1) p->p.work_threads = 1;
+    if (p->p.connect_threads < 1) p->p.connect_threads = 1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_init(&p->lanes[i].cond, NULL);
+    int n = p->p.work_threads + p->p.connect_threads;
+    p->threads = calloc((size_t)n, sizeof *p->threads);
+    if (!p->threads) {
+        pan_io_destroy(&p);
+        return PAN_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        worker *w = malloc(sizeof *w);
+        int work = i < p->p.work_threads;
+        if (w) *w = (worker){p, work ? PAN_IO_LANE_WORK : PAN_IO_LANE_CONNECT, work ? i : i - p->p.work_threads};
+        if (!w || pthread_create(&p->threads[i], NULL, worker_main, w)) {
+            free(w);
+            pan_io_destroy(&p);
+            return PAN_NOMEM;
+        }
+        p->n_threads++;
+    }
+    *out = p;
+    return PAN_OK;
+}
+
+void pan_io_destroy(pan_io_pool **pp)
+{
+    pan_io_pool *p = pp ? *pp : NULL;
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->closing = 1;
+    for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_broadcast(&p->lanes[i].cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_destroy(&p->lanes[i].cond);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+    free(p->threads);
+    free(p->heap);
+    free(p);
+    *pp = NULL;
+}
+
+void pan_io_submit(pan_io_pool *p, pan_io_task *t)
+{
+    pthread_mutex_lock(&p->lock);
+    t->heap_at = -1;
+    t->woken = 0;
+    enqueue(p, t);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pan_io_wake(pan_io_pool *p, pan_io_task *t)
+{
+    pthread_mutex_lock(&p->lock);
+    switch (t->state) {
+    case T_SLEEPING:
+        heap_remove(p, t);
+        enqueue(p, t);
+        break;
+    case T_PARKED: enqueue(p, t); break;
+    case T_RUNNING: t->woken = 1; break;
+    default: break; /* queued already, finished, or never submitted */
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pan_io_join(pan_io_pool *p, pan_io_task *t)
+{
+    pthread_mutex_lock(&p->lock);
+    while (t->state != T_DONE && t->state != T_IDLE) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int pan_io_threads(const pan_io_pool *p) { return p ? p->n_threads : 0; }
