@@ -2,8 +2,8 @@
  * epilogue) against the reference conv (im2col + sgemm, what constant folding runs), on random
  * geometries: kernel 1..7, strides, dilations, asymmetric pads, groups and depthwise, odd sizes
  * (tiles that wrap rows, partial tiles), every fused activation, residual before or after it, K
- * large enough to be cut into blocks; with the AVX2 kernels (where the CPU has them) and the
- * portable ones. Tolerance: 1e-4 relative to the magnitude of the sum. */
+ * large enough to be cut into blocks; with the AVX-512 and AVX2 kernels (where the CPU has them)
+ * and the portable ones. Tolerance: 1e-4 relative to the magnitude of the sum. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +161,14 @@ static void check_many(pan_test_ctx *pan__t, const pan_cpu_simd *simd, int cases
         {2, 3, 16, 32, 24, 7, 7, 2, 2, 1, 1, {3, 3, 3, 3}, 1, 1, 0, 0, PAN_ACT_RELU},
         {1, 16, 32, 40, 40, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1, 1, 0, 0, PAN_ACT_SILU},
         {3, 24, 24, 17, 9, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 24, 1, 1, 0, PAN_ACT_LEAKY_RELU},
+        /* depthwise 3x3 "same" read in place, 16 pixels at a time across rows: 8-wide planes (two
+         * rows per vector), one column, one row, a width past 16 */
+        {2, 32, 32, 16, 8, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 32, 1, 1, 1, PAN_ACT_RELU},
+        {1, 5, 5, 7, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 5, 1, 1, 0, PAN_ACT_SIGMOID},
+        {1, 4, 4, 1, 37, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 4, 0, 1, 0, PAN_ACT_NONE},
+        {2, 6, 6, 5, 19, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 6, 1, 0, 0, PAN_ACT_SILU},
+        /* 1x1 with a residual wider than a work item (prefetched ahead) */
+        {2, 16, 72, 12, 20, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 1, 0, PAN_ACT_RELU},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         double e = run_case(&big[i], pool, 2);
@@ -174,10 +182,17 @@ static void check_many(pan_test_ctx *pan__t, const pan_cpu_simd *simd, int cases
     ASSERT_TRUE(worst <= 1);
 }
 
+PAN_TEST(planned_conv_matches_reference_avx512)
+{
+    const pan_cpu_simd *s = pan__cpu_simd_avx512();
+    if (!s) PAN_SKIP("the CPU has no AVX-512F");
+    check_many(pan__t, s, 300);
+}
+
 PAN_TEST(planned_conv_matches_reference_avx2)
 {
-    const pan_cpu_simd *s = pan__cpu_simd();
-    if (strcmp(s->name, "avx2")) PAN_SKIP("the CPU has no AVX2 + FMA (or PANOPTES_CPU_SIMD=generic)");
+    const pan_cpu_simd *s = pan__cpu_simd_avx2();
+    if (!s) PAN_SKIP("the CPU has no AVX2 + FMA");
     check_many(pan__t, s, 300);
 }
 
@@ -186,4 +201,5 @@ PAN_TEST(planned_conv_matches_reference_generic)
     check_many(pan__t, pan__cpu_simd_generic(), 300);
 }
 
-PAN_TEST_MAIN(planned_conv_matches_reference_avx2, planned_conv_matches_reference_generic)
+PAN_TEST_MAIN(planned_conv_matches_reference_avx512, planned_conv_matches_reference_avx2,
+              planned_conv_matches_reference_generic)

@@ -94,7 +94,7 @@ static void node_class(const pan_graph *g, const pan_node *n, char *buf, size_t 
 }
 
 #define PROFILE_CLASSES 64
-#define PROFILE_TOP 12
+#define PROFILE_TOP 16
 
 /* Mean ms per run by node class (op, conv kind), with GFLOP/s where the class computes, then the
  * slowest nodes. Logged at INFO when the plan is freed (PANOPTES_PROFILE=1). */
@@ -152,8 +152,11 @@ static void log_profile(const cpu_exec *e)
         char name[48], dims[96];
         double flop;
         node_class(g, n, name, sizeof name, &flop);
-        pan_log_info("nn", -1, "    %8.3f ms  %-22s %s -> %s", e->node_ms[top[t]] / (double)e->runs, name, n->name,
-                     pan__dims_str(y->rank, y->dims, dims, sizeof dims));
+        double cpu = e->node_cpu_ms[top[t]] / (double)e->runs;
+        char rate[48] = "";
+        if (flop > 0 && cpu > 0) snprintf(rate, sizeof rate, "  %6.1f GFLOP/s", flop / (cpu * 1e6));
+        pan_log_info("nn", -1, "    %8.3f ms  cpu %8.3f ms  %-22s %s -> %s%s", e->node_ms[top[t]] / (double)e->runs, cpu, name,
+                     n->name, pan__dims_str(y->rank, y->dims, dims, sizeof dims), rate);
     }
 }
 

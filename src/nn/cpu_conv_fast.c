@@ -4,14 +4,16 @@
  *
  * GEMM convs (everything but depthwise): per image and group, Y[o, p] = sum_k W[o, k] X_k[p] with
  * k = (c, ky, kx) in OIHW order and p the flattened output pixel (oy * OW + ox). The micro-kernel
- * (cpu_simd.h) computes 6 output channels x 16 pixels from two packed operands: the weights,
- * packed once at plan time as [K][6] per 6 output channels, and a panel [K][16] of the tile's
+ * (cpu_simd.h) computes mr output channels x nr pixels (6 x 16 with AVX2, 8 x 32 with AVX-512;
+ * the kernels chosen at plan time stay with the plan) from two packed operands: the weights,
+ * packed once at plan time as [K][mr] per mr output channels, and a panel [K][nr] of the tile's
  * input, copied per tile from the runs of input each output row of the tile reads (stride 2:
- * every other float). The copy costs K x 16 floats against O x K x 16 multiply-adds, and it keeps
+ * every other float). The copy costs K x nr floats against O x K x nr multiply-adds, and it keeps
  * the kernel's loads contiguous: input rows a plane apart (4 KiB multiples) would otherwise fight
  * over the same few L1 sets.
- * Work items are blocks of 4 tiles x a range of output-channel tiles; each output-channel tile
- * runs over the block's panels (its weights stay in L1, it writes runs of 64 floats per row).
+ * Work items are blocks of 64 pixels (tb tiles) x a range of output-channel tiles; each
+ * output-channel tile runs over the block's panels (its weights stay in L1, it writes runs of 64
+ * floats per row). A fused residual is prefetched a few tiles ahead (one stream per channel).
  * Padding: convs with pads read a zero-padded copy of their input (C x (H+pt+pb) x (W+pl+pr) per
  * image, made once per call), so no tile tests bounds. Large K is cut into blocks of whole input
  * channels (partial sums go through Y) so that the weights of a block stay in L2.
@@ -19,7 +21,8 @@
  * Depthwise (group == C == O): per plane, a zero-padded copy in the thread's scratch (measured
  * faster than reading the plane in place with the first and last columns apart: at OSNet's 32
  * columns those are a quarter of the row), then a 3x3 stride-1 vector kernel with the epilogue
- * on its registers, or a generic loop. */
+ * on its registers, or a generic loop. The AVX-512 kernels read 3x3 stride-1 "same" convs in
+ * place instead (masked lanes make the edges free), 16 pixels at a time across rows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +33,18 @@
 #pragma GCC optimize("O3")
 #endif
 
-#define MR PAN_GEMM_MR
-#define NR PAN_GEMM_NR
 /* Bytes of packed weights per K block: kept in L2 (1 MiB per core here) beside the tiles. */
 #define KBLOCK_BYTES (INT64_C(384) << 10)
-/* Pixel tiles per work item: 4 x 16 = 64 output pixels per row run (2..8 measure alike; 1 is slower). */
-#define TB 4
+/* Output pixels per work item's row run: 4 tiles of 16 or 2 of 32 (2..8 tiles of 16 measure alike;
+ * 1 is slower). */
+#define RUN_PIXELS 64
+/* Output-channel tiles ahead whose residual rows are prefetched (1: 4.6 ms, 3: 3.7-4.0 ms, 4-6: no
+ * better on a 64 -> 256 1x1 conv with a residual, [8, 256, 64, 32]; 9.0 ms without). */
+#define RES_AHEAD 3
 
 typedef struct conv_prep {
+    const pan_cpu_simd *simd; /* the kernels the weights were packed for */
+    int mr, nr, tb;           /* their GEMM tile, and tiles per work item */
     int depthwise;
     int64_t C, H, W, O, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
     int64_t groups, cg, og, K, kcc, mtiles; /* kcc: input channels per K block (K block = kcc * kh * kw) */
@@ -45,7 +52,7 @@ typedef struct conv_prep {
     int64_t Hp, Wp;  /* the (padded) input plane read by the tiles */
     int padded;      /* pads: tiles read a padded copy (scratch) */
     int flat_direct; /* 1-wide kernel, unit strides, no side pads: every tile reads the input directly */
-    float *a;        /* GEMM: [groups][mtiles][K][MR]; depthwise: the weights [C][kh*kw] as given */
+    float *a;        /* GEMM: [groups][mtiles][K][mr]; depthwise: the weights [C][kh*kw] as given */
     int threads;
     size_t pad_bytes, thread_bytes; /* scratch: padded input, then per thread */
 } conv_prep;
@@ -78,6 +85,10 @@ pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int thre
     p->cg = p->C / p->groups, p->og = p->O / p->groups;
     p->K = p->cg * p->kh * p->kw;
     p->threads = threads < 1 ? 1 : threads;
+    p->simd = pan__cpu_simd();
+    p->mr = p->simd->mr, p->nr = p->simd->nr;
+    p->tb = RUN_PIXELS / p->nr > 1 ? RUN_PIXELS / p->nr : 1;
+    const int MR = p->mr, NR = p->nr;
     p->padded = p->pt || p->pl || p->pb || p->pr;
     p->Hp = p->H + p->pt + p->pb, p->Wp = p->W + p->pl + p->pr;
     p->depthwise = p->groups > 1 && p->groups == p->C && p->groups == p->O && w->dims[1] == 1;
@@ -99,7 +110,7 @@ pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int thre
             for (int64_t kx = 0; kx < p->kw; kx++) p->off[ky * p->kw + kx] = ky * p->dh * p->Wp + kx * p->dw;
         size_t n_a = (size_t)(p->groups * p->mtiles * p->K * MR);
         if (!(p->a = calloc(n_a + 1, sizeof(float)))) goto nomem;
-        /* OIHW [O][K] -> per group, per tile of MR output channels: [K][MR], zero rows past og */
+        /* OIHW [O][K] -> per group, per tile of mr output channels: [K][mr], zero rows past og */
         for (int64_t gi = 0; gi < p->groups; gi++)
             for (int64_t mt = 0; mt < p->mtiles; mt++) {
                 float *dst = p->a + (gi * p->mtiles + mt) * p->K * MR;
@@ -113,7 +124,7 @@ pan_status pan__cpu_conv_prepare(const pan_graph *g, const pan_node *n, int thre
         if (p->padded) p->pad_bytes = sizeof(float) * (size_t)(x->dims[0] * p->C * p->Hp * p->Wp + NR);
         p->pad_bytes = (p->pad_bytes + 63) & ~(size_t)63;
         /* per thread: a K block x NR panel per tile of a block */
-        p->thread_bytes = sizeof(float) * (size_t)(p->kcc * khw * NR) * TB;
+        p->thread_bytes = sizeof(float) * (size_t)(p->kcc * khw * NR) * (size_t)p->tb;
     }
     p->thread_bytes = (p->thread_bytes + 63) & ~(size_t)63;
     *scratch = p->pad_bytes + p->thread_bytes * (size_t)p->threads;
@@ -158,20 +169,21 @@ typedef struct gemm_job {
     float *y;
     char *thread_scratch;
     int64_t tiles;            /* pixel tiles per image and group */
-    int64_t pblocks, oblocks; /* work items per image and group: blocks of TB tiles x ranges of MR-row tiles */
+    int64_t pblocks, oblocks; /* work items per image and group: blocks of tb tiles x ranges of mr-row tiles */
 } gemm_job;
 
 /* Packs B rows of channels [c0, c1) (all their taps) for the tile of output pixels [p0, p0 + nr) of
- * image-group plane xg into panel [K block][NR]: one run per output row the tile touches (a 1-wide
+ * image-group plane xg into panel [K block][nr]: one run per output row the tile touches (a 1-wide
  * kernel with unit strides and no side pads reads the whole tile as one run of its input). */
 static void tile_pack(const conv_prep *p, const pan_cpu_simd *simd, const float *xg, int64_t p0, int nr, int64_t c0,
                       int64_t c1, float *panel)
 {
+    const int NR = p->nr;
     int64_t plane = p->Hp * p->Wp, khw = p->kh * p->kw;
     const float *xc = xg + c0 * plane;
     /* 1x1 convs: one stream per input channel; prefetch the next work item's run of each (measured
      * 10-15% on OSNet's 1x1 convs, nothing elsewhere) */
-    int64_t prefetch = khw == 1 ? TB * NR * p->sw : 0;
+    int64_t prefetch = khw == 1 ? p->tb * NR * p->sw : 0;
     if (p->flat_direct) {
         simd->pack(panel, xc + p0, plane, p->off, (int)khw, c1 - c0, nr, 1, prefetch);
     } else {
@@ -187,15 +199,34 @@ static void tile_pack(const conv_prep *p, const pan_cpu_simd *simd, const float 
         for (int64_t k = 0; k < (c1 - c0) * khw; k++) memset(panel + k * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
 }
 
-/* One work item: image b, group gi, pixel tiles [t0, t1) (a block of up to TB tiles), output-channel
+/* The valid rows (output channels of the group) of output-channel tile mt. */
+static int tile_rows(const conv_prep *p, int64_t mt)
+{
+    return p->og - mt * p->mr < p->mr ? (int)(p->og - mt * p->mr) : p->mr;
+}
+
+/* Asks for rows [0, rows) x floats [0, n) of a plane-strided block (ld floats apart) to be brought
+ * into cache: one stream per output channel in NCHW, too many for the hardware prefetchers. */
+static void prefetch_rows(const float *base, int64_t ld, int rows, int64_t n)
+{
+#if defined(__GNUC__)
+    for (int r = 0; r < rows; r++)
+        for (int64_t i = 0; i < n; i += 16) __builtin_prefetch(base + r * ld + i, 0, 3);
+#else
+    (void)base, (void)ld, (void)rows, (void)n;
+#endif
+}
+
+/* One work item: image b, group gi, pixel tiles [t0, t1) (a block of up to tb tiles), output-channel
  * tiles [m0, m1). Per K block the B panels of every tile of the block are packed first; then each
- * output-channel tile runs over the block's tiles, so it writes runs of TB * 16 floats per row
+ * output-channel tile runs over the block's tiles, so it writes runs of tb * nr (64) floats per row
  * (whole cache lines, few pages) and its packed weights stay in L1 across the block. */
 static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64_t t0, int64_t t1, int64_t m0,
                        int64_t m1)
 {
     const conv_prep *p = j->p;
     const pan_conv_attrs *at = j->at;
+    const int MR = p->mr, NR = p->nr;
     int64_t P = p->OH * p->OW, nt = t1 - t0, khw = p->kh * p->kw, kc = p->kcc * khw;
     float *panels = (float *)ts;
     const float *xg = j->xp + (b * p->C + gi * p->cg) * p->Hp * p->Wp;
@@ -207,9 +238,16 @@ static void gemm_block(const gemm_job *j, char *ts, int64_t b, int64_t gi, int64
             int nr = P - p0 < NR ? (int)(P - p0) : NR;
             tile_pack(p, j->simd, xg, p0, nr, c0, c1, panels + t * kc * NR);
         }
+        int64_t pb0 = t0 * NR, pbn = (t1 * NR < P ? t1 * NR : P) - pb0; /* the block's pixels */
+        /* the residual rows each tile's epilogue reads, RES_AHEAD output-channel tiles ahead */
+        int prefetch_res = last && j->res;
+        for (int64_t mt = m0; prefetch_res && mt < m0 + RES_AHEAD && mt < m1; mt++)
+            prefetch_rows(j->res + (b * p->O + gi * p->og + mt * MR) * P + pb0, P, tile_rows(p, mt), pbn);
         for (int64_t mt = m0; mt < m1; mt++) {
             int64_t o = gi * p->og + mt * MR;
-            int mr = p->og - mt * MR < MR ? (int)(p->og - mt * MR) : MR;
+            int mr = tile_rows(p, mt);
+            if (prefetch_res && mt + RES_AHEAD < m1)
+                prefetch_rows(j->res + (b * p->O + o + RES_AHEAD * MR) * P + pb0, P, tile_rows(p, mt + RES_AHEAD), pbn);
             const float *A = p->a + ((gi * p->mtiles + mt) * p->K + k0) * MR;
             for (int64_t t = 0; t < nt; t++) {
                 int64_t p0 = (t0 + t) * NR;
@@ -230,7 +268,7 @@ static void gemm_items(void *arg, int64_t i0, int64_t i1)
     char *ts = j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index();
     for (int64_t i = i0; i < i1; i++) { /* i = ((image * groups + group) * pblocks + pblock) * oblocks + oblock */
         int64_t ob = i % j->oblocks, r = i / j->oblocks, pb = r % j->pblocks, bg = r / j->pblocks;
-        int64_t t0 = pb * TB, t1 = t0 + TB < j->tiles ? t0 + TB : j->tiles;
+        int64_t t0 = pb * p->tb, t1 = t0 + p->tb < j->tiles ? t0 + p->tb : j->tiles;
         int64_t m0 = p->mtiles * ob / j->oblocks, m1 = p->mtiles * (ob + 1) / j->oblocks;
         gemm_block(j, ts, bg / p->groups, bg % p->groups, t0, t1, m0, m1);
     }
@@ -253,8 +291,15 @@ static void dw_planes(void *arg, int64_t i0, int64_t i1)
     float *xp = (float *)(j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index());
     int64_t P = p->OH * p->OW, khw = p->kh * p->kw;
     pan_gemm_epi e = {NULL, NULL, p->OW, j->at->act, j->at->act_alpha, j->at->act_beta, j->at->residual_after_act};
+    int same = p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->pt == 1 &&
+               p->pl == 1 && p->pb == 1 && p->pr == 1 && j->simd->dw3x3s1_same;
     for (int64_t i = i0; i < i1; i++) { /* i = image * C + channel */
         int64_t ch = i % p->C;
+        if (same) {
+            j->simd->dw3x3s1_same(j->x + i * p->H * p->W, p->H, p->W, p->a + ch * khw, j->y + i * P,
+                                  j->bias ? j->bias[ch] : 0.0f, j->res ? j->res + i * P : NULL, &e);
+            continue;
+        }
         pad_job one = {p, j->x + i * p->H * p->W, xp}; /* this plane, padded, into the thread's buffer */
         pad_planes(&one, 0, 1);
         const float *w = p->a + ch * khw;
@@ -286,7 +331,8 @@ pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
     const conv_prep *p = c->prep;
     const pan_node *n = c->n;
     int64_t batch = c->g->tensors[n->inputs[0]].dims[0];
-    const pan_cpu_simd *simd = pan__cpu_simd();
+    const pan_cpu_simd *simd = p->simd;
+    const int NR = p->nr;
     const float *x = c->in[0], *bias = n->n_inputs > 2 ? c->in[2] : NULL, *res = n->n_inputs > 3 ? c->in[3] : NULL;
     float *y = c->out[0];
     char *scratch = c->scratch;
@@ -305,7 +351,7 @@ pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
     }
     gemm_job j = {p, &n->attrs.conv, simd, xp, bias, res, y, scratch + p->pad_bytes,
                   (p->OH * p->OW + NR - 1) / NR, 0, 1};
-    j.pblocks = (j.tiles + TB - 1) / TB;
+    j.pblocks = (j.tiles + p->tb - 1) / p->tb;
     /* a few items per thread; split the output channels too when the pixels alone give too few */
     int threads = pan__cpu_pool_threads(pool);
     int64_t items = batch * p->groups * j.pblocks;

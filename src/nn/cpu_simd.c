@@ -117,23 +117,22 @@ static void dw3x3s1_generic(const float *xp, int64_t wp, const float *w, float *
     }
 }
 
-static const pan_cpu_simd generic = {"generic", gemm_generic, epilogue_row_generic, pack_generic, dw3x3s1_generic};
+static const pan_cpu_simd generic = {"generic", PAN_GEMM_MR, PAN_GEMM_NR, gemm_generic, epilogue_row_generic, pack_generic, dw3x3s1_generic, NULL};
 
 const pan_cpu_simd *pan__cpu_simd_generic(void) { return &generic; }
 
 static const pan_cpu_simd *chosen, *forced;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* The widest kernels the CPU runs, capped by PANOPTES_CPU_SIMD (generic, avx2). */
 static void choose(void)
 {
     const char *env = getenv("PANOPTES_CPU_SIMD");
     chosen = &generic;
     if (env && !strcmp(env, "generic")) return;
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && pan__cpu_simd_avx2())
-        chosen = pan__cpu_simd_avx2();
-#endif
+    if (pan__cpu_simd_avx2()) chosen = pan__cpu_simd_avx2();
+    if (env && !strcmp(env, "avx2")) return;
+    if (pan__cpu_simd_avx512()) chosen = pan__cpu_simd_avx512();
 }
 
 const pan_cpu_simd *pan__cpu_simd(void)

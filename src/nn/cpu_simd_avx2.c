@@ -12,7 +12,11 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 
 static const pan_cpu_simd *avx2_table(void);
-const pan_cpu_simd *pan__cpu_simd_avx2(void) { return avx2_table(); }
+const pan_cpu_simd *pan__cpu_simd_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? avx2_table() : NULL;
+}
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -239,7 +243,7 @@ static void dw3x3s1_avx2(const float *xp, int64_t wp, const float *w, float *y, 
 
 #pragma GCC pop_options
 
-static const pan_cpu_simd avx2 = {"avx2", gemm_avx2, epilogue_row_avx2, pack_avx2, dw3x3s1_avx2};
+static const pan_cpu_simd avx2 = {"avx2", PAN_GEMM_MR, PAN_GEMM_NR, gemm_avx2, epilogue_row_avx2, pack_avx2, dw3x3s1_avx2, NULL};
 static const pan_cpu_simd *avx2_table(void) { return &avx2; }
 
 #else
