@@ -178,7 +178,7 @@ pan_status pan_pipeline_add_consumer(pan_pipeline *pl, const pan_consumer *c)
 }
 
 /* pl->lock held. */
-static pan_status start_camera(pan_pipeline *pl, camera *c)
+static pan_status start_camera(camera *c)
 {
     if (pan__camera_start(c) == PAN_OK) {
         c->started = 1;
@@ -232,7 +232,7 @@ pan_status pan_pipeline_start(pan_pipeline *pl)
     /* cameras added before start; one that cannot start a thread fails on its own */
     for (int i = 0; i < pl->n_cams; i++) {
         camera *c = pl->cams[i];
-        if (!c->started && start_camera(pl, c)) {
+        if (!c->started && start_camera(c)) {
             c->finalized = 1; /* not started, no frames: its end is this event */
             pthread_mutex_unlock(&pl->lock);
             pan__camera_post(c, PAN_CAMERA_FAILED, PAN_NOMEM, "cannot start the camera (out of memory)");
@@ -330,7 +330,7 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
     }
     pl->cams[pl->n_cams++] = c; /* ids only grow: the list stays sorted */
     if (id) *id = c->id;
-    int failed = pl->started && start_camera(pl, c);
+    int failed = pl->started && start_camera(c);
     if (failed) c->finalized = 1; /* not started, no frames: its end is the event below */
     pthread_mutex_unlock(&pl->lock);
     pan__camera_post(c, PAN_CAMERA_CONNECTING, PAN_OK, NULL);
@@ -477,7 +477,13 @@ pan_status pan_pipeline_stop(pan_pipeline *pl)
         pan_batcher_close(pl->batcher);
         pthread_join(pl->deliver_thread, NULL);
         pl->deliver_started = 0;
-        pan_io_destroy(&pl->io); /* every camera's task finished (joined when it was finalized) */
+        pthread_mutex_lock(&pl->lock);
+        pan_io_pool *io = pl->io;
+        pl->io_work = pan_io_work_threads(io);
+        pl->io_connect = pan_io_threads(io) - pl->io_work;
+        pl->io = NULL;
+        pthread_mutex_unlock(&pl->lock);
+        pan_io_destroy(&io); /* every camera's task finished (joined when it was finalized) */
     } else {
         for (int i = 0; i < pl->n_consumers; i++)
             if (pl->consumers[i].on_stop) pl->consumers[i].on_stop(pl->consumers[i].opaque);

@@ -630,7 +630,10 @@ static pan_io_next stream_step(cam_ctx *x)
                 return end_connection(x);
             }
             if (reads++ == STEP_PACKETS) return PAN_IO_AGAIN; /* a long wait for a keyframe: others' turn */
+            /* a network read waits for the next packet (or the timeout): the pool may stand in */
+            if (x->network) pan_io_blocking(x->pl->io, 1);
             st = pan_source_read(x->src, &x->pkt);
+            if (x->network) pan_io_blocking(x->pl->io, 0);
             if (st) { /* logged by the source */
                 if (stream_ended(x, st)) continue;
                 return end_connection(x);

@@ -84,7 +84,8 @@ struct pan_pipeline {
     pan_backend backend;
     pan_stages stages;
     pan_batcher *batcher;
-    pan_io_pool *io;         /* the cameras' steps; from start to stop */
+    pan_io_pool *io;         /* the cameras' steps; from start to stop (set and cleared under lock) */
+    int io_work, io_connect; /* its threads when it ended (the statistics after stop) */
 
     pthread_mutex_t lock;
     pthread_cond_t changed;  /* a camera ended, the pipeline failed or stopped */

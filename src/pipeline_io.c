@@ -26,8 +26,10 @@ struct pan_io_pool {
     pan_io_task **heap;  /* sleeping tasks, earliest first */
     int n_heap, cap_heap;
     int closing;
-    pthread_t *threads;
+    pthread_t *threads;  /* work threads (up to work_max), then connect threads */
     int n_threads;
+    /* the work lane: threads now, at most, waiting for a task, in a network wait */
+    int work_n, work_max, work_idle, work_blocked;
     pan_io_params p;
 };
 
@@ -100,6 +102,17 @@ static void heap_remove(pan_io_pool *p, pan_io_task *t)
     heap_down(p, last->heap_at);
 }
 
+static pan_status start_thread(pan_io_pool *p, pan_io_lane lane, int index);
+
+/* Tasks wait on the work lane while every work thread waits on the network: a stand-in joins
+ * (pool->lock held). */
+static void maybe_stand_in(pan_io_pool *p)
+{
+    if (p->lanes[PAN_IO_LANE_WORK].head && !p->work_idle && p->work_blocked >= p->work_n && p->work_n < p->work_max &&
+        !p->closing)
+        start_thread(p, PAN_IO_LANE_WORK, p->work_n);
+}
+
 /* ---- run queues (pool->lock held) ---- */
 
 static void enqueue(pan_io_pool *p, pan_io_task *t)
@@ -111,6 +124,7 @@ static void enqueue(pan_io_pool *p, pan_io_task *t)
     else l->head = t;
     l->tail = t;
     pthread_cond_signal(&l->cond);
+    if (t->lane == PAN_IO_LANE_WORK) maybe_stand_in(p);
 }
 
 static pan_io_task *dequeue(lane *l)
@@ -163,12 +177,15 @@ static void *worker_main(void *arg)
         while (!p->closing) {
             double next = w->lane == PAN_IO_LANE_WORK ? due_timers(p, now_s()) : 0;
             if ((t = dequeue(l))) break;
+            int work = w->lane == PAN_IO_LANE_WORK;
+            p->work_idle += work;
             if (next > 0) {
                 struct timespec until = abs_realtime(next - now_s());
                 pthread_cond_timedwait(&l->cond, &p->lock, &until);
             } else {
                 pthread_cond_wait(&l->cond, &p->lock);
             }
+            p->work_idle -= work;
         }
         if (!t) break;
         t->state = T_RUNNING;
@@ -199,6 +216,23 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Starts a thread: work threads take slots 0..work_max-1 of p->threads, connect threads the
+ * ones after (pool->lock held once running). */
+static pan_status start_thread(pan_io_pool *p, pan_io_lane lane, int index)
+{
+    int slot = lane == PAN_IO_LANE_WORK ? index : p->work_max + index;
+    worker *w = malloc(sizeof *w);
+    if (!w) return PAN_NOMEM;
+    *w = (worker){p, lane, index};
+    if (pthread_create(&p->threads[slot], NULL, worker_main, w)) {
+        free(w);
+        return PAN_NOMEM;
+    }
+    p->n_threads++;
+    if (lane == PAN_IO_LANE_WORK) p->work_n++;
+    return PAN_OK;
+}
+
 pan_status pan_io_create(pan_io_pool **out, const pan_io_params *params)
 {
     *out = NULL;
@@ -207,25 +241,19 @@ pan_status pan_io_create(pan_io_pool **out, const pan_io_params *params)
     p->p = *params;
     if (p->p.work_threads < 1) p->p.work_threads = 1;
     if (p->p.connect_threads < 1) p->p.connect_threads = 1;
+    p->work_max = 2 * p->p.work_threads;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->done, NULL);
     for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_init(&p->lanes[i].cond, NULL);
-    int n = p->p.work_threads + p->p.connect_threads;
-    p->threads = calloc((size_t)n, sizeof *p->threads);
-    if (!p->threads) {
+    p->threads = calloc((size_t)(p->work_max + p->p.connect_threads), sizeof *p->threads);
+    pan_status st = p->threads ? PAN_OK : PAN_NOMEM;
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; !st && i < p->p.work_threads; i++) st = start_thread(p, PAN_IO_LANE_WORK, i);
+    for (int i = 0; !st && i < p->p.connect_threads; i++) st = start_thread(p, PAN_IO_LANE_CONNECT, i);
+    pthread_mutex_unlock(&p->lock);
+    if (st) {
         pan_io_destroy(&p);
-        return PAN_NOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        worker *w = malloc(sizeof *w);
-        int work = i < p->p.work_threads;
-        if (w) *w = (worker){p, work ? PAN_IO_LANE_WORK : PAN_IO_LANE_CONNECT, work ? i : i - p->p.work_threads};
-        if (!w || pthread_create(&p->threads[i], NULL, worker_main, w)) {
-            free(w);
-            pan_io_destroy(&p);
-            return PAN_NOMEM;
-        }
-        p->n_threads++;
+        return st;
     }
     *out = p;
     return PAN_OK;
@@ -239,7 +267,9 @@ void pan_io_destroy(pan_io_pool **pp)
     p->closing = 1;
     for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_broadcast(&p->lanes[i].cond);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    /* no thread starts once closing is set: the counts are final */
+    for (int i = 0; i < p->work_n; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; p->threads && i < p->n_threads - p->work_n; i++) pthread_join(p->threads[p->work_max + i], NULL);
     for (int i = 0; i < PAN_IO_LANES; i++) pthread_cond_destroy(&p->lanes[i].cond);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->lock);
@@ -280,4 +310,26 @@ void pan_io_join(pan_io_pool *p, pan_io_task *t)
     pthread_mutex_unlock(&p->lock);
 }
 
-int pan_io_threads(const pan_io_pool *p) { return p ? p->n_threads : 0; }
+void pan_io_blocking(pan_io_pool *p, int begin)
+{
+    pthread_mutex_lock(&p->lock);
+    if (begin) {
+        p->work_blocked++;
+        maybe_stand_in(p);
+    } else {
+        p->work_blocked--;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int locked_count(const pan_io_pool *p, const int *field)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&p->lock);
+    int n = *field;
+    pthread_mutex_unlock((pthread_mutex_t *)&p->lock);
+    return n;
+}
+
+int pan_io_threads(const pan_io_pool *p) { return p ? locked_count(p, &p->n_threads) : 0; }
+
+int pan_io_work_threads(const pan_io_pool *p) { return p ? locked_count(p, &p->work_n) : 0; }

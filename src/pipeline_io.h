@@ -17,7 +17,13 @@
  * task->lane.
  *
  * A wake that comes while the step runs is kept: a step that then parks runs again at once, so
- * "check, then park" needs no lock shared with the waker. */
+ * "check, then park" needs no lock shared with the waker.
+ *
+ * A step that may wait on the network (a live camera's read, which returns when the next packet
+ * comes or at the camera's timeout) says so with pan_io_blocking. When every work thread is in
+ * such a wait while other tasks are queued, the pool starts a stand-in work thread, up to as many
+ * again as it was given: stalled cameras cannot hold the threads that the others need, and the
+ * thread count stays bounded whatever the number of cameras. */
 #ifndef PANOPTES_PIPELINE_IO_H
 #define PANOPTES_PIPELINE_IO_H
 
@@ -58,7 +64,11 @@ void pan_io_submit(pan_io_pool *pool, pan_io_task *t);
 void pan_io_wake(pan_io_pool *pool, pan_io_task *t);
 /* Waits until the task returned PAN_IO_DONE (after that its memory may go). */
 void pan_io_join(pan_io_pool *pool, pan_io_task *t);
-/* The pool's threads (for the statistics). */
+/* Around a wait on the network inside a step: begin = 1 before, 0 after. */
+void pan_io_blocking(pan_io_pool *pool, int begin);
+/* The pool's threads now (for the statistics): both lanes, stand-ins included. */
 int pan_io_threads(const pan_io_pool *pool);
+/* The work lane's threads now (stand-ins included). */
+int pan_io_work_threads(const pan_io_pool *pool);
 
 #endif

@@ -64,7 +64,8 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
     if (pl->t_end > 0) now = pl->t_end, cpu = pl->cpu_end;
     s->backend = pl->backend;
     s->running = pl->started && !pl->stopped;
-    s->io_threads = s->connect_threads = pl->io ? pan_io_threads(pl->io) / 2 : 0;
+    s->io_threads = pl->io ? pan_io_work_threads(pl->io) : pl->io_work;
+    s->connect_threads = pl->io ? pan_io_threads(pl->io) - s->io_threads : pl->io_connect;
     s->status = pl->status;
     s->uptime_s = pl->t0 > 0 ? now - pl->t0 : 0;
     s->cameras = pl->n_cams ? calloc((size_t)pl->n_cams, sizeof *s->cameras) : NULL;

@@ -1,7 +1,8 @@
 /* The camera I/O pool (src/pipeline_io.h): every task runs to its end on a fixed set of threads;
  * steps of one task never overlap; sleeping tasks wake at their time, not before; a wake that comes
  * while the task runs is not lost (a producer/consumer pair handing 20000 items over through
- * park/wake never hangs); join waits for the end. */
+ * park/wake never hangs); join waits for the end; a task stuck in a network wait on the only work
+ * thread does not keep the others from running (a stand-in thread serves them). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -189,5 +190,66 @@ PAN_TEST(a_wake_while_running_is_not_lost)
     pan_io_destroy(&pool);
 }
 
+/* ---- a network wait on the only work thread: a stand-in runs the task it waits for ---- */
+
+typedef struct waiter {
+    pan_io_task a, b;
+    pan_io_pool *pool;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int flag, timed_out, entered;
+} waiter;
+
+static pan_io_next wait_step(pan_io_task *t)
+{
+    waiter *w = t->opaque;
+    pan_io_blocking(w->pool, 1); /* as a camera's read of a stalled stream */
+    __atomic_store_n(&w->entered, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&w->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60; /* a lost stand-in would fail here rather than hang the suite */
+    while (!w->flag && !w->timed_out)
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &until)) w->timed_out = 1;
+    pthread_mutex_unlock(&w->lock);
+    pan_io_blocking(w->pool, 0);
+    return PAN_IO_DONE;
+}
+
+static pan_io_next set_step(pan_io_task *t)
+{
+    waiter *w = t->opaque;
+    pthread_mutex_lock(&w->lock);
+    w->flag = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return PAN_IO_DONE;
+}
+
+PAN_TEST(a_stalled_network_wait_gets_a_stand_in)
+{
+    static waiter w;
+    pan_io_pool *pool = NULL;
+    pan_io_params p = {.work_threads = 1, .connect_threads = 1};
+    ASSERT_OK(pan_io_create(&pool, &p));
+    w = (waiter){.a = {.step = wait_step, .opaque = &w}, .b = {.step = set_step, .opaque = &w}, .pool = pool};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    pan_io_submit(pool, &w.a);
+    while (!__atomic_load_n(&w.entered, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pan_io_submit(pool, &w.b); /* the only work thread waits for b: only a stand-in can run it */
+    pan_io_join(pool, &w.a);
+    pan_io_join(pool, &w.b);
+    ASSERT_EQ(w.timed_out, 0);
+    ASSERT_EQ(w.flag, 1);
+    ASSERT_EQ(pan_io_work_threads(pool), 2); /* one stand-in, bounded by 2 x work_threads */
+    pan_io_destroy(&pool);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+}
+
 PAN_TEST_MAIN(every_task_runs_to_its_end_on_fixed_threads, sleeping_tasks_wake_at_their_time, a_wake_ends_a_sleep,
-              a_wake_while_running_is_not_lost)
+              a_wake_while_running_is_not_lost, a_stalled_network_wait_gets_a_stand_in)

@@ -268,7 +268,9 @@ typedef struct pan_pipeline_stats {
     double cpu_ms_per_frame_cameras;
     double cpu_ms_per_frame_delivery;
     double cpu_ms_per_frame_other;
-    int io_threads;           /* the I/O pool's threads: readers and decoders, then connectors */
+    /* the I/O pool's threads: readers and decoders (stand-ins for threads stuck in network waits
+     * included), then those that open sources */
+    int io_threads;
     int connect_threads;
 } pan_pipeline_stats;
 
