@@ -6,7 +6,6 @@
 #include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +18,6 @@
 /* Read errors in a row after which a damaged file is given up (each is one damaged packet the
  * demuxer skipped; a demuxer that cannot move past the damage returns the same error forever). */
 #define MAX_READ_ERRORS 64
-
-struct pan_source {
-    pan_source_params params;
-    char *uri;
-    AVFormatContext *fmt;
-    AVPacket *pkt;
-    int stream;
-    pan_source_info info;
-    atomic_int interrupted;
-    int network;         /* rtsp://, http://...: every blocking step has a deadline */
-    int64_t deadline_us; /* absolute time (av_gettime_relative) a blocking step must end by */
-    /* looping: timestamps of later passes are shifted by the duration of the earlier ones */
-    int64_t serial;
-    int64_t loop_offset;   /* in stream time base */
-    int64_t pass_end;      /* largest pts+duration seen in this pass */
-    int64_t pass_packets;  /* video packets read in this pass */
-    int read_errors;       /* read errors in a row (damaged file) */
-    int warned_truncated;  /* a looped file: the truncation is reported once */
-    pan_source_stats stats;
-    /* live: packets read ahead at connect (read_ahead), handed out first */
-    int settled;
-    AVPacket **ahead;
-    int n_ahead, ahead_pos;
-    pan_status ahead_status;
-};
 
 static int stop_asked(pan_source *s)
 {
@@ -169,6 +143,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     }
     s->stats.first_pts = NAN;
     s->stats.clock_offset = NAN;
+    s->stats.rtcp_delay = NAN;
     if (err < 0) {
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);
@@ -338,14 +313,15 @@ static pan_status check_pass_end(pan_source *s, int read_error)
     pan_log_error("source", s->params.camera,
                   "%s: the stream ended before its container said it would: %s (a truncated file or a cut "
                   "download)%s",
-                  s->uri, what, s->params.loop ? "; looping anyway" : "");
+                  s->uri, what, s->params.loop && s->pass_packets > 0 ? "; looping anyway" : "");
     return PAN_TRUNCATED;
 }
 
-/* The next packet of the video stream into s->pkt: PAN_OK, or how the stream ended or failed. */
-static pan_status read_next(pan_source *s)
+pan_status pan__source_read_next(pan_source *s)
 {
     int err, rewinds = 0;
+    pan_status prev_end = PAN_OK; /* how the pass before a rewind ended, and its packets */
+    int64_t prev_packets = 0;
     int timeout_ms = s->params.timeout_ms > 0 ? s->params.timeout_ms : 5000;
     for (;;) {
         av_packet_unref(s->pkt);
@@ -361,14 +337,28 @@ static pan_status read_next(pan_source *s)
         }
         int at_end = err == AVERROR_EOF || (err < 0 && !s->info.is_live && avio_feof(s->fmt->pb));
         if (at_end && !stop_asked(s)) {
+            if (rewinds) {
+                /* The end again, right after seeking back to the start: a pass that read nothing.
+                 * It is not measured (it says nothing of the file, only of the seek). A file that
+                 * had packets and gives none after the seek cannot be looped; one with nothing
+                 * readable ends as its pass did (truncated, said already; or empty). */
+                if (prev_packets > 0) {
+                    pan_log_error("source", s->params.camera,
+                                  "%s: cannot loop: nothing could be read after seeking back to the start", s->uri);
+                    return PAN_IO;
+                }
+                return prev_end ? prev_end : PAN_EOF;
+            }
             /* A read error (rather than a clean EOF) at the end of a network file is a download
              * cut short: the server closed before Content-Length ("Stream ends prematurely"). */
             int read_error = s->network && s->fmt->pb && s->fmt->pb->error < 0 && s->fmt->pb->error != AVERROR_EOF;
             pan_status end = check_pass_end(s, read_error);
-            if (end && !s->params.loop) return end;
-            if (!s->params.loop || rewinds++ > 0) return end ? end : PAN_EOF; /* an empty pass: stop */
+            if (!s->params.loop) return end ? end : PAN_EOF;
+            prev_end = end;
+            prev_packets = s->pass_packets;
             pan_status st = rewind_for_loop(s);
             if (st) return st;
+            rewinds = 1;
             continue;
         }
         if (err < 0) {
@@ -390,77 +380,16 @@ static pan_status read_next(pan_source *s)
         }
         s->read_errors = 0;
         if (s->pkt->stream_index != s->stream) continue;
+        if (s->info.is_live) pan__source_live_arrived(s, s->pkt, pan__mono_s());
         return PAN_OK;
     }
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* A live stream's first packets often come in a burst: the ones the probing held back (about 2 s
- * at every connect), or a GOP a server cached. Their arrival says nothing of when they were sent,
- * so they are read ahead here until packets arrive at the pace of their timestamps (the last
- * AHEAD_PACE packets took at least half their stream time to come), and the stream's clock is
- * measured then: arrival − pts of the least delayed packet (pan_source_stats.clock_offset). The
- * packets are then handed out one by one. Bounded: AHEAD_CAP packets, AHEAD_MAX_S of waiting. */
-#define AHEAD_CAP 1024
-#define AHEAD_PACE 5
-#define AHEAD_MAX_S 1.5
-static void read_ahead(pan_source *s)
-{
-    const AVStream *vs = s->fmt->streams[s->stream];
-    double t0 = mono_s(), min_d = INFINITY, maxpts = -INFINITY;
-    double arr[AHEAD_PACE + 1], top[AHEAD_PACE + 1];
-    int timed = 0, untimed = 0;
-    s->settled = 1;
-    s->ahead = calloc(AHEAD_CAP, sizeof *s->ahead);
-    if (!s->ahead) return;
-    while (s->n_ahead < AHEAD_CAP) {
-        pan_status st = read_next(s);
-        if (st) {
-            s->ahead_status = st; /* told after the packets before it */
-            break;
-        }
-        double now = mono_s();
-        AVPacket *c = av_packet_clone(s->pkt);
-        if (!c) {
-            s->ahead_status = PAN_NOMEM;
-            break;
-        }
-        s->ahead[s->n_ahead++] = c;
-        int64_t ts = c->pts != AV_NOPTS_VALUE ? c->pts : c->dts;
-        if (ts == AV_NOPTS_VALUE) { /* untimed (before the first RTCP report, say): not a clock reading */
-            if (++untimed > AHEAD_PACE * 4) break; /* a stream without timestamps */
-            continue;
-        }
-        int n = timed++;
-        double pts = (double)ts * av_q2d(vs->time_base);
-        if (pts > maxpts) maxpts = pts;
-        if (now - pts < min_d) min_d = now - pts;
-        int i = n % (AHEAD_PACE + 1);
-        arr[i] = now;
-        top[i] = maxpts;
-        if (n >= AHEAD_PACE) {
-            int j = (n - AHEAD_PACE) % (AHEAD_PACE + 1); /* AHEAD_PACE packets back */
-            double span = top[i] - top[j];
-            if (span > 0 && now - arr[j] >= 0.5 * span) break; /* at the stream's pace: the burst is over */
-        }
-        if (now - t0 > AHEAD_MAX_S) break;
-    }
-    if (isfinite(min_d)) s->stats.clock_offset = min_d;
-    pan_log_debug("source", s->params.camera, "%s: %d packet(s) read ahead at connect, clock offset %.3f s", s->uri,
-                  s->n_ahead, s->stats.clock_offset);
 }
 
 pan_status pan_source_read(pan_source *s, pan_packet *p)
 {
     pan_status st;
     memset(p, 0, sizeof *p);
-    if (s->info.is_live && !s->settled) read_ahead(s);
+    if (s->info.is_live && !s->settled) pan__source_read_ahead(s);
     if (s->ahead_pos < s->n_ahead) {
         av_packet_unref(s->pkt);
         av_packet_move_ref(s->pkt, s->ahead[s->ahead_pos]);
@@ -469,7 +398,7 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
         st = s->ahead_status;
         s->ahead_status = PAN_OK;
         return st;
-    } else if ((st = read_next(s)) != PAN_OK) {
+    } else if ((st = pan__source_read_next(s)) != PAN_OK) {
         return st;
     }
     AVStream *vs = s->fmt->streams[s->stream];
@@ -478,6 +407,7 @@ pan_status pan_source_read(pan_source *s, pan_packet *p)
         int64_t end = pts + (s->pkt->duration > 0 ? s->pkt->duration : 0);
         if (s->pass_end == AV_NOPTS_VALUE || end > s->pass_end) s->pass_end = end;
     }
+    if (s->info.is_live) pan__source_live_handed(s, s->pkt);
     p->data = s->pkt->data;
     p->size = s->pkt->size;
     p->pts = s->pkt->pts != AV_NOPTS_VALUE ? s->pkt->pts + s->loop_offset : INT64_MIN;

@@ -72,10 +72,23 @@ typedef struct pan_source_stats {
     int64_t missing_packets;
     double missing_s;
     double first_pts;      /* pts_seconds of the first packet read; NAN before it or when it had none */
-    /* Live streams: CLOCK_MONOTONIC seconds − pts_seconds of the least delayed of the packets
-     * read at connect, once a burst (the probing's held-back packets, a server's cached GOP) has
-     * passed: a frame with timestamp p was received at about p + clock_offset. NAN otherwise. */
+    /* Live streams: the stream's clock on ours, CLOCK_MONOTONIC seconds − pts_seconds: a frame
+     * with timestamp p happened at about p + clock_offset. Measured at connect from the least
+     * delayed of the packets read once a burst (the probing's held-back packets, a server's
+     * cached GOP) has passed: p + clock_offset is then about when the frame was received. Once
+     * the camera's RTCP sender reports have come and agree with our clock (clock_rtcp), it is
+     * the capture time they give instead, updated at each report (it follows the camera's clock
+     * rate); it changes then, by the delay from capture to arrival. NAN otherwise. */
     double clock_offset;
+    /* 1 while clock_offset comes from the camera's RTCP sender reports (RTSP cameras and
+     * servers send them every few seconds; the camera's clock must be synchronised with this
+     * machine's, by NTP, and is checked against the arrivals: a camera whose clock disagrees is
+     * warned about once and timed by arrivals). 0 before the first report and without them. */
+    int clock_rtcp;
+    /* The least arrival − capture time seen in the packets timed by sender reports, seconds:
+     * encoder, network and server latency. (A parsed codec's picture, H.264 say, is handed out
+     * when the next one begins to arrive, a frame interval later.) NAN before the first report. */
+    double rtcp_delay;
 } pan_source_stats;
 
 /* One compressed packet of the video stream. Valid until the next pan_source_read. */

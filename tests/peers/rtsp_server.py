@@ -4,11 +4,16 @@
     rtsp_server.py PORT [--path /cam] [--size 320x240] [--fps 25] [--pattern ball] [--file CLIP]
     rtsp_server.py PORT --stall
     rtsp_server.py PORT --udp-only      (refuses RTP over TCP with 461, like VLC's RTSP output)
+    rtsp_server.py PORT --rtcp-clock running-time   (sender reports on a clock that is not the
+                                                     wall clock: a camera whose clock was never set)
 
 Serves H.264 (x264, baseline-like: no B-frames, a keyframe every second) at rtsp://127.0.0.1:PORT/cam,
 over TCP or UDP (whatever the client asks), from a live test pattern, or from a video file that is
 decoded and re-encoded in a loop. Binds 127.0.0.1 only. Prints "ready" on stdout once listening.
-Ends on SIGTERM/SIGINT.
+Ends on SIGTERM/SIGINT. Its RTCP sender reports give the capture times on this machine's wall
+clock (rtpbin's ntp-time-source "ntp"), as an NTP-synchronised camera's do; --rtcp-clock picks
+another of rtpbin's sources ("running-time": seconds since the stream began, "unix": the wall clock
+read as NTP, 70 years off).
 
 --stall listens on the port, accepts connections and never sends a byte (a camera that hangs):
 plain sockets, no GStreamer needed.
@@ -70,6 +75,13 @@ def serve(args):
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
+    if args.rtcp_clock:
+        class Media(GstRtspServer.RTSPMedia):
+            def do_setup_rtpbin(self, rtpbin):
+                Gst.util_set_object_arg(rtpbin, "ntp-time-source", args.rtcp_clock)
+                return True
+
+        factory.set_media_gtype(Media)
     factory.set_shared(True)  # every client sees the same live stream, as with a real camera
     if args.udp_only:
         from gi.repository import GstRtsp
@@ -101,6 +113,7 @@ def main():
     ap.add_argument("--file")
     ap.add_argument("--stall", action="store_true")
     ap.add_argument("--udp-only", action="store_true")
+    ap.add_argument("--rtcp-clock", choices=["ntp", "unix", "running-time", "clock-time"])
     args = ap.parse_args()
     if args.stall:
         stall(args.port)
