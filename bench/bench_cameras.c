@@ -10,7 +10,12 @@
  *   latency:  decoded-to-delivered p50/p99 for cameras paced at their frame rate (--realtime)
  *
  *   bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair 64] [--latency 16]
- *                 [--detect] [--io-threads N]
+ *   overlap:  (with --overlap FILE) one looped camera of FILE with NanoDet: frames/s with tracking
+ *             (ReID's colour descriptor, identities) and delivery against detection alone; with the
+ *             stages overlapped the host work hides behind detection (ratio near 1)
+ *
+ *   bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair 64] [--latency 16]
+ *                 [--detect] [--io-threads N] [--overlap FILE]
  *   (--detect: NanoDet on, for the latency run; --io-threads: the camera I/O pool, 0 = default)
  * Needs ffmpeg to make the clip when --clip is not given. */
 #include <math.h>
@@ -62,7 +67,7 @@ static int64_t snapshot(pan_pipeline *pl, int64_t *per_cam, int cams, int *live)
     return total;
 }
 
-/* Runs `cams` cameras; measures from the moment every camera has delivered a frame (start_s after
+/* detect: 0 decode only, 1 detection and tracking, 2 detection alone. Runs `cams` cameras; measures from the moment every camera has delivered a frame (start_s after
  * start: opening them is not steady state) for `seconds`: frames/s, host CPU per frame, the
  * frames each camera delivered in that window, the latency percentiles over the whole run. */
 static int run(const char *clip, int cams, double seconds, int realtime, int detect, run_result *r)
@@ -71,8 +76,8 @@ static int run(const char *clip, int cams, double seconds, int realtime, int det
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
     p.backend = PAN_BACKEND_CPU;
-    p.detect = detect;
-    p.track = detect;
+    p.detect = detect > 0;
+    p.track = detect == 1;
     p.loop = 1;
     p.realtime = realtime;
     p.io_threads = io_threads;
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
 {
     const char *clip = NULL;
     int counts[8] = {4, 64, 256}, n_counts = 3, fair = 64, lat = 16, detect = 0;
+    const char *overlap = NULL;
     double seconds = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--clip") && i + 1 < argc) clip = argv[++i];
@@ -137,10 +143,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--fair") && i + 1 < argc) fair = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--latency") && i + 1 < argc) lat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--detect")) detect = 1;
+        else if (!strcmp(argv[i], "--overlap") && i + 1 < argc) overlap = argv[++i];
         else if (!strcmp(argv[i], "--io-threads") && i + 1 < argc) io_threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair N] "
-                            "[--latency N] [--detect] [--io-threads N]\n");
+                            "[--latency N] [--detect] [--io-threads N] [--overlap FILE]\n");
             return 2;
         }
     }
@@ -182,8 +189,16 @@ int main(int argc, char **argv)
            (long long)f.frames, (long long)f.min_frames, (long long)f.max_frames, f.max_dev_pct);
     run_result l;
     if (run(clip, lat, seconds, 1, detect, &l)) return 1;
-    printf("\"latency\":{\"cameras\":%d,\"realtime\":true,\"detect\":%s,\"fps\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f}}\n",
+    printf("\"latency\":{\"cameras\":%d,\"realtime\":true,\"detect\":%s,\"fps\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f}",
            lat, detect ? "true" : "false", l.fps, l.p50, l.p99);
+    if (overlap) {
+        run_result d, t;
+        if (run(overlap, 1, seconds, 0, 2, &d) || run(overlap, 1, seconds, 0, 1, &t)) return 1;
+        printf(",\"overlap\":{\"clip\":\"%s\",\"detect_fps\":%.2f,\"detect_track_fps\":%.2f,\"ratio\":%.3f,"
+               "\"detect_cpu_ms_per_frame\":%.2f,\"detect_track_cpu_ms_per_frame\":%.2f}",
+               overlap, d.fps, t.fps, d.fps > 0 ? t.fps / d.fps : 0, d.cpu_ms_per_frame, t.cpu_ms_per_frame);
+    }
+    printf("}\n");
     if (clip == path) {
         unlink(path);
         rmdir(made);

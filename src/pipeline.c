@@ -214,6 +214,8 @@ pan_status pan_pipeline_start(pan_pipeline *pl)
     pl->t0 = pan__now_s();
     pl->cpu0 = pan__process_cpu_s();
     pl->steady_f0 = -1;
+    pl->release_early = 1;
+    for (int i = 0; i < pl->n_consumers; i++) pl->release_early &= pl->consumers[i].no_image != 0;
     int n_io = io_threads(&pl->p);
     pan_io_params iop = {.work_threads = n_io, .connect_threads = n_io, .thread_init = io_thread_init, .opaque = pl};
     if (pan_io_create(&pl->io, &iop)) {

@@ -169,6 +169,7 @@ static void count_batch(pan_pipeline *pl, int n, double cpu0)
  * that batch k+1 is detected (and embedded) while batch k is tracked and delivered. */
 typedef struct inflight {
     pan_frame **frames;
+    pan_frame *meta; /* released early: each frame's description without its pixels */
     double *t_arrival;
     int n;
     int *ends; /* cameras whose end came with the batch: at most one entry per camera */
@@ -186,6 +187,24 @@ typedef struct halves {
     double infer_cpu_s;
 } halves;
 
+/* No consumer reads the images: the frames go back to their decoders (NVDEC surfaces unmapped)
+ * now that detection and ReID have read them (their results are on the host: the device work on
+ * the pixels is done); tracking and delivery need only what the frames describe. */
+static void release_pixels(inflight *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        pan_frame *m = &b->meta[i];
+        *m = *b->frames[i];
+        memset(m->data, 0, sizeof m->data);
+        memset(m->pitch, 0, sizeof m->pitch);
+        m->refs = 1; /* never released: its unref below does nothing (no release function) */
+        m->release = NULL;
+        m->release_opaque = NULL;
+        pan_frame_unref(&b->frames[i]);
+        b->frames[i] = m;
+    }
+}
+
 /* The first half for one batch: a fair batch from the cameras (waiting up to 100 ms for one),
  * then detection and ReID. PAN_TIMEOUT when nothing came, PAN_EOF once the cameras are closed. */
 static pan_status fill(pan_pipeline *pl, inflight *b)
@@ -199,6 +218,7 @@ static pan_status fill(pan_pipeline *pl, inflight *b)
     pan_status failed = pl->status;
     pthread_mutex_unlock(&pl->lock);
     b->st = b->n && !failed ? pan_stages_infer(&pl->stages, b->frames, b->n, b->res) : PAN_OK;
+    if (pl->release_early) release_pixels(b);
     return PAN_OK;
 }
 
@@ -250,7 +270,8 @@ void *pan__deliver_main(void *arg)
         b->frames = calloc((size_t)bmax, sizeof *b->frames);
         b->t_arrival = calloc((size_t)bmax, sizeof *b->t_arrival);
         b->ends = calloc(PAN_MAX_CAMERAS, sizeof *b->ends);
-        ok = b->frames && b->t_arrival && b->ends && !pan_stages_batch_create(&pl->stages, &b->res) &&
+        b->meta = calloc((size_t)bmax, sizeof *b->meta);
+        ok = b->frames && b->t_arrival && b->ends && b->meta && !pan_stages_batch_create(&pl->stages, &b->res) &&
              !pan_queue_push(h.empty, b, 0);
     }
     /* With nothing to infer (decode only) there is nothing to overlap: one thread does both halves
@@ -320,6 +341,7 @@ void *pan__deliver_main(void *arg)
         free(h.slots[i].frames);
         free(h.slots[i].t_arrival);
         free(h.slots[i].ends);
+        free(h.slots[i].meta);
         pan_stages_batch_destroy(&h.slots[i].res);
     }
     pan_queue_destroy(&h.empty, NULL);

@@ -97,6 +97,7 @@ struct pan_pipeline {
     pending_event *events, **events_tail;
     pan_consumer *consumers;
     int n_consumers;
+    int release_early;       /* no consumer reads images: frames go after inference (pipeline_deliver.c) */
     int *consumer_off;       /* detached after an error (delivery thread) */
 
     pthread_t deliver_thread;

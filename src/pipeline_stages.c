@@ -255,7 +255,7 @@ pan_status pan_stages_finish(pan_stages *s, pan_frame **frames, pan_stages_cam *
             .camera = f->camera,
             .frame = f->index,
             .pts = f->pts,
-            .image = f,
+            .image = f->data[0] ? f : NULL, /* NULL: released after inference (no consumer reads it) */
         };
         pan_frame_display_size(f, &r.width, &r.height); /* the frame as analysed: displayed */
         if (im->detector) {

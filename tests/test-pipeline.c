@@ -483,6 +483,40 @@ PAN_TEST(many_cameras_share_a_fixed_pool_of_threads)
     pan_pipeline_destroy(&pl);
 }
 
+/* Consumers that never read images (no_image) let the pipeline release each frame right after
+ * inference: they get every frame with image NULL. One consumer that reads images keeps them for
+ * all. */
+PAN_TEST(frames_released_early_when_no_consumer_reads_images)
+{
+    if (!clips()) PAN_SKIP("ffmpeg (libx264) not installed");
+    for (int both = 0; both < 2; both++) {
+        static recorder x, y;
+        memset(&x, 0, sizeof x);
+        memset(&y, 0, sizeof y);
+        pan_pipeline_params p;
+        pan_pipeline_params_default(&p);
+        p.backend = PAN_BACKEND_CPU;
+        p.detect = 0;
+        p.track = 0;
+        pan_pipeline *pl = NULL;
+        ASSERT_OK(pan_pipeline_create(&pl, &p));
+        pan_consumer c = {.name = "no images", .opaque = &x, .on_frame = rec_frame, .no_image = 1};
+        ASSERT_OK(pan_pipeline_add_consumer(pl, &c));
+        pan_consumer d = {.name = "images", .opaque = &y, .on_frame = rec_frame};
+        if (both) ASSERT_OK(pan_pipeline_add_consumer(pl, &d));
+        ASSERT_OK(pan_pipeline_start(pl));
+        ASSERT_OK(add(pl, clip_b, NULL, 0, 0, NULL));
+        ASSERT_OK(pan_pipeline_wait(pl, -1));
+        ASSERT_OK(pan_pipeline_stop(pl));
+        ASSERT_EQ(x.frames[0], 30);
+        ASSERT_EQ(x.gaps[0], 0);
+        ASSERT_EQ(x.no_image, both ? 0 : 30); /* rec_frame counts frames without an image */
+        if (both) ASSERT_EQ(y.no_image, 0);
+        pan_pipeline_destroy(&pl);
+    }
+}
+
 PAN_TEST_MAIN(batch_job_delivers_every_frame_and_events_in_order, cameras_added_and_removed_while_running,
               two_pipelines_at_once, bad_calls_get_clear_statuses, a_failing_required_consumer_fails_the_pipeline,
-              add_and_remove_200_cameras_from_4_threads, many_cameras_share_a_fixed_pool_of_threads)
+              add_and_remove_200_cameras_from_4_threads, many_cameras_share_a_fixed_pool_of_threads,
+              frames_released_early_when_no_consumer_reads_images)

@@ -18,8 +18,13 @@
  * destroy (call it once, after every other call has returned). None of them may be called from a
  * consumer's callback except get_stats, add_camera and remove_camera.
  *
- * Threads. Each camera is read and decoded on a thread of its own (named pan-camN). An inference
- * thread (pan-infer) takes fair batches of frames from all cameras (at most one frame per camera
+ * Threads. A fixed pool reads and decodes every camera, whatever their number (io_threads threads
+ * named pan-ioN, default half the cores; as many pan-connN open sources, so that cameras that
+ * connect, or reconnect again and again, never hold the threads the streaming ones need; when all
+ * pan-io threads wait on stalled network streams, stand-ins join, at most io_threads more). A
+ * camera takes one frame per turn; a camera waiting for room in its queue, for its time
+ * (`realtime`), for slower file cameras (`sync`) or for its next reconnect attempt holds no thread.
+ * An inference thread (pan-infer) takes fair batches of frames from all cameras (at most one frame per camera
  * per batch, cameras served round robin) and runs detection and ReID; the delivery thread
  * (pan-deliver) runs the per-camera trackers and the cross-camera identities and calls the
  * consumers, in registration order, for one frame after another, while the next batch is being
@@ -193,6 +198,11 @@ typedef struct pan_consumer {
     void (*on_camera)(void *opaque, const pan_camera_event *event);
     void (*on_stop)(void *opaque);
     int required;
+    /* 1: this consumer never reads result->image. When every consumer says so, each frame (its
+     * NVDEC surface on cuda) is released as soon as detection and ReID have read it, not held
+     * through tracking and delivery; result->image is then NULL. 0 (the default): the decoded
+     * image is there, valid during on_frame. */
+    int no_image;
 } pan_consumer;
 
 /* ------------------------------------------------------------------------ statistics */

@@ -292,7 +292,7 @@ static void on_stop(void *opaque)
 pan_consumer py_results_consumer(py_results *q)
 {
     pan_consumer c = {.name = "python", .opaque = q, .on_frame = on_frame, .on_camera = on_camera,
-                      .on_stop = on_stop};
+                      .on_stop = on_stop, .no_image = 1}; /* FrameResult carries no pixels */
     return c;
 }
 

@@ -89,7 +89,7 @@ static void on_stop(void *opaque)
 pan_status pan_analytics_outputs_attach(pan_analytics_outputs *o, pan_pipeline *pl)
 {
     pan_consumer c = {.name = o->name, .opaque = o, .on_frame = on_frame, .on_camera = on_camera,
-                      .on_stop = on_stop, .required = o->ef != NULL};
+                      .on_stop = on_stop, .required = o->ef != NULL, .no_image = 1};
     return pan_pipeline_add_consumer(pl, &c);
 }
 

@@ -146,13 +146,14 @@ pan_status pan_outputs_attach(pan_outputs *o, pan_pipeline *pl)
     pan_status st = PAN_OK;
     if (o->jsonl) {
         snprintf(o->label[0], sizeof o->label[0], "the JSON Lines output %s", o->p.jsonl_path);
-        pan_consumer c = {.name = o->label[0], .opaque = o, .on_frame = jsonl_frame, .on_stop = jsonl_stop, .required = 1};
+        pan_consumer c = {.name = o->label[0], .opaque = o, .on_frame = jsonl_frame, .on_stop = jsonl_stop, .required = 1,
+                          .no_image = 1};
         if ((st = pan_pipeline_add_consumer(pl, &c))) return st;
     }
     if (o->p.mot_dir) {
         snprintf(o->label[1], sizeof o->label[1], "the MOT output %s", o->p.mot_dir);
         pan_consumer c = {.name = o->label[1], .opaque = o, .on_frame = mot_frame, .on_camera = mot_camera,
-                           .on_stop = mot_stop, .required = 1};
+                           .on_stop = mot_stop, .required = 1, .no_image = 1};
         if ((st = pan_pipeline_add_consumer(pl, &c))) return st;
     }
     if (o->p.annotate_path) {
