@@ -5,8 +5,10 @@
  * largest per-node scratch (im2col). run() copies the inputs in, runs the nodes in order and
  * copies the outputs out; nothing is allocated while running.
  *
- * Threads: a small fork-join pool splits conv columns, pooling planes and large elementwise
- * ops. OpenBLAS is told to use one thread, because each of our threads calls sgemm on its own
+ * Threads: batches of several images run image by image, whole images per thread, where the
+ * model allows it (cpu_images.c; PANOPTES_CPU_IMAGES=0 turns that off, =1 uses it for any batch of
+ * 2 or more); otherwise a small fork-join pool splits each node: conv tiles, pooling planes and
+ * large elementwise ops. OpenBLAS is told to use one thread, because each of our threads calls sgemm on its own
  * block of columns (two thread pools fighting over two cores is slower than either). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nn/cpu_images.h"
 #include "nn/cpu_ops.h"
 #include "nn/nn_backend.h"
 #include "panoptes/log.h"
@@ -42,7 +45,9 @@ typedef struct cpu_exec {
     int profile;    /* PANOPTES_PROFILE=1: per-node times, logged at INFO when the plan is freed */
     double *node_ms;
     double *node_cpu_ms; /* process CPU time (all threads): the work, whatever else the machine runs */
-    int64_t runs;
+    int64_t runs;        /* profiled runs: all but the first (which pays the arena's page faults) */
+    int64_t calls;
+    pan_cpu_images *images; /* image mode, or NULL: each node split over the threads */
     char *arena;
     void *scratch;
     cpu_step *steps;
@@ -100,14 +105,16 @@ static void node_class(const pan_graph *g, const pan_node *n, char *buf, size_t 
  * slowest nodes. Logged at INFO when the plan is freed (PANOPTES_PROFILE=1). */
 static void log_profile(const cpu_exec *e)
 {
-    const pan_graph *g = e->g;
+    /* image mode: the nodes run are those of its batch-1 graph */
+    const pan_graph *g = e->images ? pan__cpu_images_graph(e->images) : e->g;
     struct { char name[48]; double ms, cpu, flop; int n; } cls[PROFILE_CLASSES];
     int n_cls = 0, top[PROFILE_TOP], n_top = 0;
     double total = 0, total_cpu = 0;
-    for (int i = 0; i < e->n_steps; i++) {
+    for (int i = 0; i < g->n_nodes; i++) {
         char name[48];
         double flop, ms = e->node_ms[i] / (double)e->runs, cpu = e->node_cpu_ms[i] / (double)e->runs;
-        node_class(g, e->steps[i].n, name, sizeof name, &flop);
+        node_class(g, &g->nodes[i], name, sizeof name, &flop);
+        if (e->images) flop *= e->g->batch; /* per image there */
         int k = 0;
         while (k < n_cls && strcmp(cls[k].name, name)) k++;
         if (k == n_cls) {
@@ -132,8 +139,9 @@ static void log_profile(const cpu_exec *e)
         }
         if (pos < PROFILE_TOP) top[pos] = i;
     }
-    pan_log_info("nn", -1, "%s: cpu profile, batch %d, %lld runs: %.2f ms per run (wall), %.2f ms of CPU time (all "
-                 "threads); GFLOP/s per CPU second", g->source, g->batch, (long long)e->runs, total, total_cpu);
+    pan_log_info("nn", -1, "%s: cpu profile, batch %d%s, %lld runs (the first left out): %.2f ms per run (wall), "
+                 "%.2f ms of CPU time (all threads); GFLOP/s per CPU second", g->source, g->batch,
+                 e->images ? " image by image" : "", (long long)e->runs, total, total_cpu);
     for (int pass = 0; pass < n_cls; pass++) { /* largest first */
         int k = -1;
         for (int j = 0; j < n_cls; j++)
@@ -147,11 +155,12 @@ static void log_profile(const cpu_exec *e)
     }
     pan_log_info("nn", -1, "  slowest nodes:");
     for (int t = 0; t < n_top; t++) {
-        const pan_node *n = e->steps[top[t]].n;
+        const pan_node *n = &g->nodes[top[t]];
         const pan_tensor *y = &g->tensors[n->outputs[0]];
         char name[48], dims[96];
         double flop;
         node_class(g, n, name, sizeof name, &flop);
+        if (e->images) flop *= e->g->batch;
         double cpu = e->node_cpu_ms[top[t]] / (double)e->runs;
         char rate[48] = "";
         if (flop > 0 && cpu > 0) snprintf(rate, sizeof rate, "  %6.1f GFLOP/s", flop / (cpu * 1e6));
@@ -165,6 +174,7 @@ static void cpu_exec_free(pan_nn_backend *b, void *p)
     cpu_exec *e = p;
     if (!e) return;
     if (e->profile && e->runs) log_profile(e);
+    pan__cpu_images_free(&e->images);
     for (int i = 0; e->steps && i < e->n_steps; i++) pan__cpu_op_prep_free(e->steps[i].n, e->steps[i].prep);
     free(e->node_ms);
     free(e->node_cpu_ms);
@@ -175,7 +185,19 @@ static void cpu_exec_free(pan_nn_backend *b, void *p)
     free(e);
 }
 
-static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
+/* Image mode for a batch on these threads: PANOPTES_CPU_IMAGES=0 never, =1 for any batch of 2 or
+ * more; by default when the images share out evenly (or are many: the last round's idle threads
+ * cost little), since a thread left without an image in the last round is worse than split nodes. */
+static int use_images(int batch, int threads)
+{
+    const char *env = getenv("PANOPTES_CPU_IMAGES");
+    if (threads < 2 || batch < 2 || (env && !strcmp(env, "0"))) return 0;
+    if (env && !strcmp(env, "1")) return 1;
+    return batch >= threads && (batch % threads == 0 || batch >= 4 * threads);
+}
+
+/* *g1: the model at batch 1 for image mode, or NULL; set to NULL when the plan takes it over. */
+static pan_status compile_plan(pan_nn_backend *b, const pan_graph *g, pan_graph **g1, void **out)
 {
     size_t arena_bytes = 0, scratch = 0, n_ptrs = 0;
     int64_t top = 0;
@@ -202,8 +224,9 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
     e->g = g;
     const char *prof = getenv("PANOPTES_PROFILE");
     e->profile = prof && *prof && strcmp(prof, "0");
-    if (e->profile && (!(e->node_ms = calloc((size_t)g->n_nodes + 1, sizeof(double))) ||
-                       !(e->node_cpu_ms = calloc((size_t)g->n_nodes + 1, sizeof(double))))) {
+    int n_prof = *g1 && (*g1)->n_nodes > g->n_nodes ? (*g1)->n_nodes : g->n_nodes; /* nodes profiled */
+    if (e->profile && (!(e->node_ms = calloc((size_t)n_prof + 1, sizeof(double))) ||
+                       !(e->node_cpu_ms = calloc((size_t)n_prof + 1, sizeof(double))))) {
         free(e->node_ms);
         free(e);
         return PAN_NOMEM;
@@ -213,12 +236,30 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
         cpu_exec_free(b, e);
         return PAN_NOMEM;
     }
-    /* plan-time work per node (packed weights), and the largest scratch any node needs */
+    /* 256 bytes past the last activation: vector kernels may read (never use) a few floats past a
+     * tensor's end on its last tile */
+    e->arena = aligned_alloc(64, (arena_bytes + 256 + 63) & ~(size_t)63);
+    if (!e->arena) {
+        pan_log_error("nn", -1, "%s: cpu backend: cannot allocate %zu bytes of activations", g->source, arena_bytes);
+        cpu_exec_free(b, e);
+        return PAN_NOMEM;
+    }
     int threads = pan__cpu_pool_threads(((cpu_ctx *)b->ctx)->pool);
+    if (*g1 && use_images(g->batch, threads)) {
+        st = pan__cpu_images_plan(g, *g1, e->arena, threads, e->profile, &e->images);
+        *g1 = NULL; /* taken over (kept by the image plan, or destroyed) */
+        if (st) {
+            cpu_exec_free(b, e);
+            return st;
+        }
+    }
+    /* plan-time work per node (packed weights; image mode has its own), and the largest scratch
+     * any node needs */
     for (int i = 0; i < g->n_nodes; i++) {
         size_t s = pan__cpu_op_scratch_bytes(g, &g->nodes[i]), ps = 0;
         e->steps[i].n = &g->nodes[i];
         e->n_steps = i + 1;
+        if (e->images) continue;
         if ((st = pan__cpu_op_prepare(g, &g->nodes[i], threads, &e->steps[i].prep, &ps))) {
             pan_log_error("nn", -1, "%s: node '%s': cpu backend: cannot prepare (%s)", g->source, g->nodes[i].name,
                           pan_status_str(st));
@@ -227,14 +268,11 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
         }
         if (e->steps[i].prep) s = ps;
         if (s > scratch) scratch = s;
-        n_ptrs += (size_t)(g->nodes[i].n_inputs + g->nodes[i].n_outputs);
     }
-    /* 256 bytes past the last activation: vector kernels may read (never use) a few floats past a
-     * tensor's end on its last tile */
-    e->arena = aligned_alloc(64, (arena_bytes + 256 + 63) & ~(size_t)63);
+    for (int i = 0; i < g->n_nodes; i++) n_ptrs += (size_t)(g->nodes[i].n_inputs + g->nodes[i].n_outputs);
     e->scratch = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
     e->ptrs = calloc(n_ptrs + 1, sizeof *e->ptrs);
-    if (!e->arena || (scratch && !e->scratch) || !e->ptrs) {
+    if ((scratch && !e->scratch) || !e->ptrs) {
         pan_log_error("nn", -1, "%s: cpu backend: cannot allocate %zu bytes of activations", g->source, arena_bytes);
         cpu_exec_free(b, e);
         return PAN_NOMEM;
@@ -260,6 +298,19 @@ static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
     }
     *out = e;
     return PAN_OK;
+}
+
+static pan_status cpu_compile(pan_nn_backend *b, const pan_graph *g, void **out)
+{
+    pan_graph *none = NULL;
+    return compile_plan(b, g, &none, out);
+}
+
+static pan_status cpu_compile_images(pan_nn_backend *b, const pan_graph *g, pan_graph *g1, void **out)
+{
+    pan_status st = compile_plan(b, g, &g1, out);
+    pan__graph_destroy(&g1);
+    return st;
 }
 
 static pan_status check_host_f32(const pan_graph *g, const pan_tensor *T, const pan_engine_tensor *d, const char *what)
@@ -292,18 +343,25 @@ static pan_status cpu_run(pan_nn_backend *b, void *p, const pan_engine_tensor *i
         if ((st = check_host_f32(g, T, &inputs[i], "input"))) return st;
         memcpy(e->arena + T->offset, inputs[i].data, (size_t)T->nbytes);
     }
-    for (int i = 0; i < e->n_steps; i++) {
-        const cpu_step *s = &e->steps[i];
-        pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool, .scratch = e->scratch,
-                          .prep = s->prep};
-        double t0 = e->profile ? now_ms() : 0, c0 = e->profile ? cpu_ms() : 0;
-        if ((st = pan__cpu_op_run(&c))) return st;
-        if (e->profile) {
-            e->node_ms[i] += now_ms() - t0;
-            e->node_cpu_ms[i] += cpu_ms() - c0;
+    int profile = e->profile && e->calls++ > 0;
+    if (e->images) {
+        if ((st = pan__cpu_images_run(e->images, ctx->pool, profile ? e->node_ms : NULL,
+                                      profile ? e->node_cpu_ms : NULL)))
+            return st;
+    } else {
+        for (int i = 0; i < e->n_steps; i++) {
+            const cpu_step *s = &e->steps[i];
+            pan_cpu_call c = {.g = g, .n = s->n, .in = s->in, .out = s->out, .pool = ctx->pool,
+                              .scratch = e->scratch, .prep = s->prep};
+            double t0 = profile ? now_ms() : 0, c0 = profile ? cpu_ms() : 0;
+            if ((st = pan__cpu_op_run(&c))) return st;
+            if (profile) {
+                e->node_ms[i] += now_ms() - t0;
+                e->node_cpu_ms[i] += cpu_ms() - c0;
+            }
         }
     }
-    e->runs++;
+    if (profile) e->runs++;
     for (int i = 0; i < g->n_outputs; i++) {
         const pan_tensor *T = &g->tensors[g->outputs[i]];
         if ((st = check_host_f32(g, T, &outputs[i], "output"))) return st;
@@ -345,6 +403,9 @@ pan_status pan__cpu_backend_create(pan_nn_backend **out, int threads)
     b->native_dtype = PAN_DTYPE_F32;
     b->native_layout = PAN_LAYOUT_NCHW;
     b->compile = cpu_compile;
+    /* the engine plans the model at batch 1 too only where image mode can be used */
+    const char *images = getenv("PANOPTES_CPU_IMAGES");
+    if (threads >= 2 && !(images && !strcmp(images, "0"))) b->compile_images = cpu_compile_images;
     b->run = cpu_run;
     b->exec_free = cpu_exec_free;
     b->destroy = cpu_destroy;

@@ -160,6 +160,11 @@ static void pad_planes(void *arg, int64_t i0, int64_t i1)
     }
 }
 
+/* Which thread's part of the scratch a work function uses: its index in the pool, or 0 when the
+ * conv runs serially (pool NULL: a small conv on the caller, or the backend running images on
+ * threads of its own, each with a scratch of its own). */
+static int scratch_slot(const pan_cpu_pool *pool) { return pool ? pan__cpu_pool_thread_index() : 0; }
+
 /* ---- GEMM convs ------------------------------------------------------------------------------- */
 typedef struct gemm_job {
     const conv_prep *p;
@@ -168,6 +173,7 @@ typedef struct gemm_job {
     const float *xp, *bias, *res; /* xp: padded copy or the input itself */
     float *y;
     char *thread_scratch;
+    const pan_cpu_pool *pool;
     int64_t tiles;            /* pixel tiles per image and group */
     int64_t pblocks, oblocks; /* work items per image and group: blocks of tb tiles x ranges of mr-row tiles */
 } gemm_job;
@@ -265,7 +271,7 @@ static void gemm_items(void *arg, int64_t i0, int64_t i1)
 {
     const gemm_job *j = arg;
     const conv_prep *p = j->p;
-    char *ts = j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index();
+    char *ts = j->thread_scratch + p->thread_bytes * (size_t)scratch_slot(j->pool);
     for (int64_t i = i0; i < i1; i++) { /* i = ((image * groups + group) * pblocks + pblock) * oblocks + oblock */
         int64_t ob = i % j->oblocks, r = i / j->oblocks, pb = r % j->pblocks, bg = r / j->pblocks;
         int64_t t0 = pb * p->tb, t1 = t0 + p->tb < j->tiles ? t0 + p->tb : j->tiles;
@@ -282,13 +288,14 @@ typedef struct dw_job {
     const float *x, *bias, *res;
     float *y;
     char *thread_scratch;
+    const pan_cpu_pool *pool;
 } dw_job;
 
 static void dw_planes(void *arg, int64_t i0, int64_t i1)
 {
     const dw_job *j = arg;
     const conv_prep *p = j->p;
-    float *xp = (float *)(j->thread_scratch + p->thread_bytes * (size_t)pan__cpu_pool_thread_index());
+    float *xp = (float *)(j->thread_scratch + p->thread_bytes * (size_t)scratch_slot(j->pool));
     int64_t P = p->OH * p->OW, khw = p->kh * p->kw;
     pan_gemm_epi e = {NULL, NULL, p->OW, j->at->act, j->at->act_alpha, j->at->act_beta, j->at->residual_after_act};
     int same = p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->pt == 1 &&
@@ -339,7 +346,7 @@ pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
     /* small convs (OSNet's gates: [N, C, 1, 1]) cost less than waking the workers */
     pan_cpu_pool *pool = 2.0 * (double)batch * (double)(p->O * p->OH * p->OW) * (double)(p->K) < (1 << 20) ? NULL : c->pool;
     if (p->depthwise) {
-        dw_job j = {p, &n->attrs.conv, simd, x, bias, res, y, scratch};
+        dw_job j = {p, &n->attrs.conv, simd, x, bias, res, y, scratch, pool};
         pan__cpu_parallel_for(pool, batch * p->C, dw_planes, &j);
         return PAN_OK;
     }
@@ -349,7 +356,7 @@ pan_status pan__cpu_conv_fast(const pan_cpu_call *c)
         pan__cpu_parallel_for_grain(pool, batch * p->C, 4, pad_planes, &pj);
         xp = pj.xp;
     }
-    gemm_job j = {p, &n->attrs.conv, simd, xp, bias, res, y, scratch + p->pad_bytes,
+    gemm_job j = {p, &n->attrs.conv, simd, xp, bias, res, y, scratch + p->pad_bytes, pool,
                   (p->OH * p->OW + NR - 1) / NR, 0, 1};
     j.pblocks = (j.tiles + p->tb - 1) / p->tb;
     /* a few items per thread; split the output channels too when the pixels alone give too few */

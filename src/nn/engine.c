@@ -43,16 +43,27 @@ static pan_model_format detect_format(const char *path)
     return c == '{' ? PAN_MODEL_FORMAT_TFJS : PAN_MODEL_FORMAT_ONNX;
 }
 
+/* The model for one batch: inferred, passes run, sorted, memory planned. */
+static pan_status plan_graph(pan_engine_t *e, int batch, pan_graph **out, size_t *arena)
+{
+    pan_status st = pan__graph_clone(e->model, out);
+    if (st) return st;
+    if ((st = pan__graph_infer_shapes(*out, batch)) || (!e->params.no_optimize && (st = pan__passes_run_all(*out))) ||
+        (st = pan__graph_sort(*out)) || (st = pan__graph_plan_memory(*out, e->backend->float_bytes, 64, arena)))
+        pan__graph_destroy(out);
+    return st;
+}
+
 static pan_status make_plan(pan_engine_t *e, int batch, plan *p)
 {
-    pan_status st = pan__graph_clone(e->model, &p->g);
-    size_t arena = 0;
+    size_t arena = 0, arena1 = 0;
+    pan_status st = plan_graph(e, batch, &p->g, &arena);
     if (st) return st;
-    if ((st = pan__graph_infer_shapes(p->g, batch))) goto fail;
-    if (!e->params.no_optimize && (st = pan__passes_run_all(p->g))) goto fail;
-    if ((st = pan__graph_sort(p->g))) goto fail;
-    if ((st = pan__graph_plan_memory(p->g, e->backend->float_bytes, 64, &arena))) goto fail;
-    if ((st = e->backend->compile(e->backend, p->g, &p->exec))) goto fail;
+    pan_graph *g1 = NULL; /* batch 1, for a backend that may run the batch image by image */
+    if (batch >= 2 && e->backend->compile_images && plan_graph(e, 1, &g1, &arena1) == PAN_OK)
+        st = e->backend->compile_images(e->backend, p->g, g1, &p->exec);
+    else st = e->backend->compile(e->backend, p->g, &p->exec);
+    if (st) goto fail;
     pan_log_info(TAG, -1, "%s: planned batch %d on %s: %d nodes, %.1f MiB of activations", e->path, batch,
                  e->backend->name, p->g->n_nodes, (double)arena / (1 << 20));
     return PAN_OK;

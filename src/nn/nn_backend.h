@@ -27,6 +27,11 @@ struct pan_nn_backend {
     /* g: inferred for one batch, passes run, memory planned (tensor offsets). The graph stays
      * alive and unchanged while the exec exists. */
     pan_status (*compile)(pan_nn_backend *b, const pan_graph *g, void **exec);
+    /* Optional (NULL: the engine calls compile): the same for a plan of batch >= 2, given g1, the
+     * same model planned for batch 1 (inferred, passes run, memory planned), for a backend that
+     * may run the batch image by image (cpu: cpu_images.c). Takes g1 over in every case (keeps it
+     * in the exec or destroys it). */
+    pan_status (*compile_images)(pan_nn_backend *b, const pan_graph *g, pan_graph *g1, void **exec);
     /* inputs/outputs in the order of g->inputs / g->outputs. */
     pan_status (*run)(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
                       const pan_engine_tensor *outputs, void *stream);
