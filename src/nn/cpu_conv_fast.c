@@ -300,13 +300,12 @@ static void dw_planes(void *arg, int64_t i0, int64_t i1)
     pan_gemm_epi e = {NULL, NULL, p->OW, j->at->act, j->at->act_alpha, j->at->act_beta, j->at->residual_after_act};
     int same = p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->pt == 1 &&
                p->pl == 1 && p->pb == 1 && p->pr == 1 && j->simd->dw3x3s1_same;
+    if (same) { /* planes read in place */
+        j->simd->dw3x3s1_same(j->x, p->H, p->W, i0, i1, p->C, p->a, j->bias, j->y, j->res, &e);
+        return;
+    }
     for (int64_t i = i0; i < i1; i++) { /* i = image * C + channel */
         int64_t ch = i % p->C;
-        if (same) {
-            j->simd->dw3x3s1_same(j->x + i * p->H * p->W, p->H, p->W, p->a + ch * khw, j->y + i * P,
-                                  j->bias ? j->bias[ch] : 0.0f, j->res ? j->res + i * P : NULL, &e);
-            continue;
-        }
         pad_job one = {p, j->x + i * p->H * p->W, xp}; /* this plane, padded, into the thread's buffer */
         pad_planes(&one, 0, 1);
         const float *w = p->a + ch * khw;

@@ -54,9 +54,11 @@ typedef struct pan_cpu_simd {
     void (*dw3x3s1)(const float *xp, int64_t wp, const float *w, float *y, int64_t oh, int64_t ow, float bias,
                     const float *res, const pan_gemm_epi *e);
     /* The same conv with one pixel of zero padding on every side ("same": y is h x w), read in
-     * place from the unpadded plane x (h x w); NULL where the table has none (the caller pads). */
-    void (*dw3x3s1_same)(const float *x, int64_t h, int64_t w, const float *wt, float *y, float bias,
-                         const float *res, const pan_gemm_epi *e);
+     * place from the unpadded planes: planes [i0, i1) of x, y and res (h x w each, res may be
+     * NULL), plane i of channel i % C, whose weights are wt[9 * c ..] and bias bias[c] (bias may
+     * be NULL). NULL where the table has none (the caller pads). */
+    void (*dw3x3s1_same)(const float *x, int64_t h, int64_t w, int64_t i0, int64_t i1, int64_t C, const float *wt,
+                         const float *bias, float *y, const float *res, const pan_gemm_epi *e);
 } pan_cpu_simd;
 
 /* The kernels for this CPU (decided on the first call; thread-safe). */

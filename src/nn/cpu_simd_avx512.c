@@ -205,39 +205,81 @@ static void dw3x3s1_avx512(const float *xp, int64_t wp, const float *w, float *y
     }
 }
 
-/* 3x3 stride 1, pads 1 ("same"), read in place. The plane is walked as one flat run of h * w
+/* Chunk masks of the flat walk below: the lanes of each 16-pixel chunk that have a pixel, a left
+ * neighbour, a right neighbour, a row above, a row below. The same for every plane of a conv. */
+typedef struct dw_masks {
+    __mmask16 mo, ml, mr, top, bot;
+} dw_masks;
+
+static void dw_chunk_masks(int64_t h, int64_t w, int64_t p0, int64_t col0, dw_masks *m)
+{
+    const int64_t n = h * w;
+    __mmask16 first = 0, last = 0;
+    for (int64_t i = col0 ? w - col0 : 0; i < 16; i += w) first |= (__mmask16)(1u << i); /* column 0 */
+    for (int64_t i = w - 1 - col0; i < 16; i += w) last |= (__mmask16)(1u << i);          /* column w-1 */
+    m->mo = lanes(n - p0);
+    m->ml = m->mo & (__mmask16)~first;
+    m->mr = m->mo & (__mmask16)~last;
+    m->top = p0 >= w ? (__mmask16)0xFFFF : (__mmask16)~lanes(w - p0);
+    m->bot = lanes(n - w - p0);
+}
+
+/* One 16-pixel chunk at r (the plane's pixel p0): the 9 taps, as three partial sums. */
+static inline __m512 dw_chunk(const float *r, int64_t w, const dw_masks *m, const __m512 *k)
+{
+    __m512 s0 = _mm512_mul_ps(k[0], _mm512_maskz_loadu_ps(m->ml & m->top, r - w - 1));
+    __m512 s1 = _mm512_mul_ps(k[3], _mm512_maskz_loadu_ps(m->ml, r - 1));
+    __m512 s2 = _mm512_mul_ps(k[6], _mm512_maskz_loadu_ps(m->ml & m->bot, r + w - 1));
+    s0 = _mm512_fmadd_ps(k[1], _mm512_maskz_loadu_ps(m->mo & m->top, r - w), s0);
+    s1 = _mm512_fmadd_ps(k[4], _mm512_maskz_loadu_ps(m->mo, r), s1);
+    s2 = _mm512_fmadd_ps(k[7], _mm512_maskz_loadu_ps(m->mo & m->bot, r + w), s2);
+    s0 = _mm512_fmadd_ps(k[2], _mm512_maskz_loadu_ps(m->mr & m->top, r - w + 1), s0);
+    s1 = _mm512_fmadd_ps(k[5], _mm512_maskz_loadu_ps(m->mr, r + 1), s1);
+    s2 = _mm512_fmadd_ps(k[8], _mm512_maskz_loadu_ps(m->mr & m->bot, r + w + 1), s2);
+    return _mm512_add_ps(_mm512_add_ps(s0, s1), s2);
+}
+
+/* 3x3 stride 1, pads 1 ("same"), read in place. Each plane is walked as one flat run of h * w
  * pixels, 16 at a time whatever w is (OSNet's 8-wide planes fill whole vectors: two rows each):
  * a tap that would read across the left or right edge, or above or below the plane, is a lane
- * masked off (masked lanes are not read, so nothing outside the plane is touched). */
-static void dw3x3s1_same_avx512(const float *x, int64_t h, int64_t w, const float *wt, float *y, float bias,
-                                const float *res, const pan_gemm_epi *e)
+ * masked off (masked lanes are not read, so nothing outside the plane is touched). The chunks'
+ * masks are worked out once per call (for planes of up to MASK_CHUNKS chunks; per chunk past
+ * that), and the usual epilogues (bias, ReLU or none, no residual) have their own loop. */
+#define MASK_CHUNKS 256
+static void dw3x3s1_same_avx512(const float *x, int64_t h, int64_t w, int64_t i0, int64_t i1, int64_t C,
+                                const float *wt, const float *bias, float *y, const float *res,
+                                const pan_gemm_epi *e)
 {
-    const __m512 bv = _mm512_set1_ps(bias);
-    const __m512 k0 = _mm512_set1_ps(wt[0]), k1 = _mm512_set1_ps(wt[1]), k2 = _mm512_set1_ps(wt[2]),
-                 k3 = _mm512_set1_ps(wt[3]), k4 = _mm512_set1_ps(wt[4]), k5 = _mm512_set1_ps(wt[5]),
-                 k6 = _mm512_set1_ps(wt[6]), k7 = _mm512_set1_ps(wt[7]), k8 = _mm512_set1_ps(wt[8]);
-    const int64_t n = h * w;
-    int64_t col0 = 0; /* column of the chunk's first pixel */
-    for (int64_t p0 = 0; p0 < n; p0 += 16) {
-        __mmask16 mo = lanes(n - p0), first = 0, last = 0;
-        for (int64_t i = col0 ? w - col0 : 0; i < 16; i += w) first |= (__mmask16)(1u << i); /* column 0 */
-        for (int64_t i = w - 1 - col0; i < 16; i += w) last |= (__mmask16)(1u << i);          /* column w-1 */
-        __mmask16 ml = mo & (__mmask16)~first, mr = mo & (__mmask16)~last;
-        __mmask16 top = p0 >= w ? (__mmask16)0xFFFF : (__mmask16)~lanes(w - p0); /* a row above */
-        __mmask16 bot = lanes(n - w - p0);                                       /* a row below */
-        const float *r = x + p0;
-        __m512 s0 = _mm512_mul_ps(k0, _mm512_maskz_loadu_ps(ml & top, r - w - 1));
-        __m512 s1 = _mm512_mul_ps(k3, _mm512_maskz_loadu_ps(ml, r - 1));
-        __m512 s2 = _mm512_mul_ps(k6, _mm512_maskz_loadu_ps(ml & bot, r + w - 1));
-        s0 = _mm512_fmadd_ps(k1, _mm512_maskz_loadu_ps(mo & top, r - w), s0);
-        s1 = _mm512_fmadd_ps(k4, _mm512_maskz_loadu_ps(mo, r), s1);
-        s2 = _mm512_fmadd_ps(k7, _mm512_maskz_loadu_ps(mo & bot, r + w), s2);
-        s0 = _mm512_fmadd_ps(k2, _mm512_maskz_loadu_ps(mr & top, r - w + 1), s0);
-        s1 = _mm512_fmadd_ps(k5, _mm512_maskz_loadu_ps(mr, r + 1), s1);
-        s2 = _mm512_fmadd_ps(k8, _mm512_maskz_loadu_ps(mr & bot, r + w + 1), s2);
-        __m512 sum = _mm512_add_ps(_mm512_add_ps(s0, s1), s2);
-        _mm512_mask_storeu_ps(y + p0, mo, epi512(sum, bv, res ? res + p0 : NULL, mo, e));
+    const int64_t n = h * w, chunks = (n + 15) / 16;
+    dw_masks cached[MASK_CHUNKS];
+    int64_t n_cached = chunks < MASK_CHUNKS ? chunks : MASK_CHUNKS, col0 = 0;
+    for (int64_t c = 0; c < n_cached; c++) {
+        dw_chunk_masks(h, w, 16 * c, col0, &cached[c]);
         for (col0 += 16; col0 >= w;) col0 -= w;
+    }
+    const int simple = !res && (e->act == PAN_ACT_NONE || e->act == PAN_ACT_RELU);
+    const __m512 lo = e->act == PAN_ACT_RELU ? _mm512_setzero_ps() : _mm512_set1_ps(-__builtin_inff());
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t ch = i % C;
+        __m512 k[9];
+        for (int t = 0; t < 9; t++) k[t] = _mm512_set1_ps(wt[9 * ch + t]);
+        const __m512 bv = _mm512_set1_ps(bias ? bias[ch] : 0.0f);
+        const float *xi = x + i * n, *ri = res ? res + i * n : NULL;
+        float *yi = y + i * n;
+        col0 = n_cached * 16 % w;
+        for (int64_t c = 0; c < chunks; c++) {
+            dw_masks mm;
+            const dw_masks *m = &mm;
+            if (c < n_cached) m = &cached[c];
+            else {
+                dw_chunk_masks(h, w, 16 * c, col0, &mm);
+                for (col0 += 16; col0 >= w;) col0 -= w;
+            }
+            __m512 s = dw_chunk(xi + 16 * c, w, m, k);
+            if (simple) s = _mm512_max_ps(_mm512_add_ps(s, bv), lo);
+            else s = epi512(s, bv, ri ? ri + 16 * c : NULL, m->mo, e);
+            _mm512_mask_storeu_ps(yi + 16 * c, m->mo, s);
+        }
     }
 }
 
