@@ -11,11 +11,17 @@
  *     one frame interval (FFmpeg hands an H.264 picture out when the next one begins to arrive:
  *     matching the report time with its own packet instead gave ~0 ms, a frame late); the report
  *     clock is earlier than the arrival measure by that frame and the network's delay;
+ *   - two connections to the same stream, one through a relay that holds the server's data back
+ *     40 ms (a longer network path, tests/peers/delay_proxy.py): the report clock gives the same
+ *     pictures the same times on both (within 2 ms), where the arrival measure puts them ~40 ms
+ *     apart: cameras on different paths share one clock;
  *   - against the same server with reports on its running time (a camera whose clock was never
  *     set): not used, one warning, the arrival measure stays.
  * Skips (77) when Debian's python3-gi / gir1.2-gst-rtsp-server-1.0 / GStreamer plugins are missing.
  * Everything listens on 127.0.0.1 only. */
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +77,8 @@ typedef struct clock_run {
     double rtcp_offset;       /* and after (the last) */
     double min_gap, max_early; /* over timed packets: least arrival − capture; most capture − arrival */
     double spacing_err;       /* largest |Δcapture − Δpts| between timed packets */
+    double last_pts;          /* of the last timed packet */
+    int64_t unrefined_apart;  /* packets before the reports whose clock_offset was not arrival_offset */
     pan_source_stats stats;
 } clock_run;
 
@@ -92,8 +100,9 @@ static clock_run read_clock(const char *uri, int udp, int want, double limit_s)
         double arrival = mono();
         r.packets++;
         pan_source_get_stats(src, &r.stats);
+        r.arrival_offset = r.stats.arrival_offset;
         if (!r.stats.clock_rtcp) {
-            r.arrival_offset = r.stats.clock_offset;
+            if (!(r.stats.clock_offset == r.stats.arrival_offset)) r.unrefined_apart++;
             continue;
         }
         if (!r.timed) r.waited = r.packets - 1;
@@ -107,7 +116,7 @@ static clock_run read_clock(const char *uri, int udp, int want, double limit_s)
             if (e > r.spacing_err) r.spacing_err = e;
         }
         prev_cap = cap;
-        prev_pts = pkt.pts_seconds;
+        prev_pts = r.last_pts = pkt.pts_seconds;
         r.rtcp_offset = r.stats.clock_offset;
     }
     pan_source_destroy(&src);
@@ -116,13 +125,18 @@ static clock_run read_clock(const char *uri, int udp, int want, double limit_s)
 
 static void print_run(const char *what, const clock_run *r)
 {
+    if (!r->timed) {
+        fprintf(stderr, "  %s: %lld packets, none timed by the reports; arrival offset %.4f; report delay %.1f ms\n",
+                what, (long long)r->packets, r->arrival_offset, r->stats.rtcp_delay * 1e3);
+        return;
+    }
     fprintf(stderr,
-            "  %s: %lld packets, report clock from packet %lld on (%lld timed); offsets: arrival %.4f, reports "
-            "%.4f (%.1f ms earlier); report delay %.1f ms; least arrival − capture %.1f ms, latest capture %.1f ms "
-            "after arrival; spacing error %.3f ms\n",
+            "  %s: %lld packets, report clock from packet %lld on (%lld timed); offsets: arrival %.4f, reports %.4f "
+            "(%.1f ms earlier); report delay %.1f ms; arrival − capture at least %.1f ms; capture at least %.1f ms "
+            "before arrival; spacing error %.3f ms\n",
             what, (long long)r->packets, (long long)r->waited, (long long)r->timed, r->arrival_offset, r->rtcp_offset,
             (r->arrival_offset - r->rtcp_offset) * 1e3, r->stats.rtcp_delay * 1e3, r->min_gap * 1e3,
-            r->max_early * 1e3, r->spacing_err * 1e3);
+            -r->max_early * 1e3, r->spacing_err * 1e3);
 }
 
 static void check_report_clock(pan_test_ctx *pan__t, int udp)
@@ -147,13 +161,93 @@ static void check_report_clock(pan_test_ctx *pan__t, int udp)
     ASSERT_GE(r.min_gap, 0.09);
     ASSERT_LE(r.min_gap, 0.35);
     ASSERT_LE(r.spacing_err, 0.002);       /* the stream's own spacing */
-    ASSERT_TRUE(!isnan(r.arrival_offset)); /* measured at connect, before the first report */
+    ASSERT_TRUE(!isnan(r.arrival_offset)); /* measured at connect */
+    ASSERT_EQ(r.unrefined_apart, 0);       /* clock_offset is that measure until the reports come */
     ASSERT_GE(r.arrival_offset - r.rtcp_offset, 0.09); /* the reports' clock is earlier by that frame */
     ASSERT_LE(r.arrival_offset - r.rtcp_offset, 0.6);
 }
 
 PAN_TEST(sender_reports_time_the_frames_tcp) { check_report_clock(pan__t, 0); }
 PAN_TEST(sender_reports_time_the_frames_udp) { check_report_clock(pan__t, 1); }
+
+typedef struct clock_job {
+    const char *uri;
+    clock_run r;
+} clock_job;
+
+static void *clock_thread(void *arg)
+{
+    clock_job *j = arg;
+    j->r = read_clock(j->uri, 0, 40, 20.0);
+    return NULL;
+}
+
+/* Where the pictures' times fall within a frame interval (the server captures every 0.1 s, the
+ * same instants for every client), seconds in [0, 0.1). */
+static double phase(double t) { return fmod(fmod(t, 0.1) + 0.1, 0.1); }
+static double phase_apart(double a, double b)
+{
+    double d = fabs(phase(a) - phase(b));
+    return d > 0.05 ? 0.1 - d : d;
+}
+
+PAN_TEST(two_network_paths_share_the_report_clock)
+{
+    rtsp_server srv;
+    int rc = rtsp_server_start(&srv, rtsp_free_port(), "--fps=10", RTSP_SCRIPT);
+    if (rc == 77) PAN_SKIP(NO_GST);
+    ASSERT_EQ(rc, 0);
+    int pport = rtsp_free_port();
+    char portstr[16], target[16];
+    snprintf(portstr, sizeof portstr, "%d", pport);
+    snprintf(target, sizeof target, "%d", srv.port);
+    pid_t proxy = fork();
+    if (proxy == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDOUT_FILENO);
+        execl(RTSP_SERVER_PYTHON, RTSP_SERVER_PYTHON, pan_test_path("tests/peers/delay_proxy.py"), portstr, target,
+              "0,0.04", (char *)NULL);
+        _exit(127);
+    }
+    ASSERT_TRUE(proxy > 0);
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) { /* ready when it accepts */
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)pport),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        up = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0) close(fd);
+        if (!up) usleep(100000);
+    }
+    char uri[128];
+    snprintf(uri, sizeof uri, "rtsp://127.0.0.1:%d/cam", pport);
+    /* the probe above was the relay's connection 0 (direct): the cameras get 1 (40 ms) and 2 (direct) */
+    clock_job jobs[2] = {{.uri = uri}, {.uri = uri}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(pthread_create(&th[i], NULL, clock_thread, &jobs[i]), 0);
+        if (i == 0) usleep(300000); /* in this order */
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    kill(proxy, SIGTERM);
+    waitpid(proxy, NULL, 0);
+    rtsp_server_stop(&srv, SIGTERM);
+    ASSERT_TRUE(up);
+    print_run("40 ms longer path", &jobs[0].r);
+    print_run("direct", &jobs[1].r);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(jobs[i].r.open);
+        ASSERT_EQ(jobs[i].r.timed, 40);
+    }
+    clock_run *slow = &jobs[0].r, *fast = &jobs[1].r;
+    double rtcp_apart = phase_apart(slow->last_pts + slow->rtcp_offset, fast->last_pts + fast->rtcp_offset);
+    double arrival_apart = phase_apart(slow->last_pts + slow->arrival_offset, fast->last_pts + fast->arrival_offset);
+    fprintf(stderr, "  the same pictures' times on the two paths: %.2f ms apart by the reports, %.2f ms by arrival\n",
+            rtcp_apart * 1e3, arrival_apart * 1e3);
+    ASSERT_LE(rtcp_apart, 0.002);
+    ASSERT_GE(arrival_apart, 0.02); /* the path's 40 ms (the arrival measure cannot tell it apart) */
+    ASSERT_GE(slow->stats.rtcp_delay - fast->stats.rtcp_delay, 0.03); /* the relay's 40 ms, seen */
+}
 
 PAN_TEST(unsynchronised_camera_clock_is_not_used)
 {
@@ -178,7 +272,9 @@ PAN_TEST(unsynchronised_camera_clock_is_not_used)
     ASSERT_GE(r.stats.rtcp_delay, 1e9);       /* seen: a clock of 1900 */
     ASSERT_EQ(warnings_unsynced, 1);          /* said once */
     ASSERT_TRUE(r.stats.clock_offset == r.arrival_offset && !isnan(r.stats.clock_offset));
+    ASSERT_EQ(r.unrefined_apart, 0);
 }
 
 PAN_TEST_MAIN(judge_trusts_only_a_clock_that_agrees_with_arrivals, sender_reports_time_the_frames_tcp,
-              sender_reports_time_the_frames_udp, unsynchronised_camera_clock_is_not_used)
+              sender_reports_time_the_frames_udp, two_network_paths_share_the_report_clock,
+              unsynchronised_camera_clock_is_not_used)

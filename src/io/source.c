@@ -144,6 +144,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     s->stats.first_pts = NAN;
     s->stats.clock_offset = NAN;
     s->stats.rtcp_delay = NAN;
+    s->stats.arrival_offset = NAN;
     if (err < 0) {
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);

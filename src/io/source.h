@@ -89,6 +89,9 @@ typedef struct pan_source_stats {
      * encoder, network and server latency. (A parsed codec's picture, H.264 say, is handed out
      * when the next one begins to arrive, a frame interval later.) NAN before the first report. */
     double rtcp_delay;
+    /* The measure from arrivals at connect (what clock_offset is until sender reports refine it;
+     * a picture's arrival, so later than its capture by the delay above). NAN before it. */
+    double arrival_offset;
 } pan_source_stats;
 
 /* One compressed packet of the video stream. Valid until the next pan_source_read. */

@@ -51,7 +51,6 @@ struct pan_source {
     int n_ahead, ahead_pos;
     pan_status ahead_status;
     /* live: the clock (source_live.c) */
-    double arrival_offset;  /* clock_offset as measured from arrivals at connect (NAN before) */
     pan__rtcp_clock rtcp;
     int rtcp_next;          /* report times come one packet early (FFmpeg's parser; see source_live.c) */
     double rtcp_carried;    /* that report time (CLOCK_MONOTONIC s), waiting for the next packet; NAN */

@@ -110,8 +110,8 @@ void pan__source_live_arrived(pan_source *s, const AVPacket *pkt, double arrival
     if (now == before) return;
     if (now == PAN__RTCP_USED) {
         pan_log_info("source", s->params.camera,
-                     "%s: timed by the camera's RTCP sender reports (its clock agrees with ours: pictures arrive "
-                     "%.0f ms after capture)", s->uri, s->rtcp.min_delay * 1e3);
+                     "%s: frames timed by the camera's RTCP sender reports from now on (its clock agrees with ours)",
+                     s->uri);
     } else if (now == PAN__RTCP_REJECTED) {
         int ahead = s->rtcp.last_delay < -RTCP_AHEAD_S;
         pan_log_warn("source", s->params.camera,
@@ -132,7 +132,7 @@ void pan__source_live_handed(pan_source *s, const AVPacket *pkt)
     }
     if (s->rtcp.state == PAN__RTCP_REJECTED && s->stats.clock_rtcp) {
         s->stats.clock_rtcp = 0;
-        s->stats.clock_offset = s->arrival_offset;
+        s->stats.clock_offset = s->stats.arrival_offset;
     }
     int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
     if (s->rtcp.state != PAN__RTCP_USED || isnan(t) || ts == AV_NOPTS_VALUE) return;
@@ -157,7 +157,6 @@ void pan__source_read_ahead(pan_source *s)
     double arr[AHEAD_PACE + 1], top[AHEAD_PACE + 1];
     int timed = 0, untimed = 0;
     s->settled = 1;
-    s->arrival_offset = NAN;
     s->rtcp = (pan__rtcp_clock){.state = PAN__RTCP_NONE, .min_delay = INFINITY, .last_delay = NAN};
     s->rtcp_carried = NAN;
     s->rtcp_next = (!strcmp(s->fmt->iformat->name, "rtsp") || !strcmp(s->fmt->iformat->name, "sdp")) &&
@@ -196,7 +195,10 @@ void pan__source_read_ahead(pan_source *s)
         }
         if (now - t0 > AHEAD_MAX_S) break;
     }
-    if (isfinite(min_d)) s->stats.clock_offset = s->arrival_offset = min_d;
+    if (isfinite(min_d)) {
+        s->stats.arrival_offset = min_d;
+        if (!s->stats.clock_rtcp) s->stats.clock_offset = min_d;
+    }
     pan_log_debug("source", s->params.camera, "%s: %d packet(s) read ahead at connect, clock offset %.3f s", s->uri,
                   s->n_ahead, s->stats.clock_offset);
 }
