@@ -21,8 +21,9 @@
  * Depthwise (group == C == O): per plane, a zero-padded copy in the thread's scratch (measured
  * faster than reading the plane in place with the first and last columns apart: at OSNet's 32
  * columns those are a quarter of the row), then a 3x3 stride-1 vector kernel with the epilogue
- * on its registers, or a generic loop. The AVX-512 kernels read 3x3 stride-1 "same" convs in
- * place instead (masked lanes make the edges free), 16 pixels at a time across rows. */
+ * on its registers, or a generic loop. The AVX-512 and AVX2 kernels read 3x3 stride-1 "same"
+ * convs in place instead (masked lanes make the edges free; AVX-512: 16 pixels at a time across
+ * rows, AVX2: 8 at a time along each row). */
 #include <stdlib.h>
 #include <string.h>
 

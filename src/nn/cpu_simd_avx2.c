@@ -241,9 +241,61 @@ static void dw3x3s1_avx2(const float *xp, int64_t wp, const float *w, float *y, 
     }
 }
 
+/* The first n lanes of a vector (n clamped to 0..8), as a mask for maskload / maskstore (which
+ * neither read nor write the other lanes, so nothing outside the plane is touched). */
+static inline __m256i lanes8(int64_t n)
+{
+    static const int32_t tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    return _mm256_loadu_si256((const __m256i *)(tab + 8 - n));
+}
+
+/* 3x3 stride 1, pads 1 ("same"), read in place, row by row in chunks of 8: rows above or below the
+ * plane are left out, and the columns left and right of it are masked lanes. */
+static void dw3x3s1_same_avx2(const float *x, int64_t h, int64_t w, int64_t i0, int64_t i1, int64_t C, const float *wt,
+                              const float *bias, float *y, const float *res, const pan_gemm_epi *e)
+{
+    const __m256i not_first = _mm256_setr_epi32(0, -1, -1, -1, -1, -1, -1, -1);
+    const int simple = !res && (e->act == PAN_ACT_NONE || e->act == PAN_ACT_RELU);
+    const __m256 lo = e->act == PAN_ACT_RELU ? _mm256_setzero_ps() : _mm256_set1_ps(-__builtin_inff());
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t ch = i % C;
+        __m256 k[9];
+        for (int t = 0; t < 9; t++) k[t] = _mm256_set1_ps(wt[9 * ch + t]);
+        const __m256 bv = _mm256_set1_ps(bias ? bias[ch] : 0.0f);
+        const float *xi = x + i * h * w;
+        for (int64_t oy = 0; oy < h; oy++) {
+            float *o = y + (i * h + oy) * w;
+            const float *rr = res ? res + (i * h + oy) * w : NULL;
+            for (int64_t ox = 0; ox < w; ox += 8) {
+                __m256i mc = lanes8(w - ox), mr = lanes8(w - ox - 1);
+                __m256i ml = ox ? lanes8(w - ox + 1) : _mm256_and_si256(lanes8(w + 1), not_first);
+                __m256 s = _mm256_setzero_ps();
+                for (int ky = 0; ky < 3; ky++) {
+                    int64_t iy = oy + ky - 1;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *r = xi + iy * w + ox;
+                    s = _mm256_fmadd_ps(k[3 * ky], _mm256_maskload_ps(r - 1, ml), s);
+                    s = _mm256_fmadd_ps(k[3 * ky + 1], _mm256_maskload_ps(r, mc), s);
+                    s = _mm256_fmadd_ps(k[3 * ky + 2], _mm256_maskload_ps(r + 1, mr), s);
+                }
+                if (simple) {
+                    s = _mm256_max_ps(_mm256_add_ps(s, bv), lo);
+                } else {
+                    float rt[8] = {0};
+                    if (rr) _mm256_storeu_ps(rt, _mm256_maskload_ps(rr + ox, mc)); /* only the row's lanes */
+                    s = epi256(s, bv, rr ? rt : NULL, e);
+                }
+                _mm256_maskstore_ps(o + ox, mc, s);
+            }
+        }
+    }
+}
+
 #pragma GCC pop_options
 
-static const pan_cpu_simd avx2 = {"avx2", PAN_GEMM_MR, PAN_GEMM_NR, gemm_avx2, epilogue_row_avx2, pack_avx2, dw3x3s1_avx2, NULL};
+static const pan_cpu_simd avx2 = {"avx2", PAN_GEMM_MR, PAN_GEMM_NR, gemm_avx2, epilogue_row_avx2, pack_avx2, dw3x3s1_avx2,
+                                  dw3x3s1_same_avx2};
 static const pan_cpu_simd *avx2_table(void) { return &avx2; }
 
 #else
