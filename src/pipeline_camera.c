@@ -38,6 +38,7 @@
 #define MAX_KEY_WAIT 300 /* packets: 10 s at 30 fps */
 #define DROP_LOG_EVERY_S 60.0
 #define STEP_PACKETS 64 /* packets a step may read without handing over a frame */
+#define BUSY_WAIT_S 0.0005 /* NVDEC still decoding the next picture: look again after this */
 
 typedef enum { PH_CONNECT, PH_STREAM } cam_phase;
 
@@ -81,7 +82,8 @@ typedef struct cam_ctx {
     int connected;       /* this attempt opened the source */
     pan_status st;       /* why the stream ended */
     pan_status cs;       /* how draining the decoder went */
-    int draining;        /* the end of the stream was sent to the decoder */
+    int draining;        /* the end of the stream is being sent to the decoder */
+    int eos_pending;     /* ... but the decoder wanted its frames taken first */
     pan_packet pkt;      /* read, not yet taken by the decoder (valid until the next read) */
     int have_pkt;
     /* the frame being handed over: paced (its time came), synced (the slower cameras came) */
@@ -366,7 +368,7 @@ static void close_connection(cam_ctx *x)
     camera *c = x->c;
     if (x->pending) pan_frame_unref(&x->pending); /* a stopped camera's frame the batcher refused */
     x->have_pkt = 0;
-    x->draining = 0;
+    x->draining = x->eos_pending = 0;
     if (x->dec) {
         pan_decoder_stats s;
         pan_decoder_get_stats(x->dec, &s);
@@ -591,6 +593,7 @@ static int stream_ended(cam_ctx *x, pan_status st)
         return 0;
     }
     x->draining = 1;
+    x->eos_pending = s == PAN_EAGAIN; /* sent again once its frames are out */
     return 1;
 }
 
@@ -616,7 +619,16 @@ static pan_io_next stream_step(cam_ctx *x)
         pan_status st = pan_decoder_receive_frame(x->dec, &f);
         if (st == PAN_OK) st = take_frame(x, f);
         if (st == PAN_OK) continue;
+        if (st == PAN_BUSY) { /* the device decodes it: others' turn meanwhile */
+            c->task.until = now_s() + BUSY_WAIT_S;
+            return PAN_IO_SLEEP;
+        }
         if (x->draining) {
+            if (st == PAN_EAGAIN && x->eos_pending) {
+                x->eos_pending = 0;
+                st = pan_decoder_send_packet(x->dec, NULL);
+                if (st == PAN_OK) continue;
+            }
             x->cs = st == PAN_EOF || st == PAN_EAGAIN ? PAN_OK : st;
             return end_connection(x);
         }

@@ -36,7 +36,8 @@ extern "C" {
     X(FORMAT, -24, "container or demuxer error")                                         \
     X(TRUNCATED, -25, "the stream ended before its container said it would (truncated file or cut download)") \
     X(DAMAGED, -26, "damaged data: frames were lost or concealed")                       \
-    X(NOSEEK, -27, "the input needs seeking that it does not allow (MP4 index at the end, server without range requests)")
+    X(NOSEEK, -27, "the input needs seeking that it does not allow (MP4 index at the end, server without range requests)") \
+    X(BUSY, -28, "the device is still working on it: try again shortly")
 
 typedef enum pan_status {
 #define PAN__STATUS_ENUM(name, value, msg) PAN_##name = value,

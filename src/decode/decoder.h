@@ -54,7 +54,9 @@ void pan_decoder_destroy(pan_decoder **dec);
 /* pkt == NULL: end of input, start draining. */
 pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt);
 /* On PAN_OK *frame holds one reference owned by the caller; its rotation is the display rotation
- * of the packets sent (pan_packet.rotation). */
+ * of the packets sent (pan_packet.rotation). PAN_EAGAIN: send more input; PAN_EOF: drained;
+ * PAN_BUSY (NVDEC): the next frame is still being decoded by the device: call again shortly
+ * (instead of waiting for it: one I/O thread serves many cameras). */
 pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame);
 void pan_decoder_get_stats(const pan_decoder *dec, pan_decoder_stats *stats);
 const char *pan_decoder_kind_name(pan_decoder_kind kind);

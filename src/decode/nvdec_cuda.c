@@ -8,7 +8,8 @@
  *     (cuvidDecodePicture: queues the picture on the engine, returns at once) and display
  *     (CUVIDPARSERDISPINFO copied by value into `disp`). Errors are stored in the context and
  *     looked at after cuvidParseVideoData returns; no callback ever blocks or unwinds.
- *   receive_frame: pops one display entry and maps it (cuvidMapVideoFrame on the camera's
+ *   receive_frame: PAN_BUSY while the next displayed picture is still being decoded (its decode
+ *     status: a pool thread does not wait in the map), else pops one display entry and maps it (cuvidMapVideoFrame on the camera's
  *     stream: the engine's NV12 output is post-processed into one of ulNumOutputSurfaces output
  *     surfaces), records an event the consumer's stream waits on, and returns a pan_frame whose
  *     planes point into the mapped surface.
@@ -629,6 +630,16 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
     if ((st = pan_gpu_init(c->device))) return st;
     while (c->disp_count > 0) {
         CUVIDPARSERDISPINFO d = c->disp[c->disp_head];
+        if (cv->cuvidGetDecodeStatus) {
+            /* Not decoded yet: the map would wait for the engine, holding an I/O thread that
+             * serves other cameras; they come back for it instead (PAN_BUSY), while NVDEC decodes
+             * every camera's queued pictures. */
+            CUVIDGETDECODESTATUS ds;
+            memset(&ds, 0, sizeof ds);
+            if (cv->cuvidGetDecodeStatus(c->decoder, d.picture_index, &ds) == CUDA_SUCCESS &&
+                ds.decodeStatus == cuvidDecodeStatus_InProgress)
+                return PAN_BUSY;
+        }
         c->disp_head = (c->disp_head + 1) % DISP_CAP;
         c->disp_count--;
         if (c->n_hidden && take_hidden(c, (int64_t)d.timestamp)) {
