@@ -136,6 +136,8 @@ static pan_status cu_status(CUresult r, const char *call, int camera, const char
 
 typedef struct nv_ctx nv_ctx;
 
+#define BUSY_MAX_S 0.25 /* longest a picture is reported busy before the map waits for it */
+
 typedef struct nv_slot {
     pan_frame frame; /* first member: a pan_frame * from us is an nv_slot * */
     nv_ctx *ctx;
@@ -176,6 +178,8 @@ struct nv_ctx {
     pan_status fatal;     /* stored by callbacks; fatal for the camera */
     int damaged;          /* a decode/parse failure seen since the last check */
     int need_keyframe;
+    /* the head display entry was found still decoding: since when (CLOCK_MONOTONIC s, 0 = not) */
+    double busy_since;
 
     /* Timestamps of packets an edit list hides (pan_packet.discard): decoded as references, their
      * pictures are not shown, as libavcodec drops them for the cpu decoder. A ring: edit lists
@@ -633,12 +637,21 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
         if (cv->cuvidGetDecodeStatus) {
             /* Not decoded yet: the map would wait for the engine, holding an I/O thread that
              * serves other cameras; they come back for it instead (PAN_BUSY), while NVDEC decodes
-             * every camera's queued pictures. */
+             * every camera's queued pictures. A picture still "in progress" after BUSY_MAX_S is
+             * mapped anyway (the map waits): a driver whose status never moves on cannot stall
+             * the camera. */
             CUVIDGETDECODESTATUS ds;
             memset(&ds, 0, sizeof ds);
-            if (cv->cuvidGetDecodeStatus(c->decoder, d.picture_index, &ds) == CUDA_SUCCESS &&
-                ds.decodeStatus == cuvidDecodeStatus_InProgress)
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            double t = (double)now.tv_sec + now.tv_nsec * 1e-9;
+            if ((c->busy_since == 0 || t - c->busy_since < BUSY_MAX_S) &&
+                cv->cuvidGetDecodeStatus(c->decoder, d.picture_index, &ds) == CUDA_SUCCESS &&
+                ds.decodeStatus == cuvidDecodeStatus_InProgress) {
+                if (c->busy_since == 0) c->busy_since = t;
                 return PAN_BUSY;
+            }
+            c->busy_since = 0;
         }
         c->disp_head = (c->disp_head + 1) % DISP_CAP;
         c->disp_count--;
