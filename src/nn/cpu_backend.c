@@ -140,7 +140,7 @@ static void log_profile(const cpu_exec *e)
         if (pos < PROFILE_TOP) top[pos] = i;
     }
     pan_log_info("nn", -1, "%s: cpu profile, batch %d%s, %lld runs (the first left out): %.2f ms per run (wall), "
-                 "%.2f ms of CPU time (all threads); GFLOP/s per CPU second", g->source, g->batch,
+                 "%.2f ms of CPU time (all threads); GFLOP/s per CPU second", g->source, e->g->batch,
                  e->images ? " image by image" : "", (long long)e->runs, total, total_cpu);
     for (int pass = 0; pass < n_cls; pass++) { /* largest first */
         int k = -1;
