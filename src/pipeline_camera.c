@@ -161,14 +161,24 @@ static double pace_target(cam_ctx *x, const pan_frame *f)
  * to flow (pan_source_info.opened_at); a frame can never be stamped after
  * it arrived, so the offset is lowered to arrival − pts whenever a frame comes early (a server
  * that bursts a GOP it had cached); it rises by at most 100 ppm of elapsed time (a camera clock
- * slower than ours) so that network delays do not push it up. Never goes back. */
+ * slower than ours) so that network delays do not push it up. Never goes back. An RTSP camera
+ * whose RTCP sender reports the source trusts (pan_source_stats.clock_rtcp) is timed by them
+ * instead: capture time, not arrival (a switch steps the times back by about the network and
+ * parser delay; the frames stay in order). */
 static double live_time(cam_ctx *x, double pts)
 {
     double arrival = now_s() - x->pl->t0, t = arrival;
-    if (!isnan(pts)) {
+    pan_source_stats ss;
+    if (!isnan(pts)) pan_source_get_stats(x->src, &ss);
+    if (!isnan(pts) && ss.clock_rtcp) {
+        /* the camera's own capture clock, from its RTCP sender reports (checked by the source
+         * against arrivals): the same picture seen by two connections gets the same time */
+        x->clock_offset = ss.clock_offset - x->pl->t0;
+        if (arrival - pts < x->clock_offset) x->clock_offset = arrival - pts;
+        x->clock_at = arrival;
+        t = pts + x->clock_offset;
+    } else if (!isnan(pts)) {
         if (isnan(x->clock_offset)) {
-            pan_source_stats ss;
-            pan_source_get_stats(x->src, &ss);
             const pan_source_info *info = pan_source_get_info(x->src);
             x->clock_offset = !isnan(ss.clock_offset)                       ? ss.clock_offset - x->pl->t0
                               : !isnan(ss.first_pts) && info->opened_at > 0 ? info->opened_at - x->pl->t0 - ss.first_pts
