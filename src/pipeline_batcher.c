@@ -91,8 +91,10 @@ pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, d
 {
     *dropped = NULL;
     pthread_mutex_lock(&b->lock);
-    if (s->on_room && !drop && !b->closed && s->n == s->cap) {
+    if (s->on_room && !b->closed && s->n == s->cap &&
+        (!drop || t_arrival - s->t_arrival[s->head] < s->drop_after_s)) {
         s->want_room = 1;
+        s->retry_at = drop ? s->t_arrival[s->head] + s->drop_after_s : 0;
         pthread_mutex_unlock(&b->lock);
         return PAN_EAGAIN;
     }

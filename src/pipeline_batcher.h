@@ -36,6 +36,12 @@ typedef struct pan_batcher_slot {
     void (*on_room)(void *opaque);
     void *room_opaque;
     int want_room;
+    /* Dropping pushes (live cameras) with on_room: the oldest waiting frame is dropped only once it
+     * has waited drop_after_s; before that the push returns PAN_EAGAIN like a waiting one, with
+     * retry_at = when it will have (CLOCK_MONOTONIC s). So a burst that processing absorbs (the
+     * seconds an RTSP connect holds back) is not dropped, and a camera the pipeline cannot keep up
+     * with loses its oldest frames with a bounded delay. 0: drop at once. */
+    double drop_after_s, retry_at;
 } pan_batcher_slot;
 
 pan_status pan_batcher_create(pan_batcher **b);

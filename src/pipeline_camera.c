@@ -14,8 +14,10 @@
  * task, which holds no thread meanwhile.
  *
  * Pacing: a file camera waits for room in the queue (back-pressure); a live camera (or a file
- * with --realtime, which is also slowed to its native rate) never waits: a decoded frame that
- * finds the queue full pushes out the oldest waiting one, which is counted as dropped. Dropping
+ * with --realtime, which is also slowed to its native rate) waits at most LIVE_DROP_AFTER_S: a
+ * decoded frame that finds the queue full then pushes out the oldest waiting one, which is counted
+ * as dropped (a connect's burst that processing absorbs is kept; a pipeline that cannot keep up
+ * drops with a bounded delay). Dropping
  * after decode keeps the decoder's reference chain whole, so the frames kept decode correctly.
  *
  * Every connection gets a new decoder: the old one is drained first (its frames are good), and
@@ -38,7 +40,8 @@
 #define MAX_KEY_WAIT 300 /* packets: 10 s at 30 fps */
 #define DROP_LOG_EVERY_S 60.0
 #define STEP_PACKETS 64 /* packets a step may read without handing over a frame */
-#define BUSY_WAIT_S 0.0005 /* NVDEC still decoding the next picture: look again after this */
+#define BUSY_WAIT_S 0.0005
+#define LIVE_DROP_AFTER_S 0.5 /* a live camera's oldest waiting frame is dropped after this */ /* NVDEC still decoding the next picture: look again after this */
 
 typedef enum { PH_CONNECT, PH_STREAM } cam_phase;
 
@@ -89,7 +92,7 @@ typedef struct cam_ctx {
     /* the frame being handed over: paced (its time came), synced (the slower cameras came) */
     pan_frame *pending;
     int pend_paced, pend_synced, pend_timed;
-    double pend_until;
+    double pend_until, pend_t; /* when its time comes (--realtime); when it was decoded */
     double cpu_s;        /* CPU time of its steps before this one */
     double step_cpu0;    /* the pool thread's CPU time when this step began */
     char last_err[PAN_ERROR_TEXT]; /* the last error logged by its steps in this attempt */
@@ -233,6 +236,7 @@ static pan_status take_frame(cam_ctx *x, pan_frame *f)
     if ((++x->emitted & 31) == 1) publish_decode_stats(x);
     x->pending = f;
     x->pend_paced = x->pend_synced = x->pend_timed = 0;
+    x->pend_t = now_s();
     return PAN_OK;
 }
 
@@ -260,8 +264,8 @@ static void count_drop(cam_ctx *x, pan_frame *f)
  * (alignment), into its queue. PAN_EAGAIN with *next = SLEEP or PARK when it has to wait (the
  * frame stays pending); PAN_CLOSED when the batcher is closed (the frame is dropped). A camera
  * being stopped does not wait for its time or for other cameras; a recorded one still waits for
- * room in its queue: what was decoded is delivered. A live one never waits for room: its oldest
- * waiting frame goes instead (drop oldest first). */
+ * room in its queue: what was decoded is delivered. A live one waits for room at most until its
+ * oldest waiting frame has waited LIVE_DROP_AFTER_S; then that frame goes (drop oldest first). */
 static pan_status hand_over(cam_ctx *x, pan_io_next *next)
 {
     camera *c = x->c;
@@ -284,9 +288,13 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
         x->pend_synced = 1;
     }
     pan_frame *old = NULL;
-    pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, now_s(), x->drop, &old);
+    /* arrival: a live frame's is when it was decoded (it may wait here for room, briefly) */
+    pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, x->drop ? x->pend_t : now_s(), x->drop, &old);
     if (st == PAN_EAGAIN) {
-        *next = PAN_IO_PARK; /* woken when the batcher takes a frame of this camera */
+        /* woken when the batcher takes a frame of this camera; a live one also when its oldest
+         * waiting frame may be dropped */
+        if (x->drop) c->task.until = c->slot.retry_at;
+        *next = x->drop ? PAN_IO_SLEEP : PAN_IO_PARK;
         return PAN_EAGAIN;
     }
     x->pending = NULL;
@@ -722,6 +730,7 @@ pan_status pan__camera_start(camera *c)
     if (x->network) pan_log_info("camera", c->id, "%s: state connecting", c->uri);
     c->ctx = x;
     c->slot.on_room = wake_camera;
+    c->slot.drop_after_s = LIVE_DROP_AFTER_S;
     c->slot.room_opaque = c;
     c->task = (pan_io_task){.step = camera_step, .opaque = c, .lane = PAN_IO_LANE_CONNECT};
     pan_io_submit(pl->io, &c->task);

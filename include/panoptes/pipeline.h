@@ -32,9 +32,10 @@
  *
  * Back-pressure. A consumer's callback runs on the delivery thread, so a slow callback slows the
  * whole pipeline: recorded cameras (files) wait for it (every frame is delivered), live cameras
- * (RTSP, HTTP streams, files paced with `realtime`) never wait: when the pipeline is behind, a
- * live camera drops its oldest decoded frame still waiting (counted in `dropped`; the frame
- * indices then have gaps). Copy what you need and return; hand long work to a thread of yours. */
+ * (RTSP, HTTP streams, files paced with `realtime`) wait at most 0.5 s: when the pipeline stays
+ * behind, a live camera drops its oldest decoded frame once it has waited that long (counted in
+ * `dropped`; the frame indices then have gaps). A burst the pipeline absorbs (the seconds an RTSP
+ * connect holds back) is not dropped. Copy what you need and return; hand long work to a thread of yours. */
 #ifndef PANOPTES_PIPELINE_H
 #define PANOPTES_PIPELINE_H
 
