@@ -64,13 +64,20 @@ static void rec_camera(void *opaque, const pan_camera_event *e)
 
 static void rec_stop(void *opaque) { ((recorder *)opaque)->stops++; }
 
-static pan_pipeline *make(recorder *x)
+/* Decode only on the cpu backend: the lifecycle is what is tested. */
+static pan_pipeline_params decode_only(void)
 {
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
     p.backend = PAN_BACKEND_CPU;
     p.detect = 0;
     p.track = 0;
+    return p;
+}
+
+static pan_pipeline *make(recorder *x)
+{
+    pan_pipeline_params p = decode_only();
     pan_pipeline *pl = NULL;
     if (pan_pipeline_create(&pl, &p)) return NULL;
     pan_consumer c = {.name = "recorder", .opaque = x, .on_frame = rec_frame, .on_camera = rec_camera,
@@ -445,11 +452,7 @@ PAN_TEST(many_cameras_share_a_fixed_pool_of_threads)
     enum { CAMS = 96 };
     static recorder x;
     memset(&x, 0, sizeof x);
-    pan_pipeline_params p;
-    pan_pipeline_params_default(&p);
-    p.backend = PAN_BACKEND_CPU;
-    p.detect = 0;
-    p.track = 0;
+    pan_pipeline_params p = decode_only();
     p.io_threads = 2;
     pan_pipeline *pl = NULL;
     ASSERT_OK(pan_pipeline_create(&pl, &p));
@@ -493,11 +496,7 @@ PAN_TEST(frames_released_early_when_no_consumer_reads_images)
         static recorder x, y;
         memset(&x, 0, sizeof x);
         memset(&y, 0, sizeof y);
-        pan_pipeline_params p;
-        pan_pipeline_params_default(&p);
-        p.backend = PAN_BACKEND_CPU;
-        p.detect = 0;
-        p.track = 0;
+        pan_pipeline_params p = decode_only();
         pan_pipeline *pl = NULL;
         ASSERT_OK(pan_pipeline_create(&pl, &p));
         pan_consumer c = {.name = "no images", .opaque = &x, .on_frame = rec_frame, .no_image = 1};
