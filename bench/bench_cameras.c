@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -39,8 +40,17 @@ static int threads_now(void)
     return n;
 }
 
+/* The process's context switches so far, voluntary and not: each is a thread that waited or was
+ * preempted, the cost of handing work between threads. */
+static double switches_now(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_nvcsw + (double)u.ru_nivcsw;
+}
+
 typedef struct run_result {
-    double fps, cpu_ms_per_frame, p50, p99;
+    double fps, cpu_ms_per_frame, switches_per_frame, p50, p99;
     int threads_max, io_threads;
     int64_t frames, min_frames, max_frames;
     double max_dev_pct;
@@ -94,7 +104,7 @@ static int run(const char *clip, int cams, double seconds, int realtime, int det
         usleep(20000);
         if (snapshot(pl, f0, cams, &live) < 0) return -1;
     }
-    double t0 = bench_now_s(), c0 = bench_cpu_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s(), s0 = switches_now();
     r->start_s = t0 - t_start;
     int64_t n0 = snapshot(pl, f0, cams, &live);
     while (bench_now_s() - t0 < seconds) {
@@ -103,12 +113,13 @@ static int run(const char *clip, int cams, double seconds, int realtime, int det
         usleep(100000);
     }
     int64_t n1 = snapshot(pl, f1, cams, &live);
-    double t1 = bench_now_s(), c1 = bench_cpu_s();
+    double t1 = bench_now_s(), c1 = bench_cpu_s(), s1 = switches_now();
     pan_pipeline_stats s;
     if (n0 < 0 || n1 < 0 || pan_pipeline_get_stats(pl, &s)) return -1; /* before stop: not the drain */
     r->frames = n1 - n0;
     r->fps = (double)r->frames / (t1 - t0);
     r->cpu_ms_per_frame = r->frames ? (c1 - c0) * 1e3 / (double)r->frames : 0;
+    r->switches_per_frame = r->frames ? (s1 - s0) / (double)r->frames : 0;
     r->io_threads = s.io_threads;
     r->p50 = s.latency_p50_ms;
     r->p99 = s.latency_p99_ms;
@@ -177,9 +188,10 @@ int main(int argc, char **argv)
         run_result r;
         if (run(clip, counts[k], seconds, 0, 0, &r)) return 1;
         if (k == 0) base_fps = r.fps;
-        printf("%s{\"cameras\":%d,\"fps\":%.1f,\"vs_first\":%.3f,\"cpu_ms_per_frame\":%.4f,\"threads_max\":%d,"
+        printf("%s{\"cameras\":%d,\"fps\":%.1f,\"vs_first\":%.3f,\"cpu_ms_per_frame\":%.4f,\"switches_per_frame\":%.3f,"
+               "\"threads_max\":%d,"
                "\"io_threads\":%d,\"start_s\":%.2f,\"failed\":%d}",
-               k ? "," : "", counts[k], r.fps, base_fps > 0 ? r.fps / base_fps : 0, r.cpu_ms_per_frame, r.threads_max,
+               k ? "," : "", counts[k], r.fps, base_fps > 0 ? r.fps / base_fps : 0, r.cpu_ms_per_frame, r.switches_per_frame, r.threads_max,
                r.io_threads, r.start_s, r.failed);
         fflush(stdout);
     }

@@ -28,6 +28,7 @@ typedef struct pan_batcher_slot {
     int cap, head, n;
     int ended;            /* pan_batcher_end was called */
     int listed;           /* in the ready list (frames or an end to hand out) */
+    int opened;           /* has queued a frame, its end not handed out: batches wait for it */
     unsigned served;      /* the batch it last gave a frame to */
     struct pan_batcher_slot *next;
     /* Set by the owner after init for pushes that never block: a push that finds the queue full
@@ -67,7 +68,8 @@ void pan_batcher_end(pan_batcher *b, pan_batcher_slot *s);
 
 /* The next batch: waits up to wait_ms for the first frame or end, then takes at most one frame per
  * camera (round robin, up to max), waiting up to timeout_s after the first frame for cameras not yet
- * in the batch. frames/t_arrival get *n entries (references passed to the caller); ends gets the
+ * in the batch. The batch is full at max frames, or once every camera that queues frames (its end
+ * not handed out) is in it; the waiting thread is woken when it can be filled, not at every frame. frames/t_arrival get *n entries (references passed to the caller); ends gets the
  * camera ids whose end was reached (*n_ends; at most max_ends). PAN_TIMEOUT when nothing came,
  * PAN_EOF once closed and empty. */
 pan_status pan_batcher_next(pan_batcher *b, int max, int wait_ms, double timeout_s, pan_frame **frames,

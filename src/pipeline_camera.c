@@ -40,8 +40,9 @@
 #define MAX_KEY_WAIT 300 /* packets: 10 s at 30 fps */
 #define DROP_LOG_EVERY_S 60.0
 #define STEP_PACKETS 64 /* packets a step may read without handing over a frame */
-#define BUSY_WAIT_S 0.0005
-#define LIVE_DROP_AFTER_S 0.5 /* a live camera's oldest waiting frame is dropped after this */ /* NVDEC still decoding the next picture: look again after this */
+#define BUSY_WAIT_S 0.0005 /* NVDEC still decoding the next picture: look again after this */
+#define LIVE_DROP_AFTER_S 0.5 /* a live camera's oldest waiting frame is dropped after this */
+#define TURN_FRAMES PAN_CAMERA_QUEUE /* frames a step may hand over before the next camera's turn */
 
 typedef enum { PH_CONNECT, PH_STREAM } cam_phase;
 
@@ -288,8 +289,10 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
         x->pend_synced = 1;
     }
     pan_frame *old = NULL;
-    /* arrival: a live frame's is when it was decoded (it may wait here for room, briefly) */
-    pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, x->drop ? x->pend_t : now_s(), x->drop, &old);
+    /* arrival: a live frame's is when it was decoded (it may wait here for room, briefly); a paced
+     * one's when its time came (it was decoded ahead of it) */
+    double arrival = !x->drop ? now_s() : x->pace && x->pend_until > x->pend_t ? x->pend_until : x->pend_t;
+    pan_status st = pan_batcher_push(x->pl->batcher, &c->slot, f, arrival, x->drop, &old);
     if (st == PAN_EAGAIN) {
         /* woken when the batcher takes a frame of this camera; a live one also when its oldest
          * waiting frame may be dropped */
@@ -620,7 +623,7 @@ static int stream_ended(cam_ctx *x, pan_status st)
 static pan_io_next stream_step(cam_ctx *x)
 {
     camera *c = x->c;
-    int reads = 0;
+    int reads = 0, handed = 0;
     for (;;) {
         if (x->pending) {
             pan_io_next next;
@@ -631,7 +634,11 @@ static pan_io_next stream_step(cam_ctx *x)
                 else x->st = st;
                 return end_connection(x);
             }
-            return PAN_IO_AGAIN; /* one frame per turn: round robin over the cameras */
+            /* a few frames per turn while its queue has room: the camera's decoder stays in the
+             * cache for them; then the next camera's turn */
+            if (++handed == TURN_FRAMES) return PAN_IO_AGAIN;
+            reads = 0;
+            continue;
         }
         pan_frame *f = NULL;
         pan_status st = pan_decoder_receive_frame(x->dec, &f);

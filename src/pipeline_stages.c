@@ -71,7 +71,9 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
     memset(s, 0, sizeof *s);
     s->p = p;
     s->backend = backend;
-    s->batch = p->batch > 0 ? p->batch : (backend == PAN_BACKEND_CUDA ? 32 : 1);
+    /* without detection a batch only groups the frames handed over together: a large one costs the
+     * cameras and the delivery thread one hand-over per batch instead of one per frame */
+    s->batch = p->batch > 0 ? p->batch : !p->detect ? 64 : backend == PAN_BACKEND_CUDA ? 32 : 1;
     s->impl = calloc(1, sizeof *s->impl);
     if (!s->impl) return PAN_NOMEM;
     if (p->detect) {

@@ -1,6 +1,7 @@
 /* Fair batches (src/pipeline_batcher.h): at most one frame per camera per batch, cameras served
  * round robin, drop-oldest for live cameras, back-pressure for recorded ones, a camera's end told
- * only after its last frame, close. */
+ * only after its last frame, close; a batch full once every sending camera is in it, the waiting
+ * thread woken when its batch can be filled, room told at half a queue. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,5 +199,119 @@ PAN_TEST(recorded_cameras_wait_for_room_and_lose_nothing)
     pan_batcher_destroy(&b);
 }
 
+/* A batch timeout of an hour: these calls return only because the batch is full. */
+#define HOUR 3600.0
+
+PAN_TEST(a_batch_is_full_once_every_sending_camera_is_in_it)
+{
+    pan_batcher *b;
+    pan_batcher_slot s[3];
+    ASSERT_OK(pan_batcher_create(&b));
+    for (int i = 0; i < 3; i++) ASSERT_OK(pan_batcher_slot_init(&s[i], i, 4));
+    for (int i = 0; i < 3; i++) push(b, &s[i], 0);
+    push(b, &s[0], 1);
+    pan_frame *fs[16];
+    double t[16];
+    int n, ends[16], e;
+    /* three cameras send: a batch of up to 16 closes at three, without waiting for the timeout */
+    ASSERT_OK(pan_batcher_next(b, 16, -1, HOUR, fs, t, &n, ends, 16, &e));
+    ASSERT_EQ(n, 3);
+    for (int i = 0; i < n; i++) pan_frame_unref(&fs[i]);
+    /* a camera that ended no longer counts: cameras 1 and 2 end, camera 0's frame is a full batch */
+    pan_batcher_end(b, &s[1]);
+    pan_batcher_end(b, &s[2]);
+    ASSERT_OK(pan_batcher_next(b, 16, -1, HOUR, fs, t, &n, ends, 16, &e));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(e, 2);
+    pan_frame_unref(&fs[0]);
+    push(b, &s[0], 2);
+    ASSERT_OK(pan_batcher_next(b, 16, -1, HOUR, fs, t, &n, ends, 16, &e));
+    ASSERT_EQ(n, 1);
+    pan_frame_unref(&fs[0]);
+    for (int i = 0; i < 3; i++) pan_batcher_slot_free(&s[i]);
+    pan_batcher_destroy(&b);
+}
+
+typedef struct late_pusher {
+    pan_batcher *b;
+    pan_batcher_slot *s;
+    int n;
+} late_pusher;
+
+static void *push_late(void *arg)
+{
+    late_pusher *p = arg;
+    struct timespec pause = {0, 20 * 1000000L};
+    for (int i = 0; i < p->n; i++) {
+        nanosleep(&pause, NULL);
+        push(p->b, &p->s[i], 1);
+    }
+    return NULL;
+}
+
+PAN_TEST(the_waiting_batch_is_woken_once_it_can_be_filled)
+{
+    pan_batcher *b;
+    pan_batcher_slot s[4];
+    ASSERT_OK(pan_batcher_create(&b));
+    for (int i = 0; i < 4; i++) ASSERT_OK(pan_batcher_slot_init(&s[i], i, 4));
+    /* four cameras sent a frame each (the batch of four that opens them) */
+    for (int i = 0; i < 4; i++) push(b, &s[i], 0);
+    pan_frame *fs[16];
+    double t[16];
+    int n, ends[16], e;
+    ASSERT_OK(pan_batcher_next(b, 16, -1, HOUR, fs, t, &n, ends, 16, &e));
+    ASSERT_EQ(n, 4);
+    for (int i = 0; i < n; i++) pan_frame_unref(&fs[i]);
+    /* their next frames come one by one from another thread: the batch waits for all four (no
+     * timeout ends it), whether it waits for its first frame or for the rest */
+    late_pusher lp = {b, s, 4};
+    pthread_t th;
+    pthread_create(&th, NULL, push_late, &lp);
+    ASSERT_OK(pan_batcher_next(b, 16, -1, HOUR, fs, t, &n, ends, 16, &e));
+    pthread_join(th, NULL);
+    ASSERT_EQ(n, 4);
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ(fs[i]->index, 1);
+        pan_frame_unref(&fs[i]);
+    }
+    /* a short timeout still closes a batch that cannot be filled */
+    push(b, &s[2], 2);
+    ASSERT_OK(pan_batcher_next(b, 16, -1, 0.01, fs, t, &n, ends, 16, &e));
+    ASSERT_EQ(n, 1);
+    pan_frame_unref(&fs[0]);
+    for (int i = 0; i < 4; i++) pan_batcher_slot_free(&s[i]);
+    pan_batcher_destroy(&b);
+}
+
+static void count_room(void *opaque) { ++*(int *)opaque; }
+
+PAN_TEST(room_is_told_once_the_queue_is_down_to_half)
+{
+    pan_batcher *b;
+    pan_batcher_slot s;
+    int told = 0;
+    ASSERT_OK(pan_batcher_create(&b));
+    ASSERT_OK(pan_batcher_slot_init(&s, 0, 4));
+    s.on_room = count_room;
+    s.room_opaque = &told;
+    for (int k = 0; k < 4; k++) push(b, &s, k);
+    pan_frame *f = frame(0, 4), *dropped = NULL;
+    ASSERT_EQ(pan_batcher_push(b, &s, f, 0, 0, &dropped), PAN_EAGAIN); /* full: not taken */
+    char got[64];
+    next_str(b, 8, got, NULL, NULL);
+    ASSERT_STREQ(got, "0:0");
+    ASSERT_EQ(told, 0); /* three waiting: not yet */
+    next_str(b, 8, got, NULL, NULL);
+    ASSERT_STREQ(got, "0:1");
+    ASSERT_EQ(told, 1); /* two: the camera may decode two frames in one turn */
+    ASSERT_OK(pan_batcher_push(b, &s, f, 0, 0, &dropped));
+    next_str(b, 8, got, NULL, NULL);
+    ASSERT_EQ(told, 1); /* told once per wait */
+    pan_batcher_slot_free(&s);
+    pan_batcher_destroy(&b);
+}
+
 PAN_TEST_MAIN(one_frame_per_camera_round_robin, live_cameras_drop_their_oldest_frame, a_camera_ends_after_its_last_frame,
-              recorded_cameras_wait_for_room_and_lose_nothing)
+              recorded_cameras_wait_for_room_and_lose_nothing, a_batch_is_full_once_every_sending_camera_is_in_it,
+              the_waiting_batch_is_woken_once_it_can_be_filled, room_is_told_once_the_queue_is_down_to_half)

@@ -65,7 +65,7 @@ typedef struct pan_pipeline_params {
     float score_threshold;     /* detections below are not reported (default 0.35) */
     const int *classes;        /* class filter (COCO ids), copied; NULL = all */
     int n_classes;
-    int batch;                 /* max frames per detector batch; 0 = 32 on cuda, 1 on cpu */
+    int batch;                 /* max frames per detector batch; 0 = 32 on cuda, 1 on cpu, 64 without detection */
     int batch_timeout_ms;      /* wait at most this long to fill a batch; 0 = 5 ms */
     int decoder_threads;       /* libavcodec threads per camera (cpu decoder); 0 = 1 */
     int fallback_cpu;          /* a camera NVDEC cannot take uses the cpu decoder */
