@@ -1,8 +1,11 @@
 /* cpu ROI crop geometry and sampling on a tiny hand-made frame (exact values), and the default
  * descriptor's basic properties (unit length, deterministic). The GPU twin: test-gpu-roi-crop.c. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "vision/frame_sample.h"
 #include "vision/reid.h"
+#include "vision/roi_crop.h"
 #include "panoptes/status.h"
 #include "test.h"
 
@@ -99,4 +102,67 @@ PAN_TEST(reid_api_default_descriptor_and_errors)
     ASSERT_TRUE(r == NULL);
 }
 
-PAN_TEST_MAIN(roi_crop_cpu_geometry, reid_api_default_descriptor_and_errors)
+/* The crop samples an upright frame row by row (each column's source positions once): the same
+ * values, bit for bit, as sampling every pixel on its own, for NV12 and YUV420P, odd sizes, boxes
+ * past the edges, keep-aspect padding, NHWC/NCHW; a region of the crop equals that part of it. */
+PAN_TEST(roi_crop_rows_equal_single_samples)
+{
+    enum { FW = 37, FH = 23 };
+    uint8_t y[FW * FH], c[2 * 19 * 12], u[19 * 12], v[19 * 12];
+    unsigned seed = 7;
+    for (int i = 0; i < FW * FH; i++) y[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (int i = 0; i < 2 * 19 * 12; i++) c[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+    for (int i = 0; i < 19 * 12; i++) u[i] = c[2 * i], v[i] = c[2 * i + 1];
+    for (int fmt = 0; fmt < 2; fmt++) {
+        pan_frame f;
+        memset(&f, 0, sizeof f);
+        f.width = FW, f.height = FH, f.memory = PAN_MEMORY_HOST;
+        f.matrix = fmt ? PAN_COLOR_BT709 : PAN_COLOR_BT601;
+        f.data[0] = y, f.pitch[0] = FW;
+        if (fmt == 0) {
+            f.format = PAN_PIXFMT_NV12, f.data[1] = c, f.pitch[1] = 2 * 19;
+        } else {
+            f.format = PAN_PIXFMT_YUV420P, f.data[1] = u, f.data[2] = v, f.pitch[1] = f.pitch[2] = 19;
+        }
+        const float boxes[][4] = {{3.2f, 1.7f, 20.9f, 22.1f}, {-5.f, -3.f, 12.f, 40.f}, {30.f, 2.f, 36.9f, 9.5f}};
+        for (int b = 0; b < 3; b++)
+            for (int mode = 0; mode < 3; mode++) {
+                pan_roi_params p = pan_roi_params_torchreid(mode == 2 ? 32 : 11, mode == 2 ? 64 : 17);
+                p.keep_aspect = mode == 1;
+                p.layout = mode == 2 ? PAN_LAYOUT_NHWC : PAN_LAYOUT_NCHW;
+                const int W = p.width, H = p.height, n = 3 * W * H;
+                float *got = malloc((size_t)n * sizeof *got), *part = malloc((size_t)n * sizeof *part);
+                ASSERT_OK(pan_roi_crop_cpu(&f, boxes[b], &p, got));
+                pan__roi_geom g;
+                pan__roi_geometry(boxes[b], FW, FH, &p, &g);
+                for (int Y = 0; Y < H; Y++)
+                    for (int X = 0; X < W; X++) {
+                        if (!(Y >= (int)g.oy && Y < (int)g.oy + g.nh && X >= (int)g.ox && X < (int)g.ox + g.nw)) continue;
+                        float rgb[3];
+                        pan__frame_sample_rgb(&f, g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f,
+                                              g.y0 + ((float)Y - g.oy + 0.5f) / g.sy - 0.5f, rgb);
+                        for (int k = 0; k < 3; k++) {
+                            float want = (rgb[k] - p.mean[k]) * (1.f / p.std[k]); /* as the crop computes it */
+                            size_t i = p.layout == PAN_LAYOUT_NCHW ? (size_t)k * W * H + (size_t)Y * W + X
+                                                                   : 3 * ((size_t)Y * W + X) + k;
+                            ASSERT_TRUE(got[i] == want);
+                        }
+                    }
+                for (int i = 0; i < n; i++) part[i] = -1e9f;
+                ASSERT_OK(pan__roi_crop_cpu_region(&f, boxes[b], &p, part, 2, W - 3, 1, H - 2));
+                for (int Y = 0; Y < H; Y++)
+                    for (int X = 0; X < W; X++)
+                        for (int k = 0; k < 3; k++) {
+                            size_t i = p.layout == PAN_LAYOUT_NCHW ? (size_t)k * W * H + (size_t)Y * W + X
+                                                                   : 3 * ((size_t)Y * W + X) + k;
+                            int inside = X >= 2 && X < W - 3 && Y >= 1 && Y < H - 2;
+                            if (inside) ASSERT_TRUE(part[i] == got[i]);
+                            else ASSERT_TRUE(part[i] == -1e9f);
+                        }
+                free(got);
+                free(part);
+            }
+    }
+}
+
+PAN_TEST_MAIN(roi_crop_cpu_geometry, reid_api_default_descriptor_and_errors, roi_crop_rows_equal_single_samples)

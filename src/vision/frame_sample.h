@@ -13,4 +13,17 @@ void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3]);
 /* Same at displayed position (ud, vd): the frame's rotation applied (display_rotation.h). */
 void pan__frame_sample_rgb_displayed(const pan_frame *f, float ud, float vd, float rgb[3]);
 
+/* Many samples on a grid (a crop): each column's source positions worked out once, then whole
+ * rows. pan__frame_sample_rgb is the one-sample case of the same code. */
+typedef struct pan__sample_tap {
+    int i0, i1; /* the two source positions, clamped to the plane */
+    float a;    /* the weight of i1 */
+} pan__sample_tap;
+pan__sample_tap pan__sample_tap_make(float u, int n);
+/* Luma and chroma taps of stored column position u. */
+void pan__frame_col_taps(const pan_frame *f, float u, pan__sample_tap *luma, pan__sample_tap *chroma);
+/* RGB (3 floats each) of n samples at stored row position v, one per column's taps. */
+void pan__frame_sample_row_rgb(const pan_frame *f, float v, int n, const pan__sample_tap *luma,
+                               const pan__sample_tap *chroma, float *rgb);
+
 #endif

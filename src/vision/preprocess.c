@@ -62,38 +62,54 @@ void pan_yuv_to_rgb(float y, float cb, float cr, pan_color_matrix m, pan_color_r
     rgb[2] = clampf(B, 0.f, 255.f);
 }
 
-/* Bilinear sample of a plane with `stride` bytes between samples of a row (1 for planar,
- * 2 for NV12's interleaved chroma), edges clamped. */
-static float sample(const uint8_t *plane, int pitch, int stride, int w, int h, float u, float v)
+pan__sample_tap pan__sample_tap_make(float u, int n)
 {
-    float fu = floorf(u), fv = floorf(v);
-    float ax = u - fu, ay = v - fv;
-    int x0 = (int)fu, y0 = (int)fv, x1 = x0 + 1, y1 = y0 + 1;
-    x0 = x0 < 0 ? 0 : x0 >= w ? w - 1 : x0;
-    x1 = x1 < 0 ? 0 : x1 >= w ? w - 1 : x1;
-    y0 = y0 < 0 ? 0 : y0 >= h ? h - 1 : y0;
-    y1 = y1 < 0 ? 0 : y1 >= h ? h - 1 : y1;
-    const uint8_t *r0 = plane + (size_t)y0 * (size_t)pitch, *r1 = plane + (size_t)y1 * (size_t)pitch;
-    float top = r0[x0 * stride] + ax * ((float)r0[x1 * stride] - r0[x0 * stride]);
-    float bot = r1[x0 * stride] + ax * ((float)r1[x1 * stride] - r1[x0 * stride]);
+    float fu = floorf(u);
+    int i0 = (int)fu, i1 = i0 + 1;
+    return (pan__sample_tap){i0 < 0 ? 0 : i0 >= n ? n - 1 : i0, i1 < 0 ? 0 : i1 >= n ? n - 1 : i1, u - fu};
+}
+
+/* Bilinear sample between rows r0 and r1 (weight ay of r1) at tap x; `step` bytes between a row's
+ * samples (1 for planar, 2 for NV12's interleaved chroma). */
+static inline float bilinear(const uint8_t *r0, const uint8_t *r1, int step, pan__sample_tap x, float ay)
+{
+    float top = r0[x.i0 * step] + x.a * ((float)r0[x.i1 * step] - r0[x.i0 * step]);
+    float bot = r1[x.i0 * step] + x.a * ((float)r1[x.i1 * step] - r1[x.i0 * step]);
     return top + ay * (bot - top);
+}
+
+void pan__frame_col_taps(const pan_frame *f, float u, pan__sample_tap *luma, pan__sample_tap *chroma)
+{
+    *luma = pan__sample_tap_make(u, f->width);
+    *chroma = pan__sample_tap_make((u + 0.5f) * 0.5f - 0.5f, (f->width + 1) / 2);
+}
+
+void pan__frame_sample_row_rgb(const pan_frame *f, float v, int n, const pan__sample_tap *luma,
+                               const pan__sample_tap *chroma, float *rgb)
+{
+    pan__sample_tap ly = pan__sample_tap_make(v, f->height);
+    pan__sample_tap cy = pan__sample_tap_make((v + 0.5f) * 0.5f - 0.5f, (f->height + 1) / 2);
+    const uint8_t *y0 = f->data[0] + (size_t)ly.i0 * (size_t)f->pitch[0];
+    const uint8_t *y1 = f->data[0] + (size_t)ly.i1 * (size_t)f->pitch[0];
+    const int nv12 = f->format == PAN_PIXFMT_NV12, step = nv12 ? 2 : 1;
+    const uint8_t *b0 = f->data[1] + (size_t)cy.i0 * (size_t)f->pitch[1];
+    const uint8_t *b1 = f->data[1] + (size_t)cy.i1 * (size_t)f->pitch[1];
+    const uint8_t *r0 = nv12 ? b0 + 1 : f->data[2] + (size_t)cy.i0 * (size_t)f->pitch[2];
+    const uint8_t *r1 = nv12 ? b1 + 1 : f->data[2] + (size_t)cy.i1 * (size_t)f->pitch[2];
+    for (int i = 0; i < n; i++, rgb += 3) {
+        float y = bilinear(y0, y1, 1, luma[i], ly.a);
+        float cb = bilinear(b0, b1, step, chroma[i], cy.a);
+        float cr = bilinear(r0, r1, step, chroma[i], cy.a);
+        pan_yuv_to_rgb(y, cb, cr, f->matrix, f->range, rgb);
+    }
 }
 
 /* Y'CbCr at source position (u, v) (pixel-centre convention), as RGB 0–255. */
 void pan__frame_sample_rgb(const pan_frame *f, float u, float v, float rgb[3])
 {
-    int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
-    float cu = (u + 0.5f) * 0.5f - 0.5f, cv = (v + 0.5f) * 0.5f - 0.5f;
-    float y = sample(f->data[0], f->pitch[0], 1, f->width, f->height, u, v);
-    float cb, cr;
-    if (f->format == PAN_PIXFMT_NV12) {
-        cb = sample(f->data[1], f->pitch[1], 2, cw, ch, cu, cv);
-        cr = sample(f->data[1] + 1, f->pitch[1], 2, cw, ch, cu, cv);
-    } else {
-        cb = sample(f->data[1], f->pitch[1], 1, cw, ch, cu, cv);
-        cr = sample(f->data[2], f->pitch[2], 1, cw, ch, cu, cv);
-    }
-    pan_yuv_to_rgb(y, cb, cr, f->matrix, f->range, rgb);
+    pan__sample_tap luma, chroma;
+    pan__frame_col_taps(f, u, &luma, &chroma);
+    pan__frame_sample_row_rgb(f, v, 1, &luma, &chroma, rgb);
 }
 
 void pan__frame_sample_rgb_displayed(const pan_frame *f, float ud, float vd, float rgb[3])

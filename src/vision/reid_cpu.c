@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vision/reid_desc.h"
 #include "vision/reid_impl.h"
+#include "vision/roi_crop.h"
 
 typedef struct cpu_reid {
     float *crops; /* max_crops x 3·W·H, NCHW per crop (model) or NHWC (default) */
@@ -25,7 +27,11 @@ static pan_status cpu_embed(pan_reid *r, const pan__reid_item *items, int n, flo
     cpu_reid *c = r->be->ctx;
     const size_t per = (size_t)3 * (size_t)r->roi.width * (size_t)r->roi.height;
     for (int i = 0; i < n; i++) {
-        pan_status st = pan_roi_crop_cpu(items[i].frame, items[i].box, &r->roi, c->crops + (size_t)i * per);
+        /* the default descriptor reads only a part of its crop */
+        pan_status st = r->engine ? pan_roi_crop_cpu(items[i].frame, items[i].box, &r->roi, c->crops + (size_t)i * per)
+                                  : pan__roi_crop_cpu_region(items[i].frame, items[i].box, &r->roi,
+                                                             c->crops + (size_t)i * per, PAN__DESC_X0, PAN__DESC_X1,
+                                                             PAN__DESC_UY0, PAN__DESC_LY1);
         if (st) return st;
     }
     if (!r->engine) {

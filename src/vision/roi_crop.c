@@ -60,7 +60,8 @@ void pan__roi_geometry(const float box[4], int w, int h, const pan_roi_params *p
     }
 }
 
-pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_roi_params *p, float *out)
+pan_status pan__roi_crop_cpu_region(const pan_frame *f, const float box[4], const pan_roi_params *p, float *out,
+                                    int X0, int X1, int Y0, int Y1)
 {
     if (!f || !box || !p || !out || p->width <= 0 || p->height <= 0 || f->width <= 0 || f->height <= 0) return PAN_INVAL;
     if (f->memory != PAN_MEMORY_HOST) return PAN_RESIDENCY;
@@ -76,15 +77,31 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
         pad[c] = (p->pad_value - p->mean[c]) * inv_std[c];
     }
     const int W = p->width, H = p->height, bgr = p->channels == PAN_CHANNELS_BGR;
+    X0 = X0 < 0 ? 0 : X0, Y0 = Y0 < 0 ? 0 : Y0, X1 = X1 > W ? W : X1, Y1 = Y1 > H ? H : Y1;
     const size_t plane = (size_t)W * (size_t)H;
-    for (int Y = 0; Y < H; Y++) {
+    /* an upright frame (the common case): each column's source positions once, then whole rows
+     * (crop widths are small: on the stack) */
+    const int upright = f->rotation == 0 && W <= 1024;
+    pan__sample_tap lx[upright ? W : 1], cx[upright ? W : 1];
+    float row[upright ? 3 * W : 3];
+    const int in0 = (int)g.ox, in1 = (int)g.ox + g.nw; /* columns inside the resized box */
+    const int ix0 = X0 > in0 ? X0 : in0, ix1 = X1 < in1 ? X1 : in1;
+    if (upright)
+        for (int X = ix0; X < ix1; X++) pan__frame_col_taps(f, g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f, &lx[X], &cx[X]);
+    for (int Y = Y0; Y < Y1; Y++) {
         float v = g.y0 + ((float)Y - g.oy + 0.5f) / g.sy - 0.5f;
         int row_in = Y >= (int)g.oy && Y < (int)g.oy + g.nh;
-        for (int X = 0; X < W; X++) {
+        if (row_in && upright && ix0 < ix1) pan__frame_sample_row_rgb(f, v, ix1 - ix0, lx + ix0, cx + ix0, row + 3 * ix0);
+        for (int X = X0; X < X1; X++) {
             float val[3];
-            if (row_in && X >= (int)g.ox && X < (int)g.ox + g.nw) {
-                float u = g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f, rgb[3];
-                pan__frame_sample_rgb_displayed(f, u, v, rgb);
+            if (row_in && X >= in0 && X < in1) {
+                float rgb[3];
+                if (upright) {
+                    rgb[0] = row[3 * X], rgb[1] = row[3 * X + 1], rgb[2] = row[3 * X + 2];
+                } else {
+                    float u = g.x0 + ((float)X - g.ox + 0.5f) / g.sx - 0.5f;
+                    pan__frame_sample_rgb_displayed(f, u, v, rgb);
+                }
                 for (int c = 0; c < 3; c++) val[c] = (rgb[bgr ? 2 - c : c] - p->mean[c]) * inv_std[c];
             } else {
                 val[0] = pad[0], val[1] = pad[1], val[2] = pad[2];
@@ -102,6 +119,11 @@ pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_ro
         }
     }
     return PAN_OK;
+}
+
+pan_status pan_roi_crop_cpu(const pan_frame *f, const float box[4], const pan_roi_params *p, float *out)
+{
+    return pan__roi_crop_cpu_region(f, box, p, out, 0, p ? p->width : 0, 0, p ? p->height : 0);
 }
 
 void pan_reid_default_descriptor(const float *rgb, float *out)

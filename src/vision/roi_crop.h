@@ -26,6 +26,10 @@ typedef struct pan__roi_geom {
 /* Clamps the box to a w x h frame (at least one pixel each way; a non-finite box becomes the
  * frame's top-left pixel) and computes the crop geometry for p. */
 void pan__roi_geometry(const float box[4], int w, int h, const pan_roi_params *p, pan__roi_geom *g);
+/* pan_roi_crop_cpu for crop columns [X0, X1) and rows [Y0, Y1) only; the rest of out is left as it
+ * was (the default descriptor reads a part of its crop). */
+pan_status pan__roi_crop_cpu_region(const pan_frame *f, const float box[4], const pan_roi_params *p, float *out,
+                                    int X0, int X1, int Y0, int Y1);
 #endif
 
 /* One crop of a batch for the kernel: the frame's planes (as pan_pp_image in preprocess_cuda.h:
