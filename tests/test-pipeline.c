@@ -475,7 +475,12 @@ PAN_TEST(many_cameras_share_a_fixed_pool_of_threads)
     }
     ASSERT_OK(pan_pipeline_wait(pl, -1));
     ASSERT_OK(pan_pipeline_stop(pl));
-    fprintf(stderr, "  %d cameras: at most %d threads (%d before start, %d I/O threads)\n", CAMS, most, before, io);
+    pan_pipeline_stats st;
+    ASSERT_OK(pan_pipeline_get_stats(pl, &st));
+    fprintf(stderr, "  %d cameras: at most %d threads (%d before start, %d I/O threads), %.1f frames per batch\n",
+            CAMS, most, before, io, st.batch_mean);
+    ASSERT_EQ(st.batch_max, 64); /* decode only: frames go to the consumers in batches of up to 64 */
+    pan_pipeline_stats_free(&st);
     ASSERT_EQ(io, 2);
     ASSERT_LE(most, before + 2 * 2 + 1);
     for (int i = 0; i < CAMS; i++) {
