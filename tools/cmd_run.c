@@ -52,7 +52,7 @@ static void usage(FILE *f)
           "                      (synthetic scenes: N = 2 keeps ~60% of appearance's gain, N >= 5 none)\n"
           "  --overlap A,B,DX,DY cameras A and B see the same scene shifted: pixel (x,y) of A is (x+DX,y+DY)\n"
           "                      in B (repeatable); links their tracks into one global id\n"
-          "  --batch N           frames per detector batch (default: 1 on cpu, 32 on cuda)\n"
+          "  --batch N           frames per batch (default: 1 on cpu, 32 on cuda, 64 with --no-detect)\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --threads N         libavcodec threads per camera (cpu decoder)\n"
           "  --io-threads N      threads that read and decode all cameras (default: half the cores, at\n"

@@ -166,7 +166,7 @@ class Pipeline(_panoptes.Pipeline):
       model           detector: TF.js model.json or YOLO-family .onnx; None = models/nanodet.json, found
                       by find_asset() ($PANOPTES_HOME, the working directory, the checkout built from)
       reid            appearance for tracking: "default" (colour descriptor), "off", or an ONNX ReID model
-      batch           frames per detector batch (1..4096; None: 1 on cpu, 32 on cuda)
+      batch           frames per batch (1..4096; None: 1 on cpu, 32 on cuda, 64 with detect=False)
       max_frames      stop each camera after this many frames (None: all)
       loop            restart file cameras at their end
       classes         keep only these classes: COCO names or ids ("person,car", ["person", 2])
