@@ -16,8 +16,9 @@
  *             of the two, interleaved; the ratio of the medians
  *
  *   bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair 64] [--latency 16]
- *                 [--detect] [--io-threads N] [--overlap FILE]
- *   (--detect: NanoDet on, for the latency run; --io-threads: the camera I/O pool, 0 = default)
+ *                 [--detect] [--io-threads N] [--sync] [--overlap FILE]
+ *   (--detect: NanoDet on, for the latency run; --io-threads: the camera I/O pool, 0 = default;
+ *   --sync: the cameras aligned by timestamps, as with --overlap in `panoptes run`)
  * Needs ffmpeg to make the clip when --clip is not given. */
 #include <math.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ typedef struct run_result {
     int failed;
 } run_result;
 
-static int io_threads;
+static int io_threads, sync_files;
 
 /* Frames each camera delivered so far (by camera id); the total. */
 static int64_t snapshot(pan_pipeline *pl, int64_t *per_cam, int cams, int *live)
@@ -92,6 +93,7 @@ static int run(const char *clip, int cams, double seconds, int realtime, int det
     p.loop = 1;
     p.realtime = realtime;
     p.io_threads = io_threads;
+    p.sync = sync_files;
     pan_pipeline *pl = NULL;
     int64_t *f0 = calloc((size_t)cams, sizeof *f0), *f1 = calloc((size_t)cams, sizeof *f1);
     if (!f0 || !f1 || pan_pipeline_create(&pl, &p) || pan_pipeline_start(pl)) return -1;
@@ -163,9 +165,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--detect")) detect = 1;
         else if (!strcmp(argv[i], "--overlap") && i + 1 < argc) overlap = argv[++i];
         else if (!strcmp(argv[i], "--io-threads") && i + 1 < argc) io_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sync")) sync_files = 1;
         else {
             fprintf(stderr, "usage: bench_cameras [--clip FILE] [--cameras 4,64,256] [--seconds S] [--fair N] "
-                            "[--latency N] [--detect] [--io-threads N] [--overlap FILE]\n");
+                            "[--latency N] [--detect] [--io-threads N] [--sync] [--overlap FILE]\n");
             return 2;
         }
     }
