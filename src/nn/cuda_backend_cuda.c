@@ -8,8 +8,14 @@
  *                                has one runs its steps one by one instead (benchmarks compare both)
  *   PANOPTES_CUDNN_WORKSPACE_MB  largest cuDNN workspace an engine may use (default 256; compile)
  *   PANOPTES_CUDNN_LEGACY=1      legacy cudnnConvolutionForward algorithms only, no graph API (compile)
- *   PANOPTES_CUDA_PROFILE=1      with the graph off: GPU time of every step, logged at INFO (run) */
+ *   PANOPTES_CUDA_PROFILE=1      with the graph off: GPU time of every step, logged at INFO (run)
+ *   PANOPTES_CACHE_DIR           the plan cache's directory when the engine names none (compile)
+ *
+ * Plan cache (nn/plan_cache.h): each compile opens the file of (model, GPU, driver, cuDNN, CUDA,
+ * FP16, batch); a convolution found there is rebuilt as stored without measuring, the others are
+ * chosen and added, and the file is saved once the batch compiled. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +24,7 @@
 #include <cudnn.h>
 
 #include "core/cuda_check.h"
+#include "nn/plan_cache.h"
 #include "nn/cuda_backend.h"
 #include "nn/nn_backend.h"
 #include "core/gpu.h"
@@ -201,6 +208,36 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
 
 /* ---- compile ------------------------------------------------------------------------------ */
 
+/* The plan cache of this model and batch on this GPU, or NULL (switched off, model content
+ * unknown, or no directory: plan_cache.c has said why). */
+static pan_plan_cache *open_plan_cache(const pan_nn_backend *b, const cu_backend *be, int batch)
+{
+    if (!b->has_model_hash || pan__plan_cache_disabled(b->plan_cache_dir)) return NULL;
+    pan_plan_key k;
+    memset(&k, 0, sizeof k);
+    memcpy(k.model_sha256, b->model_sha256, sizeof k.model_sha256);
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, be->device) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    memcpy(k.gpu_name, prop.name, sizeof k.gpu_name < sizeof prop.name ? sizeof k.gpu_name : sizeof prop.name);
+    k.gpu_name[sizeof k.gpu_name - 1] = 0;
+    k.cc_major = prop.major;
+    k.cc_minor = prop.minor;
+    int v = 0;
+    if (cudaDriverGetVersion(&v) == cudaSuccess) k.driver_version = v;
+    if (cudaRuntimeGetVersion(&v) == cudaSuccess) k.cuda_runtime_version = v;
+    cudaGetLastError();
+    k.cudnn_version = (int32_t)cudnnGetVersion();
+    k.precision = PAN_PLAN_FP16;
+    k.batch = batch;
+    k.engine_version = PAN_CU_CONV_REC_LAYOUT;
+    pan_plan_cache *c = NULL;
+    pan__plan_cache_open(&c, b->plan_cache_dir, &k);
+    return c;
+}
+
 static void cu_exec_free(pan_nn_backend *b, void *exec)
 {
     pan_cu_exec *ex = exec;
@@ -227,6 +264,7 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     cu_backend *be = b->ctx;
     pan_status st = PAN_OK;
     pan_devblock *scratch = NULL;
+    pan_plan_cache *pc = NULL;
     *exec = NULL;
     pan_cu_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return PAN_NOMEM;
@@ -264,7 +302,8 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         }
     }
     size_t ws_need = 0;
-    int n_fused = 0, n_shared = 0;
+    int n_fused = 0, n_shared = 0, n_cached = 0;
+    if (n_conv) pc = open_plan_cache(b, be, ex->batch);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < ex->n_steps; i++) {
@@ -296,9 +335,12 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         if (like) {
             if ((st = pan__cu_conv_create_like(&s->conv, like, n->name))) goto fail;
             n_shared++;
-        } else if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, fusable ? &epi : NULL, p,
-                                             pan_devblock_ptr(scratch), ws_limit, n->name))) {
-            goto fail;
+        } else {
+            int hit = 0;
+            if ((st = pan__cu_conv_create(&s->conv, be->dnn, &s->p.conv, fusable ? &epi : NULL, p,
+                                          pan_devblock_ptr(scratch), ws_limit, pc, &hit, n->name)))
+                goto fail;
+            n_cached += hit;
         }
         if (pan__cu_conv_fused(s->conv)) {
             s->e_y = e->y;
@@ -310,6 +352,8 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         if (pan__cu_conv_workspace(s->conv) > ws_need) ws_need = pan__cu_conv_workspace(s->conv);
     }
     pan_devblock_unref(&scratch);
+    if (pc) pan__plan_cache_save(pc); /* a failure has warned once; the engine runs on without */
+    pan__plan_cache_destroy(&pc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double choose_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (ws_need) {
@@ -341,14 +385,16 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
         }
     }
     pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue, %d chosen like an "
-                 "earlier one; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB, workspace %.1f MiB, CUDA graph %s",
-                 g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, choose_s,
+                 "earlier one, %d from the plan cache; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB, "
+                 "workspace %.1f MiB, CUDA graph %s",
+                 g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, n_cached, choose_s,
                  ex->arena_bytes / 1048576.0, ex->hconst_size / 1048576.0, ex->ws_bytes / 1048576.0,
                  ex->gexec ? "on" : "off");
     *exec = ex;
     return PAN_OK;
 fail:
     pan_devblock_unref(&scratch);
+    pan__plan_cache_destroy(&pc); /* not saved: a batch that did not compile records nothing */
     cu_exec_free(b, ex);
     return st;
 }

@@ -45,10 +45,18 @@ enum { PAN_CU_CONV_X = 0, PAN_CU_CONV_W, PAN_CU_CONV_Y, PAN_CU_CONV_BIAS, PAN_CU
  *  2. else the fastest of the graph API's 3 best-ranked engines for the plain convolution;
  *  3. else (or with PANOPTES_CUDNN_LEGACY=1) the legacy algorithms, searched with
  *     cudnnFindConvolutionForwardAlgorithmEx and cached per shape and limit.
- * pan__cu_conv_fused tells whether the epilogue was fused. */
+ * pan__cu_conv_fused tells whether the epilogue was fused.
+ * cache (NULL = none): a plan cache record of this problem (shape, epilogue, buffer alignments,
+ * workspace limit) is used as it is - the stored way is rebuilt and nothing is measured, so a warm
+ * start runs what the cold one chose; when it does not rebuild, or on a miss, the steps above
+ * choose and the choice is put into the cache (the caller saves it). *from_cache (may be NULL)
+ * says which happened. */
+struct pan_plan_cache;
+/* Layout version of the plan cache's convolution records (the key's engine_version). */
+#define PAN_CU_CONV_REC_LAYOUT 1
 pan_status pan__cu_conv_create(pan_cu_conv **conv, void *handle, const pan_cu_conv_shape *shape,
                                const pan_cu_conv_epi *epi, void *const ptrs[PAN_CU_CONV_NPTR], void *ws,
-                               size_t ws_limit, const char *name);
+                               size_t ws_limit, struct pan_plan_cache *cache, int *from_cache, const char *name);
 int pan__cu_conv_fused(const pan_cu_conv *conv);
 /* A convolution like proto (same shape, epilogue and buffer alignments: the caller checks with
  * pan__cu_conv_same) without measuring again: it shares proto's cuDNN plan or legacy algorithm.
@@ -74,11 +82,23 @@ typedef struct pan_cu_vpack {
     void *desc;    /* cudnnBackendDescriptor_t, built on the first run */
     void *ptrs[6]; /* the five buffers and the workspace it was built for */
 } pan_cu_vpack;
+/* A chosen engine config, as the plan cache stores it: cuDNN's global engine index and its knob
+ * choices (cudnnBackendKnobType_t, value). All int64 so that it is a record as it is. */
+#define PAN_CU_DNN_MAX_KNOBS 16
+typedef struct pan_cu_dnn_choice {
+    int64_t engine; /* CUDNN_ATTR_ENGINE_GLOBAL_INDEX */
+    int64_t n_knobs;
+    int64_t knob_type[PAN_CU_DNN_MAX_KNOBS], knob_value[PAN_CU_DNN_MAX_KNOBS];
+} pan_cu_dnn_choice;
 /* ptrs: x, w, y, bias, res (y = the fused output when epi is given). PAN_UNSUPPORTED when no
- * engine finalizes and runs (the caller falls back). */
+ * engine finalizes and runs (the caller falls back). With `use` (a stored choice) builds only that
+ * engine config and measures nothing (pan__cu_dnn_ms is 0); PAN_UNSUPPORTED when it does not
+ * rebuild or needs more than ws_limit (the caller chooses again). */
 pan_status pan__cu_dnn_create(pan_cu_dnn **g, void *handle, const pan_cu_conv_shape *shape,
                               const pan_cu_conv_epi *epi, void *const ptrs[5], void *ws, size_t ws_limit,
-                              int max_plans, const char *name);
+                              int max_plans, const pan_cu_dnn_choice *use, const char *name);
+/* The chosen engine config of g (1), or 0 when it could not be read back (then not cached). */
+int pan__cu_dnn_choice(const pan_cu_dnn *g, pan_cu_dnn_choice *choice);
 float pan__cu_dnn_ms(const pan_cu_dnn *g);
 size_t pan__cu_dnn_workspace(const pan_cu_dnn *g);
 pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws, pan_cu_vpack *vp);

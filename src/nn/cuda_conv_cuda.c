@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include "nn/cuda_conv.h"
+#include "nn/plan_cache.h"
 #include "panoptes/log.h"
 
 #define TAG "cuda-engine"
@@ -187,8 +188,80 @@ fail:
     return st;
 }
 
+/* ---- plan cache records ---------------------------------------------------------------------
+ * id: what was chosen for (int64 each, host order: the cache is per GPU machine): layout version,
+ * the shape's 16 ints, has_epi, act, alpha's bits, has_bias, has_res, ystride, alignment bits, the
+ * workspace limit, legacy-only. data: conv_rec. Bump CONV_REC_LAYOUT when either changes (it is
+ * also the key's engine_version, so old files are refused as another key). */
+enum { CONV_HOW_LEGACY = 1, CONV_HOW_GRAPH = 2, CONV_HOW_FUSED = 3 };
+typedef struct conv_rec {
+    int64_t how;
+    int64_t algo, ws; /* legacy */
+    pan_cu_dnn_choice choice; /* graph, fused */
+} conv_rec;
+#define CONV_ID_N 26
+
+static void conv_id(int64_t id[CONV_ID_N], const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi, unsigned aligns,
+                    size_t ws_limit, int legacy_only)
+{
+    const int sh[16] = {s->n, s->c, s->h, s->w, s->k, s->r, s->s, s->oh, s->ow,
+                        s->pad_h, s->pad_w, s->stride_h, s->stride_w, s->dil_h, s->dil_w, s->group};
+    uint32_t abits = 0;
+    if (epi) memcpy(&abits, &epi->alpha, sizeof abits);
+    int k = 0;
+    id[k++] = PAN_CU_CONV_REC_LAYOUT;
+    for (int i = 0; i < 16; i++) id[k++] = sh[i];
+    id[k++] = epi != NULL;
+    id[k++] = epi ? epi->act : 0;
+    id[k++] = abits;
+    id[k++] = epi ? epi->has_bias : 0;
+    id[k++] = epi ? epi->has_res : 0;
+    id[k++] = epi ? epi->ystride : 0;
+    id[k++] = aligns;
+    id[k++] = (int64_t)ws_limit;
+    id[k++] = legacy_only;
+}
+
+/* c as the stored record says (1), or 0 when it does not apply (then c is as before). */
+static int apply_record(pan_cu_conv *c, cudnnHandle_t h, const conv_rec *r, const pan_cu_conv_epi *epi,
+                        void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+{
+    if (r->how == CONV_HOW_LEGACY) {
+        if (r->algo < 0 || r->algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT || r->ws < 0 || (size_t)r->ws > ws_limit) return 0;
+        c->algo = (cudnnConvolutionFwdAlgo_t)r->algo;
+        c->ws = (size_t)r->ws;
+        return 1;
+    }
+    if (r->how != CONV_HOW_GRAPH && !(r->how == CONV_HOW_FUSED && epi)) return 0;
+    int fused = r->how == CONV_HOW_FUSED;
+    void *p[5] = {ptrs[0], ptrs[1], fused ? ptrs[PAN_CU_CONV_YOUT] : ptrs[PAN_CU_CONV_Y],
+                  fused ? ptrs[PAN_CU_CONV_BIAS] : NULL, fused ? ptrs[PAN_CU_CONV_RES] : NULL};
+    pan_cu_dnn *g = NULL;
+    if (pan__cu_dnn_create(&g, h, &c->shape, fused ? epi : NULL, p, ws, ws_limit, 1, &r->choice, name)) return 0;
+    c->graph = g;
+    c->fused = fused;
+    return 1;
+}
+
+/* What c chose, into the cache (a choice cuDNN would not tell is left out: chosen again next time). */
+static void record(const pan_cu_conv *c, pan_plan_cache *cache, const int64_t id[CONV_ID_N])
+{
+    conv_rec r;
+    memset(&r, 0, sizeof r);
+    if (c->graph) {
+        if (!pan__cu_dnn_choice(c->graph, &r.choice)) return;
+        r.how = c->fused ? CONV_HOW_FUSED : CONV_HOW_GRAPH;
+    } else {
+        r.how = CONV_HOW_LEGACY;
+        r.algo = c->algo;
+        r.ws = (int64_t)c->ws;
+    }
+    pan__plan_cache_put(cache, PAN_PLAN_REC_CONV, id, CONV_ID_N * sizeof(int64_t), &r, sizeof r);
+}
+
 pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
-                               void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+                               void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit,
+                               struct pan_plan_cache *cache, int *from_cache, const char *name)
 {
     const void *x = ptrs[PAN_CU_CONV_X], *w = ptrs[PAN_CU_CONV_W];
     void *y = ptrs[PAN_CU_CONV_Y];
@@ -206,13 +279,31 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
     float legacy_ms = -1;
     int legacy_only = getenv("PANOPTES_CUDNN_LEGACY") && getenv("PANOPTES_CUDNN_LEGACY")[0] == '1';
     pan_cu_dnn *plain = NULL, *fz = NULL;
+    int64_t id[CONV_ID_N];
+    conv_id(id, s, epi, c->aligns, ws_limit, legacy_only);
+    if (from_cache) *from_cache = 0;
+    if (cache) {
+        size_t len = 0;
+        const void *d = pan__plan_cache_find(cache, PAN_PLAN_REC_CONV, id, sizeof id, &len);
+        conv_rec r;
+        if (d && len == sizeof r) {
+            memcpy(&r, d, sizeof r);
+            if (apply_record(c, h, &r, epi, ptrs, ws, ws_limit, name)) {
+                if (from_cache) *from_cache = 1;
+                pan_log_debug(TAG, -1, "conv '%s': %s from the plan cache", name, pan__cu_conv_algo_name(c));
+                *out = c;
+                return PAN_OK;
+            }
+            pan_log_debug(TAG, -1, "conv '%s': the plan cache's choice does not rebuild here; choosing again", name);
+        }
+    }
     if (!legacy_only) {
         /* graph API: the plain convolution among its heuristic engines, and the fused form
          * (measured on the real output: it writes epi's destination) */
         void *fptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_YOUT], ptrs[PAN_CU_CONV_BIAS], ptrs[PAN_CU_CONV_RES]};
         void *pptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_Y], NULL, NULL};
-        pan__cu_dnn_create(&plain, h, s, NULL, pptrs, ws, ws_limit, 3, name);
-        if (epi) pan__cu_dnn_create(&fz, h, s, epi, fptrs, ws, ws_limit, 2, name);
+        pan__cu_dnn_create(&plain, h, s, NULL, pptrs, ws, ws_limit, 3, NULL, name);
+        if (epi) pan__cu_dnn_create(&fz, h, s, epi, fptrs, ws, ws_limit, 2, NULL, name);
     }
     if (!plain) {
         /* legacy algorithms: the fallback (and PANOPTES_CUDNN_LEGACY=1) */
@@ -262,6 +353,7 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
                   s->c, s->h, s->w, s->k, s->r, s->s, pm, fm, pan__cu_conv_algo_name(c));
     pan__cu_dnn_destroy(&plain);
     pan__cu_dnn_destroy(&fz);
+    if (cache) record(c, cache, id);
     *out = c;
     return PAN_OK;
 fail:

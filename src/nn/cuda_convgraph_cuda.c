@@ -8,6 +8,10 @@
  * that finalize are timed on the real buffers, the fastest is kept. Fused plans are compiled at
  * run time by cuDNN (NVRTC), about a second each: hence few candidates.
  *
+ * The plan cache (nn/plan_cache.h) keeps the winner as its engine's global index and knob choices
+ * (pan_cu_dnn_choice); given one, create rebuilds exactly that engine config for the op graph and
+ * measures nothing, so a warm start runs the same kernels as the cold one that chose them.
+ *
  * Layouts: x, y NHWC FP16 (y's pixel stride may exceed K: a slice of a channel concat), w KRSC
  * FP16, bias FP32 [K], residual NHWC FP16 packed; intermediates virtual FP32. */
 #include <stdbool.h> /* CUDNN_TYPE_BOOLEAN is a C bool */
@@ -23,7 +27,7 @@
 #include "panoptes/log.h"
 
 #define TAG "cuda-engine"
-#define MAX_DESC 24
+#define MAX_DESC (24 + 2 + PAN_CU_DNN_MAX_KNOBS) /* the graph, then engine + config + knobs */
 #define MAX_PLANS 8
 
 enum { UID_X = 1, UID_W, UID_Y, UID_B, UID_R, UID_V0 = 100 };
@@ -37,6 +41,8 @@ struct pan_cu_dnn {
     int n_uids;
     int64_t uids[5];
     float ms;
+    pan_cu_dnn_choice choice; /* how to rebuild plan (has_choice: it could be read back) */
+    int has_choice;
 };
 
 static int dnn_ok(cudnnStatus_t s, const char *what, const char *name)
@@ -160,8 +166,79 @@ fail:
     return NULL;
 }
 
+/* The engine config's global engine index and knob choices: what rebuilds it on another start. */
+static int read_choice(cudnnBackendDescriptor_t cfg, pan_cu_dnn_choice *c, const char *name)
+{
+    cudnnBackendDescriptor_t eng = NULL, knobs[PAN_CU_DNN_MAX_KNOBS] = {0};
+    int ok = 0;
+    int64_t cnt = 0;
+    memset(c, 0, sizeof *c);
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng) != CUDNN_STATUS_SUCCESS) goto done;
+    for (int i = 0; i < PAN_CU_DNN_MAX_KNOBS; i++)
+        if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &knobs[i]) != CUDNN_STATUS_SUCCESS)
+            goto done;
+    if (!dnn_ok(cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cnt, &eng),
+                "engine of the config", name) ||
+        !dnn_ok(cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &cnt, &c->engine),
+                "engine global index", name))
+        goto done;
+    cnt = 0;
+    if (!dnn_ok(cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                         PAN_CU_DNN_MAX_KNOBS, &cnt, knobs),
+                "knob choices", name))
+        goto done;
+    if (cnt < 0 || cnt > PAN_CU_DNN_MAX_KNOBS) goto done; /* more than a record holds: not cached */
+    for (int64_t i = 0; i < cnt; i++) {
+        cudnnBackendKnobType_t t;
+        int64_t n1 = 0, v = 0;
+        if (!dnn_ok(cudnnBackendGetAttribute(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n1, &t),
+                    "knob type", name) ||
+            !dnn_ok(cudnnBackendGetAttribute(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &n1, &v),
+                    "knob value", name))
+            goto done;
+        c->knob_type[i] = (int64_t)t;
+        c->knob_value[i] = v;
+    }
+    c->n_knobs = cnt;
+    ok = 1;
+done:
+    for (int i = 0; i < PAN_CU_DNN_MAX_KNOBS; i++)
+        if (knobs[i]) cudnnBackendDestroyDescriptor(knobs[i]);
+    if (eng) cudnnBackendDestroyDescriptor(eng);
+    return ok;
+}
+
+/* The engine config of a stored choice for op graph opg, or NULL when cuDNN refuses it (another
+ * cuDNN build numbers its engines differently: the key holds its version, but be safe). */
+static cudnnBackendDescriptor_t config_of_choice(pan_cu_dnn *g, cudnnBackendDescriptor_t opg,
+                                                 const pan_cu_dnn_choice *c, const char *name)
+{
+    if (c->n_knobs < 0 || c->n_knobs > PAN_CU_DNN_MAX_KNOBS) return NULL;
+    cudnnBackendDescriptor_t eng = make(g, CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+    cudnnBackendDescriptor_t cfg = make(g, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    cudnnBackendDescriptor_t knobs[PAN_CU_DNN_MAX_KNOBS];
+    if (!eng || !cfg) return NULL;
+    SET(eng, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &opg);
+    SET(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &c->engine);
+    FIN(eng);
+    for (int64_t i = 0; i < c->n_knobs; i++) {
+        cudnnBackendKnobType_t t = (cudnnBackendKnobType_t)c->knob_type[i];
+        if (!(knobs[i] = make(g, CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR))) return NULL;
+        SET(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &t);
+        SET(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &c->knob_value[i]);
+        FIN(knobs[i]);
+    }
+    SET(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &eng);
+    if (c->n_knobs) SET(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, c->n_knobs, knobs);
+    FIN(cfg);
+    return cfg;
+fail:
+    return NULL;
+}
+
 pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
-                              void *const ptrs[5], void *ws, size_t ws_limit, int max_plans, const char *name)
+                              void *const ptrs[5], void *ws, size_t ws_limit, int max_plans,
+                              const pan_cu_dnn_choice *use, const char *name)
 {
     cudnnHandle_t h = handle;
     *out = NULL;
@@ -244,14 +321,36 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
     }
 
     cudnnBackendDescriptor_t opg = make(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-    cudnnBackendDescriptor_t heur = make(g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-    if (!opg || !heur) goto fail;
+    if (!opg) goto fail;
     SET(opg, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, n_ops, ops);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     SET(opg, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
 #pragma GCC diagnostic pop
     FIN(opg);
+    if (use) {
+        /* a stored choice: that engine config, finalized, nothing measured (ms 0) */
+        cudnnBackendDescriptor_t cfg = config_of_choice(g, opg, use, name);
+        cudnnBackendDescriptor_t plan = cfg ? make_plan(h, cfg, name) : NULL;
+        int64_t wsz = 0, cnt = 0;
+        if (plan)
+            cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt, &wsz);
+        if (!plan || wsz > (int64_t)ws_limit) {
+            if (plan) cudnnBackendDestroyDescriptor(plan);
+            pan_log_debug(TAG, -1, "conv '%s': stored engine %lld does not rebuild; choosing again", name,
+                          (long long)use->engine);
+            goto fail;
+        }
+        g->plan = plan;
+        g->ws = wsz;
+        g->ms = 0;
+        g->choice = *use;
+        g->has_choice = 1;
+        *out = g;
+        return PAN_OK;
+    }
+    cudnnBackendDescriptor_t heur = make(g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    if (!heur) goto fail;
     cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
     SET(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &opg);
     SET(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
@@ -267,6 +366,7 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
 
     cudaStream_t st = NULL;
     cudnnGetStream(h, &st);
+    int won = -1; /* the index of the kept plan's config */
     if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) goto fail;
     for (int i = 0; i < n_cfg; i++) {
         cudnnBackendDescriptor_t plan = make_plan(h, cfgs[i], name);
@@ -295,11 +395,13 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
             g->plan = plan;
             g->ws = wsz;
             g->ms = best;
+            won = i;
         } else {
             cudnnBackendDestroyDescriptor(plan);
         }
     }
     if (!g->plan) goto fail;
+    g->has_choice = read_choice(cfgs[won], &g->choice, name);
     for (int i = 0; i < MAX_PLANS; i++)
         if (cfgs[i]) cudnnBackendDestroyDescriptor(cfgs[i]);
     cudaEventDestroy(e0);
@@ -317,6 +419,13 @@ fail:
 
 float pan__cu_dnn_ms(const pan_cu_dnn *g) { return g ? g->ms : -1; }
 size_t pan__cu_dnn_workspace(const pan_cu_dnn *g) { return g ? (size_t)g->ws : 0; }
+
+int pan__cu_dnn_choice(const pan_cu_dnn *g, pan_cu_dnn_choice *c)
+{
+    if (!g || !g->has_choice) return 0;
+    *c = g->choice;
+    return 1;
+}
 
 pan_status pan__cu_dnn_run(pan_cu_dnn *g, void *handle, void *const ptrs[5], void *ws, pan_cu_vpack *v)
 {

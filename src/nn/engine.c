@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sha256.h"
 #include "nn/ir.h"
 #include "nn/nn_backend.h"
 #include "nn/engine.h"
+#include "nn/plan_cache.h"
 #include "panoptes/log.h"
 
 #define TAG "engine"
@@ -17,6 +19,7 @@ typedef struct plan {
 
 struct pan_engine {
     char *path;
+    char *cache_dir; /* params.cache_dir, owned */
     pan_engine_params params;
     pan_backend kind;
     pan_graph *model; /* imported, symbolic batch */
@@ -27,6 +30,29 @@ struct pan_engine {
     int *out_batched;
     pan_engine_tensor *tin, *tout;
 };
+
+/* The model's content for the plan cache's key: the model file's bytes, then every constant of the
+ * imported graph (name, dtype, dims, data), which covers TF.js weight shards beside model.json. */
+static pan_status model_hash(const pan_engine_t *e, uint8_t out[PAN_SHA256_BYTES])
+{
+    pan_sha256 s;
+    pan__sha256_init(&s);
+    pan_status st = pan__sha256_file(&s, e->path);
+    if (st) return st;
+    for (int i = 0; i < e->model->n_tensors; i++) {
+        const pan_tensor *t = &e->model->tensors[i];
+        if (!t->data) continue;
+        int64_t numel = 1;
+        for (int d = 0; d < t->rank; d++) numel *= t->dims[d];
+        int32_t hdr[2] = {(int32_t)t->dtype, t->rank};
+        if (t->name) pan__sha256_update(&s, t->name, strlen(t->name) + 1);
+        pan__sha256_update(&s, hdr, sizeof hdr);
+        pan__sha256_update(&s, t->dims, (size_t)t->rank * sizeof t->dims[0]);
+        if (numel > 0) pan__sha256_update(&s, t->data, (size_t)numel * pan_dtype_size(t->dtype));
+    }
+    pan__sha256_final(&s, out);
+    return PAN_OK;
+}
 
 static pan_model_format detect_format(const char *path)
 {
@@ -149,6 +175,15 @@ pan_status pan_engine_create(pan_engine_t **out, const pan_engine_params *params
 #endif
     }
     if (e->kind == PAN_BACKEND_CPU && (st = pan__cpu_backend_create(&e->backend, params->threads))) goto fail;
+    /* the plan cache (cuda: its convolution choices); its key needs the model's content */
+    if (params->cache_dir && !(e->cache_dir = strdup(params->cache_dir))) {
+        st = PAN_NOMEM;
+        goto fail;
+    }
+    e->params.cache_dir = e->cache_dir;
+    e->backend->plan_cache_dir = e->cache_dir;
+    if (e->kind == PAN_BACKEND_CUDA && !pan__plan_cache_disabled(e->cache_dir))
+        e->backend->has_model_hash = model_hash(e, e->backend->model_sha256) == PAN_OK;
 
     /* Shapes for the info: a batch-1 inference of the imported graph (also validates it). */
     if ((st = pan__graph_clone(e->model, &g1)) || (st = pan__graph_infer_shapes(g1, 1))) goto fail;
@@ -204,6 +239,7 @@ void pan_engine_destroy(pan_engine_t **pe)
     free(e->tin);
     free(e->tout);
     free(e->path);
+    free(e->cache_dir);
     free(e);
     *pe = NULL;
 }

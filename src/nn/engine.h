@@ -76,6 +76,9 @@ typedef struct pan_engine_params {
     int threads;             /* cpu backend worker threads; 0 = number of online cores (max 8) */
     int device;              /* cuda device ordinal */
     int no_optimize;         /* 1: skip fusion passes (folding and shape inference still run); for tests */
+    /* Plan cache directory (cuda: the chosen cuDNN engine configs, nn/plan_cache.h): NULL or "" =
+     * $PANOPTES_CACHE_DIR, else $XDG_CACHE_HOME/panoptes, else ~/.cache/panoptes; "off" = none. */
+    const char *cache_dir;
     /* Only grows at the end; zero-initialise. */
 } pan_engine_params;
 

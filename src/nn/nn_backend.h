@@ -11,6 +11,8 @@
 #ifndef PANOPTES_NN_BACKEND_H
 #define PANOPTES_NN_BACKEND_H
 
+#include <stdint.h>
+
 #include "nn/ir.h"
 #include "nn/engine.h"
 
@@ -37,6 +39,12 @@ struct pan_nn_backend {
                       const pan_engine_tensor *outputs, void *stream);
     void (*exec_free)(pan_nn_backend *b, void *exec);
     void (*destroy)(pan_nn_backend *b); /* frees b itself */
+
+    /* Set by the engine after create, read by compile: the persistent plan cache (nn/plan_cache.h;
+     * the cuda backend keeps its convolution choices there, cpu ignores it). */
+    const char *plan_cache_dir;  /* NULL: the default directory; "off": no cache. Owned by the engine */
+    uint8_t model_sha256[32];    /* the model's content (file bytes and constants) */
+    int has_model_hash;          /* 0: content unknown, no cache */
 };
 
 pan_status pan__cpu_backend_create(pan_nn_backend **b, int threads);

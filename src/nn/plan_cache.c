@@ -86,9 +86,9 @@ static const char *key_diff(const uint8_t *a, const uint8_t *b)
                                   "driver version", "cuDNN version", "CUDA runtime version", "precision",
                                   "batch size", "engine record version"};
     if (memcmp(a, b, PAN_SHA256_BYTES)) return "model content hash";
-    if (memcmp(a + PAN_SHA256_BYTES, b + PAN_SHA256_BYTES, 96)) return "GPU name";
+    if (memcmp(a + PAN_SHA256_BYTES, b + PAN_SHA256_BYTES, PAN_PLAN_GPU_NAME)) return "GPU name";
     for (int i = 0; i < 8; i++) {
-        size_t o = PAN_SHA256_BYTES + 96 + 4 * (size_t)i;
+        size_t o = PAN_SHA256_BYTES + PAN_PLAN_GPU_NAME + 4 * (size_t)i;
         if (memcmp(a + o, b + o, 4)) return names[i];
     }
     return NULL;

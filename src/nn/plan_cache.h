@@ -38,11 +38,13 @@
 #define PAN_PLAN_CACHE_VERSION 1u
 #define PAN_PLAN_CACHE_MAX_FILE (256u << 20) /* larger files are refused unread */
 
+#define PAN_PLAN_GPU_NAME 256
+
 /* Everything a stored choice depends on. Zero-initialise; strings are NUL-terminated and cut to
  * their array. */
 typedef struct pan_plan_key {
     uint8_t model_sha256[PAN_SHA256_BYTES]; /* model file bytes and its weights */
-    char gpu_name[96];                      /* cudaDeviceProp.name */
+    char gpu_name[PAN_PLAN_GPU_NAME];       /* cudaDeviceProp.name (char[256] too) */
     int32_t cc_major, cc_minor;             /* compute capability */
     int32_t driver_version;                 /* cudaDriverGetVersion, e.g. 13000 */
     int32_t cudnn_version;                  /* cudnnGetVersion, e.g. 91900 */
@@ -55,7 +57,7 @@ typedef struct pan_plan_key {
 typedef enum pan_plan_precision { PAN_PLAN_FP32 = 1, PAN_PLAN_FP16 = 2 } pan_plan_precision;
 
 /* The serialised key: fixed size, little-endian, field by field in the order above. */
-#define PAN_PLAN_KEY_BYTES (PAN_SHA256_BYTES + 96 + 8 * 4)
+#define PAN_PLAN_KEY_BYTES (PAN_SHA256_BYTES + PAN_PLAN_GPU_NAME + 8 * 4)
 void pan__plan_key_serialise(const pan_plan_key *key, uint8_t out[PAN_PLAN_KEY_BYTES]);
 
 /* Record types (u32 in the file). Unknown types in a valid file are kept and ignored. */
