@@ -7,6 +7,8 @@
 #   run(command="bash scripts/gpu-run.sh bench", carry=[".gpu"])      # only the benchmarks
 #   run(command="bash scripts/gpu-run.sh e2e", carry=[".gpu","models"]) # whole pipeline vs cpu, N cameras, seed peer
 #   run(command="bash scripts/gpu-run.sh reid", carry=[".gpu","models"]) # ReID crops/s and frames/s on vs off
+#   run(command="bash scripts/gpu-run.sh many", carry=[".gpu","models/nanodet.json","models/nanodet.bin"])
+#                                        # issue #19: N cameras end to end against decoding alone
 #
 # Writes into $OUT (at most 8 files come back): device.txt, tests.log, bench_decode_gpu.json,
 # ffmpeg_decode.json, summary.txt. The last lines printed are the summary table.
@@ -234,6 +236,89 @@ for l in open(sys.argv[1]):
               f'{r.get("device_mib_used", 0) / r["streams"]:>6.1f} MiB/cam  px copied {r["pixel_bytes_copied"]}  failed {r["failed_cameras"]} rc {r["rc"]} {r.get("options", "")}')
 EOF
     tail -3 "$OUT/e2e_stderr.txt"
+    exit $status
+fi
+
+# Many cameras (issue #19; `bash scripts/gpu-run.sh many`, carry ".gpu" and "models/nanodet.*"):
+# the pipeline against decoding alone, on the same streams in the same call. For each clip of
+# MANY_CLIPS (default vtest-1080p.mp4; vtest-1080p-hevc.mp4 for HEVC) and each N of MANY_STREAMS
+# (default "64 128"):
+#   e2e     `panoptes run --backend cuda`, N looped cameras, NanoDet + tracking + identities, stopped
+#           with SIGINT after MANY_SECONDS (default 60) plus 15 s for the start-up; its summary
+#           (steady frames/s and host CPU, CPU by thread group, device MiB, latency p50/p99,
+#           dropped frames, the fewest frames a camera delivered)
+#   decode  bench_decode_gpu (NVDEC + preprocess, one process) at N for MANY_DECODE_SECONDS (20)
+#   ffmpeg  N processes of `ffmpeg -hwaccel cuda -hwaccel_output_format cuda`, each decoding F
+#           (MANY_FFMPEG_FRAMES, 300) and then 2F frames of the clip's long Annex-B stream:
+#           frames/s = N·F / (T(2F) − T(F)), so that process and context start-up cancel out
+# One JSON object per line in many.json; the summary prints e2e ÷ decode for each (clip, N). A call
+# has 600 s: one clip x 2 counts x (75 + 25 + ffmpeg) s fits; more need more calls.
+if [ "$WHAT" = many ]; then
+    CLI="$R/bin/panoptes"
+    M="$OUT/many.json"
+    : >"$M"
+    for clip in ${MANY_CLIPS:-vtest-1080p.mp4}; do
+        case "$clip" in *hevc*) long=vtest-1080p-long.h265 ;; *) long=vtest-1080p-long.h264 ;; esac
+        for n in ${MANY_STREAMS:-64 128}; do
+            cams=(); for i in $(seq "$n"); do cams+=(--camera "$R/data/$clip"); done
+            PANOPTES_LOG=warn timeout -s INT $((${MANY_SECONDS:-60} + 15)) "$CLI" run --backend cuda "${cams[@]}" --loop \
+                --out /dev/null --summary-json "$OUT/many_one.json" --quiet 2>>"$OUT/many_stderr.txt"
+            rc=$?
+            python3 -c 'import json,sys
+try:
+    s = json.load(open(sys.argv[1])); c = s.pop("cameras"); s["min_camera_frames"] = min(x["frames"] for x in c)
+except (OSError, ValueError) as e:
+    s = {"error": "no summary: %s" % e}
+s.update(bench="e2e", clip=sys.argv[2], streams=int(sys.argv[3]), rc=int(sys.argv[4])); print(json.dumps(s))' \
+                "$OUT/many_one.json" "$clip" "$n" "$rc" >>"$M" 2>>"$OUT/many_stderr.txt"
+            rm -f "$OUT/many_one.json"
+            PANOPTES_LOG=warn "$R/bin/bench_decode_gpu" --clip "$R/data/$clip" --streams "$n" \
+                --seconds "${MANY_DECODE_SECONDS:-20}" --warmup 1.5 2>>"$OUT/many_stderr.txt" |
+                python3 -c 'import json,sys
+for l in sys.stdin:
+    if l.strip().startswith("{"): r=json.loads(l); r["bench"]="decode"; r["clip"]=sys.argv[1]; print(json.dumps(r))' "$clip" >>"$M"
+            f=${MANY_FFMPEG_FRAMES:-300}
+            t=()
+            for k in 1 2; do
+                t0=$(date +%s.%N)
+                pids=()
+                for i in $(seq "$n"); do
+                    "$FFMPEG" -nostdin -v error -hwaccel cuda -hwaccel_output_format cuda -i "$R/data/$long" -map 0:v:0 \
+                        -autoscale 0 -frames:v $((k * f)) -f null - 2>>"$OUT/many_ffmpeg_stderr.txt" &
+                    pids+=($!)
+                done
+                fails=0
+                for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+                t+=("$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$fails")
+            done
+            awk -v clip="$clip" -v n="$n" -v f="$f" -v t1="${t[0]}" -v t2="${t[2]}" -v fails=$((t[1] + t[3])) 'BEGIN {
+                d = t2 - t1; printf "{\"bench\": \"ffmpeg\", \"clip\": \"%s\", \"streams\": %d, \"frames_per_process\": [%d, %d], \"seconds\": [%.2f, %.2f], \"fps\": %.1f, \"failed_processes\": %d}\n",
+                clip, n, f, 2 * f, t1, t2, (d > 0 ? n * f / d : 0), fails }' >>"$M"
+        done
+    done
+    if [ -f "$OUT/many_ffmpeg_stderr.txt" ]; then
+        head -c 50000 "$OUT/many_ffmpeg_stderr.txt" >"$OUT/many_ffmpeg_stderr.tmp" && mv "$OUT/many_ffmpeg_stderr.tmp" "$OUT/many_ffmpeg_stderr.txt"
+    fi
+    echo "many cameras: the pipeline (steady state) against decoding alone, same clips, same call:"
+    python3 - "$M" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+key = lambda r: (r["clip"], r["streams"])
+dec = {key(r): r for r in rows if r.get("bench") == "decode" and "fps" in r}
+ff = {key(r): r for r in rows if r.get("bench") == "ffmpeg"}
+for r in rows:
+    if r.get("bench") != "e2e": continue
+    d, f = dec.get(key(r), {}), ff.get(key(r), {})
+    e = r.get("steady_fps", 0)
+    print(f'{r["clip"]:22} N={r["streams"]:>3} e2e {e:>8.1f} fps (/decode {e / d["fps"] if d.get("fps") else 0:.3f}, '
+          f'/ffmpeg {e / f["fps"] if f.get("fps") else 0:.3f}) host {r.get("steady_cpu_ms_per_frame", 0):.3f} ms/frame '
+          f'(cams {r.get("cpu_ms_per_frame_cameras", 0):.3f} delivery {r.get("cpu_ms_per_frame_batcher", 0):.3f} '
+          f'other {r.get("cpu_ms_per_frame_other", 0):.3f}) {r.get("device_mib_used", 0) / r["streams"]:.1f} MiB/cam '
+          f'p50/p99 {r.get("latency_p50_ms", 0):.0f}/{r.get("latency_p99_ms", 0):.0f} ms dropped {r.get("dropped", 0)} '
+          f'copied {r.get("pixel_bytes_copied", 0)} min/cam {r.get("min_camera_frames", 0)} rc {r["rc"]} | '
+          f'decode {d.get("fps", 0):.1f} ffmpeg {f.get("fps", 0):.1f}')
+EOF
+    tail -3 "$OUT/many_stderr.txt" 2>/dev/null
     exit $status
 fi
 
