@@ -147,6 +147,19 @@ static void tick(pan_pipeline *pl, double now)
         pl->dev_peak = dev_total - dev_free;
 }
 
+/* 1 while some camera is still opening: connecting, or streaming without a frame delivered yet
+ * (pl->lock held; a camera that failed, ended or waits to reconnect does not hold the steady state
+ * back). */
+static int cameras_opening(const pan_pipeline *pl)
+{
+    for (int i = 0; i < pl->n_cams; i++) {
+        const camera *c = pl->cams[i];
+        int state = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+        if (!c->finalized && c->frames == 0 && (state == PAN_CAMERA_CONNECTING || state == PAN_CAMERA_LIVE)) return 1;
+    }
+    return 0;
+}
+
 static void count_batch(pan_pipeline *pl, int n, double cpu0)
 {
     double now = pan__now_s();
@@ -157,7 +170,9 @@ static void count_batch(pan_pipeline *pl, int n, double cpu0)
     while (k + 1 < PAN_BATCH_HIST && (n >> (k + 1))) k++;
     pl->batch_hist[k]++;
     pl->deliver_cpu_s = pan__thread_cpu_s() - cpu0;
-    if (pl->steady_f0 < 0 && now - pl->t0 >= PAN_STEADY_AFTER_S) {
+    /* the steady state begins once every camera delivers (opening 256 takes seconds), and no
+     * later than a minute after start (a camera that never delivers holds nothing back) */
+    if (pl->steady_f0 < 0 && now - pl->t0 >= PAN_STEADY_AFTER_S && (now - pl->t0 >= 60 || !cameras_opening(pl))) {
         pl->steady_f0 = pl->frames_done, pl->steady_t0 = now, pl->steady_c0 = pan__process_cpu_s();
     } else if (pl->steady_f0 >= 0) {
         pl->steady_f1 = pl->frames_done, pl->steady_t1 = now, pl->steady_c1 = pan__process_cpu_s();
