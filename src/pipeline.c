@@ -115,6 +115,8 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
     pl->model_path = dup_or_null(params->model_path);
     pl->reid = dup_or_null(params->reid);
     pl->model_type = dup_or_null(params->model_type);
+    /* owned through pl->p (the struct has no field of its own for it): freed in destroy */
+    pl->p.cache_dir = dup_or_null(params->cache_dir);
     pl->p.model_path = pl->model_path;
     pl->p.reid = pl->reid;
     pl->p.model_type = pl->model_type;
@@ -131,7 +133,7 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
         pl->p.overlaps = (const double(*)[4])pl->overlaps;
     }
     if ((params->model_path && !pl->model_path) || (params->reid && !pl->reid) ||
-        (params->model_type && !pl->model_type))
+        (params->model_type && !pl->model_type) || (params->cache_dir && !pl->p.cache_dir))
         goto nomem;
     if ((st = pan_stages_resolve_backend(params->backend, &pl->backend))) goto fail;
     if (pl->backend == PAN_BACKEND_CUDA && pan_gpu_init(0) == PAN_OK) {
@@ -529,6 +531,7 @@ void pan_pipeline_destroy(pan_pipeline **plp)
     free(pl->model_path);
     free(pl->reid);
     free(pl->model_type);
+    free((char *)pl->p.cache_dir);
     free(pl);
     *plp = NULL;
 }

@@ -219,6 +219,16 @@ PAN_TEST(cache_dir_explicit_then_env_then_xdg_then_home)
     ASSERT_EQ(pan__plan_cache_dir(out, 4, "/too/long"), PAN_RANGE);
     ASSERT_TRUE(pan__plan_cache_disabled("off") && pan__plan_cache_disabled("none") && pan__plan_cache_disabled("0"));
     ASSERT_TRUE(!pan__plan_cache_disabled(NULL) && !pan__plan_cache_disabled("/tmp/x"));
+    /* off through the environment too, unless a directory is named */
+    setenv("PANOPTES_CACHE_DIR", "off", 1);
+    ASSERT_TRUE(pan__plan_cache_disabled(NULL) && pan__plan_cache_disabled(""));
+    ASSERT_TRUE(!pan__plan_cache_disabled("/tmp/x"));
+    pan_plan_key k = sample_key();
+    pan_plan_cache *c = (pan_plan_cache *)&k; /* overwritten */
+    ASSERT_OK(pan__plan_cache_open(&c, NULL, &k));
+    ASSERT_TRUE(c == NULL);
+    ASSERT_TRUE(pan__plan_cache_find(c, PAN_PLAN_REC_CONV, "x", 1, NULL) == NULL);
+    unsetenv("PANOPTES_CACHE_DIR");
 }
 
 PAN_TEST(round_trip_keeps_every_record_and_creates_the_directory)

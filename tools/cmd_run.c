@@ -53,6 +53,10 @@ static void usage(FILE *f)
           "  --overlap A,B,DX,DY cameras A and B see the same scene shifted: pixel (x,y) of A is (x+DX,y+DY)\n"
           "                      in B (repeatable); links their tracks into one global id\n"
           "  --batch N           frames per batch (default: 1 on cpu, 32 on cuda, 64 with --no-detect)\n"
+          "  --cache-dir DIR     the cuda engines' plan cache: their chosen cuDNN engines, kept so that the\n"
+          "                      next start with the same models and GPU skips measuring (default\n"
+          "                      $PANOPTES_CACHE_DIR, else $XDG_CACHE_HOME/panoptes, else ~/.cache/panoptes)\n"
+          "  --no-plan-cache     plan every start from scratch (same as --cache-dir off)\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --threads N         libavcodec threads per camera (cpu decoder)\n"
           "  --io-threads N      threads that read and decode all cameras (default: half the cores, at\n"
@@ -276,7 +280,7 @@ enum {
     OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_IO_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
     OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
     OPT_MODEL_TYPE,
-    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT,
+    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_CACHE_DIR, OPT_NO_PLAN_CACHE,
 };
 
 static const struct option options[] = {
@@ -301,6 +305,8 @@ static const struct option options[] = {
     {"reid-interval", required_argument, NULL, OPT_REID_INTERVAL},
     {"overlap", required_argument, NULL, OPT_OVERLAP},
     {"batch", required_argument, NULL, OPT_BATCH},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"no-plan-cache", no_argument, NULL, OPT_NO_PLAN_CACHE},
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"io-threads", required_argument, NULL, OPT_IO_THREADS},
@@ -483,6 +489,17 @@ static int parse_options(int argc, char **argv, run_opts *o)
         case OPT_ANALYTICS: o->analytics.analytics_path = optarg; break;
         case OPT_EVENTS: o->analytics.events_path = optarg; break;
         case OPT_MQTT: o->analytics.mqtt_url = optarg; break;
+        case OPT_CACHE_DIR:
+        case OPT_NO_PLAN_CACHE:
+            if (c == OPT_CACHE_DIR && !*optarg) {
+                fprintf(stderr, "panoptes run: --cache-dir needs a directory (or off)\n");
+                return 2;
+            }
+            p->cache_dir = c == OPT_CACHE_DIR ? optarg : "off";
+            /* the environment as well: the pipeline does not hand params.cache_dir to its engines
+             * yet (pipeline_stages.c), the engines read PANOPTES_CACHE_DIR */
+            setenv("PANOPTES_CACHE_DIR", p->cache_dir, 1);
+            break;
         case ':':
             fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;

@@ -116,6 +116,11 @@ typedef struct pan_pipeline_params {
      * reconnects, which wait on the network), so that cameras that come and go never hold the
      * threads the streaming ones need. */
     int io_threads;
+    /* The cuda engines' plan cache (their chosen cuDNN engine configurations, kept across runs so
+     * that a second start with the same models on the same GPU skips the measuring): a directory,
+     * NULL or "" = $PANOPTES_CACHE_DIR, else $XDG_CACHE_HOME/panoptes, else ~/.cache/panoptes;
+     * "off" = none. A damaged or foreign cache file is ignored with one warning and rewritten. Copied. */
+    const char *cache_dir;
 } pan_pipeline_params;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);

@@ -98,6 +98,7 @@ static const char *key_diff(const uint8_t *a, const uint8_t *b)
 
 int pan__plan_cache_disabled(const char *dir)
 {
+    if (!dir || !*dir) dir = getenv("PANOPTES_CACHE_DIR");
     return dir && (!strcasecmp(dir, "off") || !strcasecmp(dir, "none") || !strcmp(dir, "0"));
 }
 
@@ -403,6 +404,7 @@ pan_status pan__plan_cache_open(pan_plan_cache **out, const char *dir, const pan
 {
     if (!out || !key) return PAN_INVAL;
     *out = NULL;
+    if (pan__plan_cache_disabled(dir)) return PAN_OK;
     pan_plan_cache *c = calloc(1, sizeof *c);
     if (!c) return PAN_NOMEM;
     pan_status st = pan__plan_cache_dir(c->dir, sizeof c->dir, dir);

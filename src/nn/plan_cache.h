@@ -72,11 +72,11 @@ typedef struct pan_plan_cache pan_plan_cache;
  * $PANOPTES_CACHE_DIR, else $XDG_CACHE_HOME/panoptes, else $HOME/.cache/panoptes.
  * PAN_NOTFOUND when none of them is set; PAN_RANGE when the path does not fit `cap`. */
 pan_status pan__plan_cache_dir(char *out, size_t cap, const char *dir);
-/* Does `dir` switch the cache off ("off", "none" or "0")? */
+/* Does `dir` switch the cache off ("off", "none" or "0"; for NULL or "": does $PANOPTES_CACHE_DIR)? */
 int pan__plan_cache_disabled(const char *dir);
 
 /* Opens the cache of `key` in `dir` (resolved with pan__plan_cache_dir) and loads its file when
- * there is a valid one. Never fails for a missing, unreadable or bad file (one warning, then an
+ * there is a valid one; *cache is NULL (and PAN_OK) when `dir` switches the cache off. Never fails for a missing, unreadable or bad file (one warning, then an
  * empty cache); fails only for bad arguments or host memory. The directory is created on save. */
 pan_status pan__plan_cache_open(pan_plan_cache **cache, const char *dir, const pan_plan_key *key);
 void pan__plan_cache_destroy(pan_plan_cache **cache);

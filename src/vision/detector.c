@@ -247,6 +247,7 @@ pan_status pan_detector_create(pan_detector **out, const pan_detector_params *p)
     ep.max_batch = d->max_batch;
     ep.threads = p->threads;
     ep.device = p->device;
+    ep.cache_dir = p->cache_dir;
     if ((st = pan_engine_create(&d->engine, &ep))) goto fail;
     pan_engine_tensor_info in;
     if ((st = pan_engine_input_info(d->engine, 0, &in))) goto fail;

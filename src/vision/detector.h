@@ -62,6 +62,7 @@ typedef struct pan_detector_params {
     int n_classes;
     int threads;             /* cpu engine threads; 0 = all cores (max 8) */
     int device;              /* CUDA device ordinal (cuda backend) */
+    const char *cache_dir;   /* the engine's plan cache (pan_engine_params.cache_dir): NULL = default, "off" */
     /* Only grows at the end; zero-initialise. */
 } pan_detector_params;
 

@@ -45,6 +45,7 @@ static pan_status open_model(pan_reid *r)
     ep.max_batch = r->max_crops;
     ep.threads = r->p.threads;
     ep.device = r->p.device;
+    ep.cache_dir = r->p.cache_dir;
     pan_status st = pan_engine_create(&r->engine, &ep);
     if (st) {
         pan_log_error(TAG, -1, "%s: cannot load the ReID model (%s); pass an ONNX model with input [B,3,H,W], "

@@ -81,6 +81,7 @@ typedef struct pan_reid_params {
      * max_crops, and each run pads to the next of them; 1 = plan max_crops only and pad every run
      * to it (benchmarks of one batch size). */
     int single_batch;
+    const char *cache_dir;  /* the engine's plan cache (pan_engine_params.cache_dir): NULL = default, "off" */
     /* Only grows at the end; zero-initialise. */
 } pan_reid_params;
 
