@@ -92,11 +92,17 @@ typedef struct pan_cu_dnn_choice {
 } pan_cu_dnn_choice;
 /* ptrs: x, w, y, bias, res (y = the fused output when epi is given). PAN_UNSUPPORTED when no
  * engine finalizes and runs (the caller falls back). With `use` (a stored choice) builds only that
- * engine config and measures nothing (pan__cu_dnn_ms is 0); PAN_UNSUPPORTED when it does not
- * rebuild or needs more than ws_limit (the caller chooses again). */
+ * engine config and measures nothing (pan__cu_dnn_ms is 0): from use_json (the plan's stored JSON
+ * serialisation, may be NULL) when cuDNN loads it as the same engine config - no kernel compile -,
+ * else from the engine index and knobs; PAN_UNSUPPORTED when it does not rebuild or needs more
+ * than ws_limit (the caller chooses again). */
 pan_status pan__cu_dnn_create(pan_cu_dnn **g, void *handle, const pan_cu_conv_shape *shape,
                               const pan_cu_conv_epi *epi, void *const ptrs[5], void *ws, size_t ws_limit,
-                              int max_plans, const pan_cu_dnn_choice *use, const char *name);
+                              int max_plans, const pan_cu_dnn_choice *use, const char *use_json,
+                              size_t use_json_len, const char *name);
+/* The plan's JSON serialisation (malloc'd, *len bytes as cuDNN gives them), or NULL where cuDNN
+ * has none (it serialises runtime-fusion plans, whose compiled kernel it carries). */
+char *pan__cu_dnn_plan_json(const pan_cu_dnn *g, size_t *len);
 /* The chosen engine config of g (1), or 0 when it could not be read back (then not cached). */
 int pan__cu_dnn_choice(const pan_cu_dnn *g, pan_cu_dnn_choice *choice);
 float pan__cu_dnn_ms(const pan_cu_dnn *g);

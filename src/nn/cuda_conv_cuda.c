@@ -223,8 +223,9 @@ static void conv_id(int64_t id[CONV_ID_N], const pan_cu_conv_shape *s, const pan
 }
 
 /* c as the stored record says (1), or 0 when it does not apply (then c is as before). */
-static int apply_record(pan_cu_conv *c, cudnnHandle_t h, const conv_rec *r, const pan_cu_conv_epi *epi,
-                        void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit, const char *name)
+static int apply_record(pan_cu_conv *c, cudnnHandle_t h, const conv_rec *r, const char *json, size_t json_len,
+                        const pan_cu_conv_epi *epi, void *const ptrs[PAN_CU_CONV_NPTR], void *ws, size_t ws_limit,
+                        const char *name)
 {
     if (r->how == CONV_HOW_LEGACY) {
         if (r->algo < 0 || r->algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT || r->ws < 0 || (size_t)r->ws > ws_limit) return 0;
@@ -237,7 +238,8 @@ static int apply_record(pan_cu_conv *c, cudnnHandle_t h, const conv_rec *r, cons
     void *p[5] = {ptrs[0], ptrs[1], fused ? ptrs[PAN_CU_CONV_YOUT] : ptrs[PAN_CU_CONV_Y],
                   fused ? ptrs[PAN_CU_CONV_BIAS] : NULL, fused ? ptrs[PAN_CU_CONV_RES] : NULL};
     pan_cu_dnn *g = NULL;
-    if (pan__cu_dnn_create(&g, h, &c->shape, fused ? epi : NULL, p, ws, ws_limit, 1, &r->choice, name)) return 0;
+    if (pan__cu_dnn_create(&g, h, &c->shape, fused ? epi : NULL, p, ws, ws_limit, 1, &r->choice, json, json_len, name))
+        return 0;
     c->graph = g;
     c->fused = fused;
     return 1;
@@ -257,6 +259,14 @@ static void record(const pan_cu_conv *c, pan_plan_cache *cache, const int64_t id
         r.ws = (int64_t)c->ws;
     }
     pan__plan_cache_put(cache, PAN_PLAN_REC_CONV, id, CONV_ID_N * sizeof(int64_t), &r, sizeof r);
+    if (r.how == CONV_HOW_FUSED) {
+        /* the runtime-compiled kernel, as cuDNN serialises its plan: a warm start loads it
+         * instead of compiling (about a second per fused shape) */
+        size_t len = 0;
+        char *json = pan__cu_dnn_plan_json(c->graph, &len);
+        if (json) pan__plan_cache_put(cache, PAN_PLAN_REC_KERNEL, id, CONV_ID_N * sizeof(int64_t), json, len);
+        free(json);
+    }
 }
 
 pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
@@ -288,7 +298,9 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
         conv_rec r;
         if (d && len == sizeof r) {
             memcpy(&r, d, sizeof r);
-            if (apply_record(c, h, &r, epi, ptrs, ws, ws_limit, name)) {
+            size_t jl = 0;
+            const char *json = pan__plan_cache_find(cache, PAN_PLAN_REC_KERNEL, id, sizeof id, &jl);
+            if (apply_record(c, h, &r, json, json ? jl : 0, epi, ptrs, ws, ws_limit, name)) {
                 if (from_cache) *from_cache = 1;
                 pan_log_debug(TAG, -1, "conv '%s': %s from the plan cache", name, pan__cu_conv_algo_name(c));
                 *out = c;
@@ -302,8 +314,8 @@ pan_status pan__cu_conv_create(pan_cu_conv **out, void *handle, const pan_cu_con
          * (measured on the real output: it writes epi's destination) */
         void *fptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_YOUT], ptrs[PAN_CU_CONV_BIAS], ptrs[PAN_CU_CONV_RES]};
         void *pptrs[5] = {ptrs[0], ptrs[1], ptrs[PAN_CU_CONV_Y], NULL, NULL};
-        pan__cu_dnn_create(&plain, h, s, NULL, pptrs, ws, ws_limit, 3, NULL, name);
-        if (epi) pan__cu_dnn_create(&fz, h, s, epi, fptrs, ws, ws_limit, 2, NULL, name);
+        pan__cu_dnn_create(&plain, h, s, NULL, pptrs, ws, ws_limit, 3, NULL, NULL, 0, name);
+        if (epi) pan__cu_dnn_create(&fz, h, s, epi, fptrs, ws, ws_limit, 2, NULL, NULL, 0, name);
     }
     if (!plain) {
         /* legacy algorithms: the fallback (and PANOPTES_CUDNN_LEGACY=1) */

@@ -10,7 +10,9 @@
  *
  * The plan cache (nn/plan_cache.h) keeps the winner as its engine's global index and knob choices
  * (pan_cu_dnn_choice); given one, create rebuilds exactly that engine config for the op graph and
- * measures nothing, so a warm start runs the same kernels as the cold one that chose them.
+ * measures nothing, so a warm start runs the same kernels as the cold one that chose them. For a
+ * fused (runtime-compiled) plan it also keeps the plan's JSON serialisation, which cuDNN can load
+ * without compiling again; a loaded plan is used only when its engine config is the stored one.
  *
  * Layouts: x, y NHWC FP16 (y's pixel stride may exceed K: a slice of a channel concat), w KRSC
  * FP16, bias FP32 [K], residual NHWC FP16 packed; intermediates virtual FP32. */
@@ -208,6 +210,66 @@ done:
     return ok;
 }
 
+static int same_choice(const pan_cu_dnn_choice *a, const pan_cu_dnn_choice *b)
+{
+    if (a->engine != b->engine || a->n_knobs != b->n_knobs) return 0;
+    for (int64_t i = 0; i < a->n_knobs; i++)
+        if (a->knob_type[i] != b->knob_type[i] || a->knob_value[i] != b->knob_value[i]) return 0;
+    return 1;
+}
+
+/* A plan loaded from its JSON serialisation, or NULL when cuDNN refuses it or it is not the
+ * engine config `want` (then the caller rebuilds from the choice). */
+static cudnnBackendDescriptor_t plan_from_json(cudnnHandle_t h, const char *json, size_t len,
+                                               const pan_cu_dnn_choice *want, const char *name)
+{
+    cudnnBackendDescriptor_t plan = NULL, cfg = NULL;
+    pan_cu_dnn_choice got;
+    if (!json || !len || len > (size_t)INT64_MAX) return NULL;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan) != CUDNN_STATUS_SUCCESS) return NULL;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    SET(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+#pragma GCC diagnostic pop
+    SET(plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, (int64_t)len, json);
+    FIN(plan);
+    int64_t cnt = 0;
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg) != CUDNN_STATUS_SUCCESS ||
+        !dnn_ok(cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                         &cnt, &cfg),
+                "engine config of the loaded plan", name) ||
+        !read_choice(cfg, &got, name) || !same_choice(&got, want))
+        goto fail;
+    cudnnBackendDestroyDescriptor(cfg);
+    return plan;
+fail:
+    if (cfg) cudnnBackendDestroyDescriptor(cfg);
+    cudnnBackendDestroyDescriptor(plan);
+    return NULL;
+}
+
+char *pan__cu_dnn_plan_json(const pan_cu_dnn *g, size_t *len)
+{
+    int64_t n = 0;
+    *len = 0;
+    if (!g || !g->plan ||
+        cudnnBackendGetAttribute(g->plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, 0, &n, NULL) !=
+            CUDNN_STATUS_SUCCESS ||
+        n <= 0 || n > (64 << 20))
+        return NULL;
+    char *buf = malloc((size_t)n);
+    int64_t got = 0;
+    if (!buf ||
+        cudnnBackendGetAttribute(g->plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, n, &got, buf) !=
+            CUDNN_STATUS_SUCCESS ||
+        got <= 0 || got > n) {
+        free(buf);
+        return NULL;
+    }
+    *len = (size_t)got;
+    return buf;
+}
+
 /* The engine config of a stored choice for op graph opg, or NULL when cuDNN refuses it (another
  * cuDNN build numbers its engines differently: the key holds its version, but be safe). */
 static cudnnBackendDescriptor_t config_of_choice(pan_cu_dnn *g, cudnnBackendDescriptor_t opg,
@@ -238,7 +300,8 @@ fail:
 
 pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_shape *s, const pan_cu_conv_epi *epi,
                               void *const ptrs[5], void *ws, size_t ws_limit, int max_plans,
-                              const pan_cu_dnn_choice *use, const char *name)
+                              const pan_cu_dnn_choice *use, const char *use_json, size_t use_json_len,
+                              const char *name)
 {
     cudnnHandle_t h = handle;
     *out = NULL;
@@ -329,9 +392,13 @@ pan_status pan__cu_dnn_create(pan_cu_dnn **out, void *handle, const pan_cu_conv_
 #pragma GCC diagnostic pop
     FIN(opg);
     if (use) {
-        /* a stored choice: that engine config, finalized, nothing measured (ms 0) */
-        cudnnBackendDescriptor_t cfg = config_of_choice(g, opg, use, name);
-        cudnnBackendDescriptor_t plan = cfg ? make_plan(h, cfg, name) : NULL;
+        /* a stored choice: its serialised plan when that loads as the same engine config, else
+         * that engine config built and finalized; nothing measured (ms 0) */
+        cudnnBackendDescriptor_t plan = plan_from_json(h, use_json, use_json_len, use, name);
+        if (!plan) {
+            cudnnBackendDescriptor_t cfg = config_of_choice(g, opg, use, name);
+            plan = cfg ? make_plan(h, cfg, name) : NULL;
+        }
         int64_t wsz = 0, cnt = 0;
         if (plan)
             cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt, &wsz);

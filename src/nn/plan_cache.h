@@ -63,7 +63,8 @@ void pan__plan_key_serialise(const pan_plan_key *key, uint8_t out[PAN_PLAN_KEY_B
 /* Record types (u32 in the file). Unknown types in a valid file are kept and ignored. */
 enum {
     PAN_PLAN_REC_CONV = 1,   /* a convolution's chosen implementation (cuda_conv_cuda.c) */
-    PAN_PLAN_REC_KERNEL = 2, /* a compiled kernel's cubin/PTX bytes (reserved) */
+    PAN_PLAN_REC_KERNEL = 2, /* a runtime-compiled kernel: cuDNN's JSON serialisation of a fused
+                                plan, which carries it (cuda_conv_cuda.c; same id as its conv) */
 };
 
 typedef struct pan_plan_cache pan_plan_cache;
