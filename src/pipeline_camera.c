@@ -42,7 +42,6 @@
 #define STEP_PACKETS 64 /* packets a step may read without handing over a frame */
 #define BUSY_WAIT_S 0.0005 /* NVDEC still decoding the next picture: look again after this */
 #define LIVE_DROP_AFTER_S 0.5 /* a live camera's oldest waiting frame is dropped after this */
-#define TURN_FRAMES PAN_CAMERA_QUEUE /* frames a step may hand over before the next camera's turn */
 
 typedef enum { PH_CONNECT, PH_STREAM } cam_phase;
 
@@ -357,11 +356,10 @@ static pan_status connect_camera(cam_ctx *x)
         .camera = c->id,
         .uri = c->uri,
         .codecpar = pan_source_codecpar(x->src),
-        /* Frames a camera may hold downstream at once. Host frames are cheap; each NVDEC output
-         * surface of a 1080p stream is 3 MiB of device memory, so NVDEC cameras get 4: enough to
-         * keep a camera's frames flowing into batches, and the camera waits (back-pressure)
-         * while the batcher holds them. */
-        .max_frames = PAN_CAMERA_QUEUE + 4, /* waiting, in the batch, and the decoder's own */
+        /* Frames a camera may hold downstream at once: its queue (pipeline_internal.h), one in
+         * the batch and the decoder's own. Each NVDEC output surface of a 1080p stream is 3 MiB
+         * of device memory; the camera waits (back-pressure) while the batcher holds them. */
+        .max_frames = c->slot.cap + 4,
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
@@ -370,7 +368,7 @@ static pan_status connect_camera(cam_ctx *x)
         pan_log_warn("pipeline", c->id, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
-        dp.max_frames = PAN_CAMERA_QUEUE + 4;
+        dp.max_frames = c->slot.cap + 4;
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;
@@ -636,7 +634,7 @@ static pan_io_next stream_step(cam_ctx *x)
             }
             /* a few frames per turn while its queue has room: the camera's decoder stays in the
              * cache for them; then the next camera's turn */
-            if (++handed == TURN_FRAMES) return PAN_IO_AGAIN;
+            if (++handed == c->slot.cap) return PAN_IO_AGAIN;
             reads = 0;
             continue;
         }
