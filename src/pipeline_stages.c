@@ -80,6 +80,7 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
         pan_detector_params dp = {
             .model_path = p->model_path,
             .backend = backend,
+            .cache_dir = p->cache_dir,
             .max_batch = s->batch,
             /* With tracking, the detector keeps down to 0.1 so ByteTrack's second stage can rescue
              * tracks with low-score boxes; the output lists only those >= score_threshold. */
@@ -108,6 +109,7 @@ pan_status pan_stages_create(pan_stages *s, const pan_pipeline_params *p, pan_ba
             pan_reid_params rp = {
                 .model_path = p->reid && strcmp(p->reid, "default") ? p->reid : NULL,
                 .backend = backend,
+                .cache_dir = p->cache_dir,
                 /* the tracker reads embeddings of high-score detections only (its first
                  * association and new tracks): the 0.1..0.5 rescue candidates need none */
                 .min_score = pan_tracker_params_default().high_thresh,

@@ -496,9 +496,6 @@ static int parse_options(int argc, char **argv, run_opts *o)
                 return 2;
             }
             p->cache_dir = c == OPT_CACHE_DIR ? optarg : "off";
-            /* the environment as well: the pipeline does not hand params.cache_dir to its engines
-             * yet (pipeline_stages.c), the engines read PANOPTES_CACHE_DIR */
-            setenv("PANOPTES_CACHE_DIR", p->cache_dir, 1);
             break;
         case ':':
             fprintf(stderr, "panoptes run: %s needs a value (see --help)\n", argv[optind - 1]);
