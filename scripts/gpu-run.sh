@@ -243,8 +243,8 @@ fi
 # the pipeline against decoding alone, on the same streams in the same call. For each clip of
 # MANY_CLIPS (default vtest-1080p.mp4; vtest-1080p-hevc.mp4 for HEVC) and each N of MANY_STREAMS
 # (default "64 128"):
-#   e2e     `panoptes run --backend cuda`, N looped cameras, NanoDet + tracking + identities, stopped
-#           with SIGINT after MANY_SECONDS (default 60) plus 15 s for the start-up; its summary
+#   e2e     `panoptes run --backend cuda`, N looped cameras, NanoDet + tracking + identities, for
+#           --duration MANY_SECONDS (default 60) plus 15 s for the start-up; its summary
 #           (steady frames/s and host CPU, CPU by thread group, device MiB, latency p50/p99,
 #           dropped frames, the fewest frames a camera delivered)
 #   decode  bench_decode_gpu (NVDEC + preprocess, one process) at N for MANY_DECODE_SECONDS (20)
@@ -261,8 +261,9 @@ if [ "$WHAT" = many ]; then
         case "$clip" in *hevc*) long=vtest-1080p-long.h265 ;; *) long=vtest-1080p-long.h264 ;; esac
         for n in ${MANY_STREAMS:-64 128}; do
             cams=(); for i in $(seq "$n"); do cams+=(--camera "$R/data/$clip"); done
-            PANOPTES_LOG=warn timeout -s INT $((${MANY_SECONDS:-60} + 15)) "$CLI" run --backend cuda "${cams[@]}" --loop \
-                --out /dev/null --summary-json "$OUT/many_one.json" --quiet 2>>"$OUT/many_stderr.txt"
+            PANOPTES_LOG=warn timeout -s INT $((${MANY_SECONDS:-60} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
+                --duration $((${MANY_SECONDS:-60} + 15)) --out /dev/null --summary-json "$OUT/many_one.json" --quiet \
+                2>>"$OUT/many_stderr.txt"
             rc=$?
             python3 -c 'import json,sys
 try:

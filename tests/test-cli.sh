@@ -151,7 +151,8 @@ check "unwritable --out: exit 3, named, no (null) summary row" '[ $rc -eq 3 ] &&
 "$CLI" run --camera "$SAMPLE" --no-detect --max-frames 2 2>"$TMP/noout.txt" >/dev/null; rc=$?
 check "no output given: said so" '[ $rc -eq 0 ] && grep -q "results are not written" "$TMP/noout.txt"'
 
-# 5. the summary's steady-state figures (from the first batch 2 s into the run to the last one) and
+# 5. the summary's steady-state figures (from the first batch once every camera delivers, 2 s into
+#    the run at the earliest, to the last one) and
 #    its host CPU by thread (camera I/O pool + batcher + other = the total), the pool's size
 "$CLI" run --camera "$SAMPLE" --no-detect --loop --max-frames 1500 --io-threads 3 --out /dev/null \
     --summary-json "$TMP/steady.json" --quiet 2>/dev/null
@@ -164,6 +165,17 @@ parts = s[\"cpu_ms_per_frame_cameras\"] + s[\"cpu_ms_per_frame_batcher\"] + s[\"
 assert abs(parts - s[\"cpu_ms_per_frame\"]) < 1e-3 and s[\"cpu_ms_per_frame_cameras\"] > 0, s
 assert s[\"cameras\"][0][\"thread_cpu_s\"] > 0 and s[\"io_threads\"] == 3, s
 " "$TMP/steady.json"'
+# 6. --duration: a looped camera that would run forever stops after it; exit 0, the camera stopped
+"$CLI" run --camera "$SAMPLE" --no-detect --loop --realtime --duration 1.5 --out "$TMP/dur.jsonl" \
+    --summary-json "$TMP/dur.json" --quiet 2>/dev/null; rc=$?
+check "--duration: the run stops, exit 0, the looped camera is stopped, its frames written" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s[\"cameras\"][0][\"state\"] == \"stopped\" and s[\"stopped_cameras\"] == 1 and not s[\"interrupted\"], s
+assert s[\"frames\"] > 0 and sum(1 for _ in open(sys.argv[2])) == s[\"frames\"], s
+" "$TMP/dur.json" "$TMP/dur.jsonl"'
+"$CLI" run --camera "$SAMPLE" --duration 0 >/dev/null 2>"$TMP/dur0.txt"; rc=$?
+check "--duration 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--duration" "$TMP/dur0.txt"'
 "$CLI" run --camera "$SAMPLE" --io-threads 0 >/dev/null 2>"$TMP/io0.txt"; rc=$?
 check "--io-threads 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--io-threads" "$TMP/io0.txt"'
 
