@@ -271,9 +271,10 @@ typedef struct pan_pipeline_stats {
     int64_t latency_hist[PAN_LATENCY_HIST];
     double latency_p50_ms, latency_p99_ms, latency_max_ms;
     double latency_sum_s; /* of every frame's latency (a Prometheus histogram's _sum) */
-    /* Steady state: from the first batch delivered PAN_STEADY_AFTER_S after start to the last
-     * one, so that opening cameras, creating decoders and the first frames are left out (they
-     * dominate short runs). 0 until then. */
+    /* Steady state: from the first batch delivered once every camera delivers frames (cameras
+     * that failed or wait to reconnect aside), PAN_STEADY_AFTER_S after start at the earliest and
+     * a minute at the latest, to the last one, so that opening cameras, creating decoders and the
+     * first frames are left out (they dominate short runs). 0 until then. */
     double steady_fps;
     double steady_cpu_ms_per_frame;
     /* Where the host CPU went, ms per frame since start (they sum to cpu_ms_per_frame): the
