@@ -63,6 +63,8 @@ APT_PKGS=(
     build-essential git pkg-config cmake ninja-build clang libclang-rt-14-dev
     ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libffmpeg-nvenc-dev
     protobuf-c-compiler libprotobuf-c-dev libonnx-dev libjansson-dev libopenblas-dev
+    # the cuda engine's plan cache: SHA-256 (Nettle) and CRC-32 (zlib)
+    nettle-dev zlib1g-dev
     python3-onnx python3-numpy
     ca-certificates xz-utils
     # live-camera tests and soak: a loopback RTSP server (tests/peers/rtsp_server.py)

@@ -1,21 +1,20 @@
 /* SHA-256 (FIPS 180-4), host only: content hashes for the plan cache (nn/plan_cache.c), where a
  * collision-resistant name matters (a cache file is trusted only for the model it was made from).
- * Nothing the build links offers one (no OpenSSL, no zlib in every build), and it is 100 lines. */
+ * Nettle's implementation (nettle-dev) behind a small interface. */
 #ifndef PANOPTES_CORE_SHA256_H
 #define PANOPTES_CORE_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #include "panoptes/status.h"
 
 #define PAN_SHA256_BYTES 32
 
 typedef struct pan_sha256 {
-    uint32_t h[8];
-    uint64_t bytes;      /* message length so far */
-    uint8_t block[64];   /* partial block */
-    size_t fill;
+    struct sha256_ctx ctx;
 } pan_sha256;
 
 void pan__sha256_init(pan_sha256 *s);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "panoptes/log.h"
 
@@ -39,20 +40,13 @@ struct pan_plan_cache {
 
 uint32_t pan__crc32(uint32_t crc, const void *data, size_t len)
 {
-    static uint32_t table[256];
-    static volatile int ready; /* idempotent: racing threads write the same values */
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
     const uint8_t *p = data;
-    crc = ~crc;
-    while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    while (len > 0) { /* zlib takes a uInt length */
+        uInt n = len > (1u << 30) ? 1u << 30 : (uInt)len;
+        crc = (uint32_t)crc32((uLong)crc, p, n);
+        p += n, len -= n;
+    }
+    return crc;
 }
 
 static void put32(uint8_t *p, uint32_t v)

@@ -98,7 +98,8 @@ pan_status pan__plan_cache_save(pan_plan_cache *cache);
 /* The cache file's full path (for logs and tests). */
 const char *pan__plan_cache_path(const pan_plan_cache *cache);
 
-/* CRC-32 (IEEE, reflected 0xEDB88320; crc32(0, "123456789") = 0xCBF43926), continuing `crc`. */
+/* CRC-32 (zlib's crc32: IEEE, reflected 0xEDB88320; crc32(0, "123456789") = 0xCBF43926),
+ * continuing `crc`. */
 uint32_t pan__crc32(uint32_t crc, const void *data, size_t len);
 
 #endif
