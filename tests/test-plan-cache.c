@@ -141,6 +141,16 @@ static pan_status make_sample(const char *dir, const pan_plan_key *key, char pat
     return st;
 }
 
+/* A fresh directory with the sample file of the sample key: its path and bytes (NULL when any of
+ * that failed). */
+static uint8_t *sample_file(char tbuf[256], pan_plan_key *k, char path[4096], size_t *len)
+{
+    *len = 0;
+    *k = sample_key();
+    if (!tmpdir(tbuf) || make_sample(tbuf, k, path)) return NULL;
+    return read_file(path, len);
+}
+
 /* Opens key in dir; 1 when it loaded the whole sample, 0 when it loaded nothing, -1 for anything
  * else (a partial load: the one outcome that must never happen). */
 static int open_state(const char *dir, const pan_plan_key *key)
@@ -290,11 +300,9 @@ static int refused_once(const char *dir, const pan_plan_key *k, const char *path
 PAN_TEST(truncated_at_every_length_is_refused_whole)
 {
     char tbuf[256], path[4096];
-    ASSERT_TRUE(tmpdir(tbuf));
-    pan_plan_key k = sample_key();
-    ASSERT_OK(make_sample(tbuf, &k, path));
-    size_t len = 0;
-    uint8_t *img = read_file(path, &len);
+    pan_plan_key k;
+    size_t len;
+    uint8_t *img = sample_file(tbuf, &k, path, &len);
     ASSERT_TRUE(img && len > 100 && len < 4096);
     capture();
     int bad = 0;
@@ -321,11 +329,9 @@ PAN_TEST(truncated_at_every_length_is_refused_whole)
 PAN_TEST(a_flipped_byte_anywhere_is_refused_whole)
 {
     char tbuf[256], path[4096];
-    ASSERT_TRUE(tmpdir(tbuf));
-    pan_plan_key k = sample_key();
-    ASSERT_OK(make_sample(tbuf, &k, path));
-    size_t len = 0;
-    uint8_t *img = read_file(path, &len);
+    pan_plan_key k;
+    size_t len;
+    uint8_t *img = sample_file(tbuf, &k, path, &len);
     ASSERT_TRUE(img && len > 100);
     capture();
     int bad = 0;
@@ -351,11 +357,9 @@ PAN_TEST(a_flipped_byte_anywhere_is_refused_whole)
 PAN_TEST(another_key_per_field_is_refused)
 {
     char tbuf[256], path[4096], opath[4096];
-    ASSERT_TRUE(tmpdir(tbuf));
-    pan_plan_key k = sample_key();
-    ASSERT_OK(make_sample(tbuf, &k, path));
-    size_t len = 0;
-    uint8_t *img = read_file(path, &len);
+    pan_plan_key k;
+    size_t len;
+    uint8_t *img = sample_file(tbuf, &k, path, &len);
     ASSERT_TRUE(img != NULL);
     ASSERT_OK(unlink(path));
     capture();
@@ -410,11 +414,9 @@ static void restamp_crc(uint8_t *img, size_t len)
 PAN_TEST(another_format_version_or_magic_is_refused)
 {
     char tbuf[256], path[4096];
-    ASSERT_TRUE(tmpdir(tbuf));
-    pan_plan_key k = sample_key();
-    ASSERT_OK(make_sample(tbuf, &k, path));
-    size_t len = 0;
-    uint8_t *img = read_file(path, &len);
+    pan_plan_key k;
+    size_t len;
+    uint8_t *img = sample_file(tbuf, &k, path, &len);
     ASSERT_TRUE(img && len > 20);
     capture();
     /* a well-formed file of format version 2 (its CRC right): refused for the version */
