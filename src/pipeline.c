@@ -326,8 +326,8 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
         return st;
     }
     c->id = pl->next_id++;
-    if ((st = pan_batcher_slot_init(&c->slot, c->id,
-                                    pl->backend == PAN_BACKEND_CUDA ? PAN_CAMERA_QUEUE_NVDEC : PAN_CAMERA_QUEUE_HOST))) {
+    const int deep = pl->backend != PAN_BACKEND_CUDA && !pl->p.detect;
+    if ((st = pan_batcher_slot_init(&c->slot, c->id, deep ? PAN_CAMERA_QUEUE_DECODE_ONLY : PAN_CAMERA_QUEUE))) {
         pl->next_id--;
         pthread_mutex_unlock(&pl->lock);
         pan__camera_free(c);

@@ -27,12 +27,14 @@
 
 #define PAN_ERROR_TEXT 512
 /* Decoded frames a camera may have waiting for a batch. A batch takes one frame per camera, so a
- * deeper queue only adds latency, except that a camera decodes up to a queue's worth per turn on
- * the I/O pool (its decoder stays in the cache for them: at 256 cameras 0.96-0.99 of the frames/s
- * of 4 with 8, 0.90 with 4, measured). NVDEC cameras hold a device surface (3 MiB at 1080p) per
- * waiting frame, so they keep 4. */
-#define PAN_CAMERA_QUEUE_HOST 8
-#define PAN_CAMERA_QUEUE_NVDEC 4
+ * deeper queue only adds latency (a file camera runs ahead of detection by a queue: 8 frames of
+ * NanoDet on the cpu are ~240 ms), except that a camera decodes up to a queue's worth per turn on
+ * the I/O pool and its decoder stays in the cache for them: host-decoded cameras of a decode-only
+ * pipeline, where decoding is all the work, get the deeper queue (256 cameras at 0.96-0.99 of the
+ * frames/s of 4 with 8, 0.90 with 4, measured). NVDEC cameras hold a device surface (3 MiB at
+ * 1080p) per waiting frame. */
+#define PAN_CAMERA_QUEUE 4
+#define PAN_CAMERA_QUEUE_DECODE_ONLY 8
 
 typedef struct camera {
     struct pan_pipeline *pl;
