@@ -138,15 +138,15 @@ pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, d
 {
     *dropped = NULL;
     pthread_mutex_lock(&b->lock);
-    if (s->on_room && !b->closed && s->n == s->cap &&
+    if (s->on_room && !b->closed && !s->discarded && s->n == s->cap &&
         (!drop || t_arrival - s->t_arrival[s->head] < s->drop_after_s)) {
         s->want_room = 1;
         s->retry_at = drop ? s->t_arrival[s->head] + s->drop_after_s : 0;
         pthread_mutex_unlock(&b->lock);
         return PAN_EAGAIN;
     }
-    while (!b->closed && s->n == s->cap && !drop) pthread_cond_wait(&b->room, &b->lock);
-    if (b->closed) {
+    while (!b->closed && !s->discarded && s->n == s->cap && !drop) pthread_cond_wait(&b->room, &b->lock);
+    if (b->closed || s->discarded) {
         pthread_mutex_unlock(&b->lock);
         return PAN_CLOSED;
     }
@@ -173,15 +173,14 @@ int pan_batcher_discard(pan_batcher *b, pan_batcher_slot *s)
     pan_frame *out[64];
     int n = 0;
     pthread_mutex_lock(&b->lock);
+    s->discarded = 1;
     while (s->n && n < 64) {
         out[n++] = s->frames[s->head];
         s->head = (s->head + 1) % s->cap;
         s->n--;
     }
-    if (n) {
-        pthread_cond_broadcast(&b->room); /* its thread may be waiting to push */
-        room_made(s);
-    }
+    pthread_cond_broadcast(&b->room); /* its thread may be waiting to push: refused now */
+    room_made(s);
     pthread_mutex_unlock(&b->lock); /* a slot listed with nothing left is passed over by next */
     for (int i = 0; i < n; i++) pan_frame_unref(&out[i]);
     return n;

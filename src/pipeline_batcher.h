@@ -29,6 +29,7 @@ typedef struct pan_batcher_slot {
     int ended;            /* pan_batcher_end was called */
     int listed;           /* in the ready list (frames or an end to hand out) */
     int opened;           /* has queued a frame, its end not handed out: batches wait for it */
+    int discarded;        /* pan_batcher_discard was called: pushes are refused */
     unsigned served;      /* the batch it last gave a frame to */
     struct pan_batcher_slot *next;
     /* Set by the owner after init for pushes that never block: a push that finds the queue full
@@ -57,11 +58,13 @@ void pan_batcher_slot_free(pan_batcher_slot *s);
 /* Queues f (the caller's reference) with its arrival time. drop: never wait; when full, the oldest
  * waiting frame is handed back in *dropped (the caller unrefs it). Otherwise waits for room, or,
  * for a slot with on_room, returns PAN_EAGAIN (f not taken; on_room tells when to try again);
- * PAN_CLOSED when the batcher was closed (f not taken). */
+ * PAN_CLOSED when the batcher was closed or the slot discarded (f not taken). */
 pan_status pan_batcher_push(pan_batcher *b, pan_batcher_slot *s, pan_frame *f, double t_arrival, int drop,
                             pan_frame **dropped);
 /* Takes the camera's waiting frames out (a removed camera: under load its frames would otherwise
- * wait for their turns); they are unreffed here. Returns how many. */
+ * wait for their turns); they are unreffed here, and later pushes to the slot return PAN_CLOSED
+ * (a frame decoded while the camera was being removed is never queued after the ones that went).
+ * Returns how many. */
 int pan_batcher_discard(pan_batcher *b, pan_batcher_slot *s);
 /* The camera queues nothing more. */
 void pan_batcher_end(pan_batcher *b, pan_batcher_slot *s);

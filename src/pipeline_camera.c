@@ -262,10 +262,11 @@ static void count_drop(cam_ctx *x, pan_frame *f)
 
 /* Hands the pending frame to the batcher: after its time (--realtime), after the slower cameras
  * (alignment), into its queue. PAN_EAGAIN with *next = SLEEP or PARK when it has to wait (the
- * frame stays pending); PAN_CLOSED when the batcher is closed (the frame is dropped). A camera
- * being stopped does not wait for its time or for other cameras; a recorded one still waits for
- * room in its queue: what was decoded is delivered. A live one waits for room at most until its
- * oldest waiting frame has waited LIVE_DROP_AFTER_S; then that frame goes (drop oldest first). */
+ * frame stays pending); PAN_CLOSED when the batcher is closed or the camera removed (the frame is
+ * dropped). A camera being stopped does not wait for its time or for other cameras; a recorded one
+ * still waits for room in its queue: what was decoded is delivered. A live one waits for room at
+ * most until its oldest waiting frame has waited LIVE_DROP_AFTER_S; then that frame goes (drop
+ * oldest first). */
 static pan_status hand_over(cam_ctx *x, pan_io_next *next)
 {
     camera *c = x->c;
@@ -301,6 +302,9 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
     }
     x->pending = NULL;
     if (st) {
+        /* a removed camera's frame decoded after its queue was emptied goes like the queued ones
+         * (the slot's flag was set under the batcher's lock, which the push took after it) */
+        if (c->slot.discarded) ADD(c->dropped, 1);
         pan_frame_unref(&f);
         return st;
     }

@@ -1,7 +1,8 @@
 /* Fair batches (src/pipeline_batcher.h): at most one frame per camera per batch, cameras served
  * round robin, drop-oldest for live cameras, back-pressure for recorded ones, a camera's end told
  * only after its last frame, close; a batch full once every sending camera is in it, the waiting
- * thread woken when its batch can be filled, room told at half a queue. */
+ * thread woken when its batch can be filled, room told at half a queue; a discarded (removed)
+ * camera queues nothing more. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,53 @@ PAN_TEST(room_is_told_once_the_queue_is_down_to_half)
     pan_batcher_destroy(&b);
 }
 
+typedef struct {
+    pan_batcher *b;
+    pan_batcher_slot *s;
+    pan_status st;
+} waiting_push;
+
+static void *push_into_full(void *arg)
+{
+    waiting_push *w = arg;
+    pan_frame *f = frame(w->s->camera, 99), *dropped = NULL;
+    w->st = pan_batcher_push(w->b, w->s, f, 0, 0, &dropped);
+    if (w->st) pan_frame_unref(&f);
+    return NULL;
+}
+
+/* A camera being removed may still be decoding: a frame it pushes after its queue was emptied
+ * must not be batched after the ones that went (it would skip indices), and a push waiting for
+ * room must return. */
+PAN_TEST(a_discarded_camera_queues_nothing_more)
+{
+    pan_batcher *b;
+    pan_batcher_slot s[2];
+    ASSERT_OK(pan_batcher_create(&b));
+    ASSERT_OK(pan_batcher_slot_init(&s[0], 0, 2));
+    ASSERT_OK(pan_batcher_slot_init(&s[1], 1, 2));
+    push(b, &s[0], 0);
+    push(b, &s[0], 1);
+    push(b, &s[1], 0);
+    int before = released;
+    waiting_push w = {b, &s[0], PAN_OK};
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, push_into_full, &w), 0); /* waits: the queue is full */
+    ASSERT_EQ(pan_batcher_discard(b, &s[0]), 2);
+    pthread_join(t, NULL);
+    ASSERT_EQ(w.st, PAN_CLOSED);
+    ASSERT_EQ(released - before, 3); /* the two queued and the refused one */
+    pan_frame *f = frame(0, 2), *dropped = NULL;
+    ASSERT_EQ(pan_batcher_push(b, &s[0], f, 0, 1, &dropped), PAN_CLOSED); /* a live push too */
+    pan_frame_unref(&f);
+    char got[64];
+    next_str(b, 8, got, NULL, NULL);
+    ASSERT_STREQ(got, "1:0");
+    for (int i = 0; i < 2; i++) pan_batcher_slot_free(&s[i]);
+    pan_batcher_destroy(&b);
+}
+
 PAN_TEST_MAIN(one_frame_per_camera_round_robin, live_cameras_drop_their_oldest_frame, a_camera_ends_after_its_last_frame,
               recorded_cameras_wait_for_room_and_lose_nothing, a_batch_is_full_once_every_sending_camera_is_in_it,
-              the_waiting_batch_is_woken_once_it_can_be_filled, room_is_told_once_the_queue_is_down_to_half)
+              the_waiting_batch_is_woken_once_it_can_be_filled, room_is_told_once_the_queue_is_down_to_half,
+              a_discarded_camera_queues_nothing_more)
