@@ -4,14 +4,14 @@
 # Here (nvcc, no GPU):   scripts/gpu-engine.sh stage
 #   builds build-gpu-eng/ like scripts/gpu-build.sh does (static FFmpeg from third_party/ffmpeg-static,
 #   sm_90, cudart static) but only the engine's programs (test-gpu-engine-ops, test-gpu-nanodet,
-#   test-gpu-plan-cache, bench_engine_gpu), and stages them with the shared libraries the GPU image lacks (jansson,
+#   test-gpu-plan-cache, test-gpu-engine-shared, bench_engine_gpu), and stages them with the shared libraries the GPU image lacks (jansson,
 #   protobuf-c, OpenBLAS; taken from .gpu/lib that gpu-build.sh made, or found with ldd) and the
 #   first 400 frames of data/vtest.mp4 into build-gpu-eng/stage (about 22 MiB, git-ignored).
 #
 # There (one device call; models/ is git-ignored and must travel too):
 #   run(command="bash scripts/gpu-engine.sh run all", carry=["build-gpu-eng/stage", "models"])
 #   what: tests | bench | torch | profile | all (= tests, bench, torch). Logs and JSON go to $OUT:
-#   ops.log, nanodet.log, plan_cache.log, bench_engine_gpu.json, torch.json (+ .err), prof_engine.log, device.txt.
+#   ops.log, nanodet.log, plan_cache.log, engine_shared.log, bench_engine_gpu.json, torch.json (+ .err), prof_engine.log, device.txt.
 #   BENCH_SECONDS (default 1) is each timing window; TORCH_TIMEOUT (default 300) bounds the
 #   PyTorch comparison (tests/peers/torch_nanodet.py, which also checks its port against the cpu
 #   engine's outputs that test-gpu-nanodet dumps).
@@ -19,7 +19,7 @@ set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 ST="$REPO/build-gpu-eng/stage"
-PROGS=(test-gpu-engine-ops test-gpu-nanodet test-gpu-plan-cache bench_engine_gpu)
+PROGS=(test-gpu-engine-ops test-gpu-nanodet test-gpu-plan-cache test-gpu-engine-shared bench_engine_gpu)
 
 stage() {
     set -e
@@ -73,6 +73,9 @@ run() {
         # the plan cache: cold then warm start, outputs identical (prints cold/warm planning JSON)
         "$ST/bin/test-gpu-plan-cache" >"$OUT/plan_cache.log" 2>&1 || status=1
         cat "$OUT/plan_cache.log"
+        # one arena, workspace and weights copy for every batch size; graphs re-captured when it grows
+        "$ST/bin/test-gpu-engine-shared" >"$OUT/engine_shared.log" 2>&1 || status=1
+        cat "$OUT/engine_shared.log"
     fi
     if [ "$what" = bench ] || [ "$what" = all ]; then
         "$ST/bin/bench_engine_gpu" --seconds "${BENCH_SECONDS:-1}" >"$OUT/bench_engine_gpu.json" 2>"$OUT/bench.err" || status=1

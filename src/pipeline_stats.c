@@ -1,8 +1,10 @@
 /* Statistics of a pipeline (pan_pipeline_get_stats): a snapshot the caller owns. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/gpu.h"
 #include "decode/decoder.h"
@@ -11,6 +13,17 @@
 #define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 static char *dup_str(const char *s) { return strdup(s ? s : ""); }
+
+/* The process's resident set now (/proc/self/statm), 0 where it cannot be read. */
+static double rss_now_mib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (!f) return 0;
+    int ok = fscanf(f, "%ld %ld", &pages, &resident) == 2;
+    fclose(f);
+    return ok ? (double)resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0) : 0;
+}
 
 /* The upper edge (ms) of the latency bucket holding the q-quantile; 0 when there is none. */
 static double percentile_ms(const int64_t *hist, double q)
@@ -107,11 +120,15 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
             (pl->steady_c1 - pl->steady_c0) * 1000.0 / (double)(pl->steady_f1 - pl->steady_f0);
     }
     if (pl->dev_base) s->device_mib_used = ((double)pl->dev_peak - (double)pl->dev_base) / (1024.0 * 1024.0);
+    size_t dev_free, dev_total;
+    if (pl->dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
+        s->device_mib_now = ((double)(dev_total - dev_free) - (double)pl->dev_base) / (1024.0 * 1024.0);
     s->pixel_bytes_copied = (int64_t)pan_gpu_pixel_copy_scope_read(&pl->pixel_copies);
     pthread_mutex_unlock(&pl->lock);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     s->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    s->rss_mib = rss_now_mib();
     if (st) pan_pipeline_stats_free(s);
     return st;
 }

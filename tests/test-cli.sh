@@ -174,6 +174,21 @@ s = json.load(open(sys.argv[1]))
 assert s[\"cameras\"][0][\"state\"] == \"stopped\" and s[\"stopped_cameras\"] == 1 and not s[\"interrupted\"], s
 assert s[\"frames\"] > 0 and sum(1 for _ in open(sys.argv[2])) == s[\"frames\"], s
 " "$TMP/dur.json" "$TMP/dur.jsonl"'
+# 7. --stats-jsonl: a line every --stats-every seconds while the run goes on
+"$CLI" run --camera "$SAMPLE" --no-detect --loop --realtime --duration 2.2 --stats-every 0.5 \
+    --stats-jsonl "$TMP/stats.jsonl" --quiet 2>/dev/null; rc=$?
+check "--stats-jsonl: lines every 0.5 s with frames, rates and memory" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert 3 <= len(rows) <= 5, rows
+assert all(b[\"t\"] > a[\"t\"] and b[\"frames\"] >= a[\"frames\"] for a, b in zip(rows, rows[1:])), rows
+assert rows[-1][\"frames\"] > 0 and all(r[\"rss_mib\"] > 0 and r[\"device_mib_now\"] == 0 for r in rows), rows
+assert rows[-1][\"fps\"] > 0 and rows[-1][\"cameras\"] == 1, rows
+" "$TMP/stats.jsonl"'
+"$CLI" run --camera "$SAMPLE" --stats-every 0 >/dev/null 2>"$TMP/se0.txt"; rc=$?
+check "--stats-every 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--stats-every" "$TMP/se0.txt"'
+"$CLI" run --camera "$SAMPLE" --no-detect --stats-jsonl /nonexistent/dir/s.jsonl >/dev/null 2>"$TMP/sj.txt"; rc=$?
+check "--stats-jsonl into a missing directory: exit 3 naming the file" '[ $rc -eq 3 ] && grep -q "/nonexistent/dir/s.jsonl" "$TMP/sj.txt"'
 "$CLI" run --camera "$SAMPLE" --duration 0 >/dev/null 2>"$TMP/dur0.txt"; rc=$?
 check "--duration 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--duration" "$TMP/dur0.txt"'
 "$CLI" run --camera "$SAMPLE" --io-threads 0 >/dev/null 2>"$TMP/io0.txt"; rc=$?

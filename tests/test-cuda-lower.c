@@ -64,6 +64,28 @@ static int count_kind(const pan_cu_exec *ex, pan_cu_step_kind k)
     return n;
 }
 
+/* The constants block of every batch size is byte for byte the first one's (kept in *w1): the
+ * backend uploads one copy of the weights for all of them. 1 when equal (or the first). */
+static int same_weights(const pan_cu_exec *ex, uint8_t **w1, size_t *w1_size)
+{
+    if (!*w1) {
+        *w1 = malloc(ex->hconst_size ? ex->hconst_size : 1);
+        if (ex->hconst_size) memcpy(*w1, ex->hconst, ex->hconst_size);
+        *w1_size = ex->hconst_size;
+        return 1;
+    }
+    if (ex->hconst_size != *w1_size) {
+        fprintf(stderr, "  batch %d: weights %zu bytes, batch 1's %zu\n", ex->batch, ex->hconst_size, *w1_size);
+        return 0;
+    }
+    for (size_t i = 0; i < *w1_size; i++)
+        if (ex->hconst[i] != (*w1)[i]) {
+            fprintf(stderr, "  batch %d: weights differ from batch 1's at byte %zu\n", ex->batch, i);
+            return 0;
+        }
+    return 1;
+}
+
 PAN_TEST(iterations_collapse)
 {
     /* NHWC [2,16,5,7] copied into channels 8..23 of an NHWC [2,40,5,7] concat output */
@@ -147,6 +169,9 @@ PAN_TEST(nanodet_lowering)
     if (access(model, R_OK)) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh fetches it)");
     pan_graph *g = NULL, *c = NULL;
     ASSERT_OK(pan__tfjs_import(model, &g));
+    ASSERT_OK(pan__graph_fold_constants(g)); /* as pan_engine_create does */
+    uint8_t *w1 = NULL;
+    size_t w1_size = 0;
     for (int batch = 1; batch <= 64; batch *= 8) {
         ASSERT_OK(pan__graph_clone(g, &c));
         ASSERT_OK(pan__graph_infer_shapes(c, batch));
@@ -164,9 +189,11 @@ PAN_TEST(nanodet_lowering)
         for (int i = 0; i < ex.n_bufs; i++) sum += ex.bufs[i].bytes;
         fprintf(stderr, "  batch %d: %d steps, %d buffers, arena %.1f MiB (%.1f MiB laid end to end), weights %.1f MiB\n",
                 batch, ex.n_steps, ex.n_bufs, ex.arena_bytes / 1048576.0, sum / 1048576.0, ex.hconst_size / 1048576.0);
+        ASSERT_EQ(same_weights(&ex, &w1, &w1_size), 1);
         exec_free(&ex);
         pan__graph_destroy(&c);
     }
+    free(w1);
     pan__graph_destroy(&g);
 }
 
@@ -182,6 +209,9 @@ PAN_TEST(osnet_lowering)
     snprintf(path, sizeof path, "%s/osnet_x0_25.onnx", dir);
     pan_graph *g = NULL, *c = NULL;
     ASSERT_OK(pan__onnx_import(path, &g));
+    ASSERT_OK(pan__graph_fold_constants(g));
+    uint8_t *w1 = NULL;
+    size_t w1_size = 0;
     for (int batch = 1; batch <= 256; batch *= 16) {
         ASSERT_OK(pan__graph_clone(g, &c));
         ASSERT_OK(pan__graph_infer_shapes(c, batch));
@@ -206,9 +236,11 @@ PAN_TEST(osnet_lowering)
         ASSERT_EQ(fc, 1);
         fprintf(stderr, "  osnet_x0_25 batch %d: %d steps (%d convolutions), arena %.1f MiB\n", batch, ex.n_steps,
                 count_kind(&ex, PAN_CU_STEP_CONV), ex.arena_bytes / 1048576.0);
+        ASSERT_EQ(same_weights(&ex, &w1, &w1_size), 1);
         exec_free(&ex);
         pan__graph_destroy(&c);
     }
+    free(w1);
     pan__graph_destroy(&g);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "  could not remove %s\n", dir);

@@ -124,4 +124,44 @@ PAN_TEST(devpool_stubs_without_gpu)
     ASSERT_TRUE(pool == NULL);
 }
 
-PAN_TEST_MAIN(devpool_class_sizes, devpool_reuse_and_stats, devpool_limit_and_leak_report, devpool_stubs_without_gpu)
+PAN_TEST(devpool_trim_gives_back_free_large_blocks)
+{
+#ifndef PANOPTES_HAVE_CUDA
+    PAN_SKIP("built without CUDA (stub pool)");
+#else
+    if (!pan_gpu_available()) PAN_SKIP("no CUDA device");
+    pan_devpool *pool = NULL;
+    pan_devpool_params p = {.device = 0, .arena_bytes = 8 << 20};
+    pan_devpool_stats s0, s;
+    ASSERT_OK(pan_devpool_create(&pool, &p));
+    pan_devblock *small = NULL, *scratch = NULL, *kept = NULL;
+    ASSERT_OK(pan_devpool_alloc(pool, 100, "test", &small));             /* a shared arena */
+    ASSERT_OK(pan_devpool_alloc(pool, (size_t)24 << 20, "test", &scratch)); /* dedicated */
+    ASSERT_OK(pan_devpool_alloc(pool, (size_t)12 << 20, "test", &kept));    /* dedicated, still in use */
+    pan_devpool_get_stats(pool, &s0);
+    ASSERT_EQ(pan_devpool_trim(pool), 0); /* nothing free yet */
+    pan_devblock_unref(&scratch);
+    pan_devblock_unref(&small); /* its arena is not one block: kept */
+    ASSERT_EQ(pan_devpool_trim(pool), pan_devpool_class_size((size_t)24 << 20));
+    pan_devpool_get_stats(pool, &s);
+    ASSERT_EQ(s.arena_bytes, s0.arena_bytes - pan_devpool_class_size((size_t)24 << 20));
+    ASSERT_EQ(s.arenas, s0.arenas - 1);
+    ASSERT_EQ(s.blocks_in_use, 1);
+    ASSERT_EQ(cudaMemset(pan_devblock_ptr(kept), 7, pan_devblock_size(kept)), cudaSuccess); /* untouched */
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    /* the same size again: carved anew, and the small one comes from its free list */
+    ASSERT_OK(pan_devpool_alloc(pool, (size_t)24 << 20, "test", &scratch));
+    ASSERT_OK(pan_devpool_alloc(pool, 100, "test", &small));
+    pan_devpool_get_stats(pool, &s);
+    ASSERT_EQ(s.cuda_mallocs, s0.cuda_mallocs + 1);
+    ASSERT_EQ(s.arena_bytes, s0.arena_bytes);
+    pan_devblock_unref(&scratch);
+    pan_devblock_unref(&small);
+    pan_devblock_unref(&kept);
+    ASSERT_EQ(pan_devpool_leak_report(pool), 0);
+    pan_devpool_destroy(&pool);
+#endif
+}
+
+PAN_TEST_MAIN(devpool_class_sizes, devpool_reuse_and_stats, devpool_limit_and_leak_report, devpool_stubs_without_gpu,
+              devpool_trim_gives_back_free_large_blocks)

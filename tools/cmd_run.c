@@ -82,6 +82,10 @@ static void usage(FILE *f)
           "  --mqtt URL          events to an MQTT broker, mqtt://host[:port]/prefix (QoS 1, topics\n"
           "                      prefix/<camera>/events); a broker that is down never stops the run\n"
           "  --summary-json FILE write the end-of-run summary as JSON\n"
+          "  --stats-jsonl FILE  while running, a JSON line of figures every --stats-every seconds\n"
+          "                      (default 10; '-' = stdout): frames/s and host CPU ms per frame over the\n"
+          "                      interval, dropped frames, resident and device memory now (a long run's\n"
+          "                      memory slope), latency p50/p99 so far\n"
           "  --quiet             no summary on stderr\n"
           "\n"
           "Exit status: 0 every camera ran to its end, 1 some camera failed, 2 bad usage, 3 the run failed\n"
@@ -198,6 +202,36 @@ static int parse_classes(const char *s, int *out, int max)
 /* Whole-string numbers in a range; a usage error names the option, the value and the range. */
 
 
+/* --stats-jsonl: one line per interval; rates over the interval, memory now. */
+typedef struct stats_sampler {
+    FILE *f;
+    double every_s, next_s;
+    int64_t frames;    /* at the previous line */
+    double t, cpu_ms;  /* uptime and process CPU ms then */
+} stats_sampler;
+
+static void sample_stats(stats_sampler *sp, pan_pipeline *pl)
+{
+    sp->next_s += sp->every_s;
+    pan_pipeline_stats s;
+    if (pan_pipeline_get_stats(pl, &s)) return;
+    double cpu_ms = s.cpu_ms_per_frame * (double)s.frames;
+    int64_t df = s.frames - sp->frames;
+    double dt = s.uptime_s - sp->t;
+    fprintf(sp->f,
+            "{\"t\":%.3f,\"frames\":%lld,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"dropped\":%lld,"
+            "\"rss_mib\":%.1f,\"device_mib_now\":%.1f,\"device_mib_peak\":%.1f,\"latency_p50_ms\":%.3f,"
+            "\"latency_p99_ms\":%.3f,\"cameras\":%d,\"failed_cameras\":%d}\n",
+            s.uptime_s, (long long)s.frames, dt > 0 ? (double)df / dt : 0, df > 0 ? (cpu_ms - sp->cpu_ms) / (double)df : 0,
+            (long long)s.dropped, s.rss_mib, s.device_mib_now, s.device_mib_used, s.latency_p50_ms, s.latency_p99_ms,
+            s.n_cameras, s.failed_cameras);
+    fflush(sp->f);
+    sp->frames = s.frames;
+    sp->t = s.uptime_s;
+    sp->cpu_ms = cpu_ms;
+    pan_pipeline_stats_free(&s);
+}
+
 /* A camera that ran to its end but lost frames to damage, or whose file ended early. */
 static int damaged(const pan_camera_stats *c) { return c->status == PAN_DAMAGED || c->status == PAN_TRUNCATED; }
 
@@ -291,7 +325,8 @@ enum {
     OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_IO_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
     OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
     OPT_MODEL_TYPE,
-    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_CACHE_DIR, OPT_NO_PLAN_CACHE, OPT_DURATION,
+    OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_CACHE_DIR, OPT_NO_PLAN_CACHE, OPT_DURATION, OPT_STATS_JSONL,
+    OPT_STATS_EVERY,
 };
 
 static const struct option options[] = {
@@ -306,6 +341,8 @@ static const struct option options[] = {
     {"annotate-camera", required_argument, NULL, OPT_ANNOTATE_CAMERA},
     {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"stats-jsonl", required_argument, NULL, OPT_STATS_JSONL},
+    {"stats-every", required_argument, NULL, OPT_STATS_EVERY},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"model", required_argument, NULL, OPT_MODEL},
     {"model-type", required_argument, NULL, OPT_MODEL_TYPE},
@@ -350,6 +387,8 @@ typedef struct run_opts {
     const char *summary_json;
     int quiet;
     double duration_s; /* --duration: 0 = until the cameras end */
+    const char *stats_jsonl; /* --stats-jsonl: a line of figures every stats_every_s */
+    double stats_every_s;
     pan_analytics_outputs_params analytics;
 } run_opts;
 
@@ -408,6 +447,11 @@ static int parse_options(int argc, char **argv, run_opts *o)
         case OPT_DURATION:
             if (pan_cli_parse_double("run", "--duration", optarg, 0.001, 1e9, &d)) return 2;
             o->duration_s = d;
+            break;
+        case OPT_STATS_JSONL: o->stats_jsonl = optarg; break;
+        case OPT_STATS_EVERY:
+            if (pan_cli_parse_double("run", "--stats-every", optarg, 0.1, 1e6, &d)) return 2;
+            o->stats_every_s = d;
             break;
         case OPT_LOOP: p->loop = 1; break;
         case OPT_MODEL: p->model_path = optarg; break;
@@ -581,7 +625,7 @@ int pan_cli_run(int argc, char **argv)
 
     /* everything that can be checked before the cameras run is checked now */
     rc = 3;
-    FILE *summary = NULL;
+    FILE *summary = NULL, *stats_f = NULL;
     pan_outputs *outs = NULL;
     pan_pipeline *pl = NULL;
     pan_analytics_outputs *an = NULL;
@@ -589,6 +633,10 @@ int pan_cli_run(int argc, char **argv)
     if (o.summary_json && !(summary = fopen(o.summary_json, "w"))) {
         fprintf(stderr, "panoptes run: --summary-json %s: cannot write it: %s\n", o.summary_json, strerror(errno));
         goto out;
+    }
+    if (o.stats_jsonl && !(stats_f = strcmp(o.stats_jsonl, "-") ? fopen(o.stats_jsonl, "w") : stdout)) {
+        fprintf(stderr, "panoptes run: --stats-jsonl %s: cannot write it: %s\n", o.stats_jsonl, strerror(errno));
+        goto done;
     }
     if (with_analytics) { /* a bad analytics file or URL is a usage error, found before models load */
         char err[1024];
@@ -630,8 +678,11 @@ int pan_cli_run(int argc, char **argv)
     }
     int progress = isatty(STDERR_FILENO) && !o.quiet;
     const double t_end = o.duration_s > 0 ? now_s() + o.duration_s : 0;
+    stats_sampler sampler = {.f = stats_f, .every_s = o.stats_every_s > 0 ? o.stats_every_s : 10};
+    sampler.next_s = now_s() + sampler.every_s;
     while (!got_signal && (st = pan_pipeline_wait(pl, 250)) == PAN_TIMEOUT) {
         if (progress) print_progress(pl, 0);
+        if (stats_f && now_s() >= sampler.next_s) sample_stats(&sampler, pl);
         if (t_end > 0 && now_s() >= t_end) break; /* --duration: a stop like an interrupt's, rc as usual */
     }
     pan_status run_st = pan_pipeline_stop(pl);
@@ -655,6 +706,8 @@ done:
     pan_outputs_destroy(&outs);
     pan_analytics_outputs_destroy(&an); /* after the pipeline: MQTT delivers what it still holds */
     if (summary) fclose(summary);
+    if (stats_f && stats_f != stdout && fclose(stats_f))
+        fprintf(stderr, "panoptes run: --stats-jsonl %s: write failed\n", o.stats_jsonl);
 out:
     free_camera_lists();
     return rc;

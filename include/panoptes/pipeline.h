@@ -257,7 +257,10 @@ typedef struct pan_pipeline_stats {
     double fps;               /* frames / uptime_s */
     double cpu_ms_per_frame;  /* host user+system CPU time of the process since start / frames */
     double peak_rss_mib;
+    double rss_mib;           /* host resident memory now */
     double device_mib_used;   /* cuda: device memory added since start at its peak (context excluded) */
+    double device_mib_now;    /* cuda: device memory added since start, now (sampled over a long run,
+                               * its slope tells a leak) */
     int64_t pixel_bytes_copied; /* host<->device pixel bytes since start (cuda backend: 0 by design) */
     int64_t dropped, reconnects; /* all cameras, removed ones included */
     int failed_cameras;       /* cameras (not removed) in state failed */

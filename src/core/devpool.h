@@ -68,6 +68,11 @@ void *pan_devblock_ptr(const pan_devblock *block);
 size_t pan_devblock_size(const pan_devblock *block);
 
 void pan_devpool_get_stats(pan_devpool *pool, pan_devpool_stats *stats);
+/* Gives back to the device every arena that holds one free block and nothing else (a large block
+ * that was used and released, such as the cuDNN search scratch of planning, or an engine arena
+ * that was replaced by a larger one). Returns the bytes freed. For start-up and reconfiguration,
+ * never a hot path (cudaFree synchronises the device). */
+size_t pan_devpool_trim(pan_devpool *pool);
 /* Logs one line per block still in use (owner, size) and returns their number. */
 int64_t pan_devpool_leak_report(pan_devpool *pool);
 /* Class size a request of `bytes` is rounded up to (exposed for tests). */

@@ -222,6 +222,43 @@ void pan_devblock_unref(pan_devblock **pb)
 void *pan_devblock_ptr(const pan_devblock *b) { return b ? b->ptr : NULL; }
 size_t pan_devblock_size(const pan_devblock *b) { return b ? b->size : 0; }
 
+size_t pan_devpool_trim(pan_devpool *pool)
+{
+    size_t freed = 0;
+    if (!pool) return 0;
+    pthread_mutex_lock(&pool->lock);
+    arena **pa = &pool->arenas;
+    while (*pa) {
+        arena *a = *pa;
+        size_t size;
+        int cls = class_of(a->size, &size);
+        pan_devblock **pf = NULL;
+        if (cls < NUM_CLASSES && size == a->size && a->used == a->size)
+            for (pf = &pool->free_lists[cls]; *pf && (*pf)->ptr != a->base; pf = &(*pf)->next_free) {}
+        if (!pf || !*pf) { /* not one free block spanning the arena */
+            pa = &a->next;
+            continue;
+        }
+        pan_devblock *b = *pf;
+        *pf = b->next_free;
+        for (pan_devblock **pb = &pool->all; *pb; pb = &(*pb)->next_all)
+            if (*pb == b) {
+                *pb = b->next_all;
+                break;
+            }
+        free(b);
+        *pa = a->next;
+        if (cudaSetDevice(pool->device) == cudaSuccess)
+            (void)pan__cuda_status(cudaFree(a->base), "cudaFree(arena)", __FILE__, __LINE__);
+        pool->st.arena_bytes -= a->size;
+        pool->st.arenas--;
+        freed += a->size;
+        free(a);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return freed;
+}
+
 void pan_devpool_get_stats(pan_devpool *pool, pan_devpool_stats *s)
 {
     pthread_mutex_lock(&pool->lock);

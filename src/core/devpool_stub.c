@@ -53,4 +53,9 @@ int64_t pan_devpool_leak_report(pan_devpool *pool)
     return 0;
 }
 size_t pan_devpool_class_size(size_t bytes) { return bytes; }
+size_t pan_devpool_trim(pan_devpool *pool)
+{
+    (void)pool;
+    return 0;
+}
 #endif

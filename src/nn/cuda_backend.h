@@ -106,10 +106,12 @@ typedef struct pan_cu_exec {
     int n_steps, cap_steps;
     uint8_t *hconst; /* host image of the constants block */
     size_t hconst_size, hconst_cap;
-    size_t arena_bytes;
-    pan_devblock *arena, *consts, *ws, *staging;
-    uint8_t *arena_ptr, *const_ptr;
-    void *ws_ptr;
+    size_t arena_bytes;          /* this plan's need; the backend's shared arena is at least that */
+    size_t ws_need;              /* its largest cuDNN workspace */
+    pan_devblock *consts;        /* a reference to the backend's copy of these weights */
+    uint8_t const_sha256[32];
+    uint8_t *arena_ptr, *const_ptr; /* the shared arena's and the weights' addresses */
+    void *ws_ptr;                /* the shared workspace */
     size_t ws_bytes;
     void *graph, *gexec; /* cudaGraph_t, cudaGraphExec_t */
 } pan_cu_exec;

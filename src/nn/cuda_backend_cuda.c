@@ -1,5 +1,5 @@
 /* The cuda engine backend: FP16 storage, FP32 accumulation, NHWC activations, cuDNN convolutions,
- * own kernels for the rest, one device arena per batch size, one CUDA graph per batch size.
+ * own kernels for the rest, one CUDA graph per batch size.
  * How a graph is compiled: cuda_backend.h. Lowering: cuda_lower*_cuda.c. Kernels: cuda_ops*.cu.
  * Convolutions: cuda_conv_cuda.c (choice, legacy API), cuda_convgraph_cuda.c (graph API, fusion).
  *
@@ -13,7 +13,15 @@
  *
  * Plan cache (nn/plan_cache.h): each compile opens the file of (model, GPU, driver, cuDNN, CUDA,
  * FP16, batch); a convolution found there is rebuilt as stored without measuring, the others are
- * chosen and added, and the file is saved once the batch compiled. */
+ * chosen and added, and the file is saved once the batch compiled.
+ *
+ * Memory shared by the batch sizes (one engine runs one batch at a time): one activation arena and
+ * one cuDNN workspace, each as large as the largest plan needs, one host staging block, and one
+ * device copy of each distinct weights block (the weights of every batch size are the same bytes;
+ * they are matched by SHA-256). A compile that needs a larger arena or workspace allocates it,
+ * points every exec at it and captures their CUDA graphs again (a graph holds the addresses it
+ * was captured with). Runs on different streams are ordered by one event: each run waits for the
+ * previous use of the shared memory, and records its own end. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +32,34 @@
 #include <cudnn.h>
 
 #include "core/cuda_check.h"
+#include "core/sha256.h"
 #include "nn/plan_cache.h"
 #include "nn/cuda_backend.h"
 #include "nn/nn_backend.h"
 #include "core/gpu.h"
 #include "panoptes/log.h"
 
+/* One device copy of a weights block and the execs that read it. */
+typedef struct cu_weights {
+    uint8_t sha256[32];
+    size_t bytes;
+    pan_devblock *block;
+    int users;
+} cu_weights;
+
 typedef struct cu_backend {
     int device;
     cudaStream_t stream; /* the engine's own stream, used when run gets none, and for capture */
     cudnnHandle_t dnn;
     pan_devpool *pool;
+    /* shared by every exec (see the top of the file) */
+    pan_cu_exec **execs;
+    int n_execs, cap_execs;
+    pan_devblock *arena, *ws, *staging;
+    cu_weights *weights;
+    int n_weights, cap_weights;
+    cudaEvent_t done;  /* recorded after each use of the shared memory */
+    int done_recorded; /* done marks a use (else nothing to wait for) */
 } cu_backend;
 
 static size_t env_size(const char *name, size_t def)
@@ -206,6 +231,177 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
     return st;
 }
 
+/* ---- memory shared by the execs ------------------------------------------------------------ */
+
+/* Waits until nothing queued uses the shared memory (before it is replaced or measured on). */
+static pan_status shared_idle(cu_backend *be)
+{
+    if (!be->done_recorded) return PAN_OK;
+    PAN_CUDA_CHECK(cudaEventSynchronize(be->done));
+    be->done_recorded = 0;
+    return PAN_OK;
+}
+
+/* Stream s waits for the previous use of the shared memory (a run on another stream). */
+static pan_status shared_acquire(cu_backend *be, cudaStream_t s)
+{
+    if (be->done_recorded) PAN_CUDA_CHECK(cudaStreamWaitEvent(s, be->done, 0));
+    return PAN_OK;
+}
+
+/* Marks the end of this use, queued on s. */
+static pan_status shared_release(cu_backend *be, cudaStream_t s)
+{
+    PAN_CUDA_CHECK(cudaEventRecord(be->done, s));
+    be->done_recorded = 1;
+    return PAN_OK;
+}
+
+/* *blk at least `need` bytes: a larger block replaces it (allocated first, so that a failure
+ * leaves the old one in place). *grown = 1 when it was replaced. */
+static pan_status shared_reserve(cu_backend *be, pan_devblock **blk, size_t need, const char *owner, int *grown)
+{
+    if (!need || (*blk && pan_devblock_size(*blk) >= need)) return PAN_OK;
+    pan_status st = shared_idle(be);
+    if (st) return st;
+    pan_devblock *nb = NULL;
+    if ((st = pan_devpool_alloc(be->pool, need, owner, &nb))) return st;
+    pan_devblock_unref(blk);
+    *blk = nb;
+    *grown = 1;
+    return PAN_OK;
+}
+
+/* ex reads the shared arena and workspace. */
+static void point_at_shared(const cu_backend *be, pan_cu_exec *ex)
+{
+    ex->arena_ptr = pan_devblock_ptr(be->arena);
+    ex->ws_ptr = be->ws && ex->ws_need ? pan_devblock_ptr(be->ws) : NULL;
+    ex->ws_bytes = be->ws && ex->ws_need ? pan_devblock_size(be->ws) : 0;
+}
+
+/* ex's weights: the device copy of the same bytes if one exists, else a new one. Frees the host
+ * image either way. */
+static pan_status share_weights(cu_backend *be, pan_cu_exec *ex)
+{
+    pan__sha256(ex->hconst, ex->hconst_size, ex->const_sha256);
+    cu_weights *w = NULL;
+    for (int i = 0; i < be->n_weights && !w; i++)
+        if (be->weights[i].bytes == ex->hconst_size && !memcmp(be->weights[i].sha256, ex->const_sha256, 32))
+            w = &be->weights[i];
+    if (!w) {
+        if (be->n_weights == be->cap_weights) {
+            int nc = be->cap_weights ? 2 * be->cap_weights : 2;
+            cu_weights *p = realloc(be->weights, (size_t)nc * sizeof *p);
+            if (!p) return PAN_NOMEM;
+            be->weights = p;
+            be->cap_weights = nc;
+        }
+        pan_devblock *blk = NULL;
+        pan_status st = pan_devpool_alloc(be->pool, ex->hconst_size ? ex->hconst_size : 256, "engine.weights", &blk);
+        if (st) return st;
+        if (ex->hconst_size) {
+            cudaError_t e = cudaMemcpy(pan_devblock_ptr(blk), ex->hconst, ex->hconst_size, cudaMemcpyHostToDevice);
+            if (e != cudaSuccess) {
+                pan_devblock_unref(&blk);
+                return pan__cuda_status(e, "cudaMemcpy(weights)", __FILE__, __LINE__);
+            }
+        }
+        w = &be->weights[be->n_weights++];
+        memcpy(w->sha256, ex->const_sha256, 32);
+        w->bytes = ex->hconst_size;
+        w->block = blk;
+        w->users = 0;
+    }
+    w->users++;
+    ex->consts = pan_devblock_ref(w->block);
+    ex->const_ptr = pan_devblock_ptr(ex->consts);
+    free(ex->hconst); /* the device holds them now */
+    ex->hconst = NULL;
+    ex->hconst_cap = 0;
+    return PAN_OK;
+}
+
+static void unshare_weights(cu_backend *be, pan_cu_exec *ex)
+{
+    if (!ex->consts) return;
+    for (int i = 0; i < be->n_weights; i++)
+        if (be->weights[i].block == ex->consts) {
+            if (--be->weights[i].users == 0) {
+                pan_devblock_unref(&be->weights[i].block);
+                be->weights[i] = be->weights[--be->n_weights];
+            }
+            break;
+        }
+    pan_devblock_unref(&ex->consts);
+}
+
+/* Captures ex's steps into a CUDA graph (again: an old graph is dropped), unless switched off.
+ * A failed capture leaves the exec running step by step: correct, only slower. */
+static pan_status capture(cu_backend *be, pan_cu_exec *ex)
+{
+    if (ex->gexec) cudaGraphExecDestroy((cudaGraphExec_t)ex->gexec);
+    if (ex->graph) cudaGraphDestroy((cudaGraph_t)ex->graph);
+    ex->gexec = ex->graph = NULL;
+    const char *gv = getenv("PANOPTES_CUDA_GRAPH");
+    if (gv && gv[0] == '0') return PAN_OK;
+    if (cudnnSetStream(be->dnn, be->stream) != CUDNN_STATUS_SUCCESS) return PAN_DNN;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t gexec = NULL;
+    PAN_CUDA_CHECK(cudaStreamBeginCapture(be->stream, cudaStreamCaptureModeThreadLocal));
+    pan_status rs = run_steps(be, ex, be->stream, NULL);
+    cudaError_t ce = cudaStreamEndCapture(be->stream, &graph);
+    if (rs == PAN_OK && ce == cudaSuccess) ce = cudaGraphInstantiate(&gexec, graph, 0);
+    if (rs != PAN_OK || ce != cudaSuccess) {
+        pan_log_warn(TAG, -1, "%s: CUDA graph capture failed (%s); batch %d runs step by step",
+                     ex->g->source ? ex->g->source : "model", cudaGetErrorString(ce), ex->batch);
+        if (graph) cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return PAN_OK;
+    }
+    ex->graph = graph;
+    ex->gexec = gexec;
+    return PAN_OK;
+}
+
+/* After the shared arena or workspace was replaced: every exec but `skip` reads the new one, and
+ * its graph is captured again. */
+static pan_status repoint_all(cu_backend *be, const pan_cu_exec *skip)
+{
+    pan_status first = PAN_OK;
+    for (int i = 0; i < be->n_execs; i++) {
+        pan_cu_exec *ex = be->execs[i];
+        if (ex == skip) continue;
+        point_at_shared(be, ex);
+        int had_graph = ex->gexec != NULL;
+        pan_status st = had_graph ? capture(be, ex) : PAN_OK;
+        if (st && !first) first = st;
+    }
+    return first;
+}
+
+static void unlist_exec(cu_backend *be, const pan_cu_exec *ex)
+{
+    for (int i = 0; i < be->n_execs; i++)
+        if (be->execs[i] == ex) {
+            be->execs[i] = be->execs[--be->n_execs];
+            return;
+        }
+}
+
+static pan_status list_exec(cu_backend *be, pan_cu_exec *ex)
+{
+    if (be->n_execs == be->cap_execs) {
+        int nc = be->cap_execs ? 2 * be->cap_execs : 4;
+        pan_cu_exec **p = realloc(be->execs, (size_t)nc * sizeof *p);
+        if (!p) return PAN_NOMEM;
+        be->execs = p;
+        be->cap_execs = nc;
+    }
+    be->execs[be->n_execs++] = ex;
+    return PAN_OK;
+}
+
 /* ---- compile ------------------------------------------------------------------------------ */
 
 /* The plan cache of this model and batch on this GPU, or NULL (switched off, model content
@@ -240,18 +436,25 @@ static pan_plan_cache *open_plan_cache(const pan_nn_backend *b, const cu_backend
 
 static void cu_exec_free(pan_nn_backend *b, void *exec)
 {
+    cu_backend *be = b->ctx;
     pan_cu_exec *ex = exec;
     if (!ex) return;
+    /* its weights and (when it is the last exec) the shared blocks go back to the pool, where
+     * another module may take them at once: nothing queued may still read them */
+    if (shared_idle(be)) cudaGetLastError();
     if (ex->gexec) cudaGraphExecDestroy((cudaGraphExec_t)ex->gexec);
     if (ex->graph) cudaGraphDestroy((cudaGraph_t)ex->graph);
     for (int i = 0; i < ex->n_steps; i++) {
         pan__cu_conv_destroy(&ex->steps[i].conv);
         free(ex->steps[i].ext);
     }
-    pan_devblock_unref(&ex->arena);
-    pan_devblock_unref(&ex->consts);
-    pan_devblock_unref(&ex->ws);
-    pan_devblock_unref(&ex->staging);
+    unlist_exec(be, ex);
+    unshare_weights(be, ex);
+    if (!be->n_execs) {
+        pan_devblock_unref(&be->arena);
+        pan_devblock_unref(&be->ws);
+        pan_devblock_unref(&be->staging);
+    }
     free(ex->steps);
     free(ex->bufs);
     free(ex->ti);
@@ -265,6 +468,7 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     pan_status st = PAN_OK;
     pan_devblock *scratch = NULL;
     pan_plan_cache *pc = NULL;
+    int grown = 0; /* the shared arena or workspace was replaced: the other execs move to it */
     *exec = NULL;
     pan_cu_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return PAN_NOMEM;
@@ -279,16 +483,13 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     if ((st = pan__cu_lower(ex))) goto fail;
     if ((st = pan__cu_plan_arena(ex))) goto fail;
 
-    if ((st = pan_devpool_alloc(be->pool, ex->arena_bytes ? ex->arena_bytes : 256, "engine.arena", &ex->arena)))
+    /* compiling measures and runs on the shared memory: nothing queued may be using it */
+    if ((st = shared_idle(be))) goto fail;
+    if ((st = shared_reserve(be, &be->arena, ex->arena_bytes ? ex->arena_bytes : 256, "engine.arena", &grown)))
         goto fail;
-    ex->arena_ptr = pan_devblock_ptr(ex->arena);
-    if ((st = pan_devpool_alloc(be->pool, ex->hconst_size ? ex->hconst_size : 256, "engine.weights", &ex->consts)))
-        goto fail;
-    ex->const_ptr = pan_devblock_ptr(ex->consts);
-    if (ex->hconst_size) PAN_CUDA_TRY(cudaMemcpy(ex->const_ptr, ex->hconst, ex->hconst_size, cudaMemcpyHostToDevice));
-    free(ex->hconst); /* the device holds them now */
-    ex->hconst = NULL;
-    ex->hconst_cap = 0;
+    ex->arena_ptr = pan_devblock_ptr(be->arena);
+    size_t weights_bytes = ex->hconst_size;
+    if ((st = share_weights(be, ex))) goto fail;
 
     /* cuDNN algorithms, measured on the real buffers with a scratch workspace of the limit's size */
     size_t ws_limit = env_size("PANOPTES_CUDNN_WORKSPACE_MB", 256) << 20;
@@ -356,46 +557,39 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     pan__plan_cache_destroy(&pc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double choose_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (ws_need) {
-        if ((st = pan_devpool_alloc(be->pool, ws_need, "engine.cudnn_workspace", &ex->ws))) goto fail;
-        ex->ws_ptr = pan_devblock_ptr(ex->ws);
-        ex->ws_bytes = ws_need;
-    }
+    ex->ws_need = ws_need;
+    if ((st = shared_reserve(be, &be->ws, ws_need, "engine.cudnn_workspace", &grown))) goto fail;
+    point_at_shared(be, ex);
+    if ((st = list_exec(be, ex))) goto fail;
 
     /* one eager run (loads every kernel, so capture sees no lazy loading), then the capture */
     if ((st = run_steps(be, ex, be->stream, NULL))) goto fail;
     PAN_CUDA_TRY(cudaStreamSynchronize(be->stream));
-    const char *gv = getenv("PANOPTES_CUDA_GRAPH");
-    if (!(gv && gv[0] == '0')) {
-        cudaGraph_t graph = NULL;
-        cudaGraphExec_t gexec = NULL;
-        PAN_CUDA_TRY(cudaStreamBeginCapture(be->stream, cudaStreamCaptureModeThreadLocal));
-        pan_status rs = run_steps(be, ex, be->stream, NULL);
-        cudaError_t ce = cudaStreamEndCapture(be->stream, &graph);
-        if (rs == PAN_OK && ce == cudaSuccess) ce = cudaGraphInstantiate(&gexec, graph, 0);
-        if (rs != PAN_OK || ce != cudaSuccess) {
-            /* still correct without the graph, only slower */
-            pan_log_warn(TAG, -1, "%s: CUDA graph capture failed (%s); batch %d runs step by step", g->source,
-                         cudaGetErrorString(ce), ex->batch);
-            if (graph) cudaGraphDestroy(graph);
-            cudaGetLastError();
-        } else {
-            ex->graph = graph;
-            ex->gexec = gexec;
-        }
-    }
+    if ((st = capture(be, ex))) goto fail;
+    if (grown && (st = repoint_all(be, ex))) goto fail;
+    /* the search scratch (256 MiB by default) and the blocks the shared ones replaced go back to
+     * the device instead of waiting in the pool for a request of their size */
+    size_t trimmed = pan_devpool_trim(be->pool);
+    int weight_users = 0;
+    for (int i = 0; i < be->n_weights; i++)
+        if (be->weights[i].block == ex->consts) weight_users = be->weights[i].users;
     pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue, %d chosen like an "
-                 "earlier one, %d from the plan cache; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB, "
-                 "workspace %.1f MiB, CUDA graph %s",
+                 "earlier one, %d from the plan cache; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB%s, "
+                 "workspace %.1f MiB; the engine's %d batch size(s) share an arena of %.1f MiB and a workspace of "
+                 "%.1f MiB; %.1f MiB given back to the device; CUDA graph %s",
                  g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, n_cached, choose_s,
-                 ex->arena_bytes / 1048576.0, ex->hconst_size / 1048576.0, ex->ws_bytes / 1048576.0,
-                 ex->gexec ? "on" : "off");
+                 ex->arena_bytes / 1048576.0, weights_bytes / 1048576.0,
+                 weight_users > 1 ? " (one copy, shared)" : "", ws_need / 1048576.0, be->n_execs,
+                 pan_devblock_size(be->arena) / 1048576.0, pan_devblock_size(be->ws) / 1048576.0,
+                 trimmed / 1048576.0, ex->gexec ? "on" : "off");
     *exec = ex;
     return PAN_OK;
 fail:
     pan_devblock_unref(&scratch);
     pan__plan_cache_destroy(&pc); /* not saved: a batch that did not compile records nothing */
     cu_exec_free(b, ex);
+    /* the others were moved only if this one got that far; they must not keep the old addresses */
+    if (grown && repoint_all(be, NULL)) cudaGetLastError();
     return st;
 }
 
@@ -458,8 +652,9 @@ static pan_status check_tensor(const pan_cu_exec *ex, const pan_engine_tensor *u
 
 static pan_status ensure_staging(cu_backend *be, pan_cu_exec *ex)
 {
-    if (ex->staging) return PAN_OK;
-    /* host buffers pass through one device block of the largest input/output as F32; only the host path uses it */
+    /* host buffers pass through one device block of the largest input/output as F32 (8 bytes an
+     * element leaves room for any dtype); only the host path uses it. Shared by the execs: a
+     * larger one replaces it once nothing queued reads it. */
     size_t bytes = 256;
     for (int i = 0; i < ex->g->n_inputs; i++) {
         size_t b = (size_t)ex->ti[ex->g->inputs[i]].numel * 8;
@@ -469,27 +664,23 @@ static pan_status ensure_staging(cu_backend *be, pan_cu_exec *ex)
         size_t b = (size_t)ex->ti[ex->g->outputs[i]].numel * 8;
         if (b > bytes) bytes = b;
     }
-    return pan_devpool_alloc(be->pool, bytes, "engine.host_staging", &ex->staging);
+    int grown = 0;
+    return shared_reserve(be, &be->staging, bytes, "engine.host_staging", &grown);
 }
 
-static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
-                         const pan_engine_tensor *outputs, void *stream)
+/* Queues a run of ex on s: inputs in, the steps (or the graph), outputs out. */
+static pan_status queue_run(cu_backend *be, pan_cu_exec *ex, const pan_engine_tensor *inputs,
+                            const pan_engine_tensor *outputs, cudaStream_t s, int *need_sync)
 {
-    cu_backend *be = b->ctx;
-    pan_cu_exec *ex = exec;
     const pan_graph *g = ex->g;
-    cudaStream_t s = stream ? (cudaStream_t)stream : be->stream;
-    int need_sync = stream == NULL;
-    pan_status st = pan_gpu_init(be->device);
-    if (st) return st;
+    pan_status st;
     for (int i = 0; i < g->n_inputs; i++) {
         const pan_engine_tensor *u = &inputs[i];
         int t = g->inputs[i];
         if ((st = check_tensor(ex, u, t, "engine input"))) return st;
         void *src = u->data;
         if (u->memory == PAN_MEMORY_HOST) {
-            if ((st = ensure_staging(be, ex))) return st;
-            src = pan_devblock_ptr(ex->staging);
+            src = pan_devblock_ptr(be->staging);
             size_t bytes = (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype);
             PAN_CUDA_CHECK(cudaMemcpyAsync(src, u->data, bytes, cudaMemcpyHostToDevice, s));
             /* an image tensor crossing PCIe is pixel data (DESIGN rule 1): the run summary shows it */
@@ -510,27 +701,71 @@ static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor 
         int t = g->outputs[i];
         if ((st = check_tensor(ex, u, t, "engine output"))) return st;
         if (u->memory == PAN_MEMORY_HOST) {
-            if ((st = ensure_staging(be, ex))) return st;
-            void *dst = pan_devblock_ptr(ex->staging);
+            void *dst = pan_devblock_ptr(be->staging);
             if ((st = convert_io(ex, t, dst, u->dtype, u->layout, 0, s))) return st;
             PAN_CUDA_CHECK(cudaMemcpyAsync(u->data, dst, (size_t)ex->ti[t].numel * pan_dtype_size(u->dtype),
                                            cudaMemcpyDeviceToHost, s));
-            need_sync = 1;
+            *need_sync = 1;
         } else if ((st = convert_io(ex, t, u->data, u->dtype, u->layout, 0, s))) {
             return st;
         }
     }
+    return PAN_OK;
+}
+
+static pan_status cu_run(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
+                         const pan_engine_tensor *outputs, void *stream)
+{
+    cu_backend *be = b->ctx;
+    pan_cu_exec *ex = exec;
+    const pan_graph *g = ex->g;
+    cudaStream_t s = stream ? (cudaStream_t)stream : be->stream;
+    int need_sync = stream == NULL;
+    pan_status st = pan_gpu_init(be->device);
+    if (st) return st;
+    /* the staging block first (replacing it waits for queued runs), then wait for the last use of
+     * the shared memory, which may have been on another stream */
+    for (int i = 0; i < g->n_inputs; i++)
+        if (inputs[i].memory == PAN_MEMORY_HOST && (st = ensure_staging(be, ex))) return st;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (outputs[i].memory == PAN_MEMORY_HOST && (st = ensure_staging(be, ex))) return st;
+    if ((st = shared_acquire(be, s))) return st;
+    st = queue_run(be, ex, inputs, outputs, s, &need_sync);
+    /* whatever was queued, even by a run that failed half way, is waited for by the next use */
+    pan_status rs = shared_release(be, s);
+    if (st) return st;
+    if (rs) return rs;
     if (need_sync) PAN_CUDA_CHECK(cudaStreamSynchronize(s));
     return PAN_OK;
 }
 
 /* ---- backend object ------------------------------------------------------------------------ */
 
+static void cu_memory(pan_nn_backend *b, pan_engine_memory *m)
+{
+    const cu_backend *be = b->ctx;
+    m->arena = pan_devblock_size(be->arena);
+    m->workspace = pan_devblock_size(be->ws);
+    m->staging = pan_devblock_size(be->staging);
+    m->weights = 0;
+    for (int i = 0; i < be->n_weights; i++) m->weights += pan_devblock_size(be->weights[i].block);
+    m->weight_copies = be->n_weights;
+    m->plans = be->n_execs;
+}
+
 static void cu_destroy(pan_nn_backend *b)
 {
     if (!b) return;
     cu_backend *be = b->ctx;
     if (be) {
+        /* the engine freed its execs first; any shared block left goes back now */
+        if (be->done) cudaEventDestroy(be->done);
+        pan_devblock_unref(&be->arena);
+        pan_devblock_unref(&be->ws);
+        pan_devblock_unref(&be->staging);
+        for (int i = 0; i < be->n_weights; i++) pan_devblock_unref(&be->weights[i].block);
+        free(be->weights);
+        free(be->execs);
         if (be->dnn) cudnnDestroy(be->dnn);
         if (be->stream) cudaStreamDestroy(be->stream);
         free(be);
@@ -554,6 +789,7 @@ pan_status pan__cuda_backend_create(pan_nn_backend **out, int device)
     if ((st = pan_gpu_init(device))) goto fail;
     if ((st = pan_devpool_get(device, &be->pool))) goto fail;
     PAN_CUDA_TRY(cudaStreamCreateWithFlags(&be->stream, cudaStreamNonBlocking));
+    PAN_CUDA_TRY(cudaEventCreateWithFlags(&be->done, cudaEventDisableTiming));
     cudnnStatus_t ds = cudnnCreate(&be->dnn);
     if (ds != CUDNN_STATUS_SUCCESS) {
         pan_log_error(TAG, -1, "cudnnCreate failed: %s (is libcudnn.so.9 on LD_LIBRARY_PATH?)", cudnnGetErrorString(ds));
@@ -568,6 +804,7 @@ pan_status pan__cuda_backend_create(pan_nn_backend **out, int device)
     b->compile = cu_compile;
     b->run = cu_run;
     b->exec_free = cu_exec_free;
+    b->memory = cu_memory;
     b->destroy = cu_destroy;
     *out = b;
     return PAN_OK;

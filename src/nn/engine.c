@@ -244,6 +244,12 @@ void pan_engine_destroy(pan_engine_t **pe)
     *pe = NULL;
 }
 
+void pan_engine_get_memory(const pan_engine_t *e, pan_engine_memory *m)
+{
+    memset(m, 0, sizeof *m);
+    if (e && e->backend && e->backend->memory) e->backend->memory(e->backend, m);
+}
+
 pan_backend pan_engine_backend(const pan_engine_t *e) { return e->kind; }
 int pan_engine_num_inputs(const pan_engine_t *e) { return e->model->n_inputs; }
 int pan_engine_num_outputs(const pan_engine_t *e) { return e->model->n_outputs; }

@@ -129,6 +129,16 @@ const char *pan_engine_metadata(const pan_engine_t *engine, const char *key);
 /* Plans batch sizes ahead of time (otherwise the first run of a batch size plans it). */
 pan_status pan_engine_prepare(pan_engine_t *engine, int batch);
 
+/* Device memory the engine holds for its planned batch sizes (cuda; all 0 on cpu). Every batch
+ * size runs in the same activation arena and workspace (sized for the largest) and reads the
+ * same copy of the weights: the figures are what the engine holds, not a sum over plans. */
+typedef struct pan_engine_memory {
+    size_t arena, weights, workspace, staging; /* bytes of the blocks held (pool class sizes) */
+    int plans;                                 /* batch sizes planned */
+    int weight_copies;                         /* distinct weight blocks (1 once planned) */
+} pan_engine_memory;
+void pan_engine_get_memory(const pan_engine_t *engine, pan_engine_memory *memory);
+
 /* Host FP32 run: inputs[i] holds input i (numel for `batch`), outputs[j] receives output j.
  * 1 <= batch <= max_batch. */
 pan_status pan_engine_run(pan_engine_t *engine, int batch, const float *const *inputs, float **outputs);

@@ -38,6 +38,8 @@ struct pan_nn_backend {
     pan_status (*run)(pan_nn_backend *b, void *exec, const pan_engine_tensor *inputs,
                       const pan_engine_tensor *outputs, void *stream);
     void (*exec_free)(pan_nn_backend *b, void *exec);
+    /* Optional (NULL: all 0): the device memory held for every exec (pan_engine_get_memory). */
+    void (*memory)(pan_nn_backend *b, pan_engine_memory *m);
     void (*destroy)(pan_nn_backend *b); /* frees b itself */
 
     /* Set by the engine after create, read by compile: the persistent plan cache (nn/plan_cache.h;
