@@ -13,7 +13,8 @@
  * Every --interval seconds it samples host RSS (/proc/self/statm; also its anonymous part, and the
  * bytes malloc has handed out (glibc mallinfo2), which tell a leak from allocator fragmentation and
  * from code pages faulted in late), open file descriptors (/proc/self/fd) and, on the cuda backend,
- * the device pool's bytes in use. At the end it prints
+ * the device pool's bytes in use and the device's memory in use (cudaMemGetInfo: NVDEC's surfaces
+ * and cuDNN's memory too). At the end it prints
  * one JSON object: each metric's least-squares slope per minute over the samples after --warmup,
  * its range there, first and last values, and the run summary (frames, drops, reconnects, states).
  * "Flat" means a slope within noise: an RSS slope of a few KiB/min over 10 minutes is allocator
@@ -47,6 +48,7 @@
 #include "pipeline_run.h"
 #if defined(PANOPTES_HAVE_CUDA) && __has_include("core/devpool.h")
 #include "core/devpool.h"
+#include "core/gpu.h"
 #define SOAK_DEVPOOL 1
 #endif
 
@@ -112,7 +114,7 @@ static int open_fds(void)
 /* ---- the run -------------------------------------------------------------------------------- */
 
 typedef struct sample {
-    double t, rss, anon, heap, fds, dev;
+    double t, rss, anon, heap, fds, dev, dev_all;
 } sample;
 
 static pan_pipeline_params params;
@@ -280,7 +282,7 @@ int main(int argc, char **argv)
             x->anon = rss_anon_mib();
             x->heap = heap_in_use_mib();
             x->fds = open_fds();
-            x->dev = NAN;
+            x->dev = x->dev_all = NAN;
 #ifdef SOAK_DEVPOOL
             if (params.backend == PAN_BACKEND_CUDA) {
                 pan_devpool *pool;
@@ -289,6 +291,11 @@ int main(int argc, char **argv)
                     pan_devpool_get_stats(pool, &ds);
                     x->dev = (double)ds.bytes_in_use / (1024.0 * 1024.0);
                 }
+                /* all of the device's memory in use: also NVDEC's surfaces, cuDNN's and the
+                 * context's, which the pool does not see */
+                size_t dev_free, dev_total;
+                if (pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
+                    x->dev_all = (double)(dev_total - dev_free) / (1024.0 * 1024.0);
             }
 #endif
             fprintf(stderr, "soak: t=%.0f s rss %.1f MiB (anon %.1f, heap in use %.2f), %d fds%s\n", t, x->rss, x->anon,
@@ -322,6 +329,7 @@ int main(int argc, char **argv)
     print_metric("heap_in_use_mib", s, n, warmup, offsetof(sample, heap), "MiB", 0);
     print_metric("open_fds", s, n, warmup, offsetof(sample, fds), "fds", 0);
     print_metric("devpool_in_use_mib", s, n, warmup, offsetof(sample, dev), "MiB", 0);
+    print_metric("device_used_mib", s, n, warmup, offsetof(sample, dev_all), "MiB", 0);
     printf("\"frames\":%lld,\"fps\":%.1f,\"dropped\":%lld,\"reconnects\":%lld,\"failed_cameras\":%lld,"
            "\"peak_rss_mib\":%.1f,\"cpu_ms_per_frame\":%.3f,\"steady_cpu_ms_per_frame\":%.3f,\"status\":\"%s\",\"cameras\":[",
            (long long)frames, wall > 0 ? (double)frames / wall : 0.0, (long long)dropped, (long long)reconnects,

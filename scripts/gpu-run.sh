@@ -9,6 +9,10 @@
 #   run(command="bash scripts/gpu-run.sh reid", carry=[".gpu","models"]) # ReID crops/s and frames/s on vs off
 #   run(command="bash scripts/gpu-run.sh many", carry=[".gpu","models/nanodet.json","models/nanodet.bin"])
 #                                        # issue #19: N cameras end to end against decoding alone
+#   run(command="bash scripts/gpu-run.sh memory", carry=[".gpu","models"])
+#                                        # issue #18: start-up cold/warm, device MiB per camera
+#   run(command="SOAK_FILES=32 SOAK_SECONDS=480 bash scripts/gpu-run.sh soak", carry=[".gpu","models"])
+#                                        # issue #18: the device memory slope (device_used_mib)
 #
 # Writes into $OUT (at most 8 files come back): device.txt, tests.log, bench_decode_gpu.json,
 # ffmpeg_decode.json, summary.txt. The last lines printed are the summary table.
@@ -320,6 +324,79 @@ for r in rows:
           f'decode {d.get("fps", 0):.1f} ffmpeg {f.get("fps", 0):.1f}')
 EOF
     tail -3 "$OUT/many_stderr.txt" 2>/dev/null
+    exit $status
+fi
+
+# Start-up and device memory per camera (issue #18; `bash scripts/gpu-run.sh memory`, carry ".gpu"
+# and "models"):
+#   startup  `panoptes run --backend cuda`, 30 frames of one 1080p camera, with NanoDet and then with
+#            NanoDet and the OSNet x1.0-shaped ReID model (models/osnet_x1_0.onnx), each twice in a
+#            fresh plan cache: cold, then warm. create_s is the models' loading and planning,
+#            first_frame_s the time from start to the first frame; the JSONL of cold and warm must
+#            be identical (the warm start rebuilds the cold one's choices)
+#   per-cam  MEM_STREAMS (default "32 64") looped 1080p cameras (NanoDet, tracking) for MEM_SECONDS
+#            (default 45) after start-up: device MiB per camera (peak, and now at the end)
+# One JSON object per line in memory.json, a table at the end. The slope over a long run is the
+# soak mode's device_used_mib (SOAK_FILES=32 SOAK_SECONDS=480: a call has 600 s).
+if [ "$WHAT" = memory ]; then
+    CLI="$R/bin/panoptes"
+    M="$OUT/memory.json"
+    : >"$M"
+    clip="$R/data/vtest-1080p.mp4"
+    for reid in default models/osnet_x1_0.onnx; do
+        [ "$reid" = default ] || [ -f "$reid" ] || { echo "memory: $reid missing (carry models)"; continue; }
+        cache="$(mktemp -d)"
+        for start in cold warm; do
+            PANOPTES_LOG=info timeout 400 "$CLI" run --backend cuda --camera "$clip" --max-frames 30 --reid "$reid" \
+                --cache-dir "$cache" --out "$OUT/startup_$start.jsonl" --summary-json "$OUT/mem_one.json" --quiet \
+                2>"$OUT/startup_$start.log"
+            rc=$?
+            python3 -c 'import json,sys
+try:
+    s = json.load(open(sys.argv[1])); s.pop("cameras")
+except (OSError, ValueError) as e:
+    s = {"error": "no summary: %s" % e}
+log = open(sys.argv[5]).read()
+s.update(bench="startup", reid=sys.argv[2], start=sys.argv[3], rc=int(sys.argv[4]),
+         compiled=log.count(" compiled: "), convs_from_cache=sum(int(l.split(" from the plan cache")[0].split()[-1])
+             for l in log.splitlines() if " from the plan cache" in l))
+print(json.dumps(s))' "$OUT/mem_one.json" "$reid" "$start" "$rc" "$OUT/startup_$start.log" >>"$M"
+            grep -o "[^ ]* batch [0-9]* compiled.*" "$OUT/startup_$start.log" | head -8 >>"$OUT/startup_compiles.txt"
+            rm -f "$OUT/mem_one.json"
+        done
+        if cmp -s "$OUT/startup_cold.jsonl" "$OUT/startup_warm.jsonl"; then same=true; else same=false; fi
+        echo "{\"bench\": \"startup_outputs\", \"reid\": \"$reid\", \"cold_equals_warm\": $same, \"lines\": $(cat "$OUT/startup_cold.jsonl" 2>/dev/null | wc -l)}" >>"$M"
+        rm -rf "$cache" "$OUT"/startup_*.jsonl "$OUT"/startup_*.log
+    done
+    for n in ${MEM_STREAMS:-32 64}; do
+        cams=(); for i in $(seq "$n"); do cams+=(--camera "$clip"); done
+        PANOPTES_LOG=warn timeout -s INT $((${MEM_SECONDS:-45} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
+            --duration $((${MEM_SECONDS:-45} + 15)) --out /dev/null --summary-json "$OUT/mem_one.json" --quiet \
+            2>>"$OUT/memory_stderr.txt"
+        rc=$?
+        python3 -c 'import json,sys
+try:
+    s = json.load(open(sys.argv[1])); s.pop("cameras")
+except (OSError, ValueError) as e:
+    s = {"error": "no summary: %s" % e}
+n = int(sys.argv[2]); s.update(bench="per_camera", streams=n, rc=int(sys.argv[3]))
+s["device_mib_per_camera"] = s.get("device_mib_used", 0) / n; s["device_mib_per_camera_now"] = s.get("device_mib_now", 0) / n
+print(json.dumps(s))' "$OUT/mem_one.json" "$n" "$rc" >>"$M"
+        rm -f "$OUT/mem_one.json"
+    done
+    python3 - "$M" <<'EOF'
+import json, sys
+for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")):
+    if r["bench"] == "startup":
+        print(f'startup {r["start"]:4} reid {r["reid"]:28} create {r.get("create_s", 0):6.2f} s first frame {r.get("first_frame_s", 0):5.2f} s '
+              f'{r["compiled"]} plans, {r["convs_from_cache"]} convs from the cache, rc {r["rc"]}')
+    elif r["bench"] == "startup_outputs":
+        print(f'startup outputs, reid {r["reid"]}: cold == warm: {r["cold_equals_warm"]} ({r["lines"]} lines)')
+    else:
+        print(f'N={r["streams"]:>3}: {r.get("device_mib_per_camera", 0):.1f} MiB/camera at peak, '
+              f'{r.get("device_mib_per_camera_now", 0):.1f} now; steady {r.get("steady_fps", 0):.0f} fps, rc {r["rc"]}')
+EOF
+    tail -3 "$OUT/memory_stderr.txt" 2>/dev/null
     exit $status
 fi
 

@@ -140,7 +140,9 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
         size_t dev_free = 0, dev_total = 0;
         if (pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK) pl->dev_base = dev_total - dev_free;
     }
+    double t_create = pan__now_s();
     if ((st = pan_stages_create(&pl->stages, &pl->p, pl->backend))) goto fail;
+    pl->create_s = pan__now_s() - t_create;
     if ((st = pan_batcher_create(&pl->batcher))) goto fail;
     /* file cameras aligned by timestamps: asked for, or implied by overlapping cameras whose
      * tracks are linked by time (pipeline_sync.c) */

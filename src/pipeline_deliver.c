@@ -166,6 +166,7 @@ static void count_batch(pan_pipeline *pl, int n, double cpu0)
     pthread_mutex_lock(&pl->lock);
     pl->frames_done += n;
     pl->batches++;
+    if (!pl->first_frame_t && n > 0) pl->first_frame_t = now;
     int k = 0;
     while (k + 1 < PAN_BATCH_HIST && (n >> (k + 1))) k++;
     pl->batch_hist[k]++;

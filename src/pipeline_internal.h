@@ -108,6 +108,8 @@ struct pan_pipeline {
 
     pthread_t deliver_thread;
     int deliver_started;
+    double create_s;         /* the stages' creation: models loaded, engines planned */
+    double first_frame_t;    /* CLOCK_MONOTONIC s of the first delivery; 0 before */
     double t0;               /* CLOCK_MONOTONIC s at start: the clock of live cameras' pts */
     double cpu0;             /* process CPU s at start */
     double t_end, cpu_end;   /* the same when stopped (the statistics stay as they were) */

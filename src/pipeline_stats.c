@@ -81,6 +81,8 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
     s->connect_threads = pl->io ? pan_io_threads(pl->io) - s->io_threads : pl->io_connect;
     s->status = pl->status;
     s->uptime_s = pl->t0 > 0 ? now - pl->t0 : 0;
+    s->create_s = pl->create_s;
+    s->first_frame_s = pl->first_frame_t > 0 && pl->t0 > 0 ? pl->first_frame_t - pl->t0 : 0;
     s->cameras = pl->n_cams ? calloc((size_t)pl->n_cams, sizeof *s->cameras) : NULL;
     if (pl->n_cams && !s->cameras) st = PAN_NOMEM;
     double cams_cpu = pl->removed_cameras_cpu_s;

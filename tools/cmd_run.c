@@ -261,13 +261,14 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
                    "\"stopped_cameras\":%d,\"dropped\":%lld,\"reconnects\":%lld,\"steady_fps\":%.2f,"
                    "\"steady_cpu_ms_per_frame\":%.4f,\"cpu_ms_per_frame_cameras\":%.4f,\"cpu_ms_per_frame_batcher\":%.4f,"
                    "\"cpu_ms_per_frame_other\":%.4f,\"batches\":%lld,\"batch_mean\":%.2f,\"latency_p50_ms\":%.3f,"
-                   "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f,\"io_threads\":%d}\n",
+                   "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f,\"io_threads\":%d,\"create_s\":%.3f,"
+                   "\"first_frame_s\":%.3f,\"device_mib_now\":%.1f,\"rss_mib\":%.1f}\n",
                 (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, interrupted ? "true" : "false",
                 s->stopped_cameras, (long long)s->dropped, (long long)s->reconnects, s->steady_fps,
                 s->steady_cpu_ms_per_frame, s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery,
                 s->cpu_ms_per_frame_other, (long long)s->batches, s->batch_mean, s->latency_p50_ms, s->latency_p99_ms,
-                s->latency_max_ms, s->io_threads);
+                s->latency_max_ms, s->io_threads, s->create_s, s->first_frame_s, s->device_mib_now, s->rss_mib);
         return;
     }
     fprintf(f, "summary (%s backend):\n", pan_backend_name(s->backend));
@@ -287,6 +288,9 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
     fprintf(f, "  total %lld frames in %.2f s: %.1f frames/s, host CPU %.3f ms/frame, peak memory %.1f MiB%s\n",
             (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
             interrupted ? " (interrupted)" : "");
+    if (s->frames)
+        fprintf(f, "  start-up: models loaded and planned in %.2f s, the first frame delivered %.2f s after start\n",
+                s->create_s, s->first_frame_s);
     if (s->frames)
         fprintf(f, "  host CPU by thread, ms/frame: camera I/O (%d threads) %.3f, delivery %.3f, other threads %.3f\n",
                 s->io_threads, s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery, s->cpu_ms_per_frame_other);

@@ -251,6 +251,9 @@ typedef struct pan_pipeline_stats {
     int running;              /* between start and stop */
     pan_status status;        /* PAN_OK, or why the pipeline failed (a stage or a required consumer) */
     double uptime_s;          /* since start */
+    double create_s;          /* pan_pipeline_create's loading and planning of the models (a cuda
+                               * engine's plan cache makes a second start's short) */
+    double first_frame_s;     /* from start to the first frame delivered; 0 before */
     int n_cameras;            /* cameras not removed (ended and failed ones included) */
     pan_camera_stats *cameras;
     int64_t frames;           /* delivered, all cameras, removed ones included */
