@@ -335,7 +335,10 @@ fi
 #            first_frame_s the time from start to the first frame; the JSONL of cold and warm must
 #            be identical (the warm start rebuilds the cold one's choices)
 #   per-cam  MEM_STREAMS (default "32 64") looped 1080p cameras (NanoDet, tracking) for MEM_SECONDS
-#            (default 45) after start-up: device MiB per camera (peak, and now at the end)
+#            (default 45) after start-up: device MiB per camera (peak, and now at the end); then at
+#            the first N again with each of MEM_VARIANTS (default none; space-separated, each a
+#            comma-joined list of settings, e.g. "PANOPTES_NVDEC_EXTRA_SURFACES=2
+#            PANOPTES_NVDEC_EXTRA_SURFACES=2,PANOPTES_NVDEC_DISPLAY_DELAY=0"): memory against frames/s
 # One JSON object per line in memory.json, a table at the end. The slope over a long run is the
 # soak mode's device_used_mib (SOAK_FILES=32 SOAK_SECONDS=480: a call has 600 s).
 if [ "$WHAT" = memory ]; then
@@ -368,9 +371,13 @@ print(json.dumps(s))' "$OUT/mem_one.json" "$reid" "$start" "$rc" "$OUT/startup_$
         echo "{\"bench\": \"startup_outputs\", \"reid\": \"$reid\", \"cold_equals_warm\": $same, \"lines\": $(cat "$OUT/startup_cold.jsonl" 2>/dev/null | wc -l)}" >>"$M"
         rm -rf "$cache" "$OUT"/startup_*.jsonl "$OUT"/startup_*.log
     done
-    for n in ${MEM_STREAMS:-32 64}; do
+    read -r -a counts <<<"${MEM_STREAMS:-32 64}"
+    runs=("${counts[@]}")
+    for v in ${MEM_VARIANTS:-}; do runs+=("${counts[0]}:$v"); done
+    for run in "${runs[@]}"; do
+        n="${run%%:*}"; variant=""; [ "$run" = "$n" ] || variant="${run#*:}"
         cams=(); for i in $(seq "$n"); do cams+=(--camera "$clip"); done
-        PANOPTES_LOG=warn timeout -s INT $((${MEM_SECONDS:-45} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
+        env ${variant//,/ } PANOPTES_LOG=warn timeout -s INT $((${MEM_SECONDS:-45} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
             --duration $((${MEM_SECONDS:-45} + 15)) --out /dev/null --summary-json "$OUT/mem_one.json" --quiet \
             2>>"$OUT/memory_stderr.txt"
         rc=$?
@@ -379,9 +386,9 @@ try:
     s = json.load(open(sys.argv[1])); s.pop("cameras")
 except (OSError, ValueError) as e:
     s = {"error": "no summary: %s" % e}
-n = int(sys.argv[2]); s.update(bench="per_camera", streams=n, rc=int(sys.argv[3]))
+n = int(sys.argv[2]); s.update(bench="per_camera", streams=n, rc=int(sys.argv[3]), variant=sys.argv[4])
 s["device_mib_per_camera"] = s.get("device_mib_used", 0) / n; s["device_mib_per_camera_now"] = s.get("device_mib_now", 0) / n
-print(json.dumps(s))' "$OUT/mem_one.json" "$n" "$rc" >>"$M"
+print(json.dumps(s))' "$OUT/mem_one.json" "$n" "$rc" "$variant" >>"$M"
         rm -f "$OUT/mem_one.json"
     done
     python3 - "$M" <<'EOF'
@@ -394,7 +401,8 @@ for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{"))
         print(f'startup outputs, reid {r["reid"]}: cold == warm: {r["cold_equals_warm"]} ({r["lines"]} lines)')
     else:
         print(f'N={r["streams"]:>3}: {r.get("device_mib_per_camera", 0):.1f} MiB/camera at peak, '
-              f'{r.get("device_mib_per_camera_now", 0):.1f} now; steady {r.get("steady_fps", 0):.0f} fps, rc {r["rc"]}')
+              f'{r.get("device_mib_per_camera_now", 0):.1f} now; steady {r.get("steady_fps", 0):.0f} fps, '
+              f'host {r.get("steady_cpu_ms_per_frame", 0):.3f} ms/frame, rc {r["rc"]} {r.get("variant", "")}')
 EOF
     tail -3 "$OUT/memory_stderr.txt" 2>/dev/null
     exit $status

@@ -312,6 +312,13 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
     return PAN_OK;
 }
 
+static int held_extra(void)
+{
+    const char *e = getenv("PANOPTES_NVDEC_EXTRA_SURFACES");
+    int n = e && *e ? atoi(e) : PAN_CAMERA_HELD_EXTRA;
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
 static pan_decoder_kind pick_decoder(const pan_pipeline *pl)
 {
     return pl->backend == PAN_BACKEND_CUDA ? PAN_DECODER_NVDEC : PAN_DECODER_CPU;
@@ -360,10 +367,10 @@ static pan_status connect_camera(cam_ctx *x)
         .camera = c->id,
         .uri = c->uri,
         .codecpar = pan_source_codecpar(x->src),
-        /* Frames a camera may hold downstream at once: its queue (pipeline_internal.h), one in
-         * the batch and the decoder's own. Each NVDEC output surface of a 1080p stream is 3 MiB
-         * of device memory; the camera waits (back-pressure) while the batcher holds them. */
-        .max_frames = c->slot.cap + 4,
+        /* Frames a camera may hold downstream at once: its queue and PAN_CAMERA_HELD_EXTRA
+         * (pipeline_internal.h). Each NVDEC output surface of a 1080p stream is 3 MiB of device
+         * memory; the camera waits (back-pressure) while the batcher holds them. */
+        .max_frames = c->slot.cap + held_extra(),
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
@@ -372,7 +379,7 @@ static pan_status connect_camera(cam_ctx *x)
         pan_log_warn("pipeline", c->id, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
-        dp.max_frames = c->slot.cap + 4;
+        dp.max_frames = c->slot.cap + held_extra();
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;

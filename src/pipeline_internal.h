@@ -35,6 +35,11 @@
  * 1080p) per waiting frame. */
 #define PAN_CAMERA_QUEUE 4
 #define PAN_CAMERA_QUEUE_DECODE_ONLY 8
+/* Frames a camera may hold beyond its queue: the pending one its step hands over, one in each of
+ * the two batches in flight (an NVDEC frame is released once preprocessing and the ReID crops
+ * have read it) and one of slack. Each is an NVDEC output surface (3 MiB at 1080p):
+ * PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against throughput. */
+#define PAN_CAMERA_HELD_EXTRA 4
 
 typedef struct camera {
     struct pan_pipeline *pl;
