@@ -330,7 +330,7 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "realtime")) return get_bool(w, v, key, &c->realtime);
     if (!strcmp(key, "sync")) return get_bool(w, v, key, &c->sync);
     if (!strcmp(key, "reid_interval")) return get_int(w, v, key, 1, 1000, &c->reid_interval);
-    if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 1024, &c->batch);
+    if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 4096, &c->batch); /* as run --batch */
     if (!strcmp(key, "threads")) return get_int(w, v, key, 1, 64, &c->threads);
     if (!strcmp(key, "io_threads")) return get_int(w, v, key, 0, 256, &c->io_threads);
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);

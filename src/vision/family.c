@@ -232,7 +232,7 @@ pan_status pan__family_resolve(const pan__family_probe *p, pan_detector_kind kin
         pan_log_error(TAG, -1,
                       "%s: no known detector family fits its outputs: %s (input %dx%d: %d grid cells at "
                       "strides 8/16/32)%s. Known families: %s. Export the model as the README's table says, "
-                      "or name the family with --model-type (%s)",
+                      "or name the family with --model-type (model_type in a serve config; %s)",
                       p->model_path, seen, p->input_w, p->input_h, cells,
                       rank5 ? "; 5-D outputs are raw anchor maps (YOLOv7: export with --grid)" : "", FAMILIES,
                       pan_detector_kind_names());
@@ -244,13 +244,14 @@ pan_status pan__family_resolve(const pan__family_probe *p, pan_detector_kind kin
         if (kind == PAN_DETECTOR_AUTO)
             pan_log_error(TAG, -1,
                           "%s: the outputs look closest to %s but do not fit it: %s. Seen: %s (input %dx%d, %d "
-                          "grid cells). Known families: %s; name one with --model-type (%s)",
+                          "grid cells). Known families: %s; name one with --model-type (model_type in a serve "
+                          "config; %s)",
                           p->model_path, pan_detector_kind_name(k), why, seen, p->input_w, p->input_h, cells,
                           FAMILIES, pan_detector_kind_names());
         else
             pan_log_error(TAG, -1,
-                          "%s: the outputs disagree with --model-type %s: %s. Seen: %s (input %dx%d, %d grid "
-                          "cells). Known families: %s",
+                          "%s: the outputs disagree with --model-type %s (model_type in a serve config): %s. "
+                          "Seen: %s (input %dx%d, %d grid cells). Known families: %s",
                           p->model_path, pan_detector_kind_name(k), why, seen, p->input_w, p->input_h, cells, FAMILIES);
         return PAN_MODEL;
     }
