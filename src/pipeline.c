@@ -184,10 +184,12 @@ pan_status pan_pipeline_add_consumer(pan_pipeline *pl, const pan_consumer *c)
 /* pl->lock held. */
 static pan_status start_camera(camera *c)
 {
+    pan__sync_started(c); /* before its task runs: the aligned cameras wait for its first frame */
     if (pan__camera_start(c) == PAN_OK) {
         c->started = 1;
         return PAN_OK;
     }
+    pan__sync_start_failed(c);
     pan_log_error("pipeline", c->id, "%s: cannot start the camera (out of memory)", c->uri);
     return PAN_NOMEM;
 }
@@ -307,6 +309,8 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
     c->max_frames = cp->max_frames == -1 ? 0 : cp->max_frames ? cp->max_frames : p->max_frames;
     c->state = PAN_CAMERA_CONNECTING;
     c->sync_t = -INFINITY;
+    c->sync_state = PAN_SYNC_LEFT; /* joins when started (pipeline_sync.c) */
+    c->sync_pos = c->wait_pos = -1;
 
     pan_status st = PAN_OK;
     pthread_mutex_lock(&pl->lock);

@@ -41,6 +41,14 @@
  * PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against throughput. */
 #define PAN_CAMERA_HELD_EXTRA 4
 
+/* A binary min-heap of cameras by their sync_t; each camera keeps its place in the int at
+ * pos_off (pipeline_sync.c). */
+typedef struct pan_cam_heap {
+    struct camera **a;
+    int n, cap;
+    size_t pos_off;
+} pan_cam_heap;
+
 typedef struct camera {
     struct pan_pipeline *pl;
     int id;
@@ -68,8 +76,11 @@ typedef struct camera {
     int decoder;         /* pan_decoder_kind + 1; 0 before the first connection */
     int64_t dropped, reconnects, failed_attempts, packets, decode_errors, frames_lost;
     double outage_s, thread_cpu_s;
-    double sync_t;       /* pipeline_sync.c, under pl->sync_lock */
-    int sync_waiting;    /* parked until a slower camera moves on (pl->sync_lock) */
+    /* pipeline_sync.c, under pl->sync_lock (sync_state also under pl->lock at start) */
+    double sync_t;       /* the timestamp it is about to hand over */
+    int sync_state;      /* PAN_SYNC_UNJOINED, _JOINED (in the heap of times), _LEFT */
+    int sync_pos;        /* its place in pl->sync_times, -1 when not there */
+    int wait_pos;        /* its place in pl->sync_waiters (parked), -1 when not there */
     /* its final state, set by its thread before the marker; the delivery thread tells it */
     pan_camera_state final_state;
     pan_status final_status;
@@ -136,8 +147,12 @@ struct pan_pipeline {
     /* pipeline_sync.c */
     int sync_on;
     pthread_mutex_t sync_lock;
-    pthread_cond_t sync_cond;
+    pan_cam_heap sync_times;   /* joined cameras by sync_t: the slowest on top */
+    pan_cam_heap sync_waiters; /* parked cameras by sync_t: the first to be let go on top */
+    int sync_unjoined;         /* started, not yet joined or left (atomic): the others wait for them */
 };
+
+enum { PAN_SYNC_UNJOINED, PAN_SYNC_JOINED, PAN_SYNC_LEFT };
 
 /* How far (seconds of stream time) a file camera may run ahead of the slowest other one when
  * aligned: a few frames, well inside the identities' overlap_dt_s (0.5 s). */
@@ -147,9 +162,14 @@ struct pan_pipeline {
  * (within PAN_SYNC_WINDOW_S). A file camera calls pan__sync_try before handing over a frame with
  * timestamp t: 1 when it may, 0 when it must wait (it is woken with pan__camera_wake once a slower
  * camera moves on, and tries again); every camera calls pan__sync_leave when it stops taking part
- * (live, paced, ended, failed). */
+ * (live, paced, ended, failed). A started camera that has done neither yet holds the others back
+ * (pan__sync_started, called before its task runs, with pl->lock held). Each call costs
+ * O(log cameras): the slowest camera is the top of a heap, and a camera that moves wakes only the
+ * parked cameras its move lets go. */
 void pan__sync_init(struct pan_pipeline *pl);
 void pan__sync_destroy(struct pan_pipeline *pl);
+void pan__sync_started(camera *c);
+void pan__sync_start_failed(camera *c);
 int pan__sync_try(camera *c, double t);
 void pan__sync_leave(camera *c);
 

@@ -2,68 +2,169 @@
  *
  * Each camera publishes the timestamp of the frame it is about to hand over; a file camera whose
  * frame is more than PAN_SYNC_WINDOW_S ahead of the slowest other participating camera parks
- * (its task holds no thread) until that camera moves on, ends or fails: every camera whose
- * timestamp moves wakes the parked ones, which look again. Cameras start
- * at -infinity (not opened yet: the others wait for their first frame) and leave at +infinity
- * (live streams, `realtime` files, ended or failed cameras). So recorded cameras reach the batcher
- * in timestamp order within the window, and the global identities, which compare the cameras'
- * timestamps as one clock, see them as they were recorded, run after run. */
+ * (its task holds no thread) until the slowest moves on, ends or fails. Cameras start unjoined
+ * (started, no frame yet: the others wait for their first) and leave for good (live streams,
+ * `realtime` files, ended or failed cameras). So recorded cameras reach the batcher in timestamp
+ * order within the window, and the global identities, which compare the cameras' timestamps as
+ * one clock, see them as they were recorded, run after run.
+ *
+ * The joined cameras sit in a min-heap of their timestamps (the slowest on top; the slowest other
+ * than the top one is one of its two children) and the parked ones in another: when the slowest
+ * time moves, the parked cameras within the window of it are let go, the others stay parked
+ * without being looked at. Every call is O(log cameras). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "pipeline_internal.h"
+
+/* ---- a heap of cameras by sync_t ------------------------------------------------------------- */
+
+static int *pos_of(const pan_cam_heap *h, camera *c) { return (int *)((char *)c + h->pos_off); }
+
+static void place(pan_cam_heap *h, int i, camera *c)
+{
+    h->a[i] = c;
+    *pos_of(h, c) = i;
+}
+
+static void sift_up(pan_cam_heap *h, int i)
+{
+    camera *c = h->a[i];
+    while (i > 0) {
+        int parent = (i - 1) / 2;
+        if (h->a[parent]->sync_t <= c->sync_t) break;
+        place(h, i, h->a[parent]);
+        i = parent;
+    }
+    place(h, i, c);
+}
+
+static void sift_down(pan_cam_heap *h, int i)
+{
+    camera *c = h->a[i];
+    for (;;) {
+        int k = 2 * i + 1;
+        if (k >= h->n) break;
+        if (k + 1 < h->n && h->a[k + 1]->sync_t < h->a[k]->sync_t) k++;
+        if (c->sync_t <= h->a[k]->sync_t) break;
+        place(h, i, h->a[k]);
+        i = k;
+    }
+    place(h, i, c);
+}
+
+/* 0, or -1 when out of memory (the caller then lets the camera go unaligned). */
+static int heap_push(pan_cam_heap *h, camera *c)
+{
+    if (h->n == h->cap) {
+        int nc = h->cap ? 2 * h->cap : 16;
+        camera **a = realloc(h->a, (size_t)nc * sizeof *a);
+        if (!a) return -1;
+        h->a = a;
+        h->cap = nc;
+    }
+    place(h, h->n++, c);
+    sift_up(h, h->n - 1);
+    return 0;
+}
+
+static void heap_remove(pan_cam_heap *h, camera *c)
+{
+    int i = *pos_of(h, c);
+    if (i < 0) return;
+    *pos_of(h, c) = -1;
+    camera *last = h->a[--h->n];
+    if (i == h->n) return;
+    place(h, i, last);
+    sift_up(h, i);
+    sift_down(h, *pos_of(h, last));
+}
+
+/* After c->sync_t changed. */
+static void heap_update(pan_cam_heap *h, camera *c)
+{
+    int i = *pos_of(h, c);
+    if (i < 0) return;
+    sift_up(h, i);
+    sift_down(h, *pos_of(h, c));
+}
+
+/* ---- alignment ------------------------------------------------------------------------------ */
 
 void pan__sync_init(pan_pipeline *pl)
 {
     pthread_mutex_init(&pl->sync_lock, NULL);
-    pthread_cond_init(&pl->sync_cond, NULL);
+    pl->sync_times.pos_off = offsetof(camera, sync_pos);
+    pl->sync_waiters.pos_off = offsetof(camera, wait_pos);
 }
 
 void pan__sync_destroy(pan_pipeline *pl)
 {
     pthread_mutex_destroy(&pl->sync_lock);
-    pthread_cond_destroy(&pl->sync_cond);
+    free(pl->sync_times.a);
+    free(pl->sync_waiters.a);
 }
 
-/* Wakes the other cameras parked behind the others (pl->sync_lock held). */
-static void wake_waiting(pan_pipeline *pl, const camera *self)
+void pan__sync_started(camera *c)
 {
-    pthread_mutex_lock(&pl->lock);
-    for (int i = 0; i < pl->n_cams; i++) {
-        camera *c = pl->cams[i];
-        if (c != self && c->sync_waiting) {
-            c->sync_waiting = 0;
-            pan__camera_wake(c);
-        }
+    if (!c->pl->sync_on) return;
+    c->sync_state = PAN_SYNC_UNJOINED;
+    __atomic_fetch_add(&c->pl->sync_unjoined, 1, __ATOMIC_ACQ_REL);
+}
+
+void pan__sync_start_failed(camera *c)
+{
+    if (!c->pl->sync_on) return;
+    c->sync_state = PAN_SYNC_LEFT;
+    __atomic_fetch_sub(&c->pl->sync_unjoined, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The slowest joined camera's time; -infinity while a started camera has not joined (or left). */
+static double slowest(pan_pipeline *pl)
+{
+    if (__atomic_load_n(&pl->sync_unjoined, __ATOMIC_ACQUIRE) > 0) return -INFINITY;
+    return pl->sync_times.n ? pl->sync_times.a[0]->sync_t : INFINITY;
+}
+
+/* The slowest other than c (which is joined). */
+static double slowest_other(pan_pipeline *pl, const camera *c)
+{
+    if (__atomic_load_n(&pl->sync_unjoined, __ATOMIC_ACQUIRE) > 0) return -INFINITY;
+    const pan_cam_heap *h = &pl->sync_times;
+    if (!h->n) return INFINITY;
+    if (h->a[0] != c) return h->a[0]->sync_t;
+    double m = INFINITY; /* c is on top: the next slowest is one of its children */
+    for (int k = 1; k <= 2 && k < h->n; k++)
+        if (h->a[k]->sync_t < m) m = h->a[k]->sync_t;
+    return m;
+}
+
+/* Lets go the parked cameras within the window of the slowest (pl->sync_lock held). One may find,
+ * looking again, that it is the slowest's own window it is outside of: it parks again. */
+static void let_go(pan_pipeline *pl)
+{
+    double until = slowest(pl) + PAN_SYNC_WINDOW_S;
+    pan_cam_heap *w = &pl->sync_waiters;
+    while (w->n && w->a[0]->sync_t <= until) {
+        camera *c = w->a[0];
+        heap_remove(w, c);
+        pan__camera_wake(c);
     }
-    pthread_mutex_unlock(&pl->lock);
 }
 
 void pan__sync_leave(camera *c)
 {
     pan_pipeline *pl = c->pl;
+    if (!pl->sync_on) return;
     pthread_mutex_lock(&pl->sync_lock);
-    c->sync_waiting = 0;
-    if (c->sync_t != INFINITY) {
-        c->sync_t = INFINITY;
-        if (pl->sync_on) wake_waiting(pl, c);
-    }
+    int was = c->sync_state;
+    c->sync_state = PAN_SYNC_LEFT;
+    heap_remove(&pl->sync_waiters, c);
+    if (was == PAN_SYNC_UNJOINED) __atomic_fetch_sub(&pl->sync_unjoined, 1, __ATOMIC_ACQ_REL);
+    if (was == PAN_SYNC_JOINED) heap_remove(&pl->sync_times, c);
+    if (was != PAN_SYNC_LEFT) let_go(pl);
     pthread_mutex_unlock(&pl->sync_lock);
-}
-
-/* The timestamp of the slowest other camera taking part (pl->sync_lock held; the camera list is
- * read under pl->lock, which is never taken the other way round). */
-static double slowest_other(pan_pipeline *pl, const camera *self)
-{
-    double m = INFINITY;
-    pthread_mutex_lock(&pl->lock);
-    for (int i = 0; i < pl->n_cams; i++) {
-        const camera *c = pl->cams[i];
-        if (c != self && c->started && !c->finalized && c->sync_t < m) m = c->sync_t;
-    }
-    pthread_mutex_unlock(&pl->lock);
-    return m;
 }
 
 int pan__sync_try(camera *c, double t)
@@ -71,12 +172,26 @@ int pan__sync_try(camera *c, double t)
     pan_pipeline *pl = c->pl;
     if (!pl->sync_on || !isfinite(t)) return 1;
     pthread_mutex_lock(&pl->sync_lock);
-    if (t != c->sync_t) {
+    heap_remove(&pl->sync_waiters, c); /* woken some other way: it looks again */
+    int moved = 0;
+    if (c->sync_state != PAN_SYNC_JOINED) {
         c->sync_t = t;
-        wake_waiting(pl, c); /* it moved on: those waiting for it look again */
+        if (heap_push(&pl->sync_times, c)) { /* out of memory: this camera goes unaligned */
+            pthread_mutex_unlock(&pl->sync_lock);
+            pan__sync_leave(c);
+            return 1;
+        }
+        if (c->sync_state == PAN_SYNC_UNJOINED) __atomic_fetch_sub(&pl->sync_unjoined, 1, __ATOMIC_ACQ_REL);
+        c->sync_state = PAN_SYNC_JOINED;
+        moved = 1;
+    } else if (t != c->sync_t) {
+        c->sync_t = t;
+        heap_update(&pl->sync_times, c);
+        moved = 1;
     }
+    if (moved) let_go(pl); /* the slowest may have moved on: those parked behind it look again */
     int go = t <= slowest_other(pl, c) + PAN_SYNC_WINDOW_S;
-    c->sync_waiting = !go;
+    if (!go && heap_push(&pl->sync_waiters, c)) go = 1; /* out of memory: it does not park */
     pthread_mutex_unlock(&pl->sync_lock);
     return go;
 }
