@@ -124,6 +124,8 @@ check "snapshot: a 768x576 JPEG" \
 req "$B/metrics"
 check "/metrics is open and names the camera" \
     '[ "$CODE" = 200 ] && grep -q "^panoptes_camera_frames_total{camera=\"0\",name=\"lobby\"} [1-9]" "$TMP/body"'
+check "/metrics: resident memory now, device memory now (0 on cpu)" \
+    'grep -q "^panoptes_resident_memory_bytes [1-9]" "$TMP/body" && grep -q "^panoptes_device_memory_now_bytes 0$" "$TMP/body"'
 if command -v promtool >/dev/null; then
     check "/metrics passes promtool check metrics" 'promtool check metrics <"$TMP/body" >"$TMP/promtool.txt" 2>&1 || { cat "$TMP/promtool.txt"; false; }'
 else

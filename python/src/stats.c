@@ -95,7 +95,11 @@ PyObject *pypan_stats_dict(const pan_pipeline_stats *s, py_results *q)
     SET(d, "fps", PyFloat_FromDouble(s->fps));
     SET(d, "cpu_ms_per_frame", PyFloat_FromDouble(s->cpu_ms_per_frame));
     SET(d, "peak_rss_mib", PyFloat_FromDouble(s->peak_rss_mib));
+    SET(d, "rss_mib", PyFloat_FromDouble(s->rss_mib));
     SET(d, "device_mib_used", PyFloat_FromDouble(s->device_mib_used));
+    SET(d, "device_mib_now", PyFloat_FromDouble(s->device_mib_now));
+    SET(d, "create_s", PyFloat_FromDouble(s->create_s));
+    SET(d, "first_frame_s", PyFloat_FromDouble(s->first_frame_s));
     SET(d, "pixel_bytes_copied", PyLong_FromLongLong(s->pixel_bytes_copied));
     SET(d, "dropped", PyLong_FromLongLong(s->dropped));
     SET(d, "reconnects", PyLong_FromLongLong(s->reconnects));

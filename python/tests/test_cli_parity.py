@@ -55,3 +55,6 @@ def test_sample_matches_panoptes_run(tmp_path, sample, model, cli):
         assert a == b, f"line {i + 1} differs:\npython: {a}\ncli:    {b}"
     assert sum(len(json.loads(x)["tracks"]) for x in got) > 0, "the sample has tracks"
     assert stats["cameras"][0]["state"] == "ended" and stats["results"]["dropped"] == 0
+    # start-up and memory, as run's summary has them (cpu backend: no device memory)
+    assert stats["create_s"] > 0 and stats["first_frame_s"] > 0 and stats["rss_mib"] > 0
+    assert stats["device_mib_used"] == 0 and stats["device_mib_now"] == 0

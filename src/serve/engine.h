@@ -55,6 +55,7 @@ typedef struct pan_serve_stats {
     double cpu_ms_per_frame, steady_cpu_ms_per_frame;
     double cpu_ms_per_frame_cameras, cpu_ms_per_frame_delivery, cpu_ms_per_frame_other;
     double peak_rss_mib, device_mib_used;
+    double rss_mib, device_mib_now; /* now: a service's memory over time */
     int64_t batches;
     int batch_max;
     double batch_mean;

@@ -129,8 +129,12 @@ char *pan_serve_metrics_text(const pan_serve_stats *s, size_t *len)
            s->cpu_ms_per_frame / 1000.0);
     single(f, "panoptes_peak_resident_memory_bytes", "gauge", "Peak resident host memory of the process.",
            s->peak_rss_mib * 1048576.0);
+    single(f, "panoptes_resident_memory_bytes", "gauge", "Resident host memory of the process now.",
+           s->rss_mib * 1048576.0);
     single(f, "panoptes_device_memory_bytes", "gauge", "Device memory added since start, at its peak (cuda backend).",
            s->device_mib_used * 1048576.0);
+    single(f, "panoptes_device_memory_now_bytes", "gauge", "Device memory added since start, now (cuda backend).",
+           s->device_mib_now * 1048576.0);
     single(f, "panoptes_pixel_copied_bytes_total", "counter",
            "Pixel bytes copied between host and device (snapshots and annotated video only on cuda).",
            (double)s->pixel_bytes_copied);

@@ -183,6 +183,8 @@ static pan_status e_stats(void *opaque, pan_serve_stats *out)
     out->cpu_ms_per_frame_other = s.cpu_ms_per_frame_other;
     out->peak_rss_mib = s.peak_rss_mib;
     out->device_mib_used = s.device_mib_used;
+    out->rss_mib = s.rss_mib;
+    out->device_mib_now = s.device_mib_now;
     out->batches = s.batches;
     out->batch_max = s.batch_max;
     out->batch_mean = s.batch_mean;

@@ -82,6 +82,8 @@ json_t *pan_serve_stats_json(const pan_serve_stats *s)
     json_object_set_new(o, "cpu_ms_per_frame_other", num(s->cpu_ms_per_frame_other));
     json_object_set_new(o, "peak_rss_mib", num(s->peak_rss_mib));
     json_object_set_new(o, "device_mib_used", num(s->device_mib_used));
+    json_object_set_new(o, "rss_mib", num(s->rss_mib));
+    json_object_set_new(o, "device_mib_now", num(s->device_mib_now));
     json_object_set_new(o, "pixel_bytes_copied", json_integer(s->pixel_bytes_copied));
     json_object_set_new(o, "batches", json_integer(s->batches));
     json_object_set_new(o, "batch_max", json_integer(s->batch_max));
