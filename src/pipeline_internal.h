@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/heap.h"
 #include "decode/decoder.h"
 #include "io/source.h"
 #include "panoptes/pipeline.h"
@@ -40,14 +41,6 @@
  * have read it) and one of slack. Each is an NVDEC output surface (3 MiB at 1080p):
  * PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against throughput. */
 #define PAN_CAMERA_HELD_EXTRA 4
-
-/* A binary min-heap of cameras by their sync_t; each camera keeps its place in the int at
- * pos_off (pipeline_sync.c). */
-typedef struct pan_cam_heap {
-    struct camera **a;
-    int n, cap;
-    size_t pos_off;
-} pan_cam_heap;
 
 typedef struct camera {
     struct pan_pipeline *pl;
@@ -147,8 +140,8 @@ struct pan_pipeline {
     /* pipeline_sync.c */
     int sync_on;
     pthread_mutex_t sync_lock;
-    pan_cam_heap sync_times;   /* joined cameras by sync_t: the slowest on top */
-    pan_cam_heap sync_waiters; /* parked cameras by sync_t: the first to be let go on top */
+    pan_heap sync_times;   /* joined cameras by sync_t: the slowest on top */
+    pan_heap sync_waiters; /* parked cameras by sync_t: the first to be let go on top */
     int sync_unjoined;         /* started, not yet joined or left (atomic): the others wait for them */
 };
 

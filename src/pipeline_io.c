@@ -3,7 +3,10 @@
  * wake time and moves the tasks that are due to their lanes. */
 #include "pipeline_io.h"
 
+#include "core/heap.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,8 +26,7 @@ struct pan_io_pool {
     pthread_mutex_t lock;
     pthread_cond_t done; /* a task finished */
     lane lanes[PAN_IO_LANES];
-    pan_io_task **heap;  /* sleeping tasks, earliest first */
-    int n_heap, cap_heap;
+    pan_heap timers;     /* sleeping tasks by `until`, earliest on top */
     int closing;
     pthread_t *threads;  /* work threads (up to work_max), then connect threads */
     int n_threads;
@@ -44,62 +46,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* ---- the timer heap (pool->lock held) ---- */
-
-static void heap_set(pan_io_pool *p, int i, pan_io_task *t)
-{
-    p->heap[i] = t;
-    t->heap_at = i;
-}
-
-static void heap_up(pan_io_pool *p, int i)
-{
-    pan_io_task *t = p->heap[i];
-    while (i > 0 && p->heap[(i - 1) / 2]->until > t->until) {
-        heap_set(p, i, p->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(p, i, t);
-}
-
-static void heap_down(pan_io_pool *p, int i)
-{
-    pan_io_task *t = p->heap[i];
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= p->n_heap) break;
-        if (c + 1 < p->n_heap && p->heap[c + 1]->until < p->heap[c]->until) c++;
-        if (p->heap[c]->until >= t->until) break;
-        heap_set(p, i, p->heap[c]);
-        i = c;
-    }
-    heap_set(p, i, t);
-}
-
-static int heap_push(pan_io_pool *p, pan_io_task *t)
-{
-    if (p->n_heap == p->cap_heap) {
-        int cap = p->cap_heap ? 2 * p->cap_heap : 64;
-        pan_io_task **h = realloc(p->heap, (size_t)cap * sizeof *h);
-        if (!h) return -1;
-        p->heap = h, p->cap_heap = cap;
-    }
-    heap_set(p, p->n_heap++, t);
-    heap_up(p, p->n_heap - 1);
-    return 0;
-}
-
-static void heap_remove(pan_io_pool *p, pan_io_task *t)
-{
-    int i = t->heap_at;
-    pan_io_task *last = p->heap[--p->n_heap];
-    t->heap_at = -1;
-    if (i == p->n_heap) return;
-    heap_set(p, i, last);
-    heap_up(p, i);
-    heap_down(p, last->heap_at);
 }
 
 static pan_status start_thread(pan_io_pool *p, pan_io_lane lane, int index);
@@ -141,12 +87,12 @@ static pan_io_task *dequeue(lane *l)
  * (0 when none). */
 static double due_timers(pan_io_pool *p, double now)
 {
-    while (p->n_heap && p->heap[0]->until <= now) {
-        pan_io_task *t = p->heap[0];
-        heap_remove(p, t);
+    pan_io_task *t;
+    while ((t = pan_heap_top(&p->timers)) && t->until <= now) {
+        pan_heap_remove(&p->timers, t);
         enqueue(p, t);
     }
-    return p->n_heap ? p->heap[0]->until : 0;
+    return (t = pan_heap_top(&p->timers)) ? t->until : 0;
 }
 
 static struct timespec abs_realtime(double after_s)
@@ -200,8 +146,9 @@ static void *worker_main(void *arg)
             enqueue(p, t);
         } else if (r == PAN_IO_SLEEP) {
             t->state = T_SLEEPING;
-            int first = !p->n_heap || t->until < p->heap[0]->until;
-            if (heap_push(p, t)) {
+            const pan_io_task *top = pan_heap_top(&p->timers);
+            int first = !top || t->until < top->until;
+            if (pan_heap_push(&p->timers, t)) {
                 enqueue(p, t); /* no memory for the timer: it runs again now and sleeps then */
             } else if (first) {
                 pthread_cond_signal(&p->lanes[PAN_IO_LANE_WORK].cond); /* a timer keeper waits less */
@@ -237,6 +184,7 @@ pan_status pan_io_create(pan_io_pool **out, const pan_io_params *params)
 {
     *out = NULL;
     pan_io_pool *p = calloc(1, sizeof *p);
+    if (p) pan_heap_init(&p->timers, offsetof(pan_io_task, until), offsetof(pan_io_task, heap_at));
     if (!p) return PAN_NOMEM;
     p->p = *params;
     if (p->p.work_threads < 1) p->p.work_threads = 1;
@@ -274,7 +222,7 @@ void pan_io_destroy(pan_io_pool **pp)
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->lock);
     free(p->threads);
-    free(p->heap);
+    pan_heap_free(&p->timers);
     free(p);
     *pp = NULL;
 }
@@ -293,7 +241,7 @@ void pan_io_wake(pan_io_pool *p, pan_io_task *t)
     pthread_mutex_lock(&p->lock);
     switch (t->state) {
     case T_SLEEPING:
-        heap_remove(p, t);
+        pan_heap_remove(&p->timers, t);
         enqueue(p, t);
         break;
     case T_PARKED: enqueue(p, t); break;

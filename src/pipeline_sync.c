@@ -18,92 +18,20 @@
 
 #include "pipeline_internal.h"
 
-/* ---- a heap of cameras by sync_t ------------------------------------------------------------- */
-
-static int *pos_of(const pan_cam_heap *h, camera *c) { return (int *)((char *)c + h->pos_off); }
-
-static void place(pan_cam_heap *h, int i, camera *c)
-{
-    h->a[i] = c;
-    *pos_of(h, c) = i;
-}
-
-static void sift_up(pan_cam_heap *h, int i)
-{
-    camera *c = h->a[i];
-    while (i > 0) {
-        int parent = (i - 1) / 2;
-        if (h->a[parent]->sync_t <= c->sync_t) break;
-        place(h, i, h->a[parent]);
-        i = parent;
-    }
-    place(h, i, c);
-}
-
-static void sift_down(pan_cam_heap *h, int i)
-{
-    camera *c = h->a[i];
-    for (;;) {
-        int k = 2 * i + 1;
-        if (k >= h->n) break;
-        if (k + 1 < h->n && h->a[k + 1]->sync_t < h->a[k]->sync_t) k++;
-        if (c->sync_t <= h->a[k]->sync_t) break;
-        place(h, i, h->a[k]);
-        i = k;
-    }
-    place(h, i, c);
-}
-
-/* 0, or -1 when out of memory (the caller then lets the camera go unaligned). */
-static int heap_push(pan_cam_heap *h, camera *c)
-{
-    if (h->n == h->cap) {
-        int nc = h->cap ? 2 * h->cap : 16;
-        camera **a = realloc(h->a, (size_t)nc * sizeof *a);
-        if (!a) return -1;
-        h->a = a;
-        h->cap = nc;
-    }
-    place(h, h->n++, c);
-    sift_up(h, h->n - 1);
-    return 0;
-}
-
-static void heap_remove(pan_cam_heap *h, camera *c)
-{
-    int i = *pos_of(h, c);
-    if (i < 0) return;
-    *pos_of(h, c) = -1;
-    camera *last = h->a[--h->n];
-    if (i == h->n) return;
-    place(h, i, last);
-    sift_up(h, i);
-    sift_down(h, *pos_of(h, last));
-}
-
-/* After c->sync_t changed. */
-static void heap_update(pan_cam_heap *h, camera *c)
-{
-    int i = *pos_of(h, c);
-    if (i < 0) return;
-    sift_up(h, i);
-    sift_down(h, *pos_of(h, c));
-}
-
 /* ---- alignment ------------------------------------------------------------------------------ */
 
 void pan__sync_init(pan_pipeline *pl)
 {
     pthread_mutex_init(&pl->sync_lock, NULL);
-    pl->sync_times.pos_off = offsetof(camera, sync_pos);
-    pl->sync_waiters.pos_off = offsetof(camera, wait_pos);
+    pan_heap_init(&pl->sync_times, offsetof(camera, sync_t), offsetof(camera, sync_pos));
+    pan_heap_init(&pl->sync_waiters, offsetof(camera, sync_t), offsetof(camera, wait_pos));
 }
 
 void pan__sync_destroy(pan_pipeline *pl)
 {
     pthread_mutex_destroy(&pl->sync_lock);
-    free(pl->sync_times.a);
-    free(pl->sync_waiters.a);
+    pan_heap_free(&pl->sync_times);
+    pan_heap_free(&pl->sync_waiters);
 }
 
 void pan__sync_started(camera *c)
@@ -124,19 +52,20 @@ void pan__sync_start_failed(camera *c)
 static double slowest(pan_pipeline *pl)
 {
     if (__atomic_load_n(&pl->sync_unjoined, __ATOMIC_ACQUIRE) > 0) return -INFINITY;
-    return pl->sync_times.n ? pl->sync_times.a[0]->sync_t : INFINITY;
+    const camera *top = pan_heap_top(&pl->sync_times);
+    return top ? top->sync_t : INFINITY;
 }
 
 /* The slowest other than c (which is joined). */
 static double slowest_other(pan_pipeline *pl, const camera *c)
 {
     if (__atomic_load_n(&pl->sync_unjoined, __ATOMIC_ACQUIRE) > 0) return -INFINITY;
-    const pan_cam_heap *h = &pl->sync_times;
+    const pan_heap *h = &pl->sync_times;
     if (!h->n) return INFINITY;
-    if (h->a[0] != c) return h->a[0]->sync_t;
+    if (h->a[0] != c) return pan_heap_key(h, h->a[0]);
     double m = INFINITY; /* c is on top: the next slowest is one of its children */
     for (int k = 1; k <= 2 && k < h->n; k++)
-        if (h->a[k]->sync_t < m) m = h->a[k]->sync_t;
+        if (pan_heap_key(h, h->a[k]) < m) m = pan_heap_key(h, h->a[k]);
     return m;
 }
 
@@ -145,10 +74,9 @@ static double slowest_other(pan_pipeline *pl, const camera *c)
 static void let_go(pan_pipeline *pl)
 {
     double until = slowest(pl) + PAN_SYNC_WINDOW_S;
-    pan_cam_heap *w = &pl->sync_waiters;
-    while (w->n && w->a[0]->sync_t <= until) {
-        camera *c = w->a[0];
-        heap_remove(w, c);
+    camera *c;
+    while ((c = pan_heap_top(&pl->sync_waiters)) && c->sync_t <= until) {
+        pan_heap_remove(&pl->sync_waiters, c);
         pan__camera_wake(c);
     }
 }
@@ -160,9 +88,9 @@ void pan__sync_leave(camera *c)
     pthread_mutex_lock(&pl->sync_lock);
     int was = c->sync_state;
     c->sync_state = PAN_SYNC_LEFT;
-    heap_remove(&pl->sync_waiters, c);
+    pan_heap_remove(&pl->sync_waiters, c);
     if (was == PAN_SYNC_UNJOINED) __atomic_fetch_sub(&pl->sync_unjoined, 1, __ATOMIC_ACQ_REL);
-    if (was == PAN_SYNC_JOINED) heap_remove(&pl->sync_times, c);
+    if (was == PAN_SYNC_JOINED) pan_heap_remove(&pl->sync_times, c);
     if (was != PAN_SYNC_LEFT) let_go(pl);
     pthread_mutex_unlock(&pl->sync_lock);
 }
@@ -172,11 +100,11 @@ int pan__sync_try(camera *c, double t)
     pan_pipeline *pl = c->pl;
     if (!pl->sync_on || !isfinite(t)) return 1;
     pthread_mutex_lock(&pl->sync_lock);
-    heap_remove(&pl->sync_waiters, c); /* woken some other way: it looks again */
+    pan_heap_remove(&pl->sync_waiters, c); /* woken some other way: it looks again */
     int moved = 0;
     if (c->sync_state != PAN_SYNC_JOINED) {
         c->sync_t = t;
-        if (heap_push(&pl->sync_times, c)) { /* out of memory: this camera goes unaligned */
+        if (pan_heap_push(&pl->sync_times, c)) { /* out of memory: this camera goes unaligned */
             pthread_mutex_unlock(&pl->sync_lock);
             pan__sync_leave(c);
             return 1;
@@ -186,12 +114,12 @@ int pan__sync_try(camera *c, double t)
         moved = 1;
     } else if (t != c->sync_t) {
         c->sync_t = t;
-        heap_update(&pl->sync_times, c);
+        pan_heap_update(&pl->sync_times, c);
         moved = 1;
     }
     if (moved) let_go(pl); /* the slowest may have moved on: those parked behind it look again */
     int go = t <= slowest_other(pl, c) + PAN_SYNC_WINDOW_S;
-    if (!go && heap_push(&pl->sync_waiters, c)) go = 1; /* out of memory: it does not park */
+    if (!go && pan_heap_push(&pl->sync_waiters, c)) go = 1; /* out of memory: it does not park */
     pthread_mutex_unlock(&pl->sync_lock);
     return go;
 }
