@@ -365,7 +365,8 @@ static pan_status capture(cu_backend *be, pan_cu_exec *ex)
 }
 
 /* After the shared arena or workspace was replaced: every exec but `skip` reads the new one, and
- * its graph is captured again. */
+ * its graph is captured again, after one eager run as at compile (the cuDNN variant packs are
+ * rebuilt for the new addresses outside the capture). */
 static pan_status repoint_all(cu_backend *be, const pan_cu_exec *skip)
 {
     pan_status first = PAN_OK;
@@ -373,9 +374,17 @@ static pan_status repoint_all(cu_backend *be, const pan_cu_exec *skip)
         pan_cu_exec *ex = be->execs[i];
         if (ex == skip) continue;
         point_at_shared(be, ex);
-        int had_graph = ex->gexec != NULL;
-        pan_status st = had_graph ? capture(be, ex) : PAN_OK;
-        if (st && !first) first = st;
+        if (!ex->gexec) continue; /* runs step by step with the new addresses */
+        pan_status st = cudnnSetStream(be->dnn, be->stream) == CUDNN_STATUS_SUCCESS ? PAN_OK : PAN_DNN;
+        if (!st) st = run_steps(be, ex, be->stream, NULL);
+        if (!st) st = pan__cuda_status(cudaStreamSynchronize(be->stream), "cudaStreamSynchronize", __FILE__, __LINE__);
+        if (!st) st = capture(be, ex);
+        if (st) { /* the old graph holds the old addresses: never launch it */
+            if (ex->gexec) cudaGraphExecDestroy((cudaGraphExec_t)ex->gexec);
+            if (ex->graph) cudaGraphDestroy((cudaGraph_t)ex->graph);
+            ex->gexec = ex->graph = NULL;
+            if (!first) first = st;
+        }
     }
     return first;
 }
