@@ -134,6 +134,8 @@ static void publish_decode_stats(cam_ctx *x)
         s.packets += d.packets;
         s.errors += d.errors;
         s.lost += d.lost;
+        /* its decoder's, kept after it is gone: the end-of-run summary tells what the run used */
+        SET(x->c->surface_bytes, d.surface_bytes);
     }
     SET(x->c->packets, s.packets);
     SET(x->c->decode_errors, s.errors);

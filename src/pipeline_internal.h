@@ -67,7 +67,7 @@ typedef struct camera {
     int status;          /* pan_status of a failed camera */
     int live;
     int decoder;         /* pan_decoder_kind + 1; 0 before the first connection */
-    int64_t dropped, reconnects, failed_attempts, packets, decode_errors, frames_lost;
+    int64_t dropped, reconnects, failed_attempts, packets, decode_errors, frames_lost, surface_bytes;
     double outage_s, thread_cpu_s;
     /* pipeline_sync.c, under pl->sync_lock (sync_state also under pl->lock at start) */
     double sync_t;       /* the timestamp it is about to hand over */

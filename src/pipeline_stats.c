@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/devpool.h"
 #include "core/gpu.h"
 #include "decode/decoder.h"
 #include "pipeline_internal.h"
@@ -59,6 +60,7 @@ static pan_status camera_stats(camera *c, pan_camera_stats *s)
     s->dropped = GET(c->dropped);
     s->decode_errors = GET(c->decode_errors);
     s->frames_lost = GET(c->frames_lost);
+    s->surfaces_mib = (double)GET(c->surface_bytes) / (1024.0 * 1024.0);
     s->packets = GET(c->packets);
     s->reconnects = GET(c->reconnects);
     s->failed_attempts = GET(c->failed_attempts);
@@ -125,6 +127,18 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
     size_t dev_free, dev_total;
     if (pl->dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)
         s->device_mib_now = ((double)(dev_total - dev_free) - (double)pl->dev_base) / (1024.0 * 1024.0);
+    pan_devpool *pool = NULL;
+    if (pl->dev_base && pan_devpool_get(0, &pool) == PAN_OK) {
+        pan_devpool_owner_use use[PAN_DEVICE_USES];
+        int n = pan_devpool_usage_by_owner(pool, use, PAN_DEVICE_USES);
+        s->n_device_uses = n < PAN_DEVICE_USES ? n : PAN_DEVICE_USES;
+        for (int i = 0; i < s->n_device_uses; i++)
+            s->device_uses[i] = (pan_device_use){use[i].owner, (double)use[i].bytes / (1024.0 * 1024.0), use[i].blocks};
+        pan_devpool_stats ps;
+        pan_devpool_get_stats(pool, &ps);
+        s->device_mib_pool = (double)ps.bytes_in_use / (1024.0 * 1024.0);
+    }
+    for (int i = 0; i < s->n_cameras; i++) s->device_mib_surfaces += s->cameras[i].surfaces_mib;
     s->pixel_bytes_copied = (int64_t)pan_gpu_pixel_copy_scope_read(&pl->pixel_copies);
     pthread_mutex_unlock(&pl->lock);
     struct rusage ru;

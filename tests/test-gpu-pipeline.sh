@@ -61,5 +61,15 @@ tracks = sum(len(r["tracks"]) for r in a.values())
 assert tracks > 0
 PY
 check "cuda detections match the cpu reference; no pixel copies; NVDEC" '[ $ok -eq 1 ]'
+# where the device memory is: the engine's shared blocks once each, NVDEC surfaces per camera
+check "the summary tells the device memory by owner and the NVDEC surfaces" 'python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))
+u = s[\"device_uses\"]
+print(\"device now %.1f MiB: surfaces %.1f, pool %.1f %s\" % (s[\"device_mib_now\"], s[\"device_mib_surfaces\"], s[\"device_mib_pool\"], u))
+assert u.get(\"engine.arena\", 0) > 0 and u.get(\"engine.weights\", 0) > 0, u
+assert abs(sum(u.values()) - s[\"device_mib_pool\"]) < 0.5, s
+assert all(c[\"surfaces_mib\"] > 0 for c in s[\"cameras\"]) and s[\"device_mib_surfaces\"] > 0, s
+" "$TMP/cuda.json"'
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

@@ -7,6 +7,7 @@
 #include "panoptes/log.h"
 #include "test.h"
 
+#if defined(PANOPTES_HAVE_CUDA) && defined(PANOPTES_HAVE_FFNVCODEC)
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int lines, raw_formats, cannot_load;
 
@@ -22,6 +23,7 @@ static void sink(void *opaque, pan_log_level level, const char *line)
     if (strstr(line, "Cannot load lib")) cannot_load++;
     pthread_mutex_unlock(&lock);
 }
+#endif
 
 PAN_TEST(nvdec_loader_lines_are_formatted)
 {

@@ -235,6 +235,8 @@ typedef struct pan_camera_stats {
     double outage_s;          /* time spent connecting again after losing the stream */
     double thread_cpu_s;      /* host CPU time of the camera's steps on the I/O pool (not libavcodec's workers) */
     int64_t frames_lost;      /* pictures lost to damage (rejected packets, failed pictures) */
+    double surfaces_mib;      /* NVDEC: device memory of its decoder's surfaces (estimated; the last
+                                 decoder's once the camera ended); 0 on cpu */
 } pan_camera_stats;
 
 /* Batches by size: batch_hist[k] counts batches of 2^k .. 2^(k+1)-1 frames. */
@@ -245,6 +247,14 @@ typedef struct pan_camera_stats {
  * below, the last what is above (0.05 ms .. 52 s). */
 #define PAN_LATENCY_HIST 80
 #define PAN_LATENCY_MIN_MS 0.05
+
+/* Device memory the pipeline's pool has handed out, by owner (cuda backend). */
+#define PAN_DEVICE_USES 16
+typedef struct pan_device_use {
+    const char *owner; /* a tag such as "engine.arena" or "preprocess.out" (lives as long as the library) */
+    double mib;
+    int64_t blocks;
+} pan_device_use;
 
 typedef struct pan_pipeline_stats {
     pan_backend backend;      /* the backend that runs */
@@ -264,6 +274,12 @@ typedef struct pan_pipeline_stats {
     double device_mib_used;   /* cuda: device memory added since start at its peak (context excluded) */
     double device_mib_now;    /* cuda: device memory added since start, now (sampled over a long run,
                                * its slope tells a leak) */
+    /* cuda: where it is now. The pool's blocks by owner, largest first (the engines' arenas,
+     * workspaces and weights, preprocessing, batches); the NVDEC surfaces of all cameras
+     * (estimated); the rest of device_mib_now is cuDNN's, cuBLAS's and the decoders' own. */
+    pan_device_use device_uses[PAN_DEVICE_USES];
+    int n_device_uses;
+    double device_mib_pool, device_mib_surfaces;
     int64_t pixel_bytes_copied; /* host<->device pixel bytes since start (cuda backend: 0 by design) */
     int64_t dropped, reconnects; /* all cameras, removed ones included */
     int failed_cameras;       /* cameras (not removed) in state failed */

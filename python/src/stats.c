@@ -46,6 +46,8 @@ static PyObject *camera_dict(const pan_camera_stats *c, py_results *q)
     SET(d, "failed_attempts", PyLong_FromLongLong(c->failed_attempts));
     SET(d, "outage_s", PyFloat_FromDouble(c->outage_s));
     SET(d, "thread_cpu_s", PyFloat_FromDouble(c->thread_cpu_s));
+    SET(d, "frames_lost", PyLong_FromLongLong(c->frames_lost));
+    SET(d, "surfaces_mib", PyFloat_FromDouble(c->surfaces_mib));
     return d;
 fail:
     Py_DECREF(d);
@@ -98,6 +100,20 @@ PyObject *pypan_stats_dict(const pan_pipeline_stats *s, py_results *q)
     SET(d, "rss_mib", PyFloat_FromDouble(s->rss_mib));
     SET(d, "device_mib_used", PyFloat_FromDouble(s->device_mib_used));
     SET(d, "device_mib_now", PyFloat_FromDouble(s->device_mib_now));
+    SET(d, "device_mib_pool", PyFloat_FromDouble(s->device_mib_pool));
+    SET(d, "device_mib_surfaces", PyFloat_FromDouble(s->device_mib_surfaces));
+    PyObject *uses = PyDict_New(); /* owner -> MiB, largest first */
+    if (!uses) goto fail;
+    for (int i = 0; i < s->n_device_uses; i++) {
+        PyObject *v = PyFloat_FromDouble(s->device_uses[i].mib);
+        int bad = !v || PyDict_SetItemString(uses, s->device_uses[i].owner, v);
+        Py_XDECREF(v);
+        if (bad) {
+            Py_DECREF(uses);
+            goto fail;
+        }
+    }
+    SET(d, "device_uses", uses);
     SET(d, "create_s", PyFloat_FromDouble(s->create_s));
     SET(d, "first_frame_s", PyFloat_FromDouble(s->first_frame_s));
     SET(d, "pixel_bytes_copied", PyLong_FromLongLong(s->pixel_bytes_copied));

@@ -57,4 +57,5 @@ def test_sample_matches_panoptes_run(tmp_path, sample, model, cli):
     assert stats["cameras"][0]["state"] == "ended" and stats["results"]["dropped"] == 0
     # start-up and memory, as run's summary has them (cpu backend: no device memory)
     assert stats["create_s"] > 0 and stats["first_frame_s"] > 0 and stats["rss_mib"] > 0
-    assert stats["device_mib_used"] == 0 and stats["device_mib_now"] == 0
+    assert stats["device_mib_used"] == 0 and stats["device_mib_now"] == 0 and stats["device_uses"] == {}
+    assert stats["device_mib_pool"] == 0 and stats["cameras"][0]["surfaces_mib"] == 0

@@ -73,6 +73,15 @@ void pan_devpool_get_stats(pan_devpool *pool, pan_devpool_stats *stats);
  * that was replaced by a larger one). Returns the bytes freed. For start-up and reconfiguration,
  * never a hot path (cudaFree synchronises the device). */
 size_t pan_devpool_trim(pan_devpool *pool);
+/* Blocks in use by owner tag. */
+typedef struct pan_devpool_owner_use {
+    const char *owner;
+    size_t bytes;
+    int64_t blocks;
+} pan_devpool_owner_use;
+/* The blocks in use summed by owner (tags compared as strings), largest first: up to max into
+ * out. Returns how many owners there are (may be more than max). */
+int pan_devpool_usage_by_owner(pan_devpool *pool, pan_devpool_owner_use *out, int max);
 /* Logs one line per block still in use (owner, size) and returns their number. */
 int64_t pan_devpool_leak_report(pan_devpool *pool);
 /* Class size a request of `bytes` is rounded up to (exposed for tests). */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/cuda_check.h"
 #include "core/gpu.h"
@@ -264,6 +265,35 @@ void pan_devpool_get_stats(pan_devpool *pool, pan_devpool_stats *s)
     pthread_mutex_lock(&pool->lock);
     *s = pool->st;
     pthread_mutex_unlock(&pool->lock);
+}
+
+static int cmp_use_desc(const void *a, const void *b)
+{
+    const pan_devpool_owner_use *x = a, *y = b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+int pan_devpool_usage_by_owner(pan_devpool *pool, pan_devpool_owner_use *out, int max)
+{
+    enum { MAX_OWNERS = 64 };
+    pan_devpool_owner_use all[MAX_OWNERS];
+    int n = 0;
+    pthread_mutex_lock(&pool->lock);
+    for (pan_devblock *b = pool->all; b; b = b->next_all) {
+        if (atomic_load(&b->refs) <= 0) continue; /* free */
+        int k = 0;
+        while (k < n && strcmp(all[k].owner, b->owner)) k++;
+        if (k == n) {
+            if (n == MAX_OWNERS) k = n - 1, all[k].owner = "(others)"; /* more owners than kept */
+            else all[n++] = (pan_devpool_owner_use){b->owner, 0, 0};
+        }
+        all[k].bytes += b->size;
+        all[k].blocks++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    qsort(all, (size_t)n, sizeof *all, cmp_use_desc);
+    for (int i = 0; i < n && i < max; i++) out[i] = all[i];
+    return n;
 }
 
 int64_t pan_devpool_leak_report(pan_devpool *pool)

@@ -53,6 +53,13 @@ int64_t pan_devpool_leak_report(pan_devpool *pool)
     return 0;
 }
 size_t pan_devpool_class_size(size_t bytes) { return bytes; }
+int pan_devpool_usage_by_owner(pan_devpool *pool, pan_devpool_owner_use *out, int max)
+{
+    (void)pool;
+    (void)out;
+    (void)max;
+    return 0;
+}
 size_t pan_devpool_trim(pan_devpool *pool)
 {
     (void)pool;

@@ -326,6 +326,10 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     c->disp_w = dw;
     c->disp_h = dh;
     c->surface_h = (dh + 1) & ~1; /* chroma starts after the luma rows of the output surface */
+    /* what the surfaces hold on the device (the driver's pitch may round up more) */
+    int64_t decode_one = (int64_t)((c->max_w + 255) & ~255) * ((c->max_h + 1) & ~1) * 3 / 2;
+    int64_t output_one = (int64_t)((dw + 255) & ~255) * c->surface_h * 3 / 2;
+    c->stats->surface_bytes = (int64_t)c->num_decode * decode_one + (int64_t)c->num_output * output_one;
     signal_to_color(c, f);
     pan_log_info("nvdec", c->camera, "%s: %s %dx%d, %d decode surfaces (stream minimum %d + %d), %d output surfaces",
                  c->uri, codec_name(f->codec), dw, dh, c->num_decode, f->min_num_decode_surfaces, SURFACE_MARGIN(c->display_delay), c->num_output);
