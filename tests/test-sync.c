@@ -79,11 +79,10 @@ static double max_lead_n(const char *out, int n, const int64_t *total, int *line
     return lead;
 }
 
-/* Cameras a and b decoded only (cpu), frames each, sync as pan_pipeline_params.sync. */
-static pan_status run_two_loop(const char *a, const char *b, int sync, int loop, int64_t frames, const char *out,
-                               pan_pipeline_stats *sum)
+/* n cameras decoded only (cpu), frames each, sync as pan_pipeline_params.sync. */
+static pan_status run_cams(const char **cams, int n, int sync, int loop, int64_t frames, const char *out,
+                           pan_pipeline_stats *sum)
 {
-    const char *cams[2] = {a, b};
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
     p.backend = PAN_BACKEND_CPU;
@@ -92,7 +91,14 @@ static pan_status run_two_loop(const char *a, const char *b, int sync, int loop,
     p.max_frames = frames;
     p.sync = sync;
     p.loop = loop;
-    return pan_test_run(&p, cams, 2, out, NULL, sum);
+    return pan_test_run(&p, cams, n, out, NULL, sum);
+}
+
+static pan_status run_two_loop(const char *a, const char *b, int sync, int loop, int64_t frames, const char *out,
+                               pan_pipeline_stats *sum)
+{
+    const char *cams[2] = {a, b};
+    return run_cams(cams, 2, sync, loop, frames, out, sum);
 }
 
 static pan_status run_two(const char *a, const char *b, int sync, int64_t frames, const char *out, pan_pipeline_stats *sum)
@@ -155,15 +161,8 @@ PAN_TEST(many_cameras_stay_aligned)
     }
     char out[512];
     snprintf(out, sizeof out, "%s/sync-many.jsonl", pan_test_tmpdir());
-    pan_pipeline_params p;
-    pan_pipeline_params_default(&p);
-    p.backend = PAN_BACKEND_CPU;
-    p.detect = 0;
-    p.track = 0;
-    p.max_frames = FRAMES;
-    p.sync = 1;
     pan_pipeline_stats sum;
-    ASSERT_OK(pan_test_run(&p, cams, N, out, NULL, &sum));
+    ASSERT_OK(run_cams(cams, N, 1, 0, FRAMES, out, &sum));
     for (int i = 0; i < N; i++) ASSERT_EQ(sum.cameras[i].frames, total[i]);
     int lines = 0;
     double lead = max_lead_n(out, N, total, &lines);
