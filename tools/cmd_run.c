@@ -252,9 +252,10 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
                 fputc('"', f);
             }
             fprintf(f, ",\"state\":\"%s\",\"live\":%s,\"dropped\":%lld,\"reconnects\":%lld,\"failed_attempts\":%lld,"
-                       "\"outage_s\":%.3f,\"thread_cpu_s\":%.3f}",
+                       "\"outage_s\":%.3f,\"thread_cpu_s\":%.3f,\"surfaces_mib\":%.1f}",
                     pan_camera_state_name(c->state), c->live ? "true" : "false", (long long)c->dropped,
-                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s, c->thread_cpu_s);
+                    (long long)c->reconnects, (long long)c->failed_attempts, c->outage_s, c->thread_cpu_s,
+                    c->surfaces_mib);
         }
         fprintf(f, "],\"frames\":%lld,\"wall_s\":%.3f,\"fps\":%.2f,\"cpu_ms_per_frame\":%.4f,\"peak_rss_mib\":%.1f,"
                    "\"pixel_bytes_copied\":%lld,\"device_mib_used\":%.1f,\"failed_cameras\":%d,\"interrupted\":%s,"
