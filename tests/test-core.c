@@ -4,7 +4,6 @@
 #include "panoptes/frame.h"
 #include "core/queue.h"
 #include "panoptes/status.h"
-#include "panoptes/log.h"
 #include "test.h"
 
 PAN_TEST(status_table)
@@ -127,17 +126,4 @@ PAN_TEST(frame_pool_refcounts)
     ASSERT_EQ(pan_frame_pool_create(&pool, 0, 10, PAN_PIXFMT_NV12, 1), PAN_INVAL);
 }
 
-/* PANOPTES_LOG sets the level until the program sets one: a later pan_log_init (each engine's
- * creation calls it) must not undo the program's choice. */
-PAN_TEST(log_level_set_by_the_program_wins_over_the_environment)
-{
-    setenv("PANOPTES_LOG", "error", 1);
-    pan_log_init();
-    ASSERT_EQ(pan_log_level_current, PAN_LOG_ERROR);
-    pan_log_set_level(PAN_LOG_INFO);
-    pan_log_init();
-    ASSERT_EQ(pan_log_level_current, PAN_LOG_INFO);
-    unsetenv("PANOPTES_LOG");
-}
-
-PAN_TEST_MAIN(log_level_set_by_the_program_wins_over_the_environment, status_table, queue_bounded_and_close, queue_evict_oldest_of_same_kind, queue_threads_keep_order, frame_pool_refcounts)
+PAN_TEST_MAIN(status_table, queue_bounded_and_close, queue_evict_oldest_of_same_kind, queue_threads_keep_order, frame_pool_refcounts)

@@ -149,6 +149,9 @@ PAN_TEST(warm_start_rebuilds_every_choice_and_matches_cold)
     if (access(model_path(), R_OK)) PAN_SKIP("models/nanodet.json missing (scripts/setup.sh)");
     char dir[] = "/tmp/pan-gpu-plan-cache-XXXXXX", file[1024];
     ASSERT_TRUE(mkdtemp(dir) != NULL);
+    /* the compile lines are INFO; each engine's creation reads PANOPTES_LOG again (gpu-run.sh
+     * exports warn), so the level is set there */
+    setenv("PANOPTES_LOG", "info", 1);
     pan_log_set_level(PAN_LOG_INFO);
     pan_log_set_sink(sink, NULL);
     result cold, warm, redo, off;

@@ -17,13 +17,8 @@ static _Thread_local char last_error[512];
 static void *log_sink_opaque;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Set by pan_log_set_level: the program chose, and PANOPTES_LOG (read again by every
- * pan_log_init, e.g. at each engine's creation) no longer overrides it. */
-static volatile int level_chosen;
-
 void pan_log_init(void)
 {
-    if (level_chosen) return;
     const char *v = getenv("PANOPTES_LOG");
     const char *dbg = getenv("DEBUG");
     if (v && *v) {
@@ -37,11 +32,7 @@ void pan_log_init(void)
     }
 }
 
-void pan_log_set_level(pan_log_level level)
-{
-    pan_log_level_current = level;
-    level_chosen = 1;
-}
+void pan_log_set_level(pan_log_level level) { pan_log_level_current = level; }
 
 void pan_log_set_sink(pan_log_sink_fn fn, void *opaque)
 {
