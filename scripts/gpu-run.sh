@@ -58,6 +58,28 @@ FFMPEG="$R/bin/ffmpeg"
 } >"$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
 
+# One JSON object from a run's --summary-json FILE without its cameras (the fewest frames a camera
+# delivered instead), plus key=value fields (integers stay integers); {"error": ...} when the run
+# left no summary.
+summary_row() {
+    python3 - "$@" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1])); c = s.pop("cameras")
+    s["min_camera_frames"] = min((x["frames"] for x in c), default=0)
+except (OSError, ValueError) as e:
+    s = {"error": "no summary: %s" % e}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    try:
+        v = int(v)
+    except ValueError:
+        pass
+    s[k] = v
+print(json.dumps(s))
+PY
+}
+
 # vtest.h264 (Annex-B) from vtest.mp4 with the static ffmpeg: the rawvideo muxer writes packets as they are.
 "$FFMPEG" -nostdin -v error -y -i "$R/data/vtest.mp4" -map 0:v:0 -c copy -bsf:v h264_mp4toannexb \
     -f rawvideo "$R/data/vtest.h264"
@@ -269,13 +291,7 @@ if [ "$WHAT" = many ]; then
                 --duration $((${MANY_SECONDS:-60} + 15)) --out /dev/null --summary-json "$OUT/many_one.json" --quiet \
                 2>>"$OUT/many_stderr.txt"
             rc=$?
-            python3 -c 'import json,sys
-try:
-    s = json.load(open(sys.argv[1])); c = s.pop("cameras"); s["min_camera_frames"] = min(x["frames"] for x in c)
-except (OSError, ValueError) as e:
-    s = {"error": "no summary: %s" % e}
-s.update(bench="e2e", clip=sys.argv[2], streams=int(sys.argv[3]), rc=int(sys.argv[4])); print(json.dumps(s))' \
-                "$OUT/many_one.json" "$clip" "$n" "$rc" >>"$M" 2>>"$OUT/many_stderr.txt"
+            summary_row "$OUT/many_one.json" bench=e2e clip="$clip" streams="$n" rc="$rc" >>"$M" 2>>"$OUT/many_stderr.txt"
             rm -f "$OUT/many_one.json"
             PANOPTES_LOG=warn "$R/bin/bench_decode_gpu" --clip "$R/data/$clip" --streams "$n" \
                 --seconds "${MANY_DECODE_SECONDS:-20}" --warmup 1.5 2>>"$OUT/many_stderr.txt" |
@@ -354,20 +370,19 @@ if [ "$WHAT" = memory ]; then
                 --cache-dir "$cache" --out "$OUT/startup_$start.jsonl" --summary-json "$OUT/mem_one.json" --quiet \
                 2>"$OUT/startup_$start.log"
             rc=$?
-            python3 -c 'import json,sys
-try:
-    s = json.load(open(sys.argv[1])); s.pop("cameras")
-except (OSError, ValueError) as e:
-    s = {"error": "no summary: %s" % e}
-log = open(sys.argv[5]).read()
-s.update(bench="startup", reid=sys.argv[2], start=sys.argv[3], rc=int(sys.argv[4]),
-         compiled=log.count(" compiled: "), convs_from_cache=sum(int(l.split(" from the plan cache")[0].split()[-1])
-             for l in log.splitlines() if " from the plan cache" in l))
-print(json.dumps(s))' "$OUT/mem_one.json" "$reid" "$start" "$rc" "$OUT/startup_$start.log" >>"$M"
+            log="$OUT/startup_$start.log"
+            summary_row "$OUT/mem_one.json" bench=startup reid="$reid" start="$start" rc="$rc" \
+                compiled="$(grep -c ' compiled: ' "$log")" \
+                convs_from_cache="$(grep -o '[0-9]* from the plan cache' "$log" | awk '{n += $1} END {print n + 0}')" >>"$M"
             grep -o "[^ ]* batch [0-9]* compiled.*" "$OUT/startup_$start.log" | head -8 >>"$OUT/startup_compiles.txt"
             rm -f "$OUT/mem_one.json"
         done
-        if cmp -s "$OUT/startup_cold.jsonl" "$OUT/startup_warm.jsonl"; then same=true; else same=false; fi
+        # equal and not empty: a start that failed writes nothing on either side
+        if [ -s "$OUT/startup_cold.jsonl" ] && cmp -s "$OUT/startup_cold.jsonl" "$OUT/startup_warm.jsonl"; then
+            same=true
+        else
+            same=false
+        fi
         echo "{\"bench\": \"startup_outputs\", \"reid\": \"$reid\", \"cold_equals_warm\": $same, \"lines\": $(cat "$OUT/startup_cold.jsonl" 2>/dev/null | wc -l)}" >>"$M"
         rm -rf "$cache" "$OUT"/startup_*.jsonl "$OUT"/startup_*.log
     done
@@ -381,14 +396,7 @@ print(json.dumps(s))' "$OUT/mem_one.json" "$reid" "$start" "$rc" "$OUT/startup_$
             --duration $((${MEM_SECONDS:-45} + 15)) --out /dev/null --summary-json "$OUT/mem_one.json" --quiet \
             2>>"$OUT/memory_stderr.txt"
         rc=$?
-        python3 -c 'import json,sys
-try:
-    s = json.load(open(sys.argv[1])); s.pop("cameras")
-except (OSError, ValueError) as e:
-    s = {"error": "no summary: %s" % e}
-n = int(sys.argv[2]); s.update(bench="per_camera", streams=n, rc=int(sys.argv[3]), variant=sys.argv[4])
-s["device_mib_per_camera"] = s.get("device_mib_used", 0) / n; s["device_mib_per_camera_now"] = s.get("device_mib_now", 0) / n
-print(json.dumps(s))' "$OUT/mem_one.json" "$n" "$rc" "$variant" >>"$M"
+        summary_row "$OUT/mem_one.json" bench=per_camera streams="$n" rc="$rc" variant="$variant" >>"$M"
         rm -f "$OUT/mem_one.json"
     done
     python3 - "$M" <<'EOF'
@@ -400,8 +408,8 @@ for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{"))
     elif r["bench"] == "startup_outputs":
         print(f'startup outputs, reid {r["reid"]}: cold == warm: {r["cold_equals_warm"]} ({r["lines"]} lines)')
     else:
-        print(f'N={r["streams"]:>3}: {r.get("device_mib_per_camera", 0):.1f} MiB/camera at peak, '
-              f'{r.get("device_mib_per_camera_now", 0):.1f} now; steady {r.get("steady_fps", 0):.0f} fps, '
+        print(f'N={r["streams"]:>3}: {r.get("device_mib_used", 0) / r["streams"]:.1f} MiB/camera at peak, '
+              f'{r.get("device_mib_now", 0) / r["streams"]:.1f} now; steady {r.get("steady_fps", 0):.0f} fps, '
               f'host {r.get("steady_cpu_ms_per_frame", 0):.3f} ms/frame, rc {r["rc"]} {r.get("variant", "")}')
 EOF
     tail -3 "$OUT/memory_stderr.txt" 2>/dev/null
