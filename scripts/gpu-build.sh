@@ -94,6 +94,11 @@ FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
 for c in vtest.mp4:400 vtest-hevc.mp4:400 vtest-1080p.mp4:300 vtest-1080p-hevc.mp4:300; do
     "${FF[@]}" -i "$DATA/${c%%:*}" -map 0:v:0 -c copy -frames:v "${c##*:}" -movflags +faststart "$STAGE/data/${c%%:*}"
 done
+# The 1080p scene encoded the way IP cameras send it (no B-frames, one reference picture, a keyframe
+# every 2 s): its decoder needs 2 decode surfaces where x264's defaults need 5. For the memory mode.
+"${FF[@]}" -i "$DATA/vtest.avi" -map 0:v:0 -frames:v 300 -vf scale=1920:1080:flags=lanczos,setsar=1 -c:v libx264 \
+    -profile:v main -bf 0 -refs 1 -g 50 -crf 30 -preset veryfast -pix_fmt yuv420p -movflags +faststart \
+    "$STAGE/data/vtest-1080p-ip.mp4"
 # Synthetic clips: full-range BT.709 H.264 (colour description end to end) and MPEG-4 part 2 in
 # AVI (a codec the NVDEC path refuses), both tiny.
 "${FF[@]}" -f lavfi -i testsrc2=size=640x360:rate=25,format=yuv420p -frames:v 12 \

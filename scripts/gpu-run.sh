@@ -349,12 +349,15 @@ fi
 #            NanoDet and the OSNet x1.0-shaped ReID model (models/osnet_x1_0.onnx), each twice in a
 #            fresh plan cache: cold, then warm. create_s is the models' loading and planning,
 #            first_frame_s the time from start to the first frame; the JSONL of cold and warm must
-#            be identical (the warm start rebuilds the cold one's choices)
-#   per-cam  MEM_STREAMS (default "32 64") looped 1080p cameras (NanoDet, tracking) for MEM_SECONDS
-#            (default 45) after start-up: device MiB per camera (peak, and now at the end); then at
-#            the first N again with each of MEM_VARIANTS (default none; space-separated, each a
-#            comma-joined list of settings, e.g. "PANOPTES_NVDEC_EXTRA_SURFACES=2
-#            PANOPTES_NVDEC_EXTRA_SURFACES=2,PANOPTES_NVDEC_DISPLAY_DELAY=0"): memory against frames/s
+#            be identical (the warm start rebuilds the cold one's choices). MEM_STARTUP_REID (default
+#            "default models/osnet_x1_0.onnx"; empty: no start-up runs)
+#   per-cam  for each clip of MEM_CLIPS (default vtest-1080p.mp4; empty: none; vtest-1080p-ip.mp4
+#            is the same scene as IP cameras encode it) MEM_STREAMS (default "32 64") looped 1080p
+#            cameras (NanoDet, tracking) for MEM_SECONDS (default 45) after start-up: device MiB per
+#            camera (peak, at start-up, and now at the end); then each N again with each of
+#            MEM_VARIANTS (default none; space-separated, each a comma-joined list of settings, e.g.
+#            "PANOPTES_CAMERA_QUEUE=2,PANOPTES_NVDEC_EXTRA_SURFACES=3,PANOPTES_NVDEC_DISPLAY_DELAY=0"):
+#            memory against frames/s
 # One JSON object per line in memory.json, a table at the end. The slope over a long run is the
 # soak mode's device_used_mib (SOAK_FILES=32 SOAK_SECONDS=480: a call has 600 s).
 if [ "$WHAT" = memory ]; then
@@ -362,7 +365,7 @@ if [ "$WHAT" = memory ]; then
     M="$OUT/memory.json"
     : >"$M"
     clip="$R/data/vtest-1080p.mp4"
-    for reid in default models/osnet_x1_0.onnx; do
+    for reid in ${MEM_STARTUP_REID-default models/osnet_x1_0.onnx}; do
         [ "$reid" = default ] || [ -f "$reid" ] || { echo "memory: $reid missing (carry models)"; continue; }
         cache="$(mktemp -d)"
         for start in cold warm; do
@@ -388,16 +391,22 @@ if [ "$WHAT" = memory ]; then
     done
     read -r -a counts <<<"${MEM_STREAMS:-32 64}"
     runs=("${counts[@]}")
-    for v in ${MEM_VARIANTS:-}; do runs+=("${counts[0]}:$v"); done
+    for v in ${MEM_VARIANTS:-}; do for n in "${counts[@]}"; do runs+=("$n:$v"); done; done
+    for clipname in ${MEM_CLIPS-vtest-1080p.mp4}; do
+    clip="$R/data/$clipname"
+    [ -f "$clip" ] || { echo "memory: $clipname missing (carry it)"; continue; }
     for run in "${runs[@]}"; do
         n="${run%%:*}"; variant=""; [ "$run" = "$n" ] || variant="${run#*:}"
         cams=(); for i in $(seq "$n"); do cams+=(--camera "$clip"); done
-        env ${variant//,/ } PANOPTES_LOG=warn timeout -s INT $((${MEM_SECONDS:-45} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
+        echo "== $clipname N=$n $variant" >>"$OUT/memory_stderr.txt"
+        env ${variant//,/ } PANOPTES_LOG=info timeout -s INT $((${MEM_SECONDS:-45} + 120)) "$CLI" run --backend cuda "${cams[@]}" --loop \
             --duration $((${MEM_SECONDS:-45} + 15)) --out /dev/null --summary-json "$OUT/mem_one.json" --quiet \
-            2>>"$OUT/memory_stderr.txt"
+            2>"$OUT/mem_one.log"
         rc=$?
-        summary_row "$OUT/mem_one.json" bench=per_camera streams="$n" rc="$rc" variant="$variant" >>"$M"
-        rm -f "$OUT/mem_one.json"
+        grep -E "given back|after start-up|camera 0: .*decode surfaces|error|warn" "$OUT/mem_one.log" | head -20 >>"$OUT/memory_stderr.txt"
+        summary_row "$OUT/mem_one.json" bench=per_camera clip="$clipname" streams="$n" rc="$rc" variant="$variant" >>"$M"
+        rm -f "$OUT/mem_one.json" "$OUT/mem_one.log"
+    done
     done
     python3 - "$M" <<'EOF'
 import json, sys
@@ -408,7 +417,9 @@ for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{"))
     elif r["bench"] == "startup_outputs":
         print(f'startup outputs, reid {r["reid"]}: cold == warm: {r["cold_equals_warm"]} ({r["lines"]} lines)')
     else:
-        print(f'N={r["streams"]:>3}: {r.get("device_mib_used", 0) / r["streams"]:.1f} MiB/camera at peak, '
+        print(f'{r.get("clip", ""):20} N={r["streams"]:>3}: {r.get("device_mib_used", 0) / r["streams"]:.1f} MiB/camera at peak '
+              f'({r.get("device_mib_startup", 0):.0f} MiB at start-up, then {(r.get("device_mib_used", 0) - r.get("device_mib_startup", 0)) / r["streams"]:.1f}/camera; '
+              f'surfaces {r.get("device_mib_surfaces", 0) / r["streams"]:.1f}/camera), '
               f'{r.get("device_mib_now", 0) / r["streams"]:.1f} now; steady {r.get("steady_fps", 0):.0f} fps, '
               f'host {r.get("steady_cpu_ms_per_frame", 0):.3f} ms/frame, rc {r["rc"]} {r.get("variant", "")}')
 EOF

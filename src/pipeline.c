@@ -143,6 +143,12 @@ pan_status pan_pipeline_create(pan_pipeline **out, const pan_pipeline_params *pa
     double t_create = pan__now_s();
     if ((st = pan_stages_create(&pl->stages, &pl->p, pl->backend))) goto fail;
     pl->create_s = pan__now_s() - t_create;
+    if (pl->dev_base) {
+        size_t dev_free = 0, dev_total = 0;
+        if (pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK && dev_total - dev_free > pl->dev_base)
+            pl->dev_startup = dev_total - dev_free - pl->dev_base;
+        pan_log_info("pipeline", -1, "device memory after start-up: %.1f MiB above the context", pl->dev_startup / 1048576.0);
+    }
     if ((st = pan_batcher_create(&pl->batcher))) goto fail;
     /* file cameras aligned by timestamps: asked for, or implied by overlapping cameras whose
      * tracks are linked by time (pipeline_sync.c) */
@@ -278,6 +284,18 @@ void pan__camera_free(camera *c)
 
 static int pick(int own, int pipeline) { return own ? own : pipeline; }
 
+/* The frames a camera may have waiting (pipeline_internal.h); PANOPTES_CAMERA_QUEUE=1..8 overrides,
+ * for measuring device memory against throughput. */
+static int camera_queue(const pan_pipeline *pl)
+{
+    const char *e = getenv("PANOPTES_CAMERA_QUEUE");
+    if (e && *e) {
+        int n = atoi(e);
+        return n < 1 ? 1 : n > 8 ? 8 : n;
+    }
+    return pl->backend != PAN_BACKEND_CUDA && !pl->p.detect ? PAN_CAMERA_QUEUE_DECODE_ONLY : PAN_CAMERA_QUEUE;
+}
+
 pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp, int *id)
 {
     if (id) *id = -1;
@@ -332,8 +350,7 @@ pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp
         return st;
     }
     c->id = pl->next_id++;
-    const int deep = pl->backend != PAN_BACKEND_CUDA && !pl->p.detect;
-    if ((st = pan_batcher_slot_init(&c->slot, c->id, deep ? PAN_CAMERA_QUEUE_DECODE_ONLY : PAN_CAMERA_QUEUE))) {
+    if ((st = pan_batcher_slot_init(&c->slot, c->id, camera_queue(pl)))) {
         pl->next_id--;
         pthread_mutex_unlock(&pl->lock);
         pan__camera_free(c);

@@ -374,6 +374,9 @@ static pan_status connect_camera(cam_ctx *x)
          * memory; the camera waits (back-pressure) while the batcher holds them. */
         .max_frames = c->slot.cap + held_extra(),
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
+        /* NVDEC with every output surface held: the camera sleeps until one is back */
+        .frame_back = wake_camera,
+        .frame_back_opaque = c,
     };
     pan_source_time_base(x->src, &dp.time_base_num, &dp.time_base_den);
     st = pan_decoder_create(&x->dec, &dp);
@@ -653,6 +656,10 @@ static pan_io_next stream_step(cam_ctx *x)
         }
         pan_frame *f = NULL;
         pan_status st = pan_decoder_receive_frame(x->dec, &f);
+        if (st == PAN_LIMIT) { /* every frame its decoder may lend is held: woken when one is back */
+            c->task.until = now_s() + 1.0; /* and looks again each second (a stuck consumer is an error) */
+            return PAN_IO_SLEEP;
+        }
         if (st == PAN_OK) st = take_frame(x, f);
         if (st == PAN_OK) continue;
         if (st == PAN_BUSY) { /* the device decodes it: others' turn meanwhile */

@@ -122,7 +122,7 @@ struct pan_pipeline {
     double t0;               /* CLOCK_MONOTONIC s at start: the clock of live cameras' pts */
     double cpu0;             /* process CPU s at start */
     double t_end, cpu_end;   /* the same when stopped (the statistics stay as they were) */
-    size_t dev_base, dev_peak;
+    size_t dev_base, dev_peak, dev_startup;
     uint64_t pixel_copies;   /* pixel bytes copied by the pipeline's threads (pan_gpu_pixel_copy_scope) */
 
     /* totals of removed cameras (pl->lock) */

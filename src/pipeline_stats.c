@@ -123,6 +123,7 @@ pan_status pan_pipeline_get_stats(pan_pipeline *pl, pan_pipeline_stats *s)
         s->steady_cpu_ms_per_frame =
             (pl->steady_c1 - pl->steady_c0) * 1000.0 / (double)(pl->steady_f1 - pl->steady_f0);
     }
+    s->device_mib_startup = (double)pl->dev_startup / (1024.0 * 1024.0);
     if (pl->dev_base) s->device_mib_used = ((double)pl->dev_peak - (double)pl->dev_base) / (1024.0 * 1024.0);
     size_t dev_free, dev_total;
     if (pl->dev_base && pan_gpu_mem_info(&dev_free, &dev_total) == PAN_OK)

@@ -322,6 +322,78 @@ PAN_TEST(nvdec_refuses_unsupported_codec)
 #endif
 }
 
+#ifdef PANOPTES_HAVE_CUDA
+static void count_back(void *opaque) { (*(int *)opaque)++; }
+#endif
+
+/* With frame_back set, a decoder whose max_frames frames are all held downstream returns PAN_LIMIT
+ * at once (an I/O thread never waits in it) and calls frame_back once when one is released. */
+PAN_TEST(nvdec_says_when_a_held_frame_is_back)
+{
+#ifndef PANOPTES_HAVE_CUDA
+    PAN_SKIP("built without CUDA");
+#else
+    REQUIRE_NVDEC();
+    const char *path = pan_test_data("vtest.mp4");
+    if (!path) PAN_SKIP("data/vtest.mp4 missing");
+    pan_source *src = NULL;
+    pan_decoder *dec = NULL;
+    pan_source_params sp = {.uri = path};
+    ASSERT_EQ(pan_source_create(&src, &sp), PAN_OK);
+    int backs = 0;
+    pan_decoder_params dp = {.kind = PAN_DECODER_NVDEC, .uri = path, .codecpar = pan_source_codecpar(src),
+                             .max_frames = 2, .frame_back = count_back, .frame_back_opaque = &backs};
+    pan_source_time_base(src, &dp.time_base_num, &dp.time_base_den);
+    ASSERT_EQ(pan_decoder_create(&dec, &dp), PAN_OK);
+    pan_frame *held[3] = {0};
+    int n = 0, limit = 0, reads = 0;
+    pan_packet pkt;
+    int have = 0;
+    /* decode until both frames are held and the third is refused */
+    while (!limit && reads < 200) {
+        pan_frame *f = NULL;
+        pan_status r = pan_decoder_receive_frame(dec, &f);
+        if (r == PAN_OK) {
+            ASSERT_TRUE(n < 2);
+            held[n++] = f;
+            continue;
+        }
+        if (r == PAN_LIMIT) {
+            limit = 1;
+            break;
+        }
+        if (r == PAN_BUSY) continue;
+        ASSERT_EQ(r, PAN_EAGAIN);
+        if (!have) {
+            ASSERT_EQ(pan_source_read(src, &pkt), PAN_OK);
+            reads++;
+            have = 1;
+        }
+        pan_status s = pan_decoder_send_packet(dec, &pkt);
+        if (s == PAN_OK) have = 0;
+        else ASSERT_EQ(s, PAN_EAGAIN);
+    }
+    ASSERT_TRUE(limit);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(backs, 0);
+    ASSERT_EQ(pan_decoder_receive_frame(dec, &held[2]), PAN_LIMIT); /* still all held: no wait */
+    pan_frame_unref(&held[0]);
+    ASSERT_EQ(backs, 1); /* told once */
+    pan_status r;
+    while ((r = pan_decoder_receive_frame(dec, &held[2])) == PAN_BUSY) {
+    }
+    ASSERT_EQ(r, PAN_OK); /* the surface that came back is lent again */
+    ASSERT_TRUE(held[2] != NULL);
+    pan_frame_unref(&held[1]);
+    ASSERT_EQ(backs, 1); /* nobody was waiting */
+    pan_decoder_destroy(&dec);
+    pan_frame_unref(&held[2]); /* released after the decoder: frame_back is not called any more */
+    ASSERT_EQ(backs, 1);
+    pan_source_destroy(&src);
+    fprintf(stderr, "  2 frames lent, the third refused with PAN_LIMIT; frame_back called once\n");
+#endif
+}
+
 PAN_TEST(nvdec_availability_answers)
 {
     int a = pan_decoder_nvdec_available();
@@ -332,4 +404,4 @@ PAN_TEST(nvdec_availability_answers)
 PAN_TEST_MAIN(nvdec_availability_answers, nvdec_h264_mp4_bit_exact, nvdec_h264_annexb_bit_exact, nvdec_hevc_mp4_bit_exact,
               nvdec_h264_1080p_cropped_bit_exact, nvdec_full_range_bt709_description, nvdec_frames_into_gpu_preprocess,
               nvdec_garbled_h264_annexb_recovers, nvdec_garbled_hevc_mp4_recovers, nvdec_truncated_h264_ends_cleanly,
-              nvdec_refuses_unsupported_codec)
+              nvdec_refuses_unsupported_codec, nvdec_says_when_a_held_frame_is_back)

@@ -70,6 +70,7 @@ print(\"device now %.1f MiB: surfaces %.1f, pool %.1f %s\" % (s[\"device_mib_now
 assert u.get(\"engine.arena\", 0) > 0 and u.get(\"engine.weights\", 0) > 0, u
 assert abs(sum(u.values()) - s[\"device_mib_pool\"]) < 0.5, s
 assert all(c[\"surfaces_mib\"] > 0 for c in s[\"cameras\"]) and s[\"device_mib_surfaces\"] > 0, s
+assert 0 < s[\"device_mib_startup\"] <= s[\"device_mib_used\"] + 0.5, s
 " "$TMP/cuda.json"'
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

@@ -264,14 +264,14 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
                    "\"cpu_ms_per_frame_other\":%.4f,\"batches\":%lld,\"batch_mean\":%.2f,\"latency_p50_ms\":%.3f,"
                    "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f,\"io_threads\":%d,\"create_s\":%.3f,"
                    "\"first_frame_s\":%.3f,\"device_mib_now\":%.1f,\"rss_mib\":%.1f,\"device_mib_pool\":%.1f,"
-                   "\"device_mib_surfaces\":%.1f,\"device_uses\":{",
+                   "\"device_mib_surfaces\":%.1f,\"device_mib_startup\":%.1f,\"device_uses\":{",
                 (long long)s->frames, s->uptime_s, s->fps, s->cpu_ms_per_frame, s->peak_rss_mib,
                 (long long)s->pixel_bytes_copied, s->device_mib_used, s->failed_cameras, interrupted ? "true" : "false",
                 s->stopped_cameras, (long long)s->dropped, (long long)s->reconnects, s->steady_fps,
                 s->steady_cpu_ms_per_frame, s->cpu_ms_per_frame_cameras, s->cpu_ms_per_frame_delivery,
                 s->cpu_ms_per_frame_other, (long long)s->batches, s->batch_mean, s->latency_p50_ms, s->latency_p99_ms,
                 s->latency_max_ms, s->io_threads, s->create_s, s->first_frame_s, s->device_mib_now, s->rss_mib,
-                s->device_mib_pool, s->device_mib_surfaces);
+                s->device_mib_pool, s->device_mib_surfaces, s->device_mib_startup);
         for (int i = 0; i < s->n_device_uses; i++) /* owner tags are literals without quotes */
             fprintf(f, "%s\"%s\":%.1f", i ? "," : "", s->device_uses[i].owner, s->device_uses[i].mib);
         fputs("}}\n", f);
@@ -308,9 +308,11 @@ static void write_summary(FILE *f, const pan_pipeline_stats *s, int interrupted,
                    "%.1f frames/s, host CPU %.3f ms/frame\n",
                 PAN_STEADY_AFTER_S, s->steady_fps, s->steady_cpu_ms_per_frame);
     if (s->backend == PAN_BACKEND_CUDA) {
-        fprintf(f, "  pixel bytes copied host<->device: %lld; device memory used %.1f MiB (%.1f MiB per camera)\n",
+        fprintf(f, "  pixel bytes copied host<->device: %lld; device memory used %.1f MiB (%.1f MiB per camera): "
+                   "%.1f MiB at start-up, before any camera, then %.1f MiB per camera\n",
                 (long long)s->pixel_bytes_copied, s->device_mib_used,
-                s->n_cameras ? s->device_mib_used / s->n_cameras : 0.0);
+                s->n_cameras ? s->device_mib_used / s->n_cameras : 0.0, s->device_mib_startup,
+                s->n_cameras ? (s->device_mib_used - s->device_mib_startup) / s->n_cameras : 0.0);
         fprintf(f, "  device memory now %.1f MiB: NVDEC surfaces %.1f MiB (estimated), the pool %.1f MiB (", s->device_mib_now,
                 s->device_mib_surfaces, s->device_mib_pool);
         for (int i = 0; i < s->n_device_uses; i++)

@@ -280,6 +280,8 @@ typedef struct pan_pipeline_stats {
     pan_device_use device_uses[PAN_DEVICE_USES];
     int n_device_uses;
     double device_mib_pool, device_mib_surfaces;
+    double device_mib_startup; /* cuda: device memory added by creating the pipeline (the engines'
+                                * plans, the pool, cuDNN's and cuBLAS's own), before any camera */
     int64_t pixel_bytes_copied; /* host<->device pixel bytes since start (cuda backend: 0 by design) */
     int64_t dropped, reconnects; /* all cameras, removed ones included */
     int failed_cameras;       /* cameras (not removed) in state failed */

@@ -102,6 +102,7 @@ PyObject *pypan_stats_dict(const pan_pipeline_stats *s, py_results *q)
     SET(d, "device_mib_now", PyFloat_FromDouble(s->device_mib_now));
     SET(d, "device_mib_pool", PyFloat_FromDouble(s->device_mib_pool));
     SET(d, "device_mib_surfaces", PyFloat_FromDouble(s->device_mib_surfaces));
+    SET(d, "device_mib_startup", PyFloat_FromDouble(s->device_mib_startup));
     PyObject *uses = PyDict_New(); /* owner -> MiB, largest first */
     if (!uses) goto fail;
     for (int i = 0; i < s->n_device_uses; i++) {

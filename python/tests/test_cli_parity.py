@@ -59,3 +59,4 @@ def test_sample_matches_panoptes_run(tmp_path, sample, model, cli):
     assert stats["create_s"] > 0 and stats["first_frame_s"] > 0 and stats["rss_mib"] > 0
     assert stats["device_mib_used"] == 0 and stats["device_mib_now"] == 0 and stats["device_uses"] == {}
     assert stats["device_mib_pool"] == 0 and stats["cameras"][0]["surfaces_mib"] == 0
+    assert stats["device_mib_startup"] == 0

@@ -23,6 +23,7 @@ static int probe_count; /* devices seen at the first call; 0 without driver */
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int retained[PAN_GPU_MAX_DEVICES];
+static size_t stack_default[PAN_GPU_MAX_DEVICES]; /* per-thread stack when the context was retained */
 static _Thread_local int thread_device = -1; /* device made current on this thread */
 
 static atomic_int strict_mode = -1; /* -1: not read from the environment yet */
@@ -86,6 +87,7 @@ pan_status pan_gpu_init(int device)
             return pan__cuda_status(e, "cudaFree(0)", __FILE__, __LINE__);
         }
         retained[device] = 1;
+        if (cudaDeviceGetLimit(&stack_default[device], cudaLimitStackSize) != cudaSuccess) (void)cudaGetLastError();
         char name[256];
         pan_gpu_device_name(device, name, sizeof name);
         pan_log_info("gpu", -1, "device %d: %s, primary context retained", device, name);
@@ -114,6 +116,28 @@ pan_status pan_gpu_device_name(int device, char *name, size_t size)
     PAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     snprintf(name, size, "%s", prop.name);
     return PAN_OK;
+}
+
+size_t pan_gpu_stack_trim(void)
+{
+    size_t stack = 0, free0 = 0, free1 = 0, total = 0;
+    int dev = thread_device;
+    if (dev < 0 || dev >= PAN_GPU_MAX_DEVICES || !stack_default[dev]) return 0;
+    if (cudaDeviceGetLimit(&stack, cudaLimitStackSize) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    if (stack <= stack_default[dev]) return 0;
+    (void)cudaMemGetInfo(&free0, &total);
+    if (cudaDeviceSetLimit(cudaLimitStackSize, stack_default[dev]) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    (void)cudaMemGetInfo(&free1, &total);
+    size_t back = free1 > free0 ? free1 - free0 : 0;
+    pan_log_info("gpu", -1, "per-thread stack back from %zu to %zu bytes: %.1f MiB of local memory given back",
+                 stack, stack_default[dev], back / 1048576.0);
+    return back;
 }
 
 pan_status pan_gpu_mem_info(size_t *free_bytes, size_t *total_bytes)

@@ -44,6 +44,14 @@ pan_status pan_gpu_device_name(int device, char *name, size_t size);
 /* Free and total device memory in bytes (cudaMemGetInfo) of the current device. */
 pan_status pan_gpu_mem_info(size_t *free_bytes, size_t *total_bytes);
 
+/* A kernel that needs more local memory than the per-thread stack raises the stack for the whole
+ * context, and the driver keeps local memory for it on every thread the GPU can hold at once (on
+ * an H100, 2048 threads on each of 132 SMs: 264 MiB per KiB of stack) until the stack is set
+ * again. Planning tries kernels it does not keep: after it, this sets the stack back to the
+ * context's default (a later kernel that needs more raises it again). Returns the bytes given
+ * back (0 when there was nothing to do or no GPU). */
+size_t pan_gpu_stack_trim(void);
+
 /* Streams are cudaStream_t passed as void * so that C code needs no CUDA header.
  * Created non-blocking (they never synchronise with the legacy default stream). */
 pan_status pan_gpu_stream_create(void **stream);

@@ -18,6 +18,7 @@ pan_status pan_gpu_device_name(int device, char *name, size_t size)
     if (name && size) snprintf(name, size, "none");
     return PAN_NOGPU;
 }
+size_t pan_gpu_stack_trim(void) { return 0; }
 pan_status pan_gpu_mem_info(size_t *free_bytes, size_t *total_bytes)
 {
     if (free_bytes) *free_bytes = 0;

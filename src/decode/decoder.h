@@ -34,6 +34,13 @@ typedef struct pan_decoder_params {
     int device;               /* CUDA device ordinal (nvdec) */
     void *cuda_stream;        /* cudaStream_t for this camera's work (nvdec); NULL = default */
     int threads;              /* libavcodec threads (cpu); 0 = 1 */
+    /* nvdec: when set, receive does not wait while all max_frames frames are held downstream: it
+     * returns PAN_LIMIT, and frame_back(frame_back_opaque) is called once when one comes back, on
+     * the thread that releases it and under the decoder's lock (so it only wakes someone up).
+     * Never called once pan_decoder_destroy has returned. NULL: receive waits (the cpu decoder
+     * always waits). */
+    void (*frame_back)(void *opaque);
+    void *frame_back_opaque;
 } pan_decoder_params;
 
 /* Counters of one decoder's life (reported in the run summary). */
@@ -58,7 +65,9 @@ pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt);
 /* On PAN_OK *frame holds one reference owned by the caller; its rotation is the display rotation
  * of the packets sent (pan_packet.rotation). PAN_EAGAIN: send more input; PAN_EOF: drained;
  * PAN_BUSY (NVDEC): the next frame is still being decoded by the device: call again shortly
- * (instead of waiting for it: one I/O thread serves many cameras). */
+ * (instead of waiting for it: one I/O thread serves many cameras). PAN_LIMIT (NVDEC with
+ * frame_back set): every frame it may lend is held downstream; frame_back says when one is back.
+ * PAN_TIMEOUT when they have all been held for 10 s (the consumer is stuck). */
 pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame);
 void pan_decoder_get_stats(const pan_decoder *dec, pan_decoder_stats *stats);
 const char *pan_decoder_kind_name(pan_decoder_kind kind);

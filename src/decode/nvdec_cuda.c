@@ -20,8 +20,9 @@
  * is mapped (its pixels copied into an output surface by the map) before more is decoded.
  *
  * Back-pressure. At most ulNumOutputSurfaces (= params->max_frames) frames are mapped at once;
- * receive_frame waits for a release when all are out, so a slow consumer slows the camera
- * instead of growing memory.
+ * when all are out, receive_frame returns PAN_LIMIT and calls params->frame_back once one is
+ * released (an I/O thread serving many cameras never waits for one), or without frame_back waits
+ * for it; so a slow consumer slows the camera instead of growing memory.
  *
  * Damage. A picture NVDEC reports as failed (cuvidGetDecodeStatus: Error) is dropped and the
  * camera waits for the next keyframe (packets before it are counted in stats.skipped and not
@@ -137,6 +138,7 @@ static pan_status cu_status(CUresult r, const char *call, int camera, const char
 typedef struct nv_ctx nv_ctx;
 
 #define BUSY_MAX_S 0.25 /* longest a picture is reported busy before the map waits for it */
+#define HELD_MAX_S 10.0 /* every output surface held downstream this long: the consumer is stuck */
 
 typedef struct nv_slot {
     pan_frame frame; /* first member: a pan_frame * from us is an nv_slot * */
@@ -190,6 +192,12 @@ struct nv_ctx {
     nv_slot *slots;
     int mapped;
     pan_decoder_stats *stats;
+    /* params->frame_back (NULL once destroyed) and whether receive is waiting for it (c->lock);
+     * since when every output surface has been held (CLOCK_MONOTONIC s, 0 = not) */
+    void (*frame_back)(void *opaque);
+    void *frame_back_opaque;
+    int want_back;
+    double held_since;
 };
 
 /* ---- callbacks: record only ---- */
@@ -403,6 +411,9 @@ static void frame_release(pan_frame *f, void *opaque)
     s->mapped = 0;
     c->mapped--;
     pthread_cond_signal(&c->released);
+    /* under the lock: nv_destroy clears frame_back under it, and the camera may go after that */
+    if (c->want_back && c->frame_back) c->frame_back(c->frame_back_opaque);
+    c->want_back = 0;
     ctx_unref_locked(c);
 }
 
@@ -426,6 +437,7 @@ static void nv_destroy(pan_decoder *dec)
     av_packet_free(&c->pkt);
     pthread_mutex_lock(&c->lock);
     c->stats = NULL;
+    c->frame_back = NULL;
     ctx_unref_locked(c); /* the decoder itself goes when the last mapped frame is released */
 }
 
@@ -451,6 +463,8 @@ static pan_status nv_create(pan_decoder *dec, const pan_decoder_params *p)
     c->uri = p->uri ? p->uri : "?";
     c->time_base = p->time_base_den > 0 ? (double)p->time_base_num / p->time_base_den : 0.0;
     c->stats = &dec->stats;
+    c->frame_back = p->frame_back;
+    c->frame_back_opaque = p->frame_back_opaque;
     c->num_output = p->max_frames > 0 ? p->max_frames : 8;
     if (c->num_output > 64) c->num_output = 64; /* nvcuvid's limit on simultaneously mapped frames */
     dec->priv = c;
@@ -656,6 +670,24 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
                 return PAN_BUSY;
             }
             c->busy_since = 0;
+        }
+        if (c->frame_back) {
+            /* every output surface held downstream: the caller is told when one comes back */
+            pthread_mutex_lock(&c->lock);
+            int full = c->mapped == c->num_output;
+            c->want_back = full;
+            pthread_mutex_unlock(&c->lock);
+            if (full) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                double t = (double)now.tv_sec + now.tv_nsec * 1e-9;
+                if (c->held_since == 0) c->held_since = t;
+                if (t - c->held_since < HELD_MAX_S) return PAN_LIMIT;
+                pan_log_error("nvdec", c->camera, "%s: all %d mapped frames held downstream for %.0f s; the consumer is stuck",
+                              c->uri, c->num_output, HELD_MAX_S);
+                return PAN_TIMEOUT;
+            }
+            c->held_since = 0;
         }
         c->disp_head = (c->disp_head + 1) % DISP_CAP;
         c->disp_count--;

@@ -579,6 +579,7 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     /* the search scratch (256 MiB by default) and the blocks the shared ones replaced go back to
      * the device instead of waiting in the pool for a request of their size */
     size_t trimmed = pan_devpool_trim(be->pool);
+    trimmed += pan_gpu_stack_trim(); /* the local memory of kernels the search tried and left */
     int weight_users = 0;
     for (int i = 0; i < be->n_weights; i++)
         if (be->weights[i].block == ex->consts) weight_users = be->weights[i].users;
