@@ -293,7 +293,8 @@ static int camera_queue(const pan_pipeline *pl)
         int n = atoi(e);
         return n < 1 ? 1 : n > 8 ? 8 : n;
     }
-    return pl->backend != PAN_BACKEND_CUDA && !pl->p.detect ? PAN_CAMERA_QUEUE_DECODE_ONLY : PAN_CAMERA_QUEUE;
+    if (pl->backend == PAN_BACKEND_CUDA) return PAN_CAMERA_QUEUE_NVDEC;
+    return pl->p.detect ? PAN_CAMERA_QUEUE : PAN_CAMERA_QUEUE_DECODE_ONLY;
 }
 
 pan_status pan_pipeline_add_camera(pan_pipeline *pl, const pan_camera_params *cp, int *id)

@@ -314,10 +314,11 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
     return PAN_OK;
 }
 
-static int held_extra(void)
+static int held_extra(pan_decoder_kind kind)
 {
+    if (kind != PAN_DECODER_NVDEC) return PAN_CAMERA_HELD_EXTRA;
     const char *e = getenv("PANOPTES_NVDEC_EXTRA_SURFACES");
-    int n = e && *e ? atoi(e) : PAN_CAMERA_HELD_EXTRA;
+    int n = e && *e ? atoi(e) : PAN_CAMERA_HELD_EXTRA_NVDEC;
     return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
@@ -372,7 +373,7 @@ static pan_status connect_camera(cam_ctx *x)
         /* Frames a camera may hold downstream at once: its queue and PAN_CAMERA_HELD_EXTRA
          * (pipeline_internal.h). Each NVDEC output surface of a 1080p stream is 3 MiB of device
          * memory; the camera waits (back-pressure) while the batcher holds them. */
-        .max_frames = c->slot.cap + held_extra(),
+        .max_frames = c->slot.cap + held_extra(x->kind),
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
         /* NVDEC with every output surface held: the camera sleeps until one is back */
         .frame_back = wake_camera,
@@ -384,7 +385,7 @@ static pan_status connect_camera(cam_ctx *x)
         pan_log_warn("pipeline", c->id, "%s: NVDEC cannot decode this stream; using the cpu decoder (--fallback cpu)",
                      c->uri);
         dp.kind = PAN_DECODER_CPU;
-        dp.max_frames = c->slot.cap + held_extra();
+        dp.max_frames = c->slot.cap + held_extra(dp.kind);
         st = pan_decoder_create(&x->dec, &dp);
     }
     if (st) return st;

@@ -32,15 +32,21 @@
  * NanoDet on the cpu are ~240 ms), except that a camera decodes up to a queue's worth per turn on
  * the I/O pool and its decoder stays in the cache for them: host-decoded cameras of a decode-only
  * pipeline, where decoding is all the work, get the deeper queue (256 cameras at 0.96-0.99 of the
- * frames/s of 4 with 8, 0.90 with 4, measured). NVDEC cameras hold a device surface (3 MiB at
- * 1080p) per waiting frame. */
+ * frames/s of 4 with 8, 0.90 with 4, measured). An NVDEC camera's waiting frame holds an output
+ * surface (4 MiB of device memory at 1080p, the driver's 2 MiB pages included): 2 keep the
+ * frames/s of 4 (H200, 32 and 64 1080p cameras, with and without B-frames; BENCHMARKS.md), 1
+ * costs 7% at 64 cameras of a B-frame stream. PANOPTES_CAMERA_QUEUE=1..8 overrides. */
 #define PAN_CAMERA_QUEUE 4
+#define PAN_CAMERA_QUEUE_NVDEC 2
 #define PAN_CAMERA_QUEUE_DECODE_ONLY 8
 /* Frames a camera may hold beyond its queue: the pending one its step hands over, one in each of
  * the two batches in flight (an NVDEC frame is released once preprocessing and the ReID crops
- * have read it) and one of slack. Each is an NVDEC output surface (3 MiB at 1080p):
- * PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against throughput. */
+ * have read it) and, for host frames, one of slack. An NVDEC camera with all of them held sleeps
+ * until one is back (its decoder's frame_back) instead of decoding further ahead, so it needs
+ * none. PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against
+ * throughput. */
 #define PAN_CAMERA_HELD_EXTRA 4
+#define PAN_CAMERA_HELD_EXTRA_NVDEC 3
 
 typedef struct camera {
     struct pan_pipeline *pl;

@@ -55,7 +55,7 @@ typedef struct pan_decoder_stats {
     int64_t discarded;      /* packets decoded as references only (an edit list hides them): they
                                are expected to give no picture */
     int64_t surface_bytes;  /* NVDEC: device memory of its decode and output surfaces, estimated
-                               (NV12, rows 256-byte aligned); 0 for the cpu decoder */
+                               (NV12, rows 256-byte aligned, 2 MiB pages); 0 for the cpu decoder */
 } pan_decoder_stats;
 
 pan_status pan_decoder_create(pan_decoder **dec, const pan_decoder_params *params);

@@ -80,8 +80,9 @@ static void loader_log(const char *fmt, ...)
  * them, so cuvidDecodePicture of the next pictures is queued on the engine before the consumer
  * maps (and so waits for) the current one. NVIDIA suggests 2..4 for a single stream; with many
  * cameras the engines are kept busy by the other cameras and every held picture costs a decode
- * surface (~4 MiB at 1080p), so the default is 1. PANOPTES_NVDEC_DISPLAY_DELAY=0..4 overrides. */
-#define DEFAULT_DISPLAY_DELAY 1
+ * surface (4 MiB at 1080p), so the default is 0: measured on an H200 with 32 and 64 1080p
+ * cameras, the same frames/s as 1 (BENCHMARKS.md). PANOPTES_NVDEC_DISPLAY_DELAY=0..4 overrides. */
+#define DEFAULT_DISPLAY_DELAY 0
 /* Decode surfaces beyond min_num_decode_surfaces (which covers the stream's DPB only): the
  * pictures the parser holds back for the display delay, plus one so the engine can decode into
  * a free surface while the displayed picture is being mapped. */
@@ -334,9 +335,14 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     c->disp_w = dw;
     c->disp_h = dh;
     c->surface_h = (dh + 1) & ~1; /* chroma starts after the luma rows of the output surface */
-    /* what the surfaces hold on the device (the driver's pitch may round up more) */
+    /* what the surfaces hold on the device: NV12 rows 256-byte aligned, each surface in 2 MiB
+     * pages (a 1080p surface takes 4 MiB: measured on an H200, where a camera costs 4 MiB a
+     * surface and 6.9 MiB of the decoder's own) */
+    const int64_t page = (int64_t)2 << 20;
     int64_t decode_one = (int64_t)((c->max_w + 255) & ~255) * ((c->max_h + 1) & ~1) * 3 / 2;
     int64_t output_one = (int64_t)((dw + 255) & ~255) * c->surface_h * 3 / 2;
+    decode_one = (decode_one + page - 1) / page * page;
+    output_one = (output_one + page - 1) / page * page;
     c->stats->surface_bytes = (int64_t)c->num_decode * decode_one + (int64_t)c->num_output * output_one;
     signal_to_color(c, f);
     pan_log_info("nvdec", c->camera, "%s: %s %dx%d, %d decode surfaces (stream minimum %d + %d), %d output surfaces",
