@@ -27,7 +27,13 @@ PAN_TEST(devpool_class_sizes)
         size_t c = pan_devpool_class_size(b);
         ASSERT_GE(c, b);
         ASSERT_LE((double)c, b <= 256 ? 256.0 : 1.25 * (double)b + 1); /* at most 25% waste */
+        if (b >= ((size_t)16 << 20)) ASSERT_LE((double)c, 1.0625 * (double)b + 1); /* large: 6.25% */
     }
+    /* the classes meet where the step changes, and their sizes only grow with the index */
+    ASSERT_EQ(pan_devpool_class_size(((size_t)16 << 20) - 1), (size_t)16 << 20);
+    ASSERT_EQ(pan_devpool_class_size(((size_t)16 << 20) + 1), (size_t)17 << 20);
+    ASSERT_EQ(pan_devpool_class_size((size_t)169 << 20), (size_t)176 << 20); /* NanoDet's batch-32 arena */
+    ASSERT_EQ(pan_devpool_class_size(((size_t)31 << 20) + 1), (size_t)32 << 20);
 #endif
 }
 

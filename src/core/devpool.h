@@ -2,7 +2,8 @@
  *
  * Memory comes from large arenas (one cudaMalloc each, 64 MiB by default) carved into size
  * classes: 256 B, then four classes per power of two (1, 1.25, 1.5, 1.75 × 2^k), so a block wastes
- * at most 25% of its size. A freed block returns to its class's free list and is reused by the
+ * at most 25% of its size; from 16 MiB on (an engine's arena, a batch's buffers: one block each),
+ * sixteen per power of two, at most 6.25%. A freed block returns to its class's free list and is reused by the
  * next request of that class: arenas are never split again or coalesced, so the pool cannot
  * fragment, and after warm-up (every size the pipeline uses has been seen once) no cudaMalloc
  * happens at all — the statistics count them so tests and the run summary can prove it.
