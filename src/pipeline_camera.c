@@ -370,8 +370,8 @@ static pan_status connect_camera(cam_ctx *x)
         .camera = c->id,
         .uri = c->uri,
         .codecpar = pan_source_codecpar(x->src),
-        /* Frames a camera may hold downstream at once: its queue and PAN_CAMERA_HELD_EXTRA
-         * (pipeline_internal.h). Each NVDEC output surface of a 1080p stream is 3 MiB of device
+        /* Frames a camera may hold downstream at once: its queue and PAN_CAMERA_HELD_EXTRA(_NVDEC)
+         * (pipeline_internal.h). Each NVDEC output surface of a 1080p stream is 4 MiB of device
          * memory; the camera waits (back-pressure) while the batcher holds them. */
         .max_frames = c->slot.cap + held_extra(x->kind),
         .threads = p->decoder_threads > 0 ? p->decoder_threads : 1,
