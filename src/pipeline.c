@@ -78,6 +78,7 @@ static pan_status check_params(const pan_pipeline_params *p)
     if (p->batch < 0 || p->batch > 4096) BAD("batch %d: must be 1..4096 (0 = default)", p->batch);
     if (p->batch_timeout_ms < 0 || p->batch_timeout_ms > 60000) BAD("batch_timeout_ms %d: must be 0..60000", p->batch_timeout_ms);
     if (p->decoder_threads < 0 || p->decoder_threads > 64) BAD("decoder_threads %d: must be 0..64", p->decoder_threads);
+    if (p->camera_queue < 0 || p->camera_queue > 64) BAD("camera_queue %d: must be 1..64 (0 = default)", p->camera_queue);
     if (p->max_frames < 0) BAD("max_frames %lld: must be >= 0 (0 = all)", (long long)p->max_frames);
     if (p->timeout_ms < 0) BAD("timeout_ms %d: must be >= 0 (0 = 5000)", p->timeout_ms);
     if (p->reconnect < -1) BAD("reconnect %d: must be >= -1 (-1 = forever)", p->reconnect);
@@ -284,14 +285,15 @@ void pan__camera_free(camera *c)
 
 static int pick(int own, int pipeline) { return own ? own : pipeline; }
 
-/* The frames a camera may have waiting (pipeline_internal.h); PANOPTES_CAMERA_QUEUE=1..8 overrides,
- * for measuring device memory against throughput. */
+/* The frames a camera may have waiting: the pipeline's camera_queue, else PANOPTES_CAMERA_QUEUE
+ * (1..64, for measuring), else the backend's default (pipeline_internal.h). */
 static int camera_queue(const pan_pipeline *pl)
 {
+    if (pl->p.camera_queue > 0) return pl->p.camera_queue;
     const char *e = getenv("PANOPTES_CAMERA_QUEUE");
     if (e && *e) {
         int n = atoi(e);
-        return n < 1 ? 1 : n > 8 ? 8 : n;
+        return n < 1 ? 1 : n > 64 ? 64 : n;
     }
     if (pl->backend == PAN_BACKEND_CUDA) return PAN_CAMERA_QUEUE_NVDEC;
     return pl->p.detect ? PAN_CAMERA_QUEUE : PAN_CAMERA_QUEUE_DECODE_ONLY;

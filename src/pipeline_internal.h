@@ -35,7 +35,8 @@
  * frames/s of 4 with 8, 0.90 with 4, measured). An NVDEC camera's waiting frame holds an output
  * surface (4 MiB of device memory at 1080p, the driver's 2 MiB pages included): 2 keep the
  * frames/s of 4 (H200, 32 and 64 1080p cameras, with and without B-frames; BENCHMARKS.md), 1
- * costs 7% at 64 cameras of a B-frame stream. PANOPTES_CAMERA_QUEUE=1..8 overrides. */
+ * costs 7% at 64 cameras of a B-frame stream. pan_pipeline_params.camera_queue (run --camera-queue)
+ * overrides, else PANOPTES_CAMERA_QUEUE (for measuring). */
 #define PAN_CAMERA_QUEUE 4
 #define PAN_CAMERA_QUEUE_NVDEC 2
 #define PAN_CAMERA_QUEUE_DECODE_ONLY 8

@@ -193,6 +193,14 @@ check "--stats-jsonl into a missing directory: exit 3 naming the file" '[ $rc -e
 check "--duration 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--duration" "$TMP/dur0.txt"'
 "$CLI" run --camera "$SAMPLE" --io-threads 0 >/dev/null 2>"$TMP/io0.txt"; rc=$?
 check "--io-threads 0: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--io-threads" "$TMP/io0.txt"'
+"$CLI" run --camera "$SAMPLE" --camera-queue 65 >/dev/null 2>"$TMP/cq.txt"; rc=$?
+check "--camera-queue 65: a usage error naming the option" '[ $rc -eq 2 ] && grep -q -- "--camera-queue" "$TMP/cq.txt"'
+"$CLI" run --camera "$SAMPLE" --no-detect --camera-queue 1 --max-frames 40 --out "$TMP/cq.jsonl" --quiet 2>/dev/null; rc=$?
+check "--camera-queue 1: every frame, in order" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+idx = [json.loads(l)[\"frame\"] for l in open(sys.argv[1])]
+assert idx == list(range(40)), idx
+" "$TMP/cq.jsonl"'
 
 echo "$passed passed, $fail failed"
 [ $fail -eq 0 ]

@@ -190,6 +190,29 @@ PAN_TEST(batch_job_delivers_every_frame_and_events_in_order)
     pan_pipeline_destroy(&pl); /* NULL-safe */
 }
 
+/* camera_queue 1: one decoded frame waits per camera; every frame still comes, in order */
+PAN_TEST(a_camera_queue_of_one_delivers_every_frame)
+{
+    if (!clips()) PAN_SKIP("ffmpeg (libx264) not installed");
+    static recorder x;
+    memset(&x, 0, sizeof x);
+    pan_pipeline_params p = decode_only();
+    p.camera_queue = 1;
+    pan_pipeline *pl = NULL;
+    ASSERT_OK(pan_pipeline_create(&pl, &p));
+    pan_consumer c = {.name = "recorder", .opaque = &x, .on_frame = rec_frame, .on_camera = rec_camera, .on_stop = rec_stop};
+    ASSERT_OK(pan_pipeline_add_consumer(pl, &c));
+    ASSERT_OK(add(pl, clip_a, NULL, 0, 0, NULL));
+    ASSERT_OK(add(pl, clip_b, NULL, 0, 0, NULL));
+    ASSERT_OK(pan_pipeline_start(pl));
+    ASSERT_OK(pan_pipeline_wait(pl, 60000));
+    ASSERT_OK(pan_pipeline_stop(pl));
+    ASSERT_EQ(x.frames[0], 50);
+    ASSERT_EQ(x.frames[1], 30);
+    ASSERT_EQ(x.gaps[0] + x.gaps[1], 0);
+    pan_pipeline_destroy(&pl);
+}
+
 PAN_TEST(cameras_added_and_removed_while_running)
 {
     if (!clips()) PAN_SKIP("ffmpeg (libx264) not installed");
@@ -289,6 +312,9 @@ PAN_TEST(bad_calls_get_clear_statuses)
     p.batch = -1;
     ASSERT_EQ(pan_pipeline_create(&pl, &p), PAN_INVAL);
     p.batch = 0;
+    p.camera_queue = 65;
+    ASSERT_EQ(pan_pipeline_create(&pl, &p), PAN_INVAL);
+    p.camera_queue = 0;
     p.detect = 1;
     p.model_path = "/nonexistent/model.onnx";
     ASSERT_TRUE(pan_pipeline_create(&pl, &p) != PAN_OK);
@@ -520,7 +546,8 @@ PAN_TEST(frames_released_early_when_no_consumer_reads_images)
     }
 }
 
-PAN_TEST_MAIN(batch_job_delivers_every_frame_and_events_in_order, cameras_added_and_removed_while_running,
+PAN_TEST_MAIN(batch_job_delivers_every_frame_and_events_in_order, a_camera_queue_of_one_delivers_every_frame,
+              cameras_added_and_removed_while_running,
               two_pipelines_at_once, bad_calls_get_clear_statuses, a_failing_required_consumer_fails_the_pipeline,
               add_and_remove_200_cameras_from_4_threads, many_cameras_share_a_fixed_pool_of_threads,
               frames_released_early_when_no_consumer_reads_images)

@@ -25,6 +25,7 @@ static const char full_yaml[] =
     "batch: 8\n"
     "threads: 2\n"
     "io_threads: 3\n"
+    "camera_queue: 1\n"
     "fallback_cpu: yes\n"
     "max_backoff_s: 10\n"
     "realtime: true\n"
@@ -75,6 +76,7 @@ PAN_TEST(full_config_reads_every_key)
     ASSERT_EQ(c.batch, 8);
     ASSERT_EQ(c.threads, 2);
     ASSERT_EQ(c.io_threads, 3);
+    ASSERT_EQ(c.camera_queue, 1);
     ASSERT_EQ(c.fallback_cpu, 1);
     ASSERT_EQ(c.max_backoff_s, 10);
     ASSERT_EQ(c.realtime, 1);
@@ -222,7 +224,7 @@ PAN_TEST(model_type_overlaps_and_sync_are_checked)
 /* The command line laid over the file, and what reaches pan_pipeline_params. */
 PAN_TEST(model_type_overlaps_and_sync_reach_the_pipeline_params)
 {
-    const char text[] = "model_type: yolov5\noverlaps:\n  - [0, 1, 10, 20]\n  - [1, 2, 30, 40]\nsync: true\n";
+    const char text[] = "model_type: yolov5\noverlaps:\n  - [0, 1, 10, 20]\n  - [1, 2, 30, 40]\nsync: true\ncamera_queue: 1\n";
     pan_serve_config file, cli;
     pan_pipeline_params p;
     char err[512] = "";
@@ -233,6 +235,7 @@ PAN_TEST(model_type_overlaps_and_sync_reach_the_pipeline_params)
     ASSERT_NEAR(p.overlaps[1][0], 1, 0);
     ASSERT_NEAR(p.overlaps[1][3], 40, 0);
     ASSERT_EQ(p.sync, 1);
+    ASSERT_EQ(p.camera_queue, 1);
 
     /* --model-type yolox --overlap 2,3,-5,0 --no-sync over it: the list is replaced, not merged */
     pan_serve_config_init(&cli);

@@ -62,6 +62,8 @@ static void usage(FILE *f)
           "  --no-plan-cache     plan every start from scratch (same as --cache-dir off)\n"
           "  --fallback cpu      a camera NVDEC cannot decode uses the cpu decoder\n"
           "  --threads N         libavcodec threads per camera (cpu decoder)\n"
+          "  --camera-queue N    decoded frames a camera may have waiting for a batch, 1..64 (default 2 on\n"
+          "                      cuda: each is an NVDEC surface, 4 MiB at 1080p; 4 on cpu)\n"
           "  --io-threads N      threads that read and decode all cameras (default: half the cores, at\n"
           "                      least 2; as many again open sources); they do not grow with the cameras\n"
           "  --timeout MS        network timeout per blocking step (default 5000)\n"
@@ -341,7 +343,7 @@ static void print_progress(pan_pipeline *pl, int final)
 enum {
     OPT_CAMERA = 256, OPT_NAME, OPT_CAMERAS, OPT_BACKEND, OPT_OUT, OPT_MOT, OPT_ANNOTATE, OPT_ANNOTATE_CAMERA,
     OPT_MAX_FRAMES, OPT_LOOP, OPT_MODEL, OPT_CLASSES, OPT_SCORE, OPT_NO_DETECT, OPT_NO_TRACK, OPT_REID,
-    OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_IO_THREADS, OPT_TIMEOUT, OPT_RECONNECT,
+    OPT_REID_INTERVAL, OPT_OVERLAP, OPT_BATCH, OPT_FALLBACK, OPT_THREADS, OPT_IO_THREADS, OPT_CAMERA_QUEUE, OPT_TIMEOUT, OPT_RECONNECT,
     OPT_MAX_BACKOFF, OPT_RTSP_TRANSPORT, OPT_REALTIME, OPT_SYNC, OPT_NO_SYNC, OPT_SUMMARY_JSON, OPT_QUIET,
     OPT_MODEL_TYPE,
     OPT_ANALYTICS, OPT_EVENTS, OPT_MQTT, OPT_CACHE_DIR, OPT_NO_PLAN_CACHE, OPT_DURATION, OPT_STATS_JSONL,
@@ -378,6 +380,7 @@ static const struct option options[] = {
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"io-threads", required_argument, NULL, OPT_IO_THREADS},
+    {"camera-queue", required_argument, NULL, OPT_CAMERA_QUEUE},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"reconnect", required_argument, NULL, OPT_RECONNECT},
     {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
@@ -540,6 +543,10 @@ static int parse_options(int argc, char **argv, run_opts *o)
         case OPT_IO_THREADS:
             if (pan_cli_parse_long("run", "--io-threads", optarg, 1, 256, &v)) return 2;
             p->io_threads = (int)v;
+            break;
+        case OPT_CAMERA_QUEUE:
+            if (pan_cli_parse_long("run", "--camera-queue", optarg, 1, 64, &v)) return 2;
+            p->camera_queue = (int)v;
             break;
         case OPT_TIMEOUT:
             if (pan_cli_parse_long("run", "--timeout", optarg, 1, 3600000, &v)) return 2;

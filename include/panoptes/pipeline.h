@@ -121,6 +121,11 @@ typedef struct pan_pipeline_params {
      * NULL or "" = $PANOPTES_CACHE_DIR, else $XDG_CACHE_HOME/panoptes, else ~/.cache/panoptes;
      * "off" = none. A damaged or foreign cache file is ignored with one warning and rewritten. Copied. */
     const char *cache_dir;
+    /* Decoded frames a camera may have waiting for a batch (1..64): 0 = 2 on cuda (each is an
+     * NVDEC surface, 4 MiB of device memory at 1080p), 4 on cpu, 8 on cpu without detection. 1
+     * saves a surface per camera; it cost 7% of the frames/s at 64 B-frame cameras on an H200 and
+     * nothing with IP-camera streams (BENCHMARKS.md). */
+    int camera_queue;
 } pan_pipeline_params;
 
 void pan_pipeline_params_default(pan_pipeline_params *p);

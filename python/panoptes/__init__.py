@@ -155,7 +155,7 @@ class Pipeline(_panoptes.Pipeline):
              classes=None, score=None, detect=True, track=True, reid_interval=None, overlaps=None, sync=None,
              threads=None, fallback_cpu=False, timeout_ms=None, reconnect=None, max_backoff=None,
              rtsp_transport="tcp", realtime=False, batch_timeout_ms=None, queue_size=64,
-             on_frame=None, on_camera=None, io_threads=None, model_type=None)
+             on_frame=None, on_camera=None, io_threads=None, model_type=None, camera_queue=None)
 
     The engine: cameras in, each frame's detections and tracks out. Options mirror `panoptes run`:
 
@@ -177,6 +177,8 @@ class Pipeline(_panoptes.Pipeline):
       sync            keep file cameras within 0.1 s of each other (None: on with overlaps)
       threads         libavcodec threads per camera (cpu decoder)
       io_threads      threads that read and decode all cameras (None: half the cores, at least 2)
+      camera_queue    decoded frames a camera may have waiting for a batch, 1..64 (None: 2 on cuda, where
+                      each is an NVDEC surface of 4 MiB at 1080p; 4 on cpu)
       model_type      the detector family when the model does not tell ("yolov8", "nanodet", ...;
                       None: from the model)
       fallback_cpu    a camera NVDEC cannot decode uses the cpu decoder
@@ -199,7 +201,7 @@ class Pipeline(_panoptes.Pipeline):
                  *, classes=None, score=None, detect=True, track=True, reid_interval=None, overlaps=None, sync=None,
                  threads=None, fallback_cpu=False, timeout_ms=None, reconnect=None, max_backoff=None,
                  rtsp_transport="tcp", realtime=False, batch_timeout_ms=None, queue_size=64, on_frame=None,
-                 on_camera=None, io_threads=None, model_type=None):
+                 on_camera=None, io_threads=None, model_type=None, camera_queue=None):
         kw = {}
         b = _panoptes._backend_parse(backend) if isinstance(backend, str) else -1
         if b < 0:
@@ -245,6 +247,8 @@ class Pipeline(_panoptes.Pipeline):
             kw["threads"] = _int("threads", threads, 1, 64)
         if io_threads is not None:
             kw["io_threads"] = _int("io_threads", io_threads, 1, 256)
+        if camera_queue is not None:
+            kw["camera_queue"] = _int("camera_queue", camera_queue, 1, 64)
         if model_type is not None:
             if not isinstance(model_type, str):
                 raise _invalid(f"model_type takes a detector family name, not {model_type!r}")

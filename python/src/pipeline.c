@@ -30,7 +30,7 @@ static PyObject *pl_create(PipelineObject *self, PyObject *args, PyObject *kw)
                              "batch_timeout_ms", "threads", "fallback_cpu", "loop", "max_frames",
                              "timeout_ms", "reconnect", "backoff_min_ms", "backoff_max_ms", "rtsp_udp",
                              "realtime", "reid", "reid_interval", "overlaps", "sync", "queue_size",
-                             "on_frame", "on_camera", "io_threads", "model_type", NULL};
+                             "on_frame", "on_camera", "io_threads", "model_type", "camera_queue", NULL};
     pan_pipeline_params p;
     pan_pipeline_params_default(&p);
     int backend = p.backend, queue_size = 64;
@@ -40,12 +40,12 @@ static PyObject *pl_create(PipelineObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(pypan_Error, "the pipeline is already created");
         return NULL;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$izppfOiiipiLiiiippziOiiOOiz", kwlist, &backend, &p.model_path,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$izppfOiiipiLiiiippziOiiOOizi", kwlist, &backend, &p.model_path,
                                      &p.detect, &p.track, &p.score_threshold, &classes, &p.batch,
                                      &p.batch_timeout_ms, &p.decoder_threads, &p.fallback_cpu, &p.loop, &max_frames,
                                      &p.timeout_ms, &p.reconnect, &p.backoff_min_ms, &p.backoff_max_ms, &p.rtsp_udp,
                                      &p.realtime, &p.reid, &p.reid_interval, &overlaps, &p.sync, &queue_size,
-                                     &on_frame, &on_camera, &p.io_threads, &p.model_type))
+                                     &on_frame, &on_camera, &p.io_threads, &p.model_type, &p.camera_queue))
         return NULL;
     p.backend = (pan_backend)backend;
     p.max_frames = max_frames;

@@ -39,6 +39,7 @@ def test_default_model_not_found_says_what_to_do(tmp_path, sample, monkeypatch):
     ({"on_frame": 3}, "on_frame"),
     ({"loop": "yes"}, "loop"),
     ({"io_threads": 0}, "io_threads"),
+    ({"camera_queue": 65}, "camera_queue"),
     ({"model_type": "yolov99"}, "yolov99"),
 ])
 def test_bad_options_are_value_errors(sample, kw, words):

@@ -176,6 +176,12 @@ def test_io_threads_serve_many_cameras(small_clip):
     assert stats["io_threads"] == 3 and stats["connect_threads"] == 3
 
 
+def test_a_camera_queue_of_one_delivers_every_frame(small_clip):
+    with panoptes.Pipeline([small_clip] * 3, backend="cpu", detect=False, max_frames=15, camera_queue=1) as p:
+        got = sorted((r.camera, r.frame) for r in p)
+    assert got == [(c, i) for c in range(3) for i in range(15)]
+
+
 def test_gil_is_released_while_the_engine_works(model, small_clip):
     """Another Python thread runs while this one loads a model and waits for the frames."""
     ticks = [0]

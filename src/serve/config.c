@@ -333,10 +333,11 @@ static pan_status top_key(walk *w, pan_serve_config *c, const yaml_node_t *k, co
     if (!strcmp(key, "batch")) return get_int(w, v, key, 0, 4096, &c->batch); /* as run --batch */
     if (!strcmp(key, "threads")) return get_int(w, v, key, 1, 64, &c->threads);
     if (!strcmp(key, "io_threads")) return get_int(w, v, key, 0, 256, &c->io_threads);
+    if (!strcmp(key, "camera_queue")) return get_int(w, v, key, 0, 64, &c->camera_queue);
     if (!strcmp(key, "max_backoff_s")) return get_int(w, v, key, 1, 86400, &c->max_backoff_s);
     return fail_at(w, k, key,
                    "unknown key (known: listen, token_file, backend, model, model_type, classes, score, detect, track, "
-                   "reid, reid_interval, batch, threads, io_threads, fallback_cpu, max_backoff_s, realtime, overlaps, sync, "
+                   "reid, reid_interval, batch, threads, io_threads, camera_queue, fallback_cpu, max_backoff_s, realtime, overlaps, sync, "
                    "analytics, outputs, defaults, cameras)");
 }
 

@@ -15,6 +15,7 @@
  *   batch: 0                        # frames per detector batch (0 = the backend's default)
  *   threads: 1                      # libavcodec threads per camera
  *   io_threads: 0                   # threads that read and decode all cameras (0 = half the cores)
+ *   camera_queue: 0                 # decoded frames a camera may have waiting (0 = 2 on cuda, 4 on cpu)
  *   fallback_cpu: false             # a camera NVDEC cannot take uses the cpu decoder
  *   max_backoff_s: 30               # longest wait between reconnect attempts
  *   realtime: false                 # read files at their native frame rate (like live cameras)
@@ -58,6 +59,7 @@ typedef struct pan_serve_config {
     int batch;          /* 0 = default */
     int threads;        /* 0 = default */
     int io_threads;     /* 0 = default */
+    int camera_queue;   /* 0 = default */
     int fallback_cpu;   /* 1, 0, or -1 = default (off) */
     int max_backoff_s;  /* 0 = default */
     int realtime;       /* 1, 0, or -1 = default (off) */

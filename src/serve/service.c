@@ -92,6 +92,7 @@ static pan_status overlay(pan_serve_config *d, const pan_serve_config *o, int wi
     if (o->batch) d->batch = o->batch;
     if (o->threads) d->threads = o->threads;
     if (o->io_threads) d->io_threads = o->io_threads;
+    if (o->camera_queue) d->camera_queue = o->camera_queue;
     if (o->max_backoff_s) d->max_backoff_s = o->max_backoff_s;
     over_camera_options(&d->defaults, &o->defaults);
     for (int i = 0; with_cameras && i < o->n_cameras && !st; i++) st = pan_serve_config_add_camera(d, &o->cameras[i]);
@@ -195,6 +196,7 @@ pan_status pan_serve_config_pipeline_params(const pan_serve_config *c, const cha
     if (c->batch) p->batch = c->batch;
     if (c->threads) p->decoder_threads = c->threads;
     p->io_threads = c->io_threads;
+    p->camera_queue = c->camera_queue;
     p->fallback_cpu = c->fallback_cpu > 0;
     p->realtime = c->realtime > 0;
     if (c->max_backoff_s) p->backoff_max_ms = c->max_backoff_s * 1000;
@@ -313,8 +315,8 @@ static void warn_restart_needed(const pan_serve_config *a, const pan_serve_confi
     if (a->score != b->score) changed[k++] = "score";
     if (a->detect != b->detect || a->track != b->track) changed[k++] = "detect/track";
     if (a->reid_interval != b->reid_interval || a->batch != b->batch || a->threads != b->threads ||
-        a->io_threads != b->io_threads)
-        changed[k++] = "reid_interval/batch/threads/io_threads";
+        a->io_threads != b->io_threads || a->camera_queue != b->camera_queue)
+        changed[k++] = "reid_interval/batch/threads/io_threads/camera_queue";
     if (a->fallback_cpu != b->fallback_cpu || a->realtime != b->realtime || a->max_backoff_s != b->max_backoff_s)
         changed[k++] = "fallback_cpu/realtime/max_backoff_s";
     if (a->n_overlaps != b->n_overlaps ||
