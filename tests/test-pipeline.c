@@ -75,15 +75,21 @@ static pan_pipeline_params decode_only(void)
     return p;
 }
 
-static pan_pipeline *make(recorder *x)
+/* A pipeline with these parameters and, when x is given, the recorder as its consumer. */
+static pan_pipeline *make_from(const pan_pipeline_params *p, recorder *x)
 {
-    pan_pipeline_params p = decode_only();
     pan_pipeline *pl = NULL;
-    if (pan_pipeline_create(&pl, &p)) return NULL;
+    if (pan_pipeline_create(&pl, p)) return NULL;
     pan_consumer c = {.name = "recorder", .opaque = x, .on_frame = rec_frame, .on_camera = rec_camera,
                       .on_stop = rec_stop};
     if (x && pan_pipeline_add_consumer(pl, &c)) pan_pipeline_destroy(&pl);
     return pl;
+}
+
+static pan_pipeline *make(recorder *x)
+{
+    pan_pipeline_params p = decode_only();
+    return make_from(&p, x);
 }
 
 static const char *clip_a, *clip_b;
@@ -198,10 +204,8 @@ PAN_TEST(a_camera_queue_of_one_delivers_every_frame)
     memset(&x, 0, sizeof x);
     pan_pipeline_params p = decode_only();
     p.camera_queue = 1;
-    pan_pipeline *pl = NULL;
-    ASSERT_OK(pan_pipeline_create(&pl, &p));
-    pan_consumer c = {.name = "recorder", .opaque = &x, .on_frame = rec_frame, .on_camera = rec_camera, .on_stop = rec_stop};
-    ASSERT_OK(pan_pipeline_add_consumer(pl, &c));
+    pan_pipeline *pl = make_from(&p, &x);
+    ASSERT_TRUE(pl != NULL);
     ASSERT_OK(add(pl, clip_a, NULL, 0, 0, NULL));
     ASSERT_OK(add(pl, clip_b, NULL, 0, 0, NULL));
     ASSERT_OK(pan_pipeline_start(pl));
@@ -480,10 +484,8 @@ PAN_TEST(many_cameras_share_a_fixed_pool_of_threads)
     memset(&x, 0, sizeof x);
     pan_pipeline_params p = decode_only();
     p.io_threads = 2;
-    pan_pipeline *pl = NULL;
-    ASSERT_OK(pan_pipeline_create(&pl, &p));
-    pan_consumer c = {.name = "recorder", .opaque = &x, .on_frame = rec_frame, .on_camera = rec_camera};
-    ASSERT_OK(pan_pipeline_add_consumer(pl, &c));
+    pan_pipeline *pl = make_from(&p, &x);
+    ASSERT_TRUE(pl != NULL);
     int before = threads_now();
     ASSERT_OK(pan_pipeline_start(pl));
     for (int i = 0; i < CAMS; i++) ASSERT_OK(add(pl, clip_b, NULL, 0, 0, NULL));
