@@ -80,7 +80,26 @@ PAN_TEST(missing_file)
 PAN_TEST(empty_file)
 {
     const char *p = write_file("empty.mp4", "", 0);
-    ASSERT_TRUE(open_status(p) < 0);
+    pan_status st = open_status(p);
+    ASSERT_TRUE(st < 0);
+    ASSERT_TRUE(st != PAN_EOF); /* an error, not the normal end of a camera */
+}
+
+/* An MP4 cut inside its header (its first 1000 bytes): an error (the camera fails), not a camera
+ * that ended. */
+PAN_TEST(file_cut_inside_its_header_fails)
+{
+    if (!pan_test_have_ffmpeg()) PAN_SKIP("ffmpeg not installed");
+    const char *good = pan_test_make_clip("header.mp4", "testsrc2=size=320x240:rate=25:duration=4",
+                                          "-c:v libx264 -g 25 -pix_fmt yuv420p -movflags +faststart");
+    ASSERT_TRUE(good != NULL);
+    FILE *f = fopen(good, "rb");
+    ASSERT_TRUE(f != NULL);
+    char head[1000]; /* the moov box of a 4 s clip is over 2 KiB */
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    const char *cut = write_file("header-cut.mp4", head, n);
+    ASSERT_EQ(open_status(cut), PAN_CORRUPT);
 }
 
 PAN_TEST(garbage_bytes)
@@ -185,5 +204,5 @@ PAN_TEST(many_cameras_exact_counts)
     pan_pipeline_stats_free(&sum);
 }
 
-PAN_TEST_MAIN(missing_file, empty_file, garbage_bytes, audio_only_is_unsupported, bad_urls,
+PAN_TEST_MAIN(missing_file, empty_file, file_cut_inside_its_header_fails, garbage_bytes, audio_only_is_unsupported, bad_urls,
               bad_cameras_do_not_stop_good_ones, many_cameras_exact_counts)

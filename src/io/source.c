@@ -58,6 +58,15 @@ static pan_status status_from_av(int err)
     }
 }
 
+/* While opening, the end of the input is an error, never the normal end of a camera: a file that
+ * ends inside its header cannot be read (corrupt: the camera fails), a network stream that ends
+ * before its first packets is lost. */
+static pan_status open_status_from_av(const pan_source *s, int err)
+{
+    pan_status st = status_from_av(err);
+    return st != PAN_EOF ? st : s->network ? PAN_NET : PAN_CORRUPT;
+}
+
 /* Opens the URI with the current deadline. RTSP goes over `transport` ("tcp"/"udp"). On failure
  * s->fmt is freed (avformat_open_input frees it) and made again, ready for another attempt. */
 static int open_input(pan_source *s, const char *transport)
@@ -148,7 +157,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     if (err < 0) {
         char msg[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(err, msg, sizeof msg);
-        st = status_from_av(err);
+        st = open_status_from_av(s, err);
         if (stop_asked(s)) st = PAN_INTERRUPTED;
         else if (st == PAN_INTERRUPTED || (s->network && av_gettime_relative() > s->deadline_us))
             st = PAN_TIMEOUT; /* our deadline fired */
@@ -161,6 +170,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
         pan_log_error("source", cam, "%s: cannot open: %s%s", s->uri, msg,
                       st == PAN_NOTFOUND ? " (check the path)" :
                       st == PAN_TIMEOUT ? " (camera did not answer in time; check the address and network)" :
+                      err == AVERROR_EOF && !s->network ? " (the file ends inside its header: truncated)" :
                       st == PAN_CORRUPT ? " (not a video file Panoptes can read, or damaged)" :
                       err == AVERROR(EPROTONOSUPPORT) && transport ? " (the server refused RTP over both TCP and UDP)" : "");
         goto fail;
@@ -172,7 +182,7 @@ pan_status pan_source_create(pan_source **out, const pan_source_params *params)
     err = avformat_find_stream_info(s->fmt, NULL);
     if (err >= 0 && s->deadline_us && av_gettime_relative() > s->deadline_us) err = AVERROR_EXIT;
     if (err < 0) {
-        st = status_from_av(err);
+        st = open_status_from_av(s, err);
         if (stop_asked(s)) st = PAN_INTERRUPTED;
         else if (st == PAN_INTERRUPTED || (s->network && av_gettime_relative() > s->deadline_us)) st = PAN_TIMEOUT;
         pan_log_error("source", cam, "%s: cannot read stream information (%s); %s", s->uri,
