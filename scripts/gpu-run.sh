@@ -97,7 +97,8 @@ done
 status=0
 if [ "$WHAT" = all ] || [ "$WHAT" = tests ]; then
     : >"$OUT/tests.log"
-    # GPU_TESTS="test-a test-b" picks the programs (default: the GPU frame path's three)
+    # GPU_TESTS="test-a test-b" picks the programs (default: the GPU frame path's three); an entry
+    # "NAME=VALUE,NAME2=VALUE2:test-c" runs test-c with those settings in its environment
     read -r -a TESTS <<<"${GPU_TESTS:-test-devpool test-gpu-preprocess test-gpu-nvdec}"
     if [ "${GPU_RUN_ALL_TESTS:-0}" = 1 ]; then
         for t in "$R"/bin/test-*; do
@@ -105,10 +106,12 @@ if [ "$WHAT" = all ] || [ "$WHAT" = tests ]; then
             [[ " ${TESTS[*]} " == *" $b "* ]] || TESTS+=("$b")
         done
     fi
-    for t in "${TESTS[@]}"; do
+    for entry in "${TESTS[@]}"; do
+        t="${entry##*:}"; settings=""; [ "$entry" = "$t" ] || settings="${entry%:*}"
         [ -x "$R/bin/$t" ] || { echo "== $t: not staged" | tee -a "$OUT/tests.log"; continue; }
+        [ -z "$settings" ] || { echo "== $t with $settings" >>"$OUT/tests.log"; t="$t ($settings)"; }
         start=$(date +%s.%N)
-        timeout 300 "$R/bin/$t" >>"$OUT/tests.log" 2>&1
+        env ${settings//,/ } timeout 300 "$R/bin/${entry##*:}" >>"$OUT/tests.log" 2>&1
         rc=$?
         end=$(date +%s.%N)
         verdict=$([ $rc = 0 ] && echo PASS || { [ $rc = 77 ] && echo SKIP || echo "FAIL (exit $rc)"; })

@@ -110,6 +110,8 @@ PAN_TEST(nvdec_h264_mp4_bit_exact) { compare_clip(pan__t, "vtest.mp4"); }
 PAN_TEST(nvdec_h264_annexb_bit_exact) { compare_clip(pan__t, "vtest.h264"); }
 PAN_TEST(nvdec_hevc_mp4_bit_exact) { compare_clip(pan__t, "vtest-hevc.mp4"); }
 PAN_TEST(nvdec_h264_1080p_cropped_bit_exact) { compare_clip(pan__t, "vtest-1080p.mp4"); }
+/* the scene as IP cameras send it: no B-frames, one reference picture (scripts/gpu-build.sh) */
+PAN_TEST(nvdec_h264_1080p_ip_bit_exact) { compare_clip(pan__t, "vtest-1080p-ip.mp4"); }
 
 PAN_TEST(nvdec_full_range_bt709_description)
 {
@@ -402,6 +404,7 @@ PAN_TEST(nvdec_availability_answers)
 }
 
 PAN_TEST_MAIN(nvdec_availability_answers, nvdec_h264_mp4_bit_exact, nvdec_h264_annexb_bit_exact, nvdec_hevc_mp4_bit_exact,
-              nvdec_h264_1080p_cropped_bit_exact, nvdec_full_range_bt709_description, nvdec_frames_into_gpu_preprocess,
+              nvdec_h264_1080p_cropped_bit_exact, nvdec_h264_1080p_ip_bit_exact, nvdec_full_range_bt709_description,
+              nvdec_frames_into_gpu_preprocess,
               nvdec_garbled_h264_annexb_recovers, nvdec_garbled_hevc_mp4_recovers, nvdec_truncated_h264_ends_cleanly,
               nvdec_refuses_unsupported_codec, nvdec_says_when_a_held_frame_is_back)

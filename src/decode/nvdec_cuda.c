@@ -84,9 +84,18 @@ static void loader_log(const char *fmt, ...)
  * cameras, the same frames/s as 1 (BENCHMARKS.md). PANOPTES_NVDEC_DISPLAY_DELAY=0..4 overrides. */
 #define DEFAULT_DISPLAY_DELAY 0
 /* Decode surfaces beyond min_num_decode_surfaces (which covers the stream's DPB only): the
- * pictures the parser holds back for the display delay, plus one so the engine can decode into
- * a free surface while the displayed picture is being mapped. */
-#define SURFACE_MARGIN(delay) ((delay) + 1)
+ * pictures the parser holds back for the display delay, plus DEFAULT_SPARE so the engine can
+ * decode into a free surface while the displayed picture is being mapped.
+ * PANOPTES_NVDEC_SPARE_SURFACES=0..4 overrides the spare ones (each 4 MiB at 1080p), to measure. */
+#define DEFAULT_SPARE 1
+#define SURFACE_MARGIN(c) ((c)->display_delay + (c)->spare)
+
+static int spare_surfaces(void)
+{
+    const char *e = getenv("PANOPTES_NVDEC_SPARE_SURFACES");
+    int n = e && *e ? atoi(e) : DEFAULT_SPARE;
+    return n < 0 ? 0 : n > 4 ? 4 : n;
+}
 
 static int display_delay(void)
 {
@@ -155,6 +164,7 @@ struct nv_ctx {
     int refs;             /* 1 for the pan_decoder + 1 per mapped frame */
     int camera, device;
     int display_delay;    /* parser display delay, pictures */
+    int spare;            /* decode surfaces beyond the stream's minimum and the display delay */
     const char *uri;
     double time_base;     /* seconds per pts unit */
 
@@ -259,7 +269,7 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     nv_ctx *c = opaque;
     pan_status st;
     int dw = f->display_area.right - f->display_area.left, dh = f->display_area.bottom - f->display_area.top;
-    int num = f->min_num_decode_surfaces + SURFACE_MARGIN(c->display_delay);
+    int num = f->min_num_decode_surfaces + SURFACE_MARGIN(c);
     if (c->fatal) return 0;
     if (num > 32) num = 32; /* nvcuvid's maximum for H.264/HEVC */
     if (c->decoder && f->codec == c->codec && (int)f->coded_width == c->coded_w && (int)f->coded_height == c->coded_h &&
@@ -346,7 +356,7 @@ static int CUDAAPI on_sequence(void *opaque, CUVIDEOFORMAT *f)
     c->stats->surface_bytes = (int64_t)c->num_decode * decode_one + (int64_t)c->num_output * output_one;
     signal_to_color(c, f);
     pan_log_info("nvdec", c->camera, "%s: %s %dx%d, %d decode surfaces (stream minimum %d + %d), %d output surfaces",
-                 c->uri, codec_name(f->codec), dw, dh, c->num_decode, f->min_num_decode_surfaces, SURFACE_MARGIN(c->display_delay), c->num_output);
+                 c->uri, codec_name(f->codec), dw, dh, c->num_decode, f->min_num_decode_surfaces, SURFACE_MARGIN(c), c->num_output);
     return c->num_decode; /* > 1: the parser cycles through this many surfaces */
 }
 
@@ -466,6 +476,7 @@ static pan_status nv_create(pan_decoder *dec, const pan_decoder_params *p)
     c->camera = p->camera;
     c->device = p->device;
     c->display_delay = display_delay();
+    c->spare = spare_surfaces();
     c->uri = p->uri ? p->uri : "?";
     c->time_base = p->time_base_den > 0 ? (double)p->time_base_num / p->time_base_den : 0.0;
     c->stats = &dec->stats;

@@ -54,6 +54,8 @@ typedef enum pan_cu_step_kind {
     PAN_CU_STEP_PAD,
     PAN_CU_STEP_AFFINE,
     PAN_CU_STEP_EXT,     /* ext->run(ext, {y, a, b, c}, stream): the detector families' ops (cuda_ext.h) */
+    PAN_CU_STEP_CONV_DIRECT, /* y = conv(a, weights b) for few input channels (cuda_ops.h) */
+    PAN_CU_STEP_KINDS
 } pan_cu_step_kind;
 
 typedef struct pan_cu_step {
@@ -72,6 +74,7 @@ typedef struct pan_cu_step {
         pan_cu_reshape rh;
         pan_cu_pad pad;
         pan_cu_conv_shape conv;
+        pan_cu_dconv dconv;
     } p;
     pan_cu_conv *conv; /* PAN_CU_STEP_CONV, created once pointers exist */
     /* a conv whose epilogue cuDNN fused: the epilogue's output, bias and residual; that epilogue

@@ -182,6 +182,8 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cud
             LAUNCH(st->ext->run(st->ext, ptr, s));
             break;
         }
+        case PAN_CU_STEP_CONV_DIRECT: LAUNCH(pan__cu_conv_direct(&st->p.dconv, a, b, y, s)); break;
+        case PAN_CU_STEP_KINDS: break;
         }
     }
     if (marks) PAN_CUDA_CHECK(cudaEventRecord(marks[ex->n_steps], s));
@@ -193,7 +195,7 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cud
 static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
 {
     static const char *kinds[] = {"conv", "epilogue", "unary", "binary", "copy", "memcpy", "reshape",
-                                  "pool", "gpool", "resize", "softmax", "pad", "affine", "ext"};
+                                  "pool", "gpool", "resize", "softmax", "pad", "affine", "ext", "dconv"};
     int n = ex->n_steps;
     cudaEvent_t *m = calloc((size_t)n + 1, sizeof *m);
     float *ms = calloc((size_t)n + 1, sizeof *ms);
@@ -203,7 +205,7 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
     if (!st) st = run_steps(be, ex, s, m);
     if (!st) st = pan__cuda_status(cudaEventSynchronize(m[n]), "cudaEventSynchronize", __FILE__, __LINE__);
     if (!st) {
-        float per_kind[PAN_CU_STEP_EXT + 1] = {0}, total = 0;
+        float per_kind[PAN_CU_STEP_KINDS] = {0}, total = 0;
         for (int i = 0; i < n; i++) {
             if (ex->steps[i].skip) continue;
             cudaEventElapsedTime(&ms[i], m[i], m[i + 1]);
@@ -211,7 +213,7 @@ static pan_status run_profiled(cu_backend *be, pan_cu_exec *ex, cudaStream_t s)
             total += ms[i];
         }
         pan_log_info(TAG, -1, "profile batch %d: %.3f ms in %d steps", ex->batch, total, n);
-        for (int k = 0; k <= PAN_CU_STEP_EXT; k++)
+        for (int k = 0; k < PAN_CU_STEP_KINDS; k++)
             if (per_kind[k] > 0) pan_log_info(TAG, -1, "  %-9s %.3f ms", kinds[k], per_kind[k]);
         for (int i = 0; i < n; i++) {
             const pan_cu_step *sp = &ex->steps[i];
@@ -583,11 +585,13 @@ static pan_status cu_compile(pan_nn_backend *b, const pan_graph *g, void **exec)
     int weight_users = 0;
     for (int i = 0; i < be->n_weights; i++)
         if (be->weights[i].block == ex->consts) weight_users = be->weights[i].users;
+    int n_direct = 0;
+    for (int i = 0; i < ex->n_steps; i++) n_direct += ex->steps[i].kind == PAN_CU_STEP_CONV_DIRECT;
     pan_log_info(TAG, -1, "%s: batch %d compiled: %d steps (%d cuDNN convs, %d with fused epilogue, %d chosen like an "
-                 "earlier one, %d from the plan cache; chosen in %.1f s), arena %.1f MiB, weights %.1f MiB%s, "
+                 "earlier one, %d from the plan cache; chosen in %.1f s; %d direct), arena %.1f MiB, weights %.1f MiB%s, "
                  "workspace %.1f MiB; the engine's %d batch size(s) share an arena of %.1f MiB and a workspace of "
                  "%.1f MiB; %.1f MiB given back to the device; CUDA graph %s",
-                 g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, n_cached, choose_s,
+                 g->source ? g->source : "model", ex->batch, ex->n_steps, n_conv, n_fused, n_shared, n_cached, choose_s, n_direct,
                  ex->arena_bytes / 1048576.0, weights_bytes / 1048576.0,
                  weight_users > 1 ? " (one copy, shared)" : "", ws_need / 1048576.0, be->n_execs,
                  pan_devblock_size(be->arena) / 1048576.0, pan_devblock_size(be->ws) / 1048576.0,

@@ -43,6 +43,14 @@ typedef struct conv_spec {
     pan_conv_attrs a;      /* pads, strides, dilations, group, activation */
 } conv_spec;
 
+/* PANOPTES_CUDA_DIRECT_CONV=0: every convolution through cuDNN (few input channels padded to 8),
+ * to compare speed and memory with the direct kernel. */
+static int direct_conv_allowed(void)
+{
+    const char *e = getenv("PANOPTES_CUDA_DIRECT_CONV");
+    return !(e && e[0] == '0');
+}
+
 static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node *n, const conv_spec *cv)
 {
     const int64_t *xd = cv->xd;
@@ -51,9 +59,14 @@ static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node 
     int group = a->group > 0 ? (int)a->group : 1;
     int64_t pt = a->pads[0], pl = a->pads[1], pb = a->pads[2], pr = a->pads[3];
     /* Few input channels (an RGB image: 3) leave cuDNN without tensor-core kernels, whose loads
-     * want 8 FP16 channels (16 bytes) per pixel: pad the input with zero channels, the weights
-     * with zero taps (H100: first NanoDet conv 0.87 ms -> a fraction at batch 64). */
-    int64_t Cgp = (group == 1 && Cg % 8 && Cg < 64) ? (Cg + 7) / 8 * 8 : Cg;
+     * want 8 FP16 channels (16 bytes) per pixel (H100: first NanoDet conv 0.87 ms at batch 64).
+     * Below 8 channels with few taps a direct kernel reads the input as it is (cuda_ops.h:
+     * padding it to 8 channels took a copy 8/3 of its size, half of NanoDet's arena); otherwise
+     * the input is padded with zero channels, the weights with zero taps, for cuDNN. */
+    int64_t taps = Cg * R * S, K8 = (K + 7) / 8 * 8;
+    int direct = group == 1 && Cg < 8 && taps <= PAN_CU_DIRECT_TAPS && K8 * taps * 4 <= PAN_CU_DIRECT_SMEM &&
+                 direct_conv_allowed();
+    int64_t Cgp = (!direct && group == 1 && Cg % 8 && Cg < 64) ? (Cg + 7) / 8 * 8 : Cg;
 
     /* weights OIHW FP32 -> KRSC FP16 (cuDNN's NHWC filter layout) */
     int64_t wn = K * Cgp * R * S;
@@ -83,7 +96,8 @@ static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node 
     pan_cu_ref xin;
     int pos = ex->n_steps;
     int asym = pt != pb || pl != pr;
-    if (!asym && Cgp == Cg) {
+    if (direct || (!asym && Cgp == Cg)) {
+        /* the direct kernel pads on its own: top/left given, bottom/right implied by the output size */
         cs.pad_h = (int)pt;
         cs.pad_w = (int)pl;
         TRY(pan__cu_tensor_ref(ex, cv->x, pos, &xin));
@@ -126,11 +140,16 @@ static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node 
     int has_res = cv->res >= 0;
     int64_t coff = 0;
     int cat = concat_target(ex, cv->y, &coff);
-    NEW_STEP(sc, PAN_CU_STEP_CONV);
+    NEW_STEP(sc, direct ? PAN_CU_STEP_CONV_DIRECT : PAN_CU_STEP_CONV);
     sc->a = xin;
     sc->b.space = PAN_CU_REF_CONST;
     sc->b.off = woff;
-    sc->p.conv = cs;
+    if (direct)
+        sc->p.dconv = (pan_cu_dconv){.n = cs.n, .c = cs.c, .h = cs.h, .w = cs.w, .k = cs.k, .r = cs.r, .s = cs.s,
+                                     .oh = cs.oh, .ow = cs.ow, .pad_h = cs.pad_h, .pad_w = cs.pad_w,
+                                     .stride_h = cs.stride_h, .stride_w = cs.stride_w, .dil_h = cs.dil_h, .dil_w = cs.dil_w};
+    else
+        sc->p.conv = cs;
     if (cat >= 0) {
         /* the conv writes a temporary; the epilogue writes the concat's slice (no concat copy) */
         int64_t ybytes = ex->ti[cv->y].numel * 2;

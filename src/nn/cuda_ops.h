@@ -133,6 +133,22 @@ typedef struct pan_cu_pad {
 } pan_cu_pad;
 int pan__cu_pad(const pan_cu_pad *p, const void *x, void *y, void *stream);
 
+/* Direct convolution for inputs with few channels (an image's 3), in cuda_ops_conv_direct.cu.
+ * cuDNN's tensor-core kernels want 8 FP16 channels a pixel, and padding the input to 8 costs a
+ * copy of it 8/C times its size in the arena (NanoDet at batch 32: 84.5 MiB, half the arena);
+ * this kernel reads the C channels as they are, FP32 arithmetic. x NHWC [n, h, w, c], w KRSC
+ * [k][r][s][c], y NHWC [n, oh, ow, k], all FP16; zero padding pad_h/pad_w at the top/left (the
+ * bottom/right pads are implied by oh/ow). No bias or activation: the epilogue step follows.
+ * Limits: c * r * s <= PAN_CU_DIRECT_TAPS, round8(k) * c * r * s * 4 bytes of weights <=
+ * PAN_CU_DIRECT_SMEM (they live in shared memory). */
+#define PAN_CU_DIRECT_TAPS 64
+#define PAN_CU_DIRECT_SMEM (48 * 1024)
+typedef struct pan_cu_dconv {
+    int n, c, h, w, k, r, s, oh, ow;
+    int pad_h, pad_w, stride_h, stride_w, dil_h, dil_w;
+} pan_cu_dconv;
+int pan__cu_conv_direct(const pan_cu_dconv *p, const void *x, const void *w, void *y, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
