@@ -43,11 +43,12 @@
 /* Frames a camera may hold beyond its queue: the pending one its step hands over, one in each of
  * the two batches in flight (an NVDEC frame is released once preprocessing and the ReID crops
  * have read it) and, for host frames, one of slack. An NVDEC camera with all of them held sleeps
- * until one is back (its decoder's frame_back) instead of decoding further ahead, so it needs
- * none. PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for measuring device memory against
- * throughput. */
+ * until one is back (its decoder's frame_back) instead of decoding further ahead; 2 keep the
+ * frames/s of 3 (H100, 32 and 64 1080p cameras, with and without B-frames, within 1%;
+ * BENCHMARKS.md) and save 4 MiB a camera. PANOPTES_NVDEC_EXTRA_SURFACES=1..8 overrides, for
+ * measuring device memory against throughput. */
 #define PAN_CAMERA_HELD_EXTRA 4
-#define PAN_CAMERA_HELD_EXTRA_NVDEC 3
+#define PAN_CAMERA_HELD_EXTRA_NVDEC 2
 
 typedef struct camera {
     struct pan_pipeline *pl;

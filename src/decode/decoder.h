@@ -65,7 +65,9 @@ pan_status pan_decoder_send_packet(pan_decoder *dec, const pan_packet *pkt);
 /* On PAN_OK *frame holds one reference owned by the caller; its rotation is the display rotation
  * of the packets sent (pan_packet.rotation). PAN_EAGAIN: send more input; PAN_EOF: drained;
  * PAN_BUSY (NVDEC): the next frame is still being decoded by the device: call again shortly
- * (instead of waiting for it: one I/O thread serves many cameras). PAN_LIMIT (NVDEC with
+ * (instead of waiting for it: one I/O thread serves many cameras); never once the end of input
+ * was sent, when the last frames are waited for (a caller that stops at the first status other
+ * than PAN_OK after the end loses none). PAN_LIMIT (NVDEC with
  * frame_back set): every frame it may lend is held downstream; frame_back says when one is back.
  * PAN_TIMEOUT when they have all been held for 10 s (the consumer is stuck). */
 pan_status pan_decoder_receive_frame(pan_decoder *dec, pan_frame **frame);

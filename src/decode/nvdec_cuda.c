@@ -83,11 +83,14 @@ static void loader_log(const char *fmt, ...)
  * surface (4 MiB at 1080p), so the default is 0: measured on an H200 with 32 and 64 1080p
  * cameras, the same frames/s as 1 (BENCHMARKS.md). PANOPTES_NVDEC_DISPLAY_DELAY=0..4 overrides. */
 #define DEFAULT_DISPLAY_DELAY 0
-/* Decode surfaces beyond min_num_decode_surfaces (which covers the stream's DPB only): the
- * pictures the parser holds back for the display delay, plus DEFAULT_SPARE so the engine can
- * decode into a free surface while the displayed picture is being mapped.
- * PANOPTES_NVDEC_SPARE_SURFACES=0..4 overrides the spare ones (each 4 MiB at 1080p), to measure. */
-#define DEFAULT_SPARE 1
+/* Decode surfaces beyond min_num_decode_surfaces (what the stream needs to decode: its DPB and
+ * the picture being decoded): the pictures the parser holds back for the display delay, plus
+ * DEFAULT_SPARE. A spare one would let the engine decode ahead while the displayed picture is
+ * mapped; with many cameras the engines are busy with the others, and none costs nothing (H100,
+ * 32 and 64 1080p cameras, with and without B-frames: frames/s within 1%, every frame bit-exact
+ * in test-gpu-nvdec; BENCHMARKS.md) while each is 4 MiB at 1080p.
+ * PANOPTES_NVDEC_SPARE_SURFACES=0..4 overrides, to measure. */
+#define DEFAULT_SPARE 0
 #define SURFACE_MARGIN(c) ((c)->display_delay + (c)->spare)
 
 static int spare_surfaces(void)
@@ -674,13 +677,15 @@ static pan_status nv_receive_frame(pan_decoder *dec, pan_frame **out)
              * serves other cameras; they come back for it instead (PAN_BUSY), while NVDEC decodes
              * every camera's queued pictures. A picture still "in progress" after BUSY_MAX_S is
              * mapped anyway (the map waits): a driver whose status never moves on cannot stall
-             * the camera. */
+             * the camera. Once draining, the last pictures are waited for: callers that read
+             * until the first status other than PAN_OK after the end of input (decoder.h) lost
+             * the last frame when it was still being decoded (display delay 0 made it likely). */
             CUVIDGETDECODESTATUS ds;
             memset(&ds, 0, sizeof ds);
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             double t = (double)now.tv_sec + now.tv_nsec * 1e-9;
-            if ((c->busy_since == 0 || t - c->busy_since < BUSY_MAX_S) &&
+            if (!c->draining && (c->busy_since == 0 || t - c->busy_since < BUSY_MAX_S) &&
                 cv->cuvidGetDecodeStatus(c->decoder, d.picture_index, &ds) == CUDA_SUCCESS &&
                 ds.decodeStatus == cuvidDecodeStatus_InProgress) {
                 if (c->busy_since == 0) c->busy_since = t;
