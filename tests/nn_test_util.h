@@ -46,8 +46,11 @@ static inline int nt_node(pan_graph *g, pan_op op, const char *out, const pan_at
 }
 
 /* Infers at batch 1, optionally runs the passes, plans and runs on the cpu backend.
- * inputs in g->inputs order, outputs in g->outputs order (caller-sized). */
-static inline pan_status nt_run(pan_graph *g, int optimize, const float *const *inputs, float **outputs)
+ * inputs in g->inputs order, outputs in g->outputs order; nt_run takes them as arrays (their sizes
+ * checked against the graph: PAN_INVAL when they do not match). */
+#define nt_run(g, optimize, inputs, outputs) \
+    nt_run_n(g, optimize, inputs, (int)(sizeof(inputs) / sizeof *(inputs)), outputs, (int)(sizeof(outputs) / sizeof *(outputs)))
+static inline pan_status nt_run_n(pan_graph *g, int optimize, const float *const *inputs, int n_in, float **outputs, int n_out)
 {
     pan_nn_backend *b = NULL;
     void *exec = NULL;
@@ -59,9 +62,10 @@ static inline pan_status nt_run(pan_graph *g, int optimize, const float *const *
     if (!st) st = pan__graph_plan_memory(g, 4, 64, &arena);
     if (!st) st = pan__cpu_backend_create(&b, 2);
     if (!st) st = b->compile(b, g, &exec);
-    for (int i = 0; i < g->n_inputs && i < 16; i++)
+    if (!st && (g->n_inputs != n_in || g->n_outputs != n_out || n_in > 16 || n_out > 16)) st = PAN_INVAL;
+    for (int i = 0; !st && i < n_in; i++)
         ti[i] = (pan_engine_tensor){(void *)inputs[i], PAN_MEMORY_HOST, 0, PAN_DTYPE_F32, PAN_LAYOUT_NCHW};
-    for (int i = 0; i < g->n_outputs && i < 16; i++)
+    for (int i = 0; !st && i < n_out; i++)
         to[i] = (pan_engine_tensor){outputs[i], PAN_MEMORY_HOST, 0, g->tensors[g->outputs[i]].dtype, PAN_LAYOUT_NCHW};
     if (!st) st = b->run(b, exec, ti, to, NULL);
     if (exec) b->exec_free(b, exec);

@@ -100,7 +100,7 @@ PAN_TEST(conv_residual)
         int y = nt_node(g, PAN_OP_CONV, "y", &a, 4, x, w, -1, r);
         ASSERT_OK(pan__graph_mark_output(g, y));
         float out[2];
-        ASSERT_OK(nt_run(g, 0, (const float *const[]){F(-1, 1), F(1, -5)}, (float *[]){out}));
+        ASSERT_OK(nt_run(g, 0, ((const float *const[]){F(-1, 1), F(1, -5)}), ((float *[]){out})));
         if (after) CHECK_ARR(out, 1, -3);  /* relu(-2)+1, relu(2)-5 */
         else CHECK_ARR(out, 0, 0);         /* relu(-1), relu(-3) */
         pan__graph_destroy(&g);
@@ -120,7 +120,7 @@ PAN_TEST(binary_broadcast)
     ASSERT_OK(pan__graph_mark_output(g, y3));
     ASSERT_OK(pan__graph_mark_output(g, y4));
     float o1[6], o2[6], o3[6], o4[6];
-    ASSERT_OK(nt_run(g, 0, (const float *const[]){F(1, 2, 3, 4, 5, 6), F(2, -1)}, (float *[]){o1, o2, o3, o4}));
+    ASSERT_OK(nt_run(g, 0, ((const float *const[]){F(1, 2, 3, 4, 5, 6), F(2, -1)}), ((float *[]){o1, o2, o3, o4})));
     CHECK_ARR(o1, 11, 22, 33, 14, 25, 36);
     CHECK_ARR(o2, 2, 4, 6, -1, -2, -3);
     CHECK_ARR(o3, 5.5f, 5.5f, 5.5f, -14, -12.5f, -12);
@@ -176,7 +176,7 @@ PAN_TEST(pools)
     for (int t = 0; t < 5; t++) ASSERT_OK(pan__graph_mark_output(g, ys[t]));
     int y1;
     float o1[4], o2[16], o3[16], o4[1], o5[1];
-    ASSERT_OK(nt_run(g, 0, (const float *const[]){in}, (float *[]){o1, o2, o3, o4, o5}));
+    ASSERT_OK(nt_run(g, 0, ((const float *const[]){in}), ((float *[]){o1, o2, o3, o4, o5})));
     CHECK_ARR(o1, 5, 7, 13, 15);
     CHECK_ARR(o2, 2.5f, 3, 4);
     CHECK_ARR(o3, 10.0f / 9, 2, 24.0f / 9);

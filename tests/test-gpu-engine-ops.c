@@ -332,6 +332,8 @@ done:
 
 /* ---- cases ---------------------------------------------------------------------------------- */
 
+static int64_t conv_dilation = 1; /* of the next conv_case */
+
 static int conv_case(const char *name, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t stride,
                      const int64_t pads[4], int64_t group, int bias, pan_act act, float alpha, int residual,
                      int res_after)
@@ -344,10 +346,12 @@ static int conv_case(const char *name, int64_t C, int64_t H, int64_t W, int64_t 
     int w = cst(g, "w", 4, wd, -ws, ws);
     int b = bias ? cst(g, "b", 1, bd, -0.5f, 0.5f) : -1;
     int r = -1;
-    int64_t OH = (H + pads[0] + pads[2] - R) / stride + 1, OW = (W + pads[1] + pads[3] - R) / stride + 1;
+    int64_t span = conv_dilation * (R - 1) + 1;
+    int64_t OH = (H + pads[0] + pads[2] - span) / stride + 1, OW = (W + pads[1] + pads[3] - span) / stride + 1;
     if (residual) r = in4(g, "res", K, OH, OW);
     pan_attrs a = {0};
     a.conv.strides[0] = a.conv.strides[1] = stride;
+    a.conv.dilations[0] = a.conv.dilations[1] = conv_dilation;
     memcpy(a.conv.pads, pads, sizeof a.conv.pads);
     a.conv.group = group;
     a.conv.act = act;
@@ -380,6 +384,9 @@ PAN_TEST(conv)
     f += conv_case("direct conv3x3 C=4 K=7 no bias", 4, 10, 13, 7, 3, 1, p1, 1, 0, PAN_ACT_NONE, 0, 0, 0);
     f += conv_case("direct conv3x3 C=3 residual", 3, 12, 12, 16, 3, 1, p1, 1, 1, PAN_ACT_LEAKY_RELU, 0.1f, 1, 0);
     f += conv_case("direct conv5x5 C=1 s2", 1, 19, 23, 8, 5, 2, p1, 1, 1, PAN_ACT_SILU, 0, 0, 0);
+    conv_dilation = 2;
+    f += conv_case("direct conv3x3 C=3 dilation 2", 3, 14, 15, 16, 3, 1, p1, 1, 1, PAN_ACT_RELU, 0, 0, 0);
+    conv_dilation = 1;
     setenv("PANOPTES_CUDA_DIRECT_CONV", "0", 1);
     f += conv_case("cuDNN conv3x3 s2 C=3 SAME-pad (padded to 8)", 3, 33, 30, 24, 3, 2, pasym, 1, 1, PAN_ACT_RELU, 0, 0, 0);
     unsetenv("PANOPTES_CUDA_DIRECT_CONV");
