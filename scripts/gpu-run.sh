@@ -9,6 +9,8 @@
 #   run(command="bash scripts/gpu-run.sh reid", carry=[".gpu","models"]) # ReID crops/s and frames/s on vs off
 #   run(command="bash scripts/gpu-run.sh many", carry=[".gpu","models/nanodet.json","models/nanodet.bin"])
 #                                        # issue #19: N cameras end to end against decoding alone
+#   run(command="bash scripts/gpu-run.sh engine", carry=[".gpu","models/nanodet.json","models/nanodet.bin"])
+#                                        # NanoDet alone: the direct first convolution against cuDNN's
 #   run(command="bash scripts/gpu-run.sh memory", carry=[".gpu","models"])
 #                                        # issue #18: start-up cold/warm, device MiB per camera
 #   run(command="SOAK_FILES=32 SOAK_SECONDS=480 bash scripts/gpu-run.sh soak", carry=[".gpu","models"])
@@ -343,6 +345,40 @@ for r in rows:
           f'decode {d.get("fps", 0):.1f} ffmpeg {f.get("fps", 0):.1f}')
 EOF
     tail -3 "$OUT/many_stderr.txt" 2>/dev/null
+    exit $status
+fi
+
+# The engine alone, the first convolution two ways (`bash scripts/gpu-run.sh engine`, carry ".gpu",
+# "models/nanodet.json" and "models/nanodet.bin"): bench_engine_gpu (NanoDet FP16, batches 1, 8, 32,
+# 64, CUDA graph on and off) with the direct kernel for the 3-channel first convolution and with
+# PANOPTES_CUDA_DIRECT_CONV=0 (the input padded to 8 channels for cuDNN), one after the other in
+# this call; then each one's per-step GPU times at batch 32 (--profile), whose first steps are that
+# convolution. engine_direct1.json / engine_direct0.json, engine_first_conv.txt, a table at the end.
+if [ "$WHAT" = engine ]; then
+    : >"$OUT/engine_first_conv.txt"
+    for d in 1 0; do
+        PANOPTES_CUDA_DIRECT_CONV=$d timeout 240 "$R/bin/bench_engine_gpu" --batches 1,8,32,64 --seconds 2 \
+            >"$OUT/engine_direct$d.json" 2>"$OUT/engine_stderr$d.txt" || status=1
+        echo "PANOPTES_CUDA_DIRECT_CONV=$d" >>"$OUT/engine_first_conv.txt"
+        PANOPTES_LOG=info PANOPTES_CUDA_DIRECT_CONV=$d timeout 240 "$R/bin/bench_engine_gpu" --batches 32 --profile 2>&1 |
+            grep -E "profile batch|step +[0-9]+ +(pad|conv|dconv|epilogue) " | head -5 >>"$OUT/engine_first_conv.txt"
+    done
+    python3 - "$OUT/engine_direct1.json" "$OUT/engine_direct0.json" <<'EOF'
+import json, sys
+def rows(path):
+    try:
+        return {(r["batch"], r["cuda_graph"]): r for r in json.load(open(path))["results"]}
+    except (OSError, ValueError, KeyError) as e:
+        print(f"{path}: {e}")
+        return {}
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+print(f'{"batch":>5} {"graph":>5} | {"direct images/s":>15} {"p50 ms":>7} | {"cuDNN images/s":>14} {"p50 ms":>7}')
+for k in sorted(a):
+    x, y = a[k], b.get(k, {})
+    print(f'{k[0]:>5} {str(k[1]):>5} | {x.get("images_per_s", 0):>15.1f} {x.get("latency_ms_p50", 0):>7.3f} | '
+          f'{y.get("images_per_s", 0):>14.1f} {y.get("latency_ms_p50", 0):>7.3f}')
+EOF
+    cat "$OUT/engine_first_conv.txt"
     exit $status
 fi
 
