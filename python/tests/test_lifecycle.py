@@ -48,7 +48,16 @@ def test_add_and_remove_camera_while_iterating(small_clip):
     assert cam0 == list(range(len(cam0))), "camera 0 went on, every frame in order"
 
 
-def test_keyboard_interrupt_during_iteration_stops_cleanly(small_clip):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raising KeyboardInterrupt, as in a terminal: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and Python then installs no handler for it."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_keyboard_interrupt_during_iteration_stops_cleanly(small_clip, ctrl_c_raises):
     # realtime (25 frames/s): the iterating thread spends its time waiting inside the module, where
     # the signal must reach it
     p = panoptes.Pipeline([small_clip], backend="cpu", detect=False, loop=True, realtime=True)
@@ -74,7 +83,8 @@ def test_keyboard_interrupt_in_a_script(small_clip, tmp_path):
     pipeline is stopped by its owner going away), with no crash and no hang."""
     script = tmp_path / "ctrl_c.py"
     script.write_text(textwrap.dedent(f"""
-        import sys, panoptes
+        import signal, sys, panoptes
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (see ctrl_c_raises)
         p = panoptes.Pipeline([{small_clip!r}], backend="cpu", detect=False, loop=True, realtime=True)
         for i, r in enumerate(p):
             if i == 3:
