@@ -353,12 +353,15 @@ fi
 # 64, CUDA graph on and off) with the direct kernel for the 3-channel first convolution and with
 # PANOPTES_CUDA_DIRECT_CONV=0 (the input padded to 8 channels for cuDNN), one after the other in
 # this call; then each one's per-step GPU times at batch 32 (--profile), whose first steps are that
-# convolution. engine_direct1.json / engine_direct0.json, engine_first_conv.txt, a table at the end.
+# convolution. engine_direct1.json / engine_direct0.json, engine_first_conv.txt, engine_stderr.txt,
+# a table at the end (with the tests mode in the same $OUT: 7 files, under a call's limit of 8).
 if [ "$WHAT" = engine ]; then
     : >"$OUT/engine_first_conv.txt"
+    : >"$OUT/engine_stderr.txt"
     for d in 1 0; do
+        echo "== PANOPTES_CUDA_DIRECT_CONV=$d" >>"$OUT/engine_stderr.txt"
         PANOPTES_CUDA_DIRECT_CONV=$d timeout 240 "$R/bin/bench_engine_gpu" --batches 1,8,32,64 --seconds 2 \
-            >"$OUT/engine_direct$d.json" 2>"$OUT/engine_stderr$d.txt" || status=1
+            >"$OUT/engine_direct$d.json" 2>>"$OUT/engine_stderr.txt" || status=1
         echo "PANOPTES_CUDA_DIRECT_CONV=$d" >>"$OUT/engine_first_conv.txt"
         PANOPTES_LOG=info PANOPTES_CUDA_DIRECT_CONV=$d timeout 240 "$R/bin/bench_engine_gpu" --batches 32 --profile 2>&1 |
             grep -E "profile batch|step +[0-9]+ +(pad|conv|dconv|epilogue) " | head -5 >>"$OUT/engine_first_conv.txt"
