@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/env.h"
 #include "core/gpu.h"
 #include "vision/detector.h"
 #include "panoptes/log.h"
@@ -290,11 +291,8 @@ static int pick(int own, int pipeline) { return own ? own : pipeline; }
 static int camera_queue(const pan_pipeline *pl)
 {
     if (pl->p.camera_queue > 0) return pl->p.camera_queue;
-    const char *e = getenv("PANOPTES_CAMERA_QUEUE");
-    if (e && *e) {
-        int n = atoi(e);
-        return n < 1 ? 1 : n > 64 ? 64 : n;
-    }
+    int n = pan__env_int("PANOPTES_CAMERA_QUEUE", 0, 1, 64);
+    if (n) return n;
     if (pl->backend == PAN_BACKEND_CUDA) return PAN_CAMERA_QUEUE_NVDEC;
     return pl->p.detect ? PAN_CAMERA_QUEUE : PAN_CAMERA_QUEUE_DECODE_ONLY;
 }

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/env.h"
 #include "core/gpu.h"
 #include "core/log_internal.h"
 #include "decode/decoder.h"
@@ -317,9 +318,7 @@ static pan_status hand_over(cam_ctx *x, pan_io_next *next)
 static int held_extra(pan_decoder_kind kind)
 {
     if (kind != PAN_DECODER_NVDEC) return PAN_CAMERA_HELD_EXTRA;
-    const char *e = getenv("PANOPTES_NVDEC_EXTRA_SURFACES");
-    int n = e && *e ? atoi(e) : PAN_CAMERA_HELD_EXTRA_NVDEC;
-    return n < 1 ? 1 : n > 8 ? 8 : n;
+    return pan__env_int("PANOPTES_NVDEC_EXTRA_SURFACES", PAN_CAMERA_HELD_EXTRA_NVDEC, 1, 8);
 }
 
 static pan_decoder_kind pick_decoder(const pan_pipeline *pl)

@@ -46,6 +46,7 @@
 
 #include "decode/decoder_impl.h"
 #include "decode/nvdec_frame.h"
+#include "core/env.h"
 #include "core/gpu.h"
 #include "panoptes/log.h"
 
@@ -93,19 +94,9 @@ static void loader_log(const char *fmt, ...)
 #define DEFAULT_SPARE 0
 #define SURFACE_MARGIN(c) ((c)->display_delay + (c)->spare)
 
-static int spare_surfaces(void)
-{
-    const char *e = getenv("PANOPTES_NVDEC_SPARE_SURFACES");
-    int n = e && *e ? atoi(e) : DEFAULT_SPARE;
-    return n < 0 ? 0 : n > 4 ? 4 : n;
-}
+static int spare_surfaces(void) { return pan__env_int("PANOPTES_NVDEC_SPARE_SURFACES", DEFAULT_SPARE, 0, 4); }
 
-static int display_delay(void)
-{
-    const char *e = getenv("PANOPTES_NVDEC_DISPLAY_DELAY");
-    int d = e && *e ? atoi(e) : DEFAULT_DISPLAY_DELAY;
-    return d < 0 ? 0 : d > 4 ? 4 : d;
-}
+static int display_delay(void) { return pan__env_int("PANOPTES_NVDEC_DISPLAY_DELAY", DEFAULT_DISPLAY_DELAY, 0, 4); }
 
 static CudaFunctions *cu;
 static CuvidFunctions *cv;
