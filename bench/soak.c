@@ -2,12 +2,14 @@
  *
  *   build/soak [--duration 600] [--files 8] [--rtsp 4] [--clip data/vtest.mp4] [--backend cpu]
  *              [--detect [--no-track] [--reid off|default|MODEL.onnx]] [--no-realtime] [--interval 5]
- *              [--warmup 60] [--flap 120] [--out FILE]
+ *              [--warmup 60] [--flap 120] [--churn S] [--out FILE]
  *
  * File cameras loop --clip (read at its native rate unless --no-realtime); RTSP cameras each get
  * their own GStreamer RTSP server on 127.0.0.1 (tests/peers/rtsp_server.py, 320x240 25 fps H.264,
  * started and stopped by this program). Every --flap seconds one server in turn is killed (SIGKILL)
- * and restarted 2 s later, so the reconnect path soaks too. Detection is off unless --detect (on
+ * and restarted 2 s later, so the reconnect path soaks too. With --churn S, every S seconds one file
+ * camera in turn is removed and added back (a new id, the same clip): whatever a closed camera
+ * does not give back grows the slopes by that much per churn. Detection is off unless --detect (on
  * the cpu backend NanoDet costs ~0.1 s a frame, so the cameras would mostly drop).
  *
  * Every --interval seconds it samples host RSS (/proc/self/statm; also its anonymous part, and the
@@ -86,13 +88,16 @@ static double rss_anon_mib(void)
     return kib / 1024.0;
 }
 
-/* Bytes malloc has handed out and not had back (glibc): a leak grows this; fragmentation does not. */
-static double heap_in_use_mib(void)
+/* Bytes malloc has handed out and not had back (glibc): a leak grows this; fragmentation does not.
+ * free: bytes malloc holds free in its arenas (not given back to the system): RSS that grows with
+ * this and not with the bytes in use is the allocator's, not a leak. */
+static double heap_mib(int free)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
     struct mallinfo2 mi = mallinfo2();
-    return (double)(mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
+    return (double)(free ? mi.fordblks : mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
 #else
+    (void)free;
     return NAN;
 #endif
 }
@@ -114,8 +119,36 @@ static int open_fds(void)
 /* ---- the run -------------------------------------------------------------------------------- */
 
 typedef struct sample {
-    double t, rss, anon, heap, fds, dev, dev_all;
+    double t, rss, anon, heap, heap_free, fds, dev, dev_all;
 } sample;
+
+/* --churn: one file camera in turn removed and added back every `every` seconds (on the run's
+ * thread, between its waits). */
+typedef struct churn {
+    double every, next, t0;
+    int n, k, done, failed;
+    int *ids;
+    const char *clip;
+} churn;
+
+static void churn_tick(pan_pipeline *pl, void *arg)
+{
+    churn *c = arg;
+    if (bench_now_s() - c->t0 < c->next) return;
+    c->next += c->every;
+    int k = c->k++ % c->n;
+    pan_camera_params cp = {.uri = c->clip};
+    int id = -1;
+    pan_status st = pan_pipeline_remove_camera(pl, c->ids[k]);
+    if (!st) st = pan_pipeline_add_camera(pl, &cp, &id);
+    if (st) {
+        c->failed++;
+        fprintf(stderr, "soak: churn of camera %d: %s\n", c->ids[k], pan_status_name(st));
+        return;
+    }
+    c->ids[k] = id;
+    c->done++;
+}
 
 static pan_pipeline_params params;
 static pan_pipeline_stats summary;
@@ -124,11 +157,13 @@ static volatile int run_done, run_stop;
 static const char **run_cams;
 static int run_n;
 static const char *run_out;
+static churn run_churn;
 
 static void *run_main(void *arg)
 {
     (void)arg;
-    run_status = pan_test_run(&params, run_cams, run_n, run_out, &run_stop, &summary);
+    run_status = pan_test_run_ticking(&params, run_cams, run_n, run_out, &run_stop, &summary,
+                                      run_churn.every > 0 ? churn_tick : NULL, &run_churn);
     run_done = 1;
     return NULL;
 }
@@ -182,13 +217,13 @@ static void usage(void)
 {
     fputs("usage: soak [--duration S] [--files N] [--rtsp N] [--clip PATH] [--backend cpu|cuda|auto] [--detect]\n"
           "            [--no-track] [--reid off|default|MODEL] [--no-realtime] [--interval S] [--warmup S] [--flap S]\n"
-          "            [--out FILE]\n",
+          "            [--churn S] [--out FILE]\n",
           stderr);
 }
 
 int main(int argc, char **argv)
 {
-    double duration = 600, interval = 5, warmup = 60, flap = 120;
+    double duration = 600, interval = 5, warmup = 60, flap = 120, churn_s = 0;
     int n_files = 8, n_rtsp = 4, detect = 0, track = 1, realtime = 1;
     const char *clip = "data/vtest.mp4", *out = "/dev/null", *backend = "cpu", *reid = NULL;
     for (int i = 1; i < argc; i++) {
@@ -202,6 +237,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--interval") && v) interval = atof(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atof(argv[++i]);
         else if (!strcmp(a, "--flap") && v) flap = atof(argv[++i]);
+        else if (!strcmp(a, "--churn") && v) churn_s = atof(argv[++i]);
         else if (!strcmp(a, "--out") && v) out = argv[++i];
         else if (!strcmp(a, "--reid") && v) reid = argv[++i];
         else if (!strcmp(a, "--detect")) detect = 1;
@@ -212,7 +248,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (n_rtsp > MAX_SERVERS || n_files + n_rtsp <= 0 || n_files + n_rtsp > PAN_MAX_CAMERAS || interval <= 0) {
+    if (n_rtsp > MAX_SERVERS || n_files + n_rtsp <= 0 || n_files + n_rtsp > PAN_MAX_CAMERAS || interval <= 0 ||
+        (churn_s > 0 && n_files == 0)) {
         usage();
         return 2;
     }
@@ -260,6 +297,9 @@ int main(int argc, char **argv)
     pthread_t th;
     double t0 = bench_now_s(), next_flap = flap > 0 ? flap : INFINITY, restart_at = INFINITY;
     int down = -1;
+    int *churn_ids = calloc((size_t)(n_files ? n_files : 1), sizeof *churn_ids);
+    for (int i = 0; i < n_files; i++) churn_ids[i] = i; /* pan_test_run adds them in order: ids 0..n-1 */
+    run_churn = (churn){.every = churn_s, .next = churn_s, .t0 = t0, .n = n_files, .ids = churn_ids, .clip = clip};
     pthread_create(&th, NULL, run_main, NULL);
     for (double next = t0; !run_done;) {
         double t = bench_now_s() - t0;
@@ -280,7 +320,8 @@ int main(int argc, char **argv)
             x->t = t;
             x->rss = rss_mib();
             x->anon = rss_anon_mib();
-            x->heap = heap_in_use_mib();
+            x->heap = heap_mib(0);
+            x->heap_free = heap_mib(1);
             x->fds = open_fds();
             x->dev = x->dev_all = NAN;
 #ifdef SOAK_DEVPOOL
@@ -310,23 +351,20 @@ int main(int argc, char **argv)
     double wall = bench_now_s() - t0;
     for (int i = 0; i < n_rtsp; i++) rtsp_server_stop(&servers[i], SIGTERM);
 
-    int64_t frames = 0, dropped = 0, reconnects = 0, failed = 0;
-    if (summary.cameras)
-        for (int i = 0; i < summary.n_cameras; i++) {
-            frames += summary.cameras[i].frames;
-            dropped += summary.cameras[i].dropped;
-            reconnects += summary.cameras[i].reconnects;
-            failed += summary.cameras[i].state == PAN_CAMERA_FAILED;
-        }
+    /* the totals count removed (churned) cameras too */
+    int64_t frames = summary.frames, dropped = summary.dropped, reconnects = summary.reconnects;
+    int64_t failed = summary.failed_cameras;
     printf("{\"bench\":\"soak\",\"backend\":\"%s\",\"duration_s\":%.1f,\"warmup_s\":%.0f,\"interval_s\":%.1f,"
            "\"files\":%d,\"rtsp\":%d,\"clip\":\"%s\",\"detect\":%s,\"track\":%s,\"realtime\":%s,\"flap_s\":%.0f,"
-           "\"server_kills\":%d,\"reid\":\"%s\",",
+           "\"server_kills\":%d,\"churn_s\":%.1f,\"churned\":%d,\"churn_failures\":%d,\"reid\":\"%s\",",
            pan_backend_name(summary.backend), wall, warmup, interval, n_files, n_rtsp, clip, detect ? "true" : "false",
            params.track ? "true" : "false",
-           realtime ? "true" : "false", flap, flapped, reid ? reid : "default");
+           realtime ? "true" : "false", flap, flapped, churn_s, run_churn.done, run_churn.failed,
+           reid ? reid : "default");
     print_metric("rss_mib", s, n, warmup, offsetof(sample, rss), "MiB", 0);
     print_metric("rss_anon_mib", s, n, warmup, offsetof(sample, anon), "MiB", 0);
     print_metric("heap_in_use_mib", s, n, warmup, offsetof(sample, heap), "MiB", 0);
+    print_metric("heap_free_mib", s, n, warmup, offsetof(sample, heap_free), "MiB", 0);
     print_metric("open_fds", s, n, warmup, offsetof(sample, fds), "fds", 0);
     print_metric("devpool_in_use_mib", s, n, warmup, offsetof(sample, dev), "MiB", 0);
     print_metric("device_used_mib", s, n, warmup, offsetof(sample, dev_all), "MiB", 0);
@@ -345,5 +383,6 @@ int main(int argc, char **argv)
     pan_pipeline_stats_free(&summary);
     free(s);
     free(cams);
+    free(churn_ids);
     return run_status ? 1 : 0;
 }

@@ -15,6 +15,10 @@
 #                                        # issue #18: start-up cold/warm, device MiB per camera
 #   run(command="SOAK_FILES=32 SOAK_SECONDS=480 bash scripts/gpu-run.sh soak", carry=[".gpu","models"])
 #                                        # issue #18: the device memory slope (device_used_mib)
+#   run(command="GPU_STAGE=.gpu-b GPU_TESTS=test-gpu-families-engine bash scripts/gpu-run.sh tests",
+#       carry=[".gpu-b","models/nanodet.json","models/nanodet.bin"])
+#                                        # a second stage (GPU_STAGE=.gpu-b GPU_STAGE_FAMILIES=1
+#                                        # scripts/gpu-build.sh): the detector families' models
 #
 # Writes into $OUT (at most 8 files come back): device.txt, tests.log, bench_decode_gpu.json,
 # ffmpeg_decode.json, summary.txt. The last lines printed are the summary table.
@@ -24,13 +28,14 @@
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-G="$REPO/.gpu"
+G="${GPU_STAGE:-.gpu}" # what scripts/gpu-build.sh staged (GPU_STAGE: another folder, carried instead)
+case "$G" in /*) ;; *) G="$REPO/$G" ;; esac
 OUT="${OUT:-$REPO/out/gpu}"
 mkdir -p "$OUT"
 WHAT="${1:-all}"
 SECONDS_PER=${BENCH_SECONDS:-5}
 STREAMS=${BENCH_STREAMS:-1,7,14,28,56}
-[ -f "$G/bin.tar.xz" ] || { echo "gpu-run: .gpu/bin.tar.xz missing: run scripts/gpu-build.sh here and carry .gpu"; exit 1; }
+[ -f "$G/bin.tar.xz" ] || { echo "gpu-run: $G/bin.tar.xz missing: run scripts/gpu-build.sh here and carry .gpu"; exit 1; }
 # Unpacked outside the carried folder so that .gpu/ stays as gpu-build.sh made it.
 R="${TMPDIR:-/tmp}/panoptes-gpu-run"
 rm -rf "$R" && mkdir -p "$R/bin" "$R/lib" "$R/data" || exit 1
@@ -209,11 +214,13 @@ fi
 # Soak on the cuda backend (`bash scripts/gpu-run.sh soak`, carry ".gpu" and "models"): SOAK_FILES
 # looped 1080p cameras with detection, tracking and ReID SOAK_REID (default: the default descriptor;
 # a model path for an ONNX ReID model), as fast as they go, for SOAK_SECONDS; host RSS,
-# file descriptors and the device pool sampled every 5 s (bench/soak.c).
+# file descriptors and the device pool sampled every 5 s (bench/soak.c). SOAK_CHURN=S removes one
+# camera in turn and adds it back every S seconds (what a closed camera keeps shows as growth);
+# SOAK_DETECT=0: decoding only.
 if [ "$WHAT" = soak ]; then
     timeout $(( ${SOAK_SECONDS:-600} + 120 )) "$R/bin/soak" --backend cuda --files "${SOAK_FILES:-16}" --rtsp 0 \
-        --clip "$R/data/vtest-1080p.mp4" --detect --reid "${SOAK_REID:-default}" --no-realtime --duration "${SOAK_SECONDS:-600}" \
-        --warmup "${SOAK_WARMUP:-60}" --interval 5 --out /dev/null >"$OUT/soak.json" 2>"$OUT/soak_stderr.txt" || status=1
+        --clip "$R/data/${SOAK_CLIP:-vtest-1080p.mp4}" $([ "${SOAK_DETECT:-1}" = 1 ] && echo --detect) --reid "${SOAK_REID:-default}" --no-realtime --duration "${SOAK_SECONDS:-600}" \
+        --warmup "${SOAK_WARMUP:-60}" --interval "${SOAK_INTERVAL:-5}" --churn "${SOAK_CHURN:-0}" --out /dev/null >"$OUT/soak.json" 2>"$OUT/soak_stderr.txt" || status=1
     cat "$OUT/soak.json"
     tail -3 "$OUT/soak_stderr.txt"
     exit $status

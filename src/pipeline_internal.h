@@ -131,6 +131,7 @@ struct pan_pipeline {
     double cpu0;             /* process CPU s at start */
     double t_end, cpu_end;   /* the same when stopped (the statistics stay as they were) */
     size_t dev_base, dev_peak, dev_startup;
+    int trim_pending;        /* a camera ended since the last tick (delivery thread) */
     uint64_t pixel_copies;   /* pixel bytes copied by the pipeline's threads (pan_gpu_pixel_copy_scope) */
 
     /* totals of removed cameras (pl->lock) */

@@ -379,11 +379,13 @@ PAN_TEST(conv)
     f += conv_case("conv3x3 s2 C=3 (first layer)", 3, 32, 32, 24, 3, 2, p1, 1, 1, PAN_ACT_LEAKY_RELU, 0.1f, 0, 0);
     f += conv_case("conv5x5 odd C/K no act", 5, 11, 9, 7, 5, 1, p1, 1, 1, PAN_ACT_NONE, 0, 0, 0);
     /* few input channels: the direct kernel (cuda_ops.h), TF "SAME" pads, K not a multiple of 8,
-     * a residual after it, one channel; then the same first layer through cuDNN, padded to 8 */
+     * a residual after it, one channel (3x3: a compiled-in shape; 5x5: the general loop); then
+     * the same first layer through cuDNN, padded to 8 */
     f += conv_case("direct conv3x3 s2 C=3 SAME-pad relu", 3, 33, 30, 24, 3, 2, pasym, 1, 1, PAN_ACT_RELU, 0, 0, 0);
     f += conv_case("direct conv3x3 C=4 K=7 no bias", 4, 10, 13, 7, 3, 1, p1, 1, 0, PAN_ACT_NONE, 0, 0, 0);
     f += conv_case("direct conv3x3 C=3 residual", 3, 12, 12, 16, 3, 1, p1, 1, 1, PAN_ACT_LEAKY_RELU, 0.1f, 1, 0);
     f += conv_case("direct conv5x5 C=1 s2", 1, 19, 23, 8, 5, 2, p1, 1, 1, PAN_ACT_SILU, 0, 0, 0);
+    f += conv_case("direct conv3x3 C=1 K=12 hswish", 1, 17, 9, 12, 3, 1, p1, 1, 1, PAN_ACT_HARD_SWISH, 0, 0, 0);
     conv_dilation = 2;
     f += conv_case("direct conv3x3 C=3 dilation 2", 3, 14, 15, 16, 3, 1, p1, 1, 1, PAN_ACT_RELU, 0, 0, 0);
     conv_dilation = 1;

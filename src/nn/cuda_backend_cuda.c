@@ -182,7 +182,7 @@ static pan_status run_steps(cu_backend *be, pan_cu_exec *ex, cudaStream_t s, cud
             LAUNCH(st->ext->run(st->ext, ptr, s));
             break;
         }
-        case PAN_CU_STEP_CONV_DIRECT: LAUNCH(pan__cu_conv_direct(&st->p.dconv, a, b, y, s)); break;
+        case PAN_CU_STEP_CONV_DIRECT: LAUNCH(pan__cu_conv_direct(&st->p.dconv, a, b, c, y, s)); break;
         case PAN_CU_STEP_KINDS: break;
         }
     }

@@ -63,9 +63,9 @@ static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node 
      * Below 8 channels with few taps a direct kernel reads the input as it is (cuda_ops.h:
      * padding it to 8 channels took a copy 8/3 of its size, half of NanoDet's arena); otherwise
      * the input is padded with zero channels, the weights with zero taps, for cuDNN. */
-    int64_t taps = Cg * R * S, K8 = (K + 7) / 8 * 8;
-    int direct = group == 1 && Cg < 8 && taps <= PAN_CU_DIRECT_TAPS && K8 * taps * 4 <= PAN_CU_DIRECT_SMEM &&
-                 direct_conv_allowed();
+    int64_t taps = Cg * R * S;
+    int direct = group == 1 && Cg < 8 && taps <= PAN_CU_DIRECT_TAPS &&
+                 PAN_CU_DIRECT_SMEM_BYTES(K, taps) <= PAN_CU_DIRECT_SMEM && direct_conv_allowed();
     int64_t Cgp = (!direct && group == 1 && Cg % 8 && Cg < 64) ? (Cg + 7) / 8 * 8 : Cg;
 
     /* weights OIHW FP32 -> KRSC FP16 (cuDNN's NHWC filter layout) */
@@ -164,7 +164,16 @@ static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node 
         TRY(pan__cu_tensor_ref(ex, cv->y, pos, &sc->y));
     }
 
-    if (boff >= 0 || act != PAN_CU_U_NONE || has_res || cat >= 0) {
+    if (direct && !has_res && cat < 0) {
+        /* bias and activation in the direct kernel: no epilogue pass over the output */
+        if (boff >= 0) {
+            sc->c.space = PAN_CU_REF_CONST;
+            sc->c.off = boff;
+        }
+        sc->p.dconv.act = act;
+        sc->p.dconv.alpha = a->act_alpha;
+        sc->p.dconv.beta = a->act_beta;
+    } else if (boff >= 0 || act != PAN_CU_U_NONE || has_res || cat >= 0) {
         pos = ex->n_steps;
         pan_cu_ref raw = sc->y;
         NEW_STEP(se, PAN_CU_STEP_EPILOGUE);

@@ -138,16 +138,22 @@ int pan__cu_pad(const pan_cu_pad *p, const void *x, void *y, void *stream);
  * copy of it 8/C times its size in the arena (NanoDet at batch 32: 84.5 MiB, half the arena);
  * this kernel reads the C channels as they are, FP32 arithmetic. x NHWC [n, h, w, c], w KRSC
  * [k][r][s][c], y NHWC [n, oh, ow, k], all FP16; zero padding pad_h/pad_w at the top/left (the
- * bottom/right pads are implied by oh/ow). No bias or activation: the epilogue step follows.
- * Limits: c * r * s <= PAN_CU_DIRECT_TAPS, round8(k) * c * r * s * 4 bytes of weights <=
- * PAN_CU_DIRECT_SMEM (they live in shared memory). */
+ * bottom/right pads are implied by oh/ow). bias (FP32 [k], or NULL) and the activation act
+ * (PAN_CU_U_*, alpha, beta; PAN_CU_U_NONE: none) are applied before the store when the lowering
+ * fuses them; a residual or a concat's slice leaves them to the epilogue step.
+ * Limits: c * r * s <= PAN_CU_DIRECT_TAPS, PAN_CU_DIRECT_SMEM_BYTES(k, c * r * s) <=
+ * PAN_CU_DIRECT_SMEM (weights and bias live in shared memory, FP32, k rounded up to 8). */
 #define PAN_CU_DIRECT_TAPS 64
 #define PAN_CU_DIRECT_SMEM (48 * 1024)
+#define PAN_CU_DIRECT_SMEM_BYTES(k, taps) ((size_t)(((k) + 7) / 8 * 8) * (size_t)((taps) + 1) * 4)
 typedef struct pan_cu_dconv {
     int n, c, h, w, k, r, s, oh, ow;
     int pad_h, pad_w, stride_h, stride_w, dil_h, dil_w;
+    int act;
+    float alpha, beta;
 } pan_cu_dconv;
-int pan__cu_conv_direct(const pan_cu_dconv *p, const void *x, const void *w, void *y, void *stream);
+int pan__cu_conv_direct(const pan_cu_dconv *p, const void *x, const void *w, const float *bias, void *y,
+                        void *stream);
 
 #ifdef __cplusplus
 }
