@@ -1,10 +1,8 @@
 /* Tracking metrics on small cases computed by hand (the expected values are derived in the
  * comments), plus MOTChallenge file reading errors. */
-#include <dirent.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
 
+#include "media.h"
 #include "track/mot.h"
 #include "test.h"
 
@@ -192,34 +190,14 @@ PAN_TEST(metrics_duplicate_id_is_error)
     pan_mot_seq_free(&gt), pan_mot_seq_free(&res);
 }
 
-/* Files go to a fresh folder under /tmp (not the build folder: the GPU machine runs these
- * programs where no build folder exists). */
-static char tmp_path[] = "/tmp/panoptes-test-metrics-XXXXXX";
-
-static void tmp_remove(void)
-{
-    DIR *d = opendir(tmp_path);
-    struct dirent *e;
-    char p[600];
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') snprintf(p, sizeof p, "%s/%s", tmp_path, e->d_name), unlink(p);
-    if (d) closedir(d);
-    rmdir(tmp_path);
-}
-
-static const char *tmp_dir(void)
-{
-    static int made;
-    if (!made && mkdtemp(tmp_path)) made = 1, atexit(tmp_remove);
-    return tmp_path;
-}
-
+/* Files go to the tests' temp folder (media.h), not the build folder: the GPU machine runs these
+ * programs where no build folder exists. */
 static const char *write_tmp(const char *name, const char *text)
 {
     static char path[8][512];
     static int k;
     char *p = path[k++ & 7];
-    snprintf(p, 512, "%s/%s", tmp_dir(), name);
+    snprintf(p, 512, "%s/%s", pan_test_tmpdir(), name);
     FILE *f = fopen(p, "w");
     if (f) fputs(text, f), fclose(f);
     return p;
@@ -265,7 +243,7 @@ PAN_TEST(mot_sink_roundtrip)
     pan_mot_sink *s = NULL;
     pan_mot_seq seq;
     char err[256];
-    snprintf(want, sizeof want, "%s/sink.txt", tmp_dir());
+    snprintf(want, sizeof want, "%s/sink.txt", pan_test_tmpdir());
     ASSERT_OK(pan_mot_sink_path(path, sizeof path, want, 0, 1));
     ASSERT_STREQ(path, want);
     ASSERT_OK(pan_mot_sink_path(buf, sizeof buf, "out/tracks.txt", 2, 3));

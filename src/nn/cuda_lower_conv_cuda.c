@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "nn/cuda_lower.h"
 #include "panoptes/log.h"
 
@@ -45,11 +46,7 @@ typedef struct conv_spec {
 
 /* PANOPTES_CUDA_DIRECT_CONV=0: every convolution through cuDNN (few input channels padded to 8),
  * to compare speed and memory with the direct kernel. */
-static int direct_conv_allowed(void)
-{
-    const char *e = getenv("PANOPTES_CUDA_DIRECT_CONV");
-    return !(e && e[0] == '0');
-}
+static int direct_conv_allowed(void) { return pan__env_int("PANOPTES_CUDA_DIRECT_CONV", 1, 0, 1); }
 
 static pan_status lower_conv_spec(pan_cu_exec *ex, int node_idx, const pan_node *n, const conv_spec *cv)
 {
