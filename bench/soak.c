@@ -89,15 +89,15 @@ static double rss_anon_mib(void)
 }
 
 /* Bytes malloc has handed out and not had back (glibc): a leak grows this; fragmentation does not.
- * free: bytes malloc holds free in its arenas (not given back to the system): RSS that grows with
+ * free_part: bytes malloc holds free in its arenas (not given back to the system): RSS that grows with
  * this and not with the bytes in use is the allocator's, not a leak. */
-static double heap_mib(int free)
+static double heap_mib(int free_part)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
     struct mallinfo2 mi = mallinfo2();
-    return (double)(free ? mi.fordblks : mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
+    return (double)(free_part ? mi.fordblks : mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
 #else
-    (void)free;
+    (void)free_part;
     return NAN;
 #endif
 }
